@@ -1,0 +1,53 @@
+import { allowOnly, intFlag, type ParsedArgs } from '../args.js';
+import { dataDirOf } from '../common.js';
+import { DEFAULT_PORTS, startServer } from '../../server/serve.js';
+import { VERSION } from '../../version.js';
+import { relative } from 'node:path';
+
+const DESCRIBE: Record<string, string> = {
+  imap: 'IMAP4 (STARTTLS)', imaps: 'IMAP4 over TLS', pop3: 'POP3 (STLS)', pop3s: 'POP3 over TLS', smtp: 'SMTP inbound (STARTTLS)',
+  submission: 'SMTP submission (STARTTLS, AUTH)', smtps: 'SMTP submission over TLS', https: 'HTTPS web mail /owa and admin API',
+};
+
+/** mailwarden serve: runs until SIGINT/SIGTERM, then releases every session and exits. */
+export async function serveCommand(args: ParsedArgs): Promise<void> {
+  allowOnly(args, ['config', 'host', 'imap-port', 'imaps-port', 'pop3-port', 'pop3s-port', 'smtp-port', 'submission-port', 'submissions-port', 'http-port']);
+  const dataDir = dataDirOf(args);
+  const server = await startServer({
+    dataDir,
+    configFile: args.flags.get('config'),
+    host: args.flags.get('host') ?? '127.0.0.1',
+    ports: {
+      imap: intFlag(args, 'imap-port', DEFAULT_PORTS.imap),
+      imaps: intFlag(args, 'imaps-port', DEFAULT_PORTS.imaps),
+      pop3: intFlag(args, 'pop3-port', DEFAULT_PORTS.pop3),
+      pop3s: intFlag(args, 'pop3s-port', DEFAULT_PORTS.pop3s),
+      smtp: intFlag(args, 'smtp-port', DEFAULT_PORTS.smtp),
+      submission: intFlag(args, 'submission-port', DEFAULT_PORTS.submission),
+      submissions: intFlag(args, 'submissions-port', DEFAULT_PORTS.submissions),
+      http: intFlag(args, 'http-port', DEFAULT_PORTS.http),
+    },
+  });
+  const rel = relative(process.cwd(), dataDir) || '.';
+  const dataArg = rel.startsWith('..') ? dataDir : rel;
+  const lines = [
+    `Mailwarden ${VERSION} serving ${dataDir} (store: ${server.ctx.store.backend}, TLS certificate: ${dataArg}/tls/cert.pem)`,
+    ...server.listeners.map((l) => `  ${l.name.padEnd(12)} ${l.host}:${l.port}  ${DESCRIBE[l.name] ?? ''}`),
+    '',
+    'Add a user (in another terminal):',
+    `  echo 'choose-a-password' | ./bin/mailwarden user add alice@example.com --password-stdin --data ${dataArg}`,
+    `Watch sessions:  ./bin/mailwarden sessions list --data ${dataArg}`,
+    'Stop with Ctrl-C.',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void server.stop().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  process.stdout.write('Mailwarden stopped; all sessions released.\n');
+}

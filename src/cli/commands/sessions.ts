@@ -1,0 +1,48 @@
+import { allowOnly, CliError, type ParsedArgs } from '../args.js';
+import { dataDirOf, positional } from '../common.js';
+import { AdminClient } from '../admin-client.js';
+import { ago, printJson, printTable } from '../output.js';
+import type { SessionRecord } from '../../governor/accounting.js';
+
+function client(args: ParsedArgs): AdminClient {
+  const c = AdminClient.forDataDir(dataDirOf(args));
+  if (!c) throw new CliError(`no Mailwarden server is running on ${dataDirOf(args)}: sessions live in the running server`);
+  return c;
+}
+
+/** mailwarden sessions list|kill — asks the running server, which alone knows its sessions. */
+export async function sessionsCommand(sub: string | undefined, args: ParsedArgs): Promise<void> {
+  if (sub === 'list') {
+    allowOnly(args, ['user']);
+    const c = AdminClient.forDataDir(dataDirOf(args));
+    let sessions: SessionRecord[] = [];
+    if (c) {
+      const user = args.flags.get('user');
+      const r = await c.call<{ sessions: SessionRecord[]; error?: string }>('GET', `/api/admin/sessions${user ? `?user=${encodeURIComponent(user)}` : ''}`);
+      if (r.status !== 200) throw new CliError(r.body.error ?? `admin API answered ${r.status}`);
+      sessions = r.body.sessions;
+    }
+    if (args.switches.has('json')) return printJson(sessions);
+    if (!c) return void process.stdout.write('no server running on this data folder: no sessions are open\n');
+    if (sessions.length === 0) return void process.stdout.write('no sessions are open\n');
+    printTable(
+      ['ID', 'USER', 'KIND', 'CLIENT', 'CLIENT ID', 'NODE', 'OPENED', 'LAST ACTIVITY', 'OBJECTS'],
+      sessions.map((s) => [
+        s.id, s.user, s.kind, s.clientAddress, s.clientInfo ?? '', s.node, new Date(s.openedAt).toISOString(), ago(s.lastActivity),
+        Object.entries(s.objects).filter(([, n]) => n).map(([t, n]) => `${t}=${n}`).join(',') || '-',
+      ]),
+    );
+    process.stdout.write(`${sessions.length} session${sessions.length === 1 ? '' : 's'}\n`);
+    return;
+  }
+  if (sub === 'kill') {
+    allowOnly(args, []);
+    const id = positional(args, 0, 'session ID (see "sessions list")');
+    const r = await client(args).call<{ killed?: SessionRecord; error?: string }>('DELETE', `/api/admin/sessions/${encodeURIComponent(id)}`);
+    if (r.status !== 200) throw new CliError(r.body.error ?? `admin API answered ${r.status}`);
+    if (args.switches.has('json')) return printJson(r.body.killed);
+    process.stdout.write(`ended session ${id} (${r.body.killed!.kind} of ${r.body.killed!.user})\n`);
+    return;
+  }
+  throw new CliError(`unknown "sessions ${sub ?? ''}": use list or kill`);
+}

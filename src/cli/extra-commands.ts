@@ -1,0 +1,6 @@
+import type { ParsedArgs } from './args.js';
+
+/** Command groups contributed by front ends, loaded only when used. */
+export const extraCommands: Record<string, (sub: string | undefined, args: ParsedArgs) => Promise<void>> = {
+  queue: async (sub, args) => (await import('./commands/queue.js')).queueCommand(sub, args),
+};

@@ -1,0 +1,51 @@
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { ServerContext } from '../../server/context.js';
+import type { Listener, ListenerOptions } from '../../server/listener.js';
+import { refusalText } from '../../access/connection-limits.js';
+import { Pop3Session } from './session.js';
+
+/** POP3 on a plain port (STLS offered) or with implicit TLS (995). */
+export async function startPop3Server(ctx: ServerContext, opts: ListenerOptions): Promise<Listener> {
+  const sessions = new Set<Pop3Session>();
+  const onConnection = async (socket: Socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => socket.destroy());
+    const ip = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+    await ctx.settings.refresh();
+    const admitted = ctx.connections.pop.admitConnection(ip);
+    if (!admitted.ok) {
+      const r = admitted.refusal;
+      void ctx.events.write('popConnectionLimit', [r.setting, r.count, r.limit, r.scope, ip]).catch(() => undefined);
+      socket.end(`-ERR [${r.code}] ${refusalText(r)}\r\n`);
+      return;
+    }
+    const session = new Pop3Session(ctx, socket, opts.implicitTls, ip, admitted.release, (s) => sessions.delete(s));
+    sessions.add(session);
+    session.greet();
+  };
+  const server: Server = opts.implicitTls
+    ? createTlsServer({ key: ctx.tls.key, cert: ctx.tls.cert }, (s) => void onConnection(s))
+    : createNetServer((s) => void onConnection(s));
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address();
+  return {
+    name: opts.implicitTls ? 'pop3s' : 'pop3',
+    host: opts.host,
+    port: typeof addr === 'object' && addr ? addr.port : opts.port,
+    implicitTls: opts.implicitTls,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sessions) {
+          s.send('-ERR [SYS/TEMP] Server shutting down');
+          void s.end('shutdown');
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { ServerContext } from '../../server/context.js';
+import type { User } from '../../store/types.js';
+import { headerValues } from '../../mime/search-text.js';
+import { rfc5322Date } from './dsn.js';
+import { oneLine } from './replies.js';
+
+export interface TraceInfo {
+  helo: string;
+  clientHostname: string;
+  clientIp: string;
+  /** ESMTP, ESMTPS, ESMTPSA (RFC 3848) */
+  protocol: string;
+  id: string;
+  /** Named only for a single recipient: listing all would disclose Bcc recipients to each other. */
+  recipients: string[];
+}
+
+/** The RFC 5321 4.4 Received: line this server adds in front of a message it accepted. */
+export function receivedHeader(ctx: ServerContext, t: TraceInfo): string {
+  // RFC 5321 TCP-info: "([ip])", or "(name [ip])" when the address has a reverse name.
+  const name = oneLine(t.clientHostname, 100).replace(/[()\s[\]]/g, '');
+  const tcpInfo = name && name !== t.clientIp ? `${name} [${t.clientIp}]` : `[${t.clientIp}]`;
+  const from = `${oneLine(t.helo, 100).replace(/[()\s]/g, '') || 'unknown'} (${tcpInfo})`;
+  const forPart = t.recipients.length === 1 ? `\r\n\tfor <${oneLine(t.recipients[0], 300)}>` : '';
+  return `Received: from ${from}\r\n\tby ${ctx.computer} (Mailwarden) with ${t.protocol} id ${t.id}${forPart};\r\n\t${rfc5322Date()}\r\n`;
+}
+
+export interface LocalOutcome {
+  delivered: User[];
+  /** Recipients whose mailbox had no room for this message. */
+  overQuota: User[];
+}
+
+/** True when the user's mailbox can take `size` more bytes now. */
+export async function hasRoom(ctx: ServerContext, user: User, size: number): Promise<boolean> {
+  const q = await ctx.store.quota(user.id);
+  return q.limitBytes === 0 || q.usedBytes + size <= q.limitBytes;
+}
+
+/**
+ * Final delivery to local mailboxes: Return-Path in front (RFC 5321 4.4), one stored copy for
+ * all recipients that have room, in one store transaction. Resolves only after the commit.
+ */
+export async function deliverLocal(ctx: ServerContext, sender: string, users: User[], raw: Buffer): Promise<LocalOutcome> {
+  const unique = [...new Map(users.map((u) => [u.id, u])).values()];
+  const delivered: User[] = [];
+  const overQuota: User[] = [];
+  for (const u of unique) ((await hasRoom(ctx, u, raw.length)) ? delivered : overQuota).push(u);
+  if (delivered.length === 0) return { delivered, overQuota };
+  const stored = Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n`), raw]);
+  await ctx.store.deliver(delivered.map((u) => u.id), stored);
+  const messageId = headerValues(raw, 'message-id')[0]?.trim() ?? '';
+  await ctx.events
+    .write('messageDelivered', [messageId, sender, delivered.map((u) => u.address).join(', '), stored.length], delivered.length === 1 ? delivered[0].address : null)
+    .catch(() => undefined);
+  return { delivered, overQuota };
+}

@@ -1,0 +1,203 @@
+import { createTransport } from 'nodemailer';
+import type { ServerContext } from '../../server/context.js';
+import type { QueueEntry } from '../../store/types.js';
+import { sendDsnSafely, type DsnFailure } from './dsn.js';
+import { oneLine } from './replies.js';
+
+export interface OutboundQueue {
+  stop(): Promise<void>;
+  /** One pass over the due entries; resolves when a pass that started after the call ended. */
+  runNow(): Promise<void>;
+}
+
+/** What a smart host error looks like (nodemailer attaches these to its errors). */
+interface SendError {
+  message: string;
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  rejectedErrors?: SendError[];
+  recipient?: string;
+}
+
+type Outcome = { kind: 'ok' } | { kind: 'temp' | 'perm'; reply: string };
+
+const runners = new WeakMap<object, () => void>();
+
+/** Asks the running queue (if any) to try now: a fresh submission should not wait for the poll. */
+export function wakeOutboundQueue(ctx: Pick<ServerContext, 'store'>): void {
+  runners.get(ctx)?.();
+}
+
+function classify(err: SendError): Outcome {
+  const reply = oneLine(err.response ?? err.message, 500);
+  // A smart host refusing our own credentials or TLS is a configuration fault the
+  // administrator can fix: retry, do not bounce every message. 503 is a session-state
+  // complaint, not a verdict on the message (nodemailer's isPermanentResponseCode agrees).
+  if (err.code === 'EAUTH' || err.code === 'ETLS' || err.code === 'ECONFIG') return { kind: 'temp', reply };
+  const code = err.responseCode ?? 0;
+  return code >= 500 && code !== 503 ? { kind: 'perm', reply } : { kind: 'temp', reply };
+}
+
+/** Hands one entry to the smart host and says what happened to each recipient. */
+async function relay(ctx: ServerContext, entry: QueueEntry, raw: Buffer): Promise<Map<string, Outcome>> {
+  const out = new Map<string, Outcome>();
+  const smart = ctx.config.smtp.smartHost;
+  if (!smart) {
+    for (const r of entry.recipients) out.set(r, { kind: 'temp', reply: 'no smart host configured (smtp.smartHost in the config file)' });
+    return out;
+  }
+  const transport = createTransport({
+    host: smart.host, port: smart.port, name: ctx.computer,
+    secure: smart.tls === 'implicit', requireTLS: smart.tls === 'starttls', ignoreTLS: smart.tls === 'none',
+    auth: smart.user ? { user: smart.user, pass: smart.password ?? '' } : undefined,
+    tls: { servername: smart.host, ...(smart.ca ? { ca: smart.ca } : {}) },
+    connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 120_000, logger: false,
+  });
+  try {
+    const info = await transport.sendMail({ envelope: { from: entry.sender, to: entry.recipients }, raw });
+    for (const r of info.accepted) out.set(String(r).toLowerCase(), { kind: 'ok' });
+    for (const e of (info as { rejectedErrors?: SendError[] }).rejectedErrors ?? []) if (e.recipient) out.set(e.recipient.toLowerCase(), classify(e));
+  } catch (e) {
+    const err = e as SendError;
+    for (const r of err.rejectedErrors ?? []) if (r.recipient) out.set(r.recipient.toLowerCase(), classify(r));
+    const whole = classify(err);
+    for (const r of entry.recipients) if (!out.has(r.toLowerCase())) out.set(r.toLowerCase(), whole);
+  } finally {
+    transport.close();
+  }
+  // Keys are lowercased for matching; answer under the addresses as queued.
+  return new Map(entry.recipients.map((r) => [r, out.get(r.toLowerCase()) ?? { kind: 'temp', reply: 'no answer for this recipient' }]));
+}
+
+function statusOf(reply: string, fallback: string): string {
+  return /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply)?.[1] ?? fallback;
+}
+
+/** One delivery attempt of one entry, with its bookkeeping: events, retry time, DSN, removal. */
+async function attempt(ctx: ServerContext, entry: QueueEntry): Promise<void> {
+  const { store, events } = ctx;
+  const attemptNo = entry.attempts + 1;
+  const recipientsText = entry.recipients.join(', ');
+  const user = entry.sender || null;
+  let raw: Buffer;
+  try {
+    raw = await store.readBlob(entry.blobHash);
+  } catch (err) {
+    await store.removeQueueEntry(entry.id);
+    await events.write('deliveryFailed', [entry.id, entry.sender, recipientsText, `message content missing: ${(err as Error).message}`], user).catch(() => undefined);
+    return;
+  }
+  const outcomes = await relay(ctx, entry, raw);
+  const ok = entry.recipients.filter((r) => outcomes.get(r)!.kind === 'ok');
+  const perm = entry.recipients.filter((r) => outcomes.get(r)!.kind === 'perm');
+  const temp = entry.recipients.filter((r) => outcomes.get(r)!.kind === 'temp');
+  const replyOf = (r: string) => (outcomes.get(r) as { reply: string }).reply;
+  const smartName = ctx.config.smtp.smartHost ? `${ctx.config.smtp.smartHost.host}:${ctx.config.smtp.smartHost.port}` : '-';
+  if (ok.length) await events.write('relayed', [entry.id, entry.sender, ok.join(', '), smartName], user).catch(() => undefined);
+
+  // Retry offsets count from the first attempt (the config's wording); entry.createdAt is when
+  // it was queued, and the first attempt follows at once.
+  const schedule = ctx.config.smtp.retrySchedule;
+  const expired = temp.length > 0 && attemptNo > schedule.length;
+  const failures: DsnFailure[] = perm.map((r) => ({ recipient: r, status: statusOf(replyOf(r), '5.0.0'), diagnostic: replyOf(r) }));
+  if (expired) {
+    for (const r of temp) failures.push({ recipient: r, status: statusOf(replyOf(r), '4.4.7'), diagnostic: `${replyOf(r)} (gave up after ${attemptNo} attempts)` });
+  }
+  if (failures.length) {
+    await sendDsnSafely(ctx, { sender: entry.sender, failures, original: raw, arrivalDate: entry.createdAt });
+    await events.write('deliveryFailed', [entry.id, entry.sender, failures.map((f) => f.recipient).join(', '), failures.map((f) => `${f.recipient}: ${f.diagnostic}`).join('; ')], user).catch(() => undefined);
+  }
+
+  if (temp.length === 0 || expired) {
+    await store.removeQueueEntry(entry.id);
+    return;
+  }
+  const lastError = temp.map((r) => `${r}: ${replyOf(r)}`).join('; ').slice(0, 1000);
+  const nextAttempt = new Date(Math.max(entry.createdAt.getTime() + schedule[attemptNo - 1] * 1000, Date.now()));
+  if (temp.length === entry.recipients.length) {
+    await store.updateQueueEntry(entry.id, { attempts: attemptNo, nextAttempt, lastError });
+  } else {
+    // Only the deferred recipients stay queued. The store keeps recipients per entry, so
+    // they move to a new entry (same stored bytes) before the old one goes.
+    const rest = await store.enqueue(entry.sender, temp, raw, entry.submittedBy);
+    await store.updateQueueEntry(rest.id, { attempts: attemptNo, nextAttempt, lastError });
+    await store.removeQueueEntry(entry.id);
+  }
+  await events.write('deliveryDeferred', [entry.id, entry.sender, temp.join(', '), attemptNo, lastError], user).catch(() => undefined);
+}
+
+/**
+ * The outbound queue runner: polls for due entries and relays them through the smart host.
+ * Passes never overlap (one chain), so an entry is never sent twice by this process.
+ */
+export function startOutboundQueue(ctx: ServerContext, opts: { pollMs?: number } = {}): OutboundQueue {
+  let stopped = false;
+  let chain: Promise<void> = Promise.resolve();
+  let pending: Promise<void> | null = null;
+
+  const pass = async () => {
+    const seen = new Set<number>();
+    for (;;) {
+      const due = (await ctx.store.dueQueueEntries(new Date())).filter((e) => !seen.has(e.id));
+      if (due.length === 0 || stopped) return;
+      for (const e of due) {
+        seen.add(e.id);
+        if (stopped) return;
+        try {
+          await attempt(ctx, e);
+        } catch (err) {
+          // A store failure on one entry must not stop the others; the entry stays due.
+          console.error(`outbound queue: entry ${e.id}: ${(err as Error).message}`);
+        }
+      }
+    }
+  };
+
+  const runNow = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    if (pending) return pending;
+    const p = chain.then(() => {
+      pending = null;
+      return pass();
+    });
+    pending = p;
+    chain = p.catch(() => undefined);
+    return p;
+  };
+  const wake = () => void runNow().catch(() => undefined);
+  runners.set(ctx, wake);
+  const timer = setInterval(wake, opts.pollMs ?? 5_000);
+  timer.unref();
+  wake();
+
+  return {
+    runNow,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      if (runners.get(ctx) === wake) runners.delete(ctx);
+      await chain;
+    },
+  };
+}
+
+// ---- admin (the CLI's `queue` commands)
+
+export function listQueue(ctx: Pick<ServerContext, 'store'>): Promise<QueueEntry[]> {
+  return ctx.store.listQueue();
+}
+
+/** Makes the entry due now, keeping its attempt count; false when there is no such entry. */
+export async function retryQueueEntry(ctx: Pick<ServerContext, 'store'>, id: number): Promise<boolean> {
+  const entry = (await ctx.store.listQueue()).find((e) => e.id === id);
+  if (!entry) return false;
+  await ctx.store.updateQueueEntry(id, { attempts: entry.attempts, nextAttempt: new Date(), lastError: entry.lastError });
+  wakeOutboundQueue(ctx);
+  return true;
+}
+
+/** Drops the entry without a DSN (an administrator's decision); false when there is none. */
+export function deleteQueueEntry(ctx: Pick<ServerContext, 'store'>, id: number): Promise<boolean> {
+  return ctx.store.removeQueueEntry(id);
+}

@@ -1,0 +1,232 @@
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { ServerContext } from '../../server/context.js';
+import type { Listener, ListenerOptions } from '../../server/listener.js';
+import type { User } from '../../store/types.js';
+import { sleep } from '../../access/auth-guard.js';
+import { deliverLocal, hasRoom, receivedHeader } from './deliver.js';
+import { sendDsnSafely } from './dsn.js';
+import { resolveRecipient } from './recipients.js';
+import { SmtpReply, oneLine, withEnhancedCodes } from './replies.js';
+import { submitMessage } from './submit.js';
+
+export type SmtpMode = 'mx' | 'submission';
+
+// RFC 5321 4.5.3.1.4 allows 512 octets per command line; AUTH PLAIN with a long password
+// needs more (RFC 4954 4: 12288 for the whole exchange), so the bound is set between.
+const MAX_COMMAND_LENGTH = 4096;
+// RFC 5321 4.5.3.2.7: a server should wait at least 5 minutes for the next command.
+const SOCKET_TIMEOUT_MS = 5 * 60_000;
+// How long close() lets a transfer in progress finish before cutting it off with 421.
+const CLOSE_GRACE_MS = 5_000;
+
+const reply = (code: number, enhanced: string, text: string) => new SmtpReply(code, enhanced, text);
+
+/** Runs a handler body; an unexpected error becomes a 451 without internal details. */
+function settle(mode: SmtpMode, body: () => Promise<void>, cb: (err?: Error | null) => void): void {
+  body().then(
+    () => cb(),
+    (err: Error) => {
+      if (err instanceof SmtpReply) return cb(err);
+      console.error(`smtp ${mode}: ${err.stack ?? err.message}`);
+      cb(reply(451, '4.3.0', 'Temporary local problem; try again later'));
+    },
+  );
+}
+
+/** Submission without a logon: the library checks this only while AUTH is enabled for the session. */
+function requireUser(session: SMTPServerSession): User {
+  if (!session.user) throw reply(530, '5.7.0', 'Authentication required');
+  return session.user as User;
+}
+
+/** Reads the DATA stream; keeps no more than the limit in memory once the message is too big. */
+function readMessage(stream: SMTPServerDataStream): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => {
+      if (!stream.sizeExceeded) chunks.push(c);
+    });
+    stream.once('error', reject);
+    stream.once('end', () => resolve(stream.sizeExceeded ? null : Buffer.concat(chunks)));
+  });
+}
+
+function declaredSize(session: SMTPServerSession): number {
+  const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
+  const size = args && typeof args.SIZE === 'string' ? Number(args.SIZE) : 0;
+  return Number.isFinite(size) && size > 0 ? size : 0;
+}
+
+/**
+ * The SMTP listener. `mx` (port 25) takes mail for local mailboxes from anyone and relays
+ * nothing; `submission` (587 with STARTTLS, 465 with implicit TLS) takes mail from
+ * authenticated users for anyone. A 250 after DATA comes only after the store committed.
+ */
+export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions & { mode: SmtpMode }): Promise<Listener> {
+  const submission = opts.mode === 'submission';
+  const perIp = new Map<string, number>();
+  const admitted = new Set<string>();
+  await ctx.settings.refresh();
+
+  const server: SMTPServer = new SMTPServer({
+    secure: opts.implicitTls,
+    key: ctx.tls.key,
+    cert: ctx.tls.cert,
+    name: ctx.computer,
+    banner: 'Mailwarden',
+    logger: false,
+    // Reverse DNS would delay every greeting; Received: shows the address literal instead.
+    disableReverseLookup: true,
+    size: ctx.settings.int('SmtpSettings.MaxMessageSize'),
+    rejectOversized: true,
+    maxRecipients: ctx.settings.int('SmtpSettings.MaxRecipients'),
+    maxCommandLength: MAX_COMMAND_LENGTH,
+    socketTimeout: SOCKET_TIMEOUT_MS,
+    closeTimeout: CLOSE_GRACE_MS,
+    hideENHANCEDSTATUSCODES: false,
+    hideSMTPUTF8: false,
+    hide8BITMIME: false,
+    hidePIPELINING: false,
+    // Port 25 offers no AUTH at all: passwords are for the submission ports, and a
+    // password guesser on the MX port gets nothing to guess at.
+    disabledCommands: submission ? [] : ['AUTH'],
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: !submission,
+    allowInsecureAuth: false,
+    authRequiredMessage: '5.7.0 Authentication required',
+
+    onConnect(session, cb) {
+      const tlsPending = submission && !opts.implicitTls;
+      withEnhancedCodes(server, session.id, tlsPending);
+      // RFC 4954 4 / Postfix's smtpd_tls_auth_only: AUTH is neither offered nor taken in clear text.
+      if (tlsPending) session.disabledCommands = ['AUTH'];
+      settle(opts.mode, async () => {
+        // Settings apply live: each connection sees the values in force when it arrived.
+        await ctx.settings.refresh();
+        server.options.size = ctx.settings.int('SmtpSettings.MaxMessageSize');
+        server.options.maxRecipients = ctx.settings.int('SmtpSettings.MaxRecipients');
+        const limit = ctx.settings.int('SmtpSettings.MaxConnectionFromSingleIP');
+        const ip = session.remoteAddress;
+        const n = perIp.get(ip) ?? 0;
+        if (n >= limit) {
+          throw reply(421, '4.7.0', `Too many connections from ${ip}: ${n} of ${limit} in use (SmtpSettings.MaxConnectionFromSingleIP)`);
+        }
+        perIp.set(ip, n + 1);
+        admitted.add(session.id);
+      }, cb);
+    },
+
+    onSecure(_socket, session, cb) {
+      if (submission) session.disabledCommands = [];
+      cb();
+    },
+
+    onClose(session) {
+      if (!admitted.delete(session.id)) return;
+      const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
+      if (n <= 0) perIp.delete(session.remoteAddress);
+      else perIp.set(session.remoteAddress, n);
+    },
+
+    onAuth(auth, session, cb) {
+      void (async () => {
+        const ip = session.remoteAddress;
+        const identity = auth.username ?? '';
+        if (ctx.authGuard.lockedFor(ip) > 0) return cb(reply(454, '4.7.0', 'Too many failed logons from your address; try again later'));
+        // RFC 4616 authzid: acting for another user is not supported.
+        const authzOk = !auth.authzid || auth.authzid.toLowerCase() === identity.toLowerCase();
+        const user = authzOk ? await ctx.store.verifyPassword(identity, auth.password ?? '') : null;
+        if (!user) {
+          await sleep(await ctx.authGuard.failed(ip, 'smtp', identity));
+          return cb(reply(535, '5.7.8', 'Authentication credentials invalid'));
+        }
+        ctx.authGuard.succeeded(ip);
+        cb(null, { user });
+      })().catch((err: Error) => cb(reply(454, '4.7.0', `Temporary authentication failure: ${oneLine(err.message)}`)));
+    },
+
+    onMailFrom(address, session, cb) {
+      settle(opts.mode, async () => {
+        if (!submission) return;
+        const user = requireUser(session);
+        const owner = address.address.includes('@') ? await ctx.store.findUser(address.address) : null;
+        if (owner?.id !== user.id) throw reply(553, '5.7.1', `Sender address <${oneLine(address.address)}> is not one of ${user.address}'s addresses`);
+      }, cb);
+    },
+
+    onRcptTo(address: SMTPServerAddress, session, cb) {
+      settle(opts.mode, async () => {
+        if (submission) requireUser(session);
+        const a = address.address;
+        if (!/^[^@\s]+@[^@\s]+$/.test(a)) throw reply(553, '5.1.3', `<${oneLine(a)}>: a full address (local-part@domain) is required`);
+        const r = await resolveRecipient(ctx, a);
+        if (r.kind === 'unknown-local') throw reply(550, '5.1.1', `<${oneLine(a)}>: no such mailbox here`);
+        if (r.kind === 'remote') {
+          if (!submission) throw reply(554, '5.7.1', `<${oneLine(a)}>: Relay access denied`);
+          return;
+        }
+        if (!(await hasRoom(ctx, r.user, declaredSize(session)))) throw reply(452, '4.2.2', `<${oneLine(a)}>: Mailbox full`);
+      }, cb);
+    },
+
+    onData(stream, session, cb) {
+      void (async () => {
+        const raw = await readMessage(stream);
+        if (!raw) throw reply(552, '5.3.4', `Message size exceeds fixed maximum message size of ${server.options.size} bytes`);
+        const env = session.envelope;
+        const sender = env.mailFrom ? env.mailFrom.address : '';
+        const rcpts = env.rcptTo.map((r) => r.address);
+        const trace = receivedHeader(ctx, {
+          helo: session.hostNameAppearsAs || '', clientHostname: session.clientHostname, clientIp: session.remoteAddress,
+          protocol: session.transmissionType, id: `${session.id}.${session.transaction}`, recipients: rcpts,
+        });
+        if (submission) {
+          await submitMessage(ctx, requireUser(session), { from: sender, to: rcpts, raw, saveToSent: false }, trace);
+          return;
+        }
+        // Resolved again: a mailbox removed between RCPT and DATA must not be delivered to.
+        const users: User[] = [];
+        for (const a of rcpts) {
+          const r = await resolveRecipient(ctx, a);
+          if (r.kind === 'local') users.push(r.user);
+        }
+        const message = Buffer.concat([Buffer.from(trace), raw]);
+        const out = await deliverLocal(ctx, sender, users, message);
+        if (out.delivered.length === 0) {
+          throw out.overQuota.length ? reply(452, '4.2.2', 'Mailbox full') : reply(450, '4.2.1', 'Recipient mailboxes unavailable; try again later');
+        }
+        if (out.overQuota.length) {
+          await sendDsnSafely(ctx, {
+            sender, original: message,
+            failures: out.overQuota.map((u) => ({ recipient: u.address, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' })),
+          });
+        }
+      })().then(
+        () => cb(null, '2.6.0 Message accepted'),
+        (err: Error) => {
+          if (!(err instanceof SmtpReply)) console.error(`smtp ${opts.mode}: message refused: ${err.message}`);
+          cb(err instanceof SmtpReply ? err : reply(451, '4.3.0', 'Temporary local problem; message not accepted, try again later'));
+        },
+      );
+    },
+  });
+
+  server.on('error', (err) => console.error(`smtp ${opts.mode}: ${err.message}`));
+  await new Promise<void>((resolve, reject) => {
+    const netServer = server.server;
+    netServer.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      netServer.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  return {
+    name: submission ? (opts.implicitTls ? 'smtps' : 'submission') : 'smtp',
+    host: opts.host,
+    port,
+    implicitTls: opts.implicitTls,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,68 @@
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { StoreError } from '../store/errors.js';
+import { LiveSettings } from '../settings/resolve.js';
+import { EventLog } from '../events/event-log.js';
+import { SessionGovernor } from '../governor/governor.js';
+import { InProcessAccounting } from '../governor/in-process-accounting.js';
+import { ConnectionLimits } from '../access/connection-limits.js';
+import { AuthGuard } from '../access/auth-guard.js';
+import { ensureTls } from './tls.js';
+import type { ServerContext } from './context.js';
+import { defaultConfig, type ServerConfig } from './config.js';
+
+export const STORE_FILE = 'mailwarden.sqlite';
+
+/** Creates (if needed) and checks the data folder; a one-line StoreError says what is wrong. */
+export function prepareDataDir(dataDir: string, create: boolean): string {
+  const dir = resolve(dataDir);
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new StoreError('invalid', `data folder ${dir} is not a folder`);
+  } else if (create) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
+    } catch (err) {
+      throw new StoreError('read-only', `cannot create data folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  } else {
+    throw new StoreError('not-found', `no data folder at ${dir} (run "mailwarden serve --data ${dataDir}" once, or pass --data)`);
+  }
+  try {
+    accessSync(dir, constants.W_OK | constants.R_OK);
+  } catch {
+    throw new StoreError('read-only', `data folder ${dir} is not writable by this user`);
+  }
+  return dir;
+}
+
+/** Opens the store of a data folder, creating both when `create` is set. */
+export async function openDataStore(dataDir: string, create: boolean): Promise<SqliteStore> {
+  const dir = prepareDataDir(dataDir, create);
+  const file = join(dir, STORE_FILE);
+  if (!create && !existsSync(file)) throw new StoreError('not-found', `no Mailwarden store in ${dir}`);
+  return SqliteStore.open(file);
+}
+
+/** Everything a running server (or an in-process test server) shares between front ends. */
+export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig } = {}): Promise<ServerContext> {
+  const store = await openDataStore(dataDir, true);
+  const dir = resolve(dataDir);
+  const tls = await ensureTls(dir);
+  const settings = new LiveSettings(store);
+  await settings.refresh();
+  const config = opts.config ?? defaultConfig();
+  const computer = opts.computer ?? config.hostname ?? hostname();
+  const events = new EventLog(store, computer);
+  const governor = new SessionGovernor(new InProcessAccounting(), settings, events);
+  return {
+    store, settings, governor, events,
+    connections: { pop: new ConnectionLimits('pop', settings), imap: new ConnectionLimits('imap', settings) },
+    authGuard: new AuthGuard(events),
+    tls: { key: tls.key, cert: tls.cert },
+    dataDir: dir,
+    computer,
+    config,
+  };
+}

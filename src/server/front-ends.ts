@@ -1,0 +1,30 @@
+import type { ServerContext } from './context.js';
+import type { Listener, ListenerOptions } from './listener.js';
+import type { ServeOptions } from './serve.js';
+import type { HttpPlugin } from '../web/http-server.js';
+import { startSmtpServer } from '../protocols/smtp/server.js';
+import { startOutboundQueue } from '../protocols/smtp/queue.js';
+
+/**
+ * The front ends besides POP3 and the HTTP shell: IMAP, SMTP, web mail. Kept in one place so
+ * that serve.ts reads as the list of what runs; each entry starts one listener.
+ */
+export async function frontEnds(
+  ctx: ServerContext,
+  opts: ServeOptions,
+  at: (port: number, implicitTls: boolean) => ListenerOptions,
+): Promise<{ listeners: Listener[]; stopHooks: Array<() => Promise<void>>; httpPlugins: HttpPlugin[] }> {
+  const listeners: Listener[] = [];
+  const stopHooks: Array<() => Promise<void>> = [];
+  try {
+    listeners.push(await startSmtpServer(ctx, { ...at(opts.ports.smtp, false), mode: 'mx' }));
+    listeners.push(await startSmtpServer(ctx, { ...at(opts.ports.submission, false), mode: 'submission' }));
+    listeners.push(await startSmtpServer(ctx, { ...at(opts.ports.submissions, true), mode: 'submission' }));
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close().catch(() => undefined)));
+    throw err;
+  }
+  const queue = startOutboundQueue(ctx);
+  stopHooks.push(() => queue.stop());
+  return { listeners, stopHooks, httpPlugins: [] };
+}

@@ -1,0 +1,15 @@
+/** How serve starts a front end, and what it gets back. */
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  /** true: TLS from the first byte (993, 995, 465, HTTPS); false: STARTTLS/STLS offered. */
+  implicitTls: boolean;
+}
+
+export interface Listener {
+  name: string;
+  host: string;
+  port: number;
+  implicitTls: boolean;
+  close(): Promise<void>;
+}

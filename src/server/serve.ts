@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServerContext, prepareDataDir } from './create-context.js';
+import { loadConfig } from './config.js';
+import type { Listener, ListenerOptions } from './listener.js';
+import type { ServerContext } from './context.js';
+import { startPop3Server } from '../protocols/pop3/server.js';
+import { startHttpServer, type HttpPlugin } from '../web/http-server.js';
+import { VERSION } from '../version.js';
+import { frontEnds } from './front-ends.js';
+import { adminTokenFile, readRunningServer, serverInfoFile, type RunningServerInfo } from './running.js';
+
+export interface ServeOptions {
+  dataDir: string;
+  configFile?: string;
+  host: string;
+  ports: {
+    imap: number; imaps: number; pop3: number; pop3s: number; smtp: number; submission: number; submissions: number; http: number;
+  };
+}
+
+/** Unprivileged defaults so that the quick start runs without root. */
+export const DEFAULT_PORTS: ServeOptions['ports'] = {
+  imap: 1143, imaps: 1993, pop3: 1110, pop3s: 1995, smtp: 2525, submission: 1587, submissions: 1465, http: 8443,
+};
+
+function ensureAdminToken(dataDir: string): string {
+  const file = adminTokenFile(dataDir);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
+}
+
+export interface RunningServer {
+  ctx: ServerContext;
+  listeners: Listener[];
+  stop(): Promise<void>;
+}
+
+/** Starts every listener on one data folder. Port 0 picks a free port; the result says which. */
+export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlugin[] = []): Promise<RunningServer> {
+  const dataDir = prepareDataDir(opts.dataDir, true);
+  const running = readRunningServer(dataDir);
+  if (running) throw new Error(`a Mailwarden server (pid ${running.pid}) is already running on ${dataDir}`);
+  const config = loadConfig(opts.configFile);
+  const ctx = await createServerContext(dataDir, { config });
+  const adminToken = ensureAdminToken(dataDir);
+  const listeners: Listener[] = [];
+  const stopHooks: Array<() => Promise<void>> = [];
+  const at = (port: number, implicitTls: boolean): ListenerOptions => ({ host: opts.host, port, implicitTls });
+  try {
+    listeners.push(await startPop3Server(ctx, at(opts.ports.pop3, false)));
+    listeners.push(await startPop3Server(ctx, at(opts.ports.pop3s, true)));
+    const fe = await frontEnds(ctx, opts, at);
+    listeners.push(...fe.listeners);
+    stopHooks.push(...fe.stopHooks);
+    listeners.push(await startHttpServer(ctx, { ...at(opts.ports.http, true), adminToken, plugins: [...fe.httpPlugins, ...extraHttpPlugins] }));
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close().catch(() => undefined)));
+    await ctx.store.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') throw new Error(`cannot listen on ${opts.host}: ${e.message} (choose another port with the --*-port options)`);
+    throw err;
+  }
+  const http = listeners.find((l) => l.name === 'https')!;
+  const info: RunningServerInfo = {
+    pid: process.pid, host: opts.host, httpPort: http.port,
+    listeners: listeners.map((l) => ({ name: l.name, host: l.host, port: l.port, implicitTls: l.implicitTls })),
+  };
+  writeFileSync(serverInfoFile(dataDir), JSON.stringify(info, null, 2) + '\n');
+  await ctx.events.write('serverStarted', [VERSION, ctx.computer, listeners.map((l) => `${l.name} ${l.host}:${l.port}`).join(', ')]);
+  let stopped = false;
+  return {
+    ctx,
+    listeners,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const h of stopHooks) await h().catch(() => undefined);
+      await Promise.all(listeners.map((l) => l.close().catch(() => undefined)));
+      const released = await ctx.governor.closeAll();
+      await ctx.events.write('serverStopped', [released]).catch(() => undefined);
+      rmSync(serverInfoFile(dataDir), { force: true });
+      await ctx.store.close();
+    },
+  };
+}

@@ -1,0 +1,252 @@
+/**
+ * Every setting Mailwarden knows, declared once: its name as in the original
+ * (Exchange registry value or cmdlet parameter), a compact alias, default, range
+ * and which scopes may override it. The CLI, the admin API, `access explain` and
+ * the front ends all read this table; nothing else defines a setting.
+ */
+export type SettingType = 'int' | 'bool' | 'string' | 'enum';
+/** server: one value for the server; overridable: server value with per-database and per-user overrides. */
+export type SettingScope = 'server' | 'overridable';
+
+export interface SettingDef {
+  name: string;
+  aliases: string[];
+  group: 'store' | 'objects' | 'pop' | 'imap' | 'throttling' | 'smtp' | 'web';
+  type: SettingType;
+  default: number | boolean | string;
+  min?: number;
+  max?: number;
+  values?: string[];
+  scope: SettingScope;
+  /** 0 means "no limit" for this int setting. */
+  zeroMeansUnlimited?: boolean;
+  description: string;
+}
+
+export const LOGIN_TYPES = ['SecureLogin', 'PlainTextLogin', 'PlainTextAuthentication'] as const;
+export type LoginType = (typeof LOGIN_TYPES)[number];
+
+export const SERVICE_KINDS = ['imap', 'pop3', 'owa', 'ews', 'eas'] as const;
+export type ServiceKind = (typeof SERVICE_KINDS)[number];
+export type SessionKind = 'admin' | ServiceKind;
+
+/** Per-session object limits (Exchange 2007 MaxObjsPerMapiSession defaults). */
+export const OBJECT_LIMIT_DEFAULTS = {
+  objtMessage: 250,
+  objtFolder: 500,
+  objtAttachment: 500,
+  objtFolderView: 500,
+  objtMessageView: 500,
+  objtAttachView: 500,
+  objtNotify: 500_000,
+  objtStream: 250,
+  objtACLView: 50,
+  objtRulesView: 50,
+  objtFXSrcStrm: 50,
+  objtFXDstStrm: 50,
+  objtCStream: 50,
+} as const;
+export type ObjectType = keyof typeof OBJECT_LIMIT_DEFAULTS;
+export const OBJECT_TYPES = Object.keys(OBJECT_LIMIT_DEFAULTS) as ObjectType[];
+
+const MAX_INT = 10_000_000;
+
+function protocolSettings(group: 'pop' | 'imap'): SettingDef[] {
+  const prefix = group === 'pop' ? 'PopSettings' : 'ImapSettings';
+  const proto = group === 'pop' ? 'POP3' : 'IMAP4';
+  const conn = (param: string, def: number, description: string): SettingDef => ({
+    name: `${prefix}.${param}`,
+    aliases: [`${group}.${param}`, `${group === 'pop' ? 'pop3' : 'imap4'}.${param}`],
+    group,
+    type: 'int',
+    default: def,
+    min: 1,
+    max: 25_000,
+    scope: 'server',
+    description,
+  });
+  return [
+    conn('MaxConnections', 2000, `${proto} connections the server accepts in total.`),
+    conn('MaxConnectionFromSingleIP', 2000, `${proto} connections accepted from one client IP address.`),
+    conn('MaxConnectionsPerUser', 32, `${proto} connections one user may hold (protocol layer, not the store limit). Exchange's default is 16; see README "Defaults that differ".`),
+    {
+      name: `${prefix}.AuthenticatedConnectionTimeout`,
+      aliases: [`${group}.AuthenticatedConnectionTimeout`],
+      group, type: 'int', default: 1800, min: 1, max: 86_400, scope: 'server',
+      description: `Seconds an authenticated ${proto} connection may stay idle before it is closed.`,
+    },
+    {
+      name: `${prefix}.PreAuthenticatedConnectionTimeout`,
+      aliases: [`${group}.PreAuthenticatedConnectionTimeout`],
+      group, type: 'int', default: 60, min: 1, max: 3600, scope: 'server',
+      description: `Seconds a ${proto} connection may take to authenticate (commands do not reset it).`,
+    },
+    {
+      name: `${prefix}.MaxCommandSize`,
+      aliases: [`${group}.MaxCommandSize`],
+      group, type: 'int', default: group === 'pop' ? 512 : 10_240, min: 40, max: 65_536, scope: 'server',
+      description: `Longest ${proto} command line accepted, in bytes (literals not counted for IMAP).`,
+    },
+    {
+      name: `${prefix}.LoginType`,
+      aliases: [`${group}.LoginType`],
+      group, type: 'enum', default: 'SecureLogin', values: [...LOGIN_TYPES], scope: 'server',
+      description: 'SecureLogin: passwords only over TLS; PlainTextLogin/PlainTextAuthentication: also without TLS.',
+    },
+    {
+      name: `${prefix}.Banner`,
+      aliases: [`${group}.Banner`],
+      group, type: 'string', default: `The Mailwarden ${proto} service is ready.`, scope: 'server',
+      description: `Greeting sent when a ${proto} client connects.`,
+    },
+    {
+      name: `${prefix}.ProtocolLogEnabled`,
+      aliases: [`${group}.ProtocolLogEnabled`],
+      group, type: 'bool', default: false, scope: 'server',
+      description: `Write one line per ${proto} command and response (passwords masked) to DATA/logs/.`,
+    },
+  ];
+}
+
+function throttling(param: string, def: number, proto: string): SettingDef {
+  return {
+    name: `ThrottlingPolicy.${param}`,
+    aliases: [param, `throttling.${param}`],
+    group: 'throttling',
+    type: 'int',
+    default: def,
+    min: 0,
+    max: MAX_INT,
+    scope: 'overridable',
+    zeroMeansUnlimited: true,
+    description: `Concurrent ${proto} connections/requests one user may hold (throttling layer; 0 = unlimited).`,
+  };
+}
+
+export const SETTINGS: SettingDef[] = [
+  {
+    name: 'Maximum Allowed Sessions Per User',
+    aliases: ['max-sessions-per-user', 'MaxSessionsPerUser'],
+    group: 'store', type: 'int', default: 32, min: 1, max: MAX_INT, scope: 'overridable',
+    description: 'Store sessions one user may hold, all kinds together.',
+  },
+  {
+    name: 'Maximum Allowed Service Sessions Per User',
+    aliases: ['max-service-sessions-per-user', 'MaxServiceSessionsPerUser'],
+    group: 'store', type: 'int', default: 16, min: 1, max: MAX_INT, scope: 'overridable',
+    description: 'Store sessions one user may hold through services (IMAP, POP3, web mail, EWS, ActiveSync) together.',
+  },
+  ...SERVICE_KINDS.map(
+    (kind): SettingDef => ({
+      name: `Maximum Allowed ${kind.toUpperCase()} Sessions Per User`,
+      aliases: [`max-${kind}-sessions-per-user`],
+      group: 'store', type: 'int', default: 0, min: 0, max: MAX_INT, scope: 'overridable', zeroMeansUnlimited: true,
+      description: `Store sessions of kind ${kind} one user may hold (0 = only the service limit applies).`,
+    }),
+  ),
+  {
+    name: 'Disable Session Limit',
+    aliases: ['disable-session-limit'],
+    group: 'store', type: 'bool', default: false, scope: 'overridable',
+    description: 'When true, the per-user session limits are not enforced (sessions are still counted).',
+  },
+  {
+    name: 'Event 9646 Interval Seconds',
+    aliases: ['event-9646-interval'],
+    group: 'store', type: 'int', default: 60, min: 1, max: 86_400, scope: 'server',
+    description: 'At most one event 9646 per user and object type in this many seconds; it carries the refusal count.',
+  },
+  ...OBJECT_TYPES.map(
+    (t): SettingDef => ({
+      name: `MaxObjsPerMapiSession.${t}`,
+      aliases: [t],
+      group: 'objects', type: 'int', default: OBJECT_LIMIT_DEFAULTS[t], min: 1, max: MAX_INT, scope: 'overridable',
+      description: `Objects of type ${t} one store session may hold open at once.`,
+    }),
+  ),
+  ...protocolSettings('pop'),
+  ...protocolSettings('imap'),
+  throttling('IMAPMaxConcurrency', 0, 'IMAP4'),
+  throttling('POPMaxConcurrency', 20, 'POP3'),
+  throttling('OWAMaxConcurrency', 5, 'web mail'),
+  throttling('EWSMaxConcurrency', 10, 'EWS'),
+  throttling('EASMaxConcurrency', 10, 'ActiveSync'),
+  {
+    name: 'SmtpSettings.MaxMessageSize',
+    aliases: ['smtp.MaxMessageSize', 'MaxMessageSize'],
+    group: 'smtp', type: 'int', default: 36_700_160, min: 1024, max: 2_147_483_647, scope: 'server',
+    description: 'Largest message accepted over SMTP, in bytes (announced with SIZE).',
+  },
+  {
+    name: 'SmtpSettings.MaxRecipients',
+    aliases: ['smtp.MaxRecipients', 'MaxRecipientsPerMessage'],
+    group: 'smtp', type: 'int', default: 200, min: 1, max: 100_000, scope: 'server',
+    description: 'Recipients accepted for one message.',
+  },
+  {
+    name: 'SmtpSettings.MaxConnectionFromSingleIP',
+    aliases: ['smtp.MaxConnectionFromSingleIP'],
+    group: 'smtp', type: 'int', default: 100, min: 1, max: 25_000, scope: 'server',
+    description: 'SMTP connections accepted from one client IP address.',
+  },
+  {
+    name: 'Default Mailbox Quota Bytes',
+    aliases: ['default-quota', 'ProhibitSendReceiveQuota'],
+    group: 'store', type: 'int', default: 2_147_483_648, min: 0, max: Number.MAX_SAFE_INTEGER, scope: 'overridable',
+    zeroMeansUnlimited: true,
+    description: 'Storage quota of a mailbox in bytes (0 = unlimited); delivery beyond it is refused temporarily.',
+  },
+];
+
+const byKey = new Map<string, SettingDef>();
+for (const def of SETTINGS) {
+  for (const key of [def.name, ...def.aliases]) byKey.set(normaliseKey(key), def);
+}
+
+function normaliseKey(key: string): string {
+  return key.toLowerCase().replace(/[\s_-]+/g, '');
+}
+
+export function findSetting(nameOrAlias: string): SettingDef | undefined {
+  return byKey.get(normaliseKey(nameOrAlias));
+}
+
+export type SettingValue = number | boolean | string;
+
+/** Parses a textual value for a setting; returns an error text for anything out of range or of the wrong type. */
+export function parseSettingValue(def: SettingDef, text: string): { value: SettingValue } | { error: string } {
+  const t = text.trim();
+  switch (def.type) {
+    case 'int': {
+      const lowered = t.toLowerCase();
+      if (def.zeroMeansUnlimited && (lowered === 'unlimited' || lowered === '$null')) return { value: 0 };
+      if (!/^[0-9]+$/.test(t)) return { error: `"${def.name}" needs a whole number, got "${text}"` };
+      const n = Number(t);
+      if (!Number.isSafeInteger(n) || (def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) {
+        return { error: `"${def.name}" must be between ${def.min} and ${def.max}, got ${text}` };
+      }
+      return { value: n };
+    }
+    case 'bool': {
+      const lowered = t.toLowerCase();
+      if (['1', 'true', 'yes', 'on', '$true'].includes(lowered)) return { value: true };
+      if (['0', 'false', 'no', 'off', '$false'].includes(lowered)) return { value: false };
+      return { error: `"${def.name}" needs true or false, got "${text}"` };
+    }
+    case 'enum': {
+      const match = def.values!.find((v) => v.toLowerCase() === t.toLowerCase());
+      if (!match) return { error: `"${def.name}" must be one of ${def.values!.join(', ')}, got "${text}"` };
+      return { value: match };
+    }
+    case 'string':
+      if (t.length === 0 || t.length > 200 || /[\r\n\0]/.test(t)) {
+        return { error: `"${def.name}" needs one line of 1 to 200 characters` };
+      }
+      return { value: t };
+  }
+}
+
+export function formatSettingValue(def: SettingDef, v: SettingValue): string {
+  if (def.type === 'int' && def.zeroMeansUnlimited && v === 0) return 'unlimited';
+  return String(v);
+}

@@ -1,0 +1,76 @@
+import { findSetting, parseSettingValue, type SettingDef, type SettingValue } from './catalog.js';
+import type { SettingOverride } from '../store/types.js';
+import type { Store } from '../store/store.js';
+
+export interface SettingContext {
+  userId?: number;
+  databaseId?: number;
+}
+
+/** Where an effective value came from: `access explain` and `settings get` show it. */
+export type SettingSource = 'default' | 'server' | 'database' | 'user';
+
+export function resolveSettingWithSource(
+  nameOrAlias: string,
+  overrides: SettingOverride[],
+  ctx: SettingContext = {},
+): { def: SettingDef; value: SettingValue; source: SettingSource } {
+  const def = findSetting(nameOrAlias);
+  if (!def) throw new Error(`unknown setting "${nameOrAlias}"`);
+  const pick = (scope: SettingOverride['scope'], id: number | undefined) =>
+    id === undefined ? undefined : overrides.find((o) => o.name === def.name && o.scope === scope && o.targetId === id);
+  const candidates: Array<[SettingSource, SettingOverride | undefined]> = [
+    ['user', def.scope === 'overridable' ? pick('user', ctx.userId) : undefined],
+    ['database', def.scope === 'overridable' ? pick('database', ctx.databaseId) : undefined],
+    ['server', pick('server', 0)],
+  ];
+  for (const [source, o] of candidates) {
+    if (!o) continue;
+    const parsed = parseSettingValue(def, o.value);
+    if ('value' in parsed) return { def, value: parsed.value, source };
+  }
+  return { def, value: def.default, source: 'default' };
+}
+
+export function resolveSetting(nameOrAlias: string, overrides: SettingOverride[], ctx: SettingContext = {}): SettingValue {
+  return resolveSettingWithSource(nameOrAlias, overrides, ctx).value;
+}
+
+/**
+ * The running server's view of the settings. `refresh()` costs one small read and reloads
+ * only when another process (the CLI, the admin API) changed something; front ends call
+ * it before each logon so that a `settings set` applies to the very next session.
+ */
+export class LiveSettings {
+  private overrides: SettingOverride[] = [];
+  private version = -1;
+
+  constructor(private readonly store: Store) {}
+
+  async refresh(): Promise<void> {
+    const v = await this.store.settingsVersion();
+    if (v === this.version) return;
+    this.overrides = await this.store.listSettingOverrides();
+    this.version = v;
+  }
+
+  get(name: string, ctx: SettingContext = {}): SettingValue {
+    return resolveSetting(name, this.overrides, ctx);
+  }
+
+  int(name: string, ctx: SettingContext = {}): number {
+    return Number(this.get(name, ctx));
+  }
+
+  bool(name: string, ctx: SettingContext = {}): boolean {
+    return this.get(name, ctx) === true;
+  }
+
+  str(name: string, ctx: SettingContext = {}): string {
+    return String(this.get(name, ctx));
+  }
+
+  explain(name: string, ctx: SettingContext = {}) {
+    return resolveSettingWithSource(name, this.overrides, ctx);
+  }
+}

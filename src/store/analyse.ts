@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import { parseMessage, type MessageStructure } from '../mime/structure.js';
+import { bodyText, decodeHeaderValue, headerValues } from '../mime/search-text.js';
+import type { MessageHeaderFacts } from './types.js';
+
+export interface AnalysedMessage {
+  hash: string;
+  structure: MessageStructure;
+  facts: MessageHeaderFacts;
+}
+
+/**
+ * Everything IMAP FETCH/SEARCH and the web mail list need about a message is computed
+ * here once, at delivery, and stored beside the bytes (content-addressed by SHA-256).
+ */
+export function analyseMessage(raw: Buffer): AnalysedMessage {
+  const hash = createHash('sha256').update(raw).digest('hex');
+  const structure = parseMessage(raw);
+  const first = (name: string) => decodeHeaderValue(headerValues(raw, name)[0] ?? '').trim();
+  const dateText = headerValues(raw, 'date')[0];
+  const parsedDate = dateText ? new Date(dateText.replace(/\s*\([^)]*\)\s*$/, '')) : null;
+  const text = safeBodyText(raw, structure);
+  return {
+    hash,
+    structure,
+    facts: {
+      subject: first('subject'),
+      from: first('from'),
+      to: first('to'),
+      date: parsedDate && !Number.isNaN(parsedDate.getTime()) ? parsedDate : null,
+      messageId: headerValues(raw, 'message-id')[0]?.trim() ?? null,
+      hasAttachments: hasAttachment(structure.root),
+      preview: text.replace(/\s+/g, ' ').trim().slice(0, 200),
+    },
+  };
+}
+
+function safeBodyText(raw: Buffer, s: MessageStructure): string {
+  try {
+    return bodyText(raw, s);
+  } catch {
+    return ''; // broken MIME must never block a delivery
+  }
+}
+
+function hasAttachment(part: MessageStructure['root']): boolean {
+  if (part.disposition?.value.toLowerCase() === 'attachment') return true;
+  if (part.parts) return part.parts.some(hasAttachment);
+  return part.contentType.type === 'message';
+}

@@ -1,0 +1,74 @@
+import Database from 'better-sqlite3';
+import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { StoreError } from '../errors.js';
+import { APPLICATION_ID, MIGRATIONS } from './schema.js';
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+/**
+ * Opens (or creates) a Mailwarden SQLite file and brings its schema up to date.
+ * Refuses, without writing anything, a file that is not SQLite, is corrupt, or is some
+ * other application's SQLite database.
+ */
+export function openSqliteDatabase(file: string): Database.Database {
+  const exists = existsSync(file) && statSync(file).size > 0;
+  if (exists) checkHeader(file);
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+  } catch (err) {
+    throw new StoreError('read-only', `cannot open ${file}: ${(err as Error).message}`);
+  }
+  try {
+    if (exists) {
+      const appId = db.pragma('application_id', { simple: true }) as number;
+      const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
+      if (appId !== APPLICATION_ID && tables.n > 0) {
+        throw new StoreError('not-a-mailwarden-database', `${file} is an SQLite database of another application, not a Mailwarden store`);
+      }
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new StoreError('corrupt', `${file} is damaged (quick_check: ${String(check)})`);
+    }
+    db.pragma('journal_mode = WAL');
+    // FULL: a commit is on disk before we acknowledge a message (SMTP 250, IMAP APPEND OK).
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 10000');
+    migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreError) throw err;
+    const msg = (err as Error).message;
+    if (/not a database|malformed|corrupt/i.test(msg)) throw new StoreError('corrupt', `${file} is not a usable database: ${msg}`);
+    if (/readonly|read-only|unable to open/i.test(msg)) throw new StoreError('read-only', `cannot write ${file}: ${msg}`);
+    throw err;
+  }
+}
+
+function checkHeader(file: string): void {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(16);
+    readSync(fd, buf, 0, 16, 0);
+    if (buf.toString('latin1') !== SQLITE_MAGIC) {
+      throw new StoreError('not-a-mailwarden-database', `${file} is not a Mailwarden store (not an SQLite file)`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new StoreError('invalid', `store schema version ${current} is newer than this Mailwarden (${MIGRATIONS.length}); upgrade Mailwarden`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]);
+      db.pragma(`user_version = ${v + 1}`);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+    })();
+  }
+}

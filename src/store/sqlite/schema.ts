@@ -1,0 +1,110 @@
+/**
+ * Versioned schema migrations. Each entry moves the schema from version i to i+1 and runs
+ * in one transaction with the bump of `PRAGMA user_version`, so a crash mid-migration leaves
+ * the previous version intact.
+ */
+export const APPLICATION_ID = 0x4d574431; // "MWD1": marks a file as a Mailwarden store
+
+export const MIGRATIONS: string[] = [
+  /* 1: initial schema */ `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE databases (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    alias TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    address TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    database_id INTEGER NOT NULL REFERENCES databases(id),
+    is_admin INTEGER NOT NULL DEFAULT 0,
+    used_bytes INTEGER NOT NULL DEFAULT 0,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE addresses (
+    address TEXT PRIMARY KEY COLLATE NOCASE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE
+  );
+  CREATE TABLE folders (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    special_use TEXT,
+    uid_validity INTEGER NOT NULL,
+    uid_next INTEGER NOT NULL DEFAULT 1,
+    highest_modseq INTEGER NOT NULL DEFAULT 1,
+    subscribed INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (user_id, name)
+  );
+  CREATE TABLE blobs (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    structure TEXT,
+    subject TEXT NOT NULL DEFAULT '',
+    from_text TEXT NOT NULL DEFAULT '',
+    to_text TEXT NOT NULL DEFAULT '',
+    sent_date INTEGER,
+    message_id TEXT,
+    has_attachments INTEGER NOT NULL DEFAULT 0,
+    preview TEXT NOT NULL DEFAULT ''
+  );
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    uid INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    flags TEXT NOT NULL DEFAULT '',
+    internal_date INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    blob_hash TEXT NOT NULL REFERENCES blobs(hash),
+    UNIQUE (folder_id, uid)
+  );
+  CREATE INDEX messages_by_modseq ON messages (folder_id, modseq);
+  CREATE INDEX messages_by_blob ON messages (blob_hash);
+  CREATE TABLE expunged (
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    uid INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, uid)
+  ) WITHOUT ROWID;
+  CREATE TABLE settings (
+    scope TEXT NOT NULL CHECK (scope IN ('server', 'database', 'user')),
+    target_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, target_id, name)
+  ) WITHOUT ROWID;
+  CREATE TABLE events (
+    record_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    qualifiers INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    task INTEGER NOT NULL,
+    keywords TEXT NOT NULL,
+    computer TEXT NOT NULL,
+    user TEXT,
+    data TEXT NOT NULL,
+    message TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 1
+  );
+  CREATE INDEX events_by_id ON events (event_id, time);
+  CREATE TABLE queue (
+    id INTEGER PRIMARY KEY,
+    sender TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    blob_hash TEXT NOT NULL REFERENCES blobs(hash),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    submitted_by INTEGER
+  );
+  `,
+];

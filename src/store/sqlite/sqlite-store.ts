@@ -1,0 +1,716 @@
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
+import { analyseMessage } from '../analyse.js';
+import { hashPassword, verifyPassword } from '../../util/password.js';
+import { openSqliteDatabase } from './open.js';
+import { resolveSetting } from '../../settings/resolve.js';
+import type { AppendOptions, DeliveryOptions, NewUser, Store, StoreChange } from '../store.js';
+import type {
+  AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderStatus,
+  MailboxDatabase, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
+  SettingOverride, SpecialUse, User,
+} from '../types.js';
+
+export const DEFAULT_DATABASE = 'Mailbox Database 01';
+export const DEFAULT_ORGANISATION = 'First Organization';
+
+/** Folders every mailbox has, with the names Exchange users know. */
+export const DEFAULT_FOLDERS: Array<[string, SpecialUse]> = [
+  ['INBOX', '\\Inbox'],
+  ['Drafts', '\\Drafts'],
+  ['Sent Items', '\\Sent'],
+  ['Deleted Items', '\\Trash'],
+  ['Junk Email', '\\Junk'],
+];
+
+const ADDRESS_RE = /^[^\s@<>()",;:\\[\]]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$/;
+
+export function legacyDn(org: string, alias: string): string {
+  return `/o=${org}/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=${alias}`;
+}
+
+interface UserRow {
+  id: number; alias: string; address: string; display_name: string; password_hash: string;
+  database_id: number; database_name: string; is_admin: number; created_at: number;
+}
+interface FolderRow {
+  id: number; user_id: number; name: string; special_use: string | null; uid_validity: number;
+  uid_next: number; highest_modseq: number; subscribed: number;
+}
+interface MessageRow { id: number; uid: number; modseq: number; flags: string; internal_date: number; size: number; blob_hash: string }
+
+const splitFlags = (s: string): string[] => (s ? s.split(' ') : []);
+const joinFlags = (flags: Iterable<string>): string => [...new Set(flags)].join(' ');
+
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly changes = new EventEmitter();
+  private readonly stmt = new Map<string, Database.Statement>();
+  private org!: Organisation;
+
+  private constructor(readonly file: string) {
+    this.db = openSqliteDatabase(file);
+    this.changes.setMaxListeners(0);
+  }
+
+  static async open(file: string, opts: { organisation?: string; serverName?: string } = {}): Promise<SqliteStore> {
+    const store = new SqliteStore(file);
+    store.initialise(opts);
+    return store;
+  }
+
+  private initialise(opts: { organisation?: string; serverName?: string }): void {
+    const get = (k: string) => (this.q('SELECT value FROM meta WHERE key = ?').get(k) as { value: string } | undefined)?.value;
+    this.db.transaction(() => {
+      if (get('organisation') === undefined) {
+        const ins = this.q('INSERT INTO meta (key, value) VALUES (?, ?)');
+        ins.run('organisation', opts.organisation ?? DEFAULT_ORGANISATION);
+        ins.run('server_name', opts.serverName ?? hostname());
+        ins.run('settings_version', '0');
+        ins.run('last_uid_validity', '0');
+        this.q('INSERT INTO databases (name, created_at) VALUES (?, ?)').run(DEFAULT_DATABASE, Date.now());
+      }
+    })();
+    this.org = { name: get('organisation')!, serverName: get('server_name')! };
+  }
+
+  /** Prepared statements are cached by SQL text. */
+  private q(sql: string): Database.Statement {
+    let s = this.stmt.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmt.set(sql, s);
+    }
+    return s;
+  }
+
+  private emit(change: StoreChange): void {
+    this.changes.emit('change', change);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async organisation(): Promise<Organisation> {
+    return this.org;
+  }
+
+  /** For crash-safety tests and admin diagnostics. */
+  integrityCheck(): string {
+    return String(this.db.pragma('integrity_check', { simple: true }));
+  }
+
+  // ---------------------------------------------------------------- directory
+
+  async createDatabase(name: string): Promise<MailboxDatabase> {
+    const clean = name.trim();
+    if (!clean || clean.length > 64 || /[\0\r\n]/.test(clean)) throw new StoreError('invalid', 'a database name needs 1 to 64 printable characters');
+    if (await this.findDatabase(clean)) throw new StoreError('exists', `mailbox database "${clean}" exists already`);
+    const r = this.q('INSERT INTO databases (name, created_at) VALUES (?, ?)').run(clean, Date.now());
+    return (await this.findDatabase(clean)) ?? { id: Number(r.lastInsertRowid), name: clean, createdAt: new Date() };
+  }
+
+  async listDatabases(): Promise<MailboxDatabase[]> {
+    return (this.q('SELECT id, name, created_at FROM databases ORDER BY id').all() as Array<{ id: number; name: string; created_at: number }>).map(
+      (r) => ({ id: r.id, name: r.name, createdAt: new Date(r.created_at) }),
+    );
+  }
+
+  async findDatabase(name: string): Promise<MailboxDatabase | null> {
+    const r = this.q('SELECT id, name, created_at FROM databases WHERE name = ?').get(name.trim()) as
+      | { id: number; name: string; created_at: number }
+      | undefined;
+    return r ? { id: r.id, name: r.name, createdAt: new Date(r.created_at) } : null;
+  }
+
+  private toUser(r: UserRow): User {
+    return {
+      id: r.id, alias: r.alias, address: r.address, displayName: r.display_name, databaseId: r.database_id,
+      databaseName: r.database_name, isAdmin: r.is_admin === 1, dn: legacyDn(this.org.name, r.alias), createdAt: new Date(r.created_at),
+    };
+  }
+
+  private static readonly USER_SELECT =
+    'SELECT u.*, d.name AS database_name FROM users u JOIN databases d ON d.id = u.database_id';
+
+  async createUser(nu: NewUser): Promise<User> {
+    const address = nu.address.trim().toLowerCase();
+    if (!ADDRESS_RE.test(address) || address.length > 254) throw new StoreError('invalid', `"${nu.address}" is not a valid e-mail address`);
+    if (nu.password.length < 1 || nu.password.length > 1024) throw new StoreError('invalid', 'a password needs 1 to 1024 characters');
+    const dbName = nu.database ?? DEFAULT_DATABASE;
+    const database = await this.findDatabase(dbName);
+    if (!database) throw new StoreError('not-found', `no mailbox database named "${dbName}"`);
+    if (await this.findUser(address)) throw new StoreError('exists', `a mailbox for ${address} exists already`);
+    const hash = await hashPassword(nu.password);
+    let alias = address.split('@')[0].replace(/[^a-z0-9._-]/gi, '') || 'user';
+    const base = alias;
+    for (let i = 2; this.q('SELECT 1 FROM users WHERE alias = ?').get(alias); i++) alias = `${base}${i}`;
+    const id = this.db.transaction(() => {
+      // a concurrent `user add` of the same address fails on the UNIQUE constraint here
+      const r = this.q(
+        'INSERT INTO users (alias, address, display_name, password_hash, database_id, is_admin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ).run(alias, address, nu.displayName?.trim() || alias, hash, database.id, nu.isAdmin ? 1 : 0, Date.now());
+      const userId = Number(r.lastInsertRowid);
+      this.q('INSERT INTO addresses (address, user_id) VALUES (?, ?)').run(address, userId);
+      for (const [name, use] of DEFAULT_FOLDERS) this.insertFolder(userId, name, use);
+      return userId;
+    });
+    try {
+      return (await this.getUser(id()))!;
+    } catch (err) {
+      if (/UNIQUE/.test((err as Error).message)) throw new StoreError('exists', `a mailbox for ${address} exists already`);
+      throw err;
+    }
+  }
+
+  async listUsers(): Promise<User[]> {
+    return (this.q(`${SqliteStore.USER_SELECT} ORDER BY u.address`).all() as UserRow[]).map((r) => this.toUser(r));
+  }
+
+  async findUser(identity: string): Promise<User | null> {
+    const id = identity.trim().toLowerCase();
+    const r = (id.includes('@')
+      ? this.q(`${SqliteStore.USER_SELECT} JOIN addresses a ON a.user_id = u.id WHERE a.address = ?`).get(id)
+      : this.q(`${SqliteStore.USER_SELECT} WHERE u.alias = ?`).get(id)) as UserRow | undefined;
+    return r ? this.toUser(r) : null;
+  }
+
+  async getUser(id: number): Promise<User | null> {
+    const r = this.q(`${SqliteStore.USER_SELECT} WHERE u.id = ?`).get(id) as UserRow | undefined;
+    return r ? this.toUser(r) : null;
+  }
+
+  async verifyPassword(identity: string, password: string): Promise<User | null> {
+    const user = await this.findUser(identity);
+    const row = user ? (this.q('SELECT password_hash FROM users WHERE id = ?').get(user.id) as { password_hash: string }) : null;
+    // hash even for unknown users so that timing does not tell which addresses exist
+    const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
+    return ok && user ? user : null;
+  }
+
+  async setPassword(userId: number, password: string): Promise<void> {
+    if (password.length < 1 || password.length > 1024) throw new StoreError('invalid', 'a password needs 1 to 1024 characters');
+    const hash = await hashPassword(password);
+    const r = this.q('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, userId);
+    if (r.changes === 0) throw new StoreError('not-found', `no user with id ${userId}`);
+  }
+
+  async removeUser(userId: number): Promise<void> {
+    this.db.transaction(() => {
+      const hashes = this.q(
+        'SELECT DISTINCT m.blob_hash FROM messages m JOIN folders f ON f.id = m.folder_id WHERE f.user_id = ?',
+      ).pluck().all(userId) as string[];
+      const r = this.q('DELETE FROM users WHERE id = ?').run(userId);
+      if (r.changes === 0) throw new StoreError('not-found', `no user with id ${userId}`);
+      for (const h of hashes) this.dropBlobIfUnused(h);
+      this.q("DELETE FROM settings WHERE scope = 'user' AND target_id = ?").run(userId);
+    })();
+  }
+
+  async addAddress(userId: number, address: string): Promise<void> {
+    const a = address.trim().toLowerCase();
+    if (!ADDRESS_RE.test(a)) throw new StoreError('invalid', `"${address}" is not a valid e-mail address`);
+    if (await this.findUser(a)) throw new StoreError('exists', `${a} belongs to a mailbox already`);
+    this.q('INSERT INTO addresses (address, user_id) VALUES (?, ?)').run(a, userId);
+  }
+
+  // ---------------------------------------------------------------- settings
+
+  async listSettingOverrides(): Promise<SettingOverride[]> {
+    return (this.q('SELECT scope, target_id, name, value FROM settings ORDER BY scope, target_id, name').all() as Array<{
+      scope: SettingOverride['scope']; target_id: number; name: string; value: string;
+    }>).map((r) => ({ scope: r.scope, targetId: r.target_id, name: r.name, value: r.value }));
+  }
+
+  async putSetting(o: SettingOverride): Promise<void> {
+    this.db.transaction(() => {
+      this.q('INSERT INTO settings (scope, target_id, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (scope, target_id, name) DO UPDATE SET value = excluded.value')
+        .run(o.scope, o.targetId, o.name, o.value);
+      this.bumpSettingsVersion();
+    })();
+  }
+
+  async deleteSetting(o: Omit<SettingOverride, 'value'>): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.q('DELETE FROM settings WHERE scope = ? AND target_id = ? AND name = ?').run(o.scope, o.targetId, o.name);
+      this.bumpSettingsVersion();
+      return r.changes > 0;
+    })();
+  }
+
+  private bumpSettingsVersion(): void {
+    this.q("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'settings_version'").run();
+  }
+
+  async settingsVersion(): Promise<number> {
+    return Number((this.q("SELECT value FROM meta WHERE key = 'settings_version'").get() as { value: string }).value);
+  }
+
+  // ---------------------------------------------------------------- folders
+
+  private toFolder(r: FolderRow): Folder {
+    return {
+      id: r.id, userId: r.user_id, name: r.name, specialUse: r.special_use as SpecialUse | null, uidValidity: r.uid_validity,
+      uidNext: r.uid_next, highestModseq: r.highest_modseq, subscribed: r.subscribed === 1,
+    };
+  }
+
+  /** UIDVALIDITY values are strictly increasing across the store, so a re-created folder never reuses one. */
+  private nextUidValidity(): number {
+    const last = Number((this.q("SELECT value FROM meta WHERE key = 'last_uid_validity'").get() as { value: string }).value);
+    const next = Math.max(Math.floor(Date.now() / 1000), last + 1) % 0xffffffff || 1;
+    this.q("UPDATE meta SET value = ? WHERE key = 'last_uid_validity'").run(String(next));
+    return next;
+  }
+
+  private insertFolder(userId: number, name: string, use: SpecialUse | null): number {
+    const r = this.q('INSERT INTO folders (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)').run(
+      userId, name, use, this.nextUidValidity(),
+    );
+    return Number(r.lastInsertRowid);
+  }
+
+  async listFolders(userId: number): Promise<Folder[]> {
+    return (this.q('SELECT * FROM folders WHERE user_id = ? ORDER BY name = \'INBOX\' DESC, name').all(userId) as FolderRow[]).map((r) =>
+      this.toFolder(r),
+    );
+  }
+
+  async getFolder(userId: number, name: string): Promise<Folder | null> {
+    const n = name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
+    const r = this.q('SELECT * FROM folders WHERE user_id = ? AND name = ?').get(userId, n) as FolderRow | undefined;
+    return r ? this.toFolder(r) : null;
+  }
+
+  async getFolderById(userId: number, folderId: number): Promise<Folder | null> {
+    const r = this.q('SELECT * FROM folders WHERE user_id = ? AND id = ?').get(userId, folderId) as FolderRow | undefined;
+    return r ? this.toFolder(r) : null;
+  }
+
+  async getSpecialFolder(userId: number, use: SpecialUse): Promise<Folder> {
+    const r = this.q('SELECT * FROM folders WHERE user_id = ? AND special_use = ? ORDER BY id LIMIT 1').get(userId, use) as FolderRow | undefined;
+    if (r) return this.toFolder(r);
+    const name = DEFAULT_FOLDERS.find(([, u]) => u === use)![0];
+    const existing = await this.getFolder(userId, name);
+    if (existing) return existing;
+    return this.createFolder(userId, name, use);
+  }
+
+  async createFolder(userId: number, name: string, specialUse: SpecialUse | null = null): Promise<Folder> {
+    validateFolderName(name);
+    if (await this.getFolder(userId, name)) throw new StoreError('exists', `folder "${name}" exists already`);
+    const id = this.db.transaction(() => this.insertFolder(userId, name, specialUse))();
+    this.emit({ userId, folderId: id, kind: 'folders', modseq: 0 });
+    return (await this.getFolderById(userId, id))!;
+  }
+
+  async renameFolder(userId: number, folderId: number, newName: string): Promise<void> {
+    validateFolderName(newName);
+    const folder = await this.getFolderById(userId, folderId);
+    if (!folder) throw new StoreError('not-found', 'no such folder');
+    if (await this.getFolder(userId, newName)) throw new StoreError('exists', `folder "${newName}" exists already`);
+    this.db.transaction(() => {
+      if (folder.name === 'INBOX') {
+        // RFC 3501 6.3.5: renaming INBOX moves its messages to the new folder and leaves INBOX empty
+        const newId = this.insertFolder(userId, newName, null);
+        const msgs = this.q('SELECT id FROM messages WHERE folder_id = ? ORDER BY uid').pluck().all(folderId) as number[];
+        let uid = 1;
+        for (const id of msgs) this.q('UPDATE messages SET folder_id = ?, uid = ? WHERE id = ?').run(newId, uid++, id);
+        this.q('UPDATE folders SET uid_next = ? WHERE id = ?').run(uid, newId);
+        return;
+      }
+      const prefix = folder.name + '/';
+      const children = this.q("SELECT id, name FROM folders WHERE user_id = ? AND substr(name, 1, ?) = ?").all(userId, prefix.length, prefix) as Array<{ id: number; name: string }>;
+      this.q('UPDATE folders SET name = ? WHERE id = ?').run(newName, folderId);
+      for (const c of children) this.q('UPDATE folders SET name = ? WHERE id = ?').run(newName + '/' + c.name.slice(prefix.length), c.id);
+    })();
+    this.emit({ userId, folderId, kind: 'folders', modseq: 0 });
+  }
+
+  async deleteFolder(userId: number, folderId: number): Promise<void> {
+    const folder = await this.getFolderById(userId, folderId);
+    if (!folder) throw new StoreError('not-found', 'no such folder');
+    if (folder.name === 'INBOX') throw new StoreError('invalid', 'INBOX cannot be deleted');
+    this.db.transaction(() => {
+      const hashes = this.q('SELECT DISTINCT blob_hash FROM messages WHERE folder_id = ?').pluck().all(folderId) as string[];
+      const bytes = this.q('SELECT coalesce(sum(size), 0) AS b, count(*) AS n FROM messages WHERE folder_id = ?').get(folderId) as { b: number; n: number };
+      this.q('DELETE FROM messages WHERE folder_id = ?').run(folderId);
+      this.q('DELETE FROM folders WHERE id = ?').run(folderId);
+      this.q('UPDATE users SET used_bytes = used_bytes - ?, message_count = message_count - ? WHERE id = ?').run(bytes.b, bytes.n, userId);
+      for (const h of hashes) this.dropBlobIfUnused(h);
+    })();
+    this.emit({ userId, folderId, kind: 'folders', modseq: 0 });
+  }
+
+  async setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
+    const r = this.q('UPDATE folders SET subscribed = ? WHERE user_id = ? AND name = ?').run(subscribed ? 1 : 0, userId, name);
+    if (r.changes === 0 && subscribed) throw new StoreError('not-found', `no folder "${name}"`);
+  }
+
+  async listSubscriptions(userId: number): Promise<string[]> {
+    return this.q('SELECT name FROM folders WHERE user_id = ? AND subscribed = 1 ORDER BY name').pluck().all(userId) as string[];
+  }
+
+  async folderStatus(userId: number, folderId: number): Promise<FolderStatus> {
+    const f = await this.getFolderById(userId, folderId);
+    if (!f) throw new StoreError('not-found', 'no such folder');
+    const r = this.q(
+      "SELECT count(*) AS n, coalesce(sum(size), 0) AS size, coalesce(sum(CASE WHEN instr(' ' || flags || ' ', ' \\Seen ') = 0 THEN 1 ELSE 0 END), 0) AS unseen FROM messages WHERE folder_id = ?",
+    ).get(folderId) as { n: number; size: number; unseen: number };
+    return { messages: r.n, unseen: r.unseen, size: r.size, uidNext: f.uidNext, uidValidity: f.uidValidity, highestModseq: f.highestModseq };
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  /** Stores the bytes once (content-addressed) with everything computed at delivery. */
+  private putBlob(raw: Buffer): string {
+    const a = analyseMessage(raw);
+    const f = a.facts;
+    this.q(
+      `INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+    ).run(a.hash, raw.length, raw, JSON.stringify(a.structure), f.subject, f.from, f.to, f.date?.getTime() ?? null, f.messageId, f.hasAttachments ? 1 : 0, f.preview);
+    return a.hash;
+  }
+
+  private dropBlobIfUnused(hash: string): void {
+    this.q(
+      'DELETE FROM blobs WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_hash = ?) AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_hash = ?)',
+    ).run(hash, hash, hash);
+  }
+
+  /** Inserts one message row; caller holds the transaction. */
+  private insertMessage(userId: number, folderId: number, hash: string, size: number, flags: string[], internalDate: Date): AppendResult {
+    const f = this.q('SELECT uid_next, uid_validity, highest_modseq FROM folders WHERE id = ? AND user_id = ?').get(folderId, userId) as
+      | { uid_next: number; uid_validity: number; highest_modseq: number }
+      | undefined;
+    if (!f) throw new StoreError('not-found', 'no such folder');
+    const modseq = f.highest_modseq + 1;
+    const r = this.q('INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      folderId, f.uid_next, modseq, joinFlags(flags), internalDate.getTime(), size, hash,
+    );
+    this.q('UPDATE folders SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?').run(modseq, folderId);
+    this.q('UPDATE users SET used_bytes = used_bytes + ?, message_count = message_count + 1 WHERE id = ?').run(size, userId);
+    return { id: Number(r.lastInsertRowid), uid: f.uid_next, uidValidity: f.uid_validity, modseq };
+  }
+
+  private quotaLimit(userId: number): number {
+    const u = this.q('SELECT database_id FROM users WHERE id = ?').get(userId) as { database_id: number } | undefined;
+    if (!u) throw new StoreError('not-found', `no user with id ${userId}`);
+    const overrides = this.q("SELECT scope, target_id, name, value FROM settings WHERE name = 'Default Mailbox Quota Bytes'").all() as Array<{ scope: SettingOverride['scope']; target_id: number; name: string; value: string }>;
+    return Number(resolveSetting('Default Mailbox Quota Bytes', overrides.map((o) => ({ scope: o.scope, targetId: o.target_id, name: o.name, value: o.value })), { userId, databaseId: u.database_id }));
+  }
+
+  async append(userId: number, folderId: number, raw: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
+    const limit = this.quotaLimit(userId);
+    const result = this.db.transaction(() => {
+      if (limit > 0) {
+        const used = (this.q('SELECT used_bytes FROM users WHERE id = ?').get(userId) as { used_bytes: number }).used_bytes;
+        if (used + raw.length > limit) throw new StoreError('over-quota', `mailbox is over its quota of ${limit} bytes`);
+      }
+      const hash = this.putBlob(raw);
+      return this.insertMessage(userId, folderId, hash, raw.length, opts.flags ?? [], opts.internalDate ?? new Date());
+    })();
+    this.emit({ userId, folderId, kind: 'append', modseq: result.modseq });
+    return result;
+  }
+
+  async deliver(userIds: number[], raw: Buffer, opts: DeliveryOptions = {}): Promise<Map<number, AppendResult>> {
+    const use = opts.specialUse ?? '\\Inbox';
+    const targets = await Promise.all([...new Set(userIds)].map(async (u) => [u, (await this.getSpecialFolder(u, use)).id] as const));
+    const now = new Date();
+    const results = this.db.transaction(() => {
+      const hash = this.putBlob(raw);
+      const out = new Map<number, AppendResult>();
+      for (const [userId, folderId] of targets) out.set(userId, this.insertMessage(userId, folderId, hash, raw.length, opts.flags ?? [], now));
+      return out;
+    })();
+    for (const [userId, folderId] of targets) this.emit({ userId, folderId, kind: 'append', modseq: results.get(userId)!.modseq });
+    return results;
+  }
+
+  private toSummary(r: MessageRow): MessageSummary {
+    return { id: r.id, uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash };
+  }
+
+  async listMessages(userId: number, folderId: number, opts: { changedSince?: number } = {}): Promise<MessageSummary[]> {
+    this.assertFolder(userId, folderId);
+    const rows = (opts.changedSince !== undefined
+      ? this.q('SELECT id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND modseq > ? ORDER BY uid').all(folderId, opts.changedSince)
+      : this.q('SELECT id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? ORDER BY uid').all(folderId)) as MessageRow[];
+    return rows.map((r) => this.toSummary(r));
+  }
+
+  private assertFolder(userId: number, folderId: number): void {
+    if (!this.q('SELECT 1 FROM folders WHERE id = ? AND user_id = ?').get(folderId, userId)) throw new StoreError('not-found', 'no such folder');
+  }
+
+  async listMessagePage(userId: number, folderId: number, offset: number, limit: number, query?: string): Promise<{ total: number; items: MessageListItem[] }> {
+    this.assertFolder(userId, folderId);
+    const where = query ? "AND (b.subject LIKE @q ESCAPE '\\' OR b.from_text LIKE @q ESCAPE '\\' OR b.to_text LIKE @q ESCAPE '\\' OR b.preview LIKE @q ESCAPE '\\' OR instr(lower(CAST(b.data AS TEXT)), lower(@raw)) > 0)" : '';
+    const params: Record<string, unknown> = { folder: folderId, limit, offset };
+    if (query) {
+      params.q = '%' + query.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+      params.raw = query;
+    }
+    const total = (this.q(`SELECT count(*) AS n FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = @folder ${where}`).get(params) as { n: number }).n;
+    const rows = this.q(
+      `SELECT m.id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
+       FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = @folder ${where}
+       ORDER BY m.internal_date DESC, m.uid DESC LIMIT @limit OFFSET @offset`,
+    ).all(params) as Array<MessageRow & ListExtra>;
+    return { total, items: rows.map((r) => this.toListItem(r)) };
+  }
+
+  private toListItem(r: MessageRow & ListExtra): MessageListItem {
+    return {
+      ...this.toSummary(r), subject: r.subject, from: r.from_text, to: r.to_text, date: r.sent_date === null ? null : new Date(r.sent_date),
+      messageId: r.message_id, hasAttachments: r.has_attachments === 1, preview: r.preview,
+    };
+  }
+
+  async getMessage(userId: number, messageId: number): Promise<(MessageListItem & { folderId: number }) | null> {
+    const r = this.q(
+      `SELECT m.id, m.folder_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
+       FROM messages m JOIN folders f ON f.id = m.folder_id JOIN blobs b ON b.hash = m.blob_hash WHERE m.id = ? AND f.user_id = ?`,
+    ).get(messageId, userId) as (MessageRow & ListExtra & { folder_id: number }) | undefined;
+    return r ? { ...this.toListItem(r), folderId: r.folder_id } : null;
+  }
+
+  async getMessageByUid(userId: number, folderId: number, uid: number): Promise<MessageSummary | null> {
+    this.assertFolder(userId, folderId);
+    const r = this.q('SELECT id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?').get(folderId, uid) as MessageRow | undefined;
+    return r ? this.toSummary(r) : null;
+  }
+
+  async readBlob(hash: string): Promise<Buffer> {
+    const r = this.q('SELECT data FROM blobs WHERE hash = ?').get(hash) as { data: Buffer } | undefined;
+    if (!r) throw new StoreError('not-found', 'message content not found');
+    return r.data;
+  }
+
+  async readStructure(hash: string): Promise<string | null> {
+    const r = this.q('SELECT structure FROM blobs WHERE hash = ?').get(hash) as { structure: string | null } | undefined;
+    return r?.structure ?? null;
+  }
+
+  async storeFlags(userId: number, folderId: number, uids: number[], op: FlagOperation, flags: string[], unchangedSince?: number): Promise<{ changed: FlagChange[]; failedModified: number[] }> {
+    this.assertFolder(userId, folderId);
+    const result = this.db.transaction(() => {
+      const changed: FlagChange[] = [];
+      const failedModified: number[] = [];
+      let modseq = (this.q('SELECT highest_modseq FROM folders WHERE id = ?').get(folderId) as { highest_modseq: number }).highest_modseq;
+      const sel = this.q('SELECT id, uid, modseq, flags FROM messages WHERE folder_id = ? AND uid = ?');
+      const upd = this.q('UPDATE messages SET flags = ?, modseq = ? WHERE id = ?');
+      for (const uid of uids) {
+        const r = sel.get(folderId, uid) as { id: number; uid: number; modseq: number; flags: string } | undefined;
+        if (!r) continue;
+        if (unchangedSince !== undefined && r.modseq > unchangedSince) {
+          failedModified.push(uid);
+          continue;
+        }
+        const current = splitFlags(r.flags);
+        const next = applyFlags(current, op, flags);
+        if (sameFlags(current, next)) continue;
+        modseq += 1;
+        upd.run(joinFlags(next), modseq, r.id);
+        changed.push({ uid, flags: next, modseq });
+      }
+      if (changed.length) this.q('UPDATE folders SET highest_modseq = ? WHERE id = ?').run(modseq, folderId);
+      return { changed, failedModified };
+    })();
+    if (result.changed.length) this.emit({ userId, folderId, kind: 'flags', modseq: result.changed[result.changed.length - 1].modseq });
+    return result;
+  }
+
+  async expunge(userId: number, folderId: number, uids?: number[]): Promise<number[]> {
+    this.assertFolder(userId, folderId);
+    const { removed, modseq } = this.db.transaction(() => {
+      let rows = this.q("SELECT id, uid, size, blob_hash FROM messages WHERE folder_id = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0 ORDER BY uid").all(folderId) as Array<{ id: number; uid: number; size: number; blob_hash: string }>;
+      if (uids) {
+        const wanted = new Set(uids);
+        rows = rows.filter((r) => wanted.has(r.uid));
+      }
+      return this.removeRows(userId, folderId, rows);
+    })();
+    if (removed.length) this.emit({ userId, folderId, kind: 'expunge', modseq });
+    return removed;
+  }
+
+  /** Deletes message rows, records them for QRESYNC, fixes quota and drops unreferenced blobs. Caller holds the transaction. */
+  private removeRows(userId: number, folderId: number, rows: Array<{ id: number; uid: number; size: number; blob_hash: string }>): { removed: number[]; modseq: number } {
+    let modseq = (this.q('SELECT highest_modseq FROM folders WHERE id = ?').get(folderId) as { highest_modseq: number }).highest_modseq;
+    if (rows.length === 0) return { removed: [], modseq };
+    modseq += 1;
+    const del = this.q('DELETE FROM messages WHERE id = ?');
+    const rec = this.q('INSERT OR REPLACE INTO expunged (folder_id, uid, modseq) VALUES (?, ?, ?)');
+    let bytes = 0;
+    for (const r of rows) {
+      del.run(r.id);
+      rec.run(folderId, r.uid, modseq);
+      bytes += r.size;
+    }
+    this.q('UPDATE folders SET highest_modseq = ? WHERE id = ?').run(modseq, folderId);
+    this.q('UPDATE users SET used_bytes = used_bytes - ?, message_count = message_count - ? WHERE id = ?').run(bytes, rows.length, userId);
+    for (const h of new Set(rows.map((r) => r.blob_hash))) this.dropBlobIfUnused(h);
+    return { removed: rows.map((r) => r.uid), modseq };
+  }
+
+  async copyMessages(userId: number, fromFolderId: number, uids: number[], toFolderId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }> {
+    return this.copyOrMove(userId, fromFolderId, uids, toFolderId, false);
+  }
+
+  async moveMessages(userId: number, fromFolderId: number, uids: number[], toFolderId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }> {
+    return this.copyOrMove(userId, fromFolderId, uids, toFolderId, true);
+  }
+
+  private copyOrMove(userId: number, fromFolderId: number, uids: number[], toFolderId: number, move: boolean) {
+    this.assertFolder(userId, fromFolderId);
+    this.assertFolder(userId, toFolderId);
+    const limit = this.quotaLimit(userId);
+    const out = this.db.transaction(() => {
+      const sel = this.q('SELECT id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
+      const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(fromFolderId, u) as MessageRow | undefined).filter((r): r is MessageRow => !!r);
+      if (!move && limit > 0) {
+        const used = (this.q('SELECT used_bytes FROM users WHERE id = ?').get(userId) as { used_bytes: number }).used_bytes;
+        if (used + rows.reduce((s, r) => s + r.size, 0) > limit) throw new StoreError('over-quota', `mailbox is over its quota of ${limit} bytes`);
+      }
+      const pairs: Array<[number, number]> = [];
+      let uidValidity = 0;
+      let lastModseq = 0;
+      for (const r of rows) {
+        const res = this.insertMessage(userId, toFolderId, r.blob_hash, r.size, splitFlags(r.flags), new Date(r.internal_date));
+        uidValidity = res.uidValidity;
+        lastModseq = res.modseq;
+        pairs.push([r.uid, res.uid]);
+      }
+      let expungeModseq = 0;
+      if (move) expungeModseq = this.removeRows(userId, fromFolderId, rows.map((r) => ({ id: r.id, uid: r.uid, size: r.size, blob_hash: r.blob_hash }))).modseq;
+      if (!uidValidity) uidValidity = (this.q('SELECT uid_validity FROM folders WHERE id = ?').get(toFolderId) as { uid_validity: number }).uid_validity;
+      return { uidValidity, pairs, lastModseq, expungeModseq };
+    })();
+    if (out.pairs.length) {
+      this.emit({ userId, folderId: toFolderId, kind: 'append', modseq: out.lastModseq });
+      if (move) this.emit({ userId, folderId: fromFolderId, kind: 'expunge', modseq: out.expungeModseq });
+    }
+    return { uidValidity: out.uidValidity, pairs: out.pairs };
+  }
+
+  async expungedSince(userId: number, folderId: number, modseq: number): Promise<ExpungedUid[]> {
+    this.assertFolder(userId, folderId);
+    return this.q('SELECT uid, modseq FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid').all(folderId, modseq) as ExpungedUid[];
+  }
+
+  async quota(userId: number): Promise<QuotaUsage> {
+    const r = this.q('SELECT used_bytes, message_count FROM users WHERE id = ?').get(userId) as { used_bytes: number; message_count: number } | undefined;
+    if (!r) throw new StoreError('not-found', `no user with id ${userId}`);
+    return { usedBytes: r.used_bytes, messages: r.message_count, limitBytes: this.quotaLimit(userId) };
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    this.changes.on('change', listener);
+    return () => this.changes.off('change', listener);
+  }
+
+  // ---------------------------------------------------------------- events
+
+  async appendEvent(e: NewEvent): Promise<EventRecord> {
+    const r = this.q(
+      'INSERT INTO events (time, provider, event_id, qualifiers, level, task, keywords, computer, user, data, message, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(e.time.getTime(), e.provider, e.eventId, e.qualifiers, e.level, e.task, e.keywords, e.computer, e.user, JSON.stringify(e.data), e.message, e.count ?? 1);
+    return { ...e, recordId: Number(r.lastInsertRowid), count: e.count ?? 1 };
+  }
+
+  async incrementEventCount(recordId: number): Promise<void> {
+    this.q('UPDATE events SET count = count + 1 WHERE record_id = ?').run(recordId);
+  }
+
+  async listEvents(filter: EventFilter = {}): Promise<EventRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.eventId !== undefined) { where.push('event_id = ?'); params.push(filter.eventId); }
+    if (filter.provider !== undefined) { where.push('provider = ? COLLATE NOCASE'); params.push(filter.provider); }
+    if (filter.level !== undefined) { where.push('level = ?'); params.push(filter.level); }
+    if (filter.since !== undefined) { where.push('time >= ?'); params.push(filter.since.getTime()); }
+    if (filter.user !== undefined) { where.push('user = ? COLLATE NOCASE'); params.push(filter.user); }
+    if (filter.recordId !== undefined) { where.push('record_id = ?'); params.push(filter.recordId); }
+    const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY record_id LIMIT ?`;
+    params.push(filter.limit ?? 100_000);
+    return (this.db.prepare(sql).all(...params) as EventRow[]).map((r) => ({
+      recordId: r.record_id, time: new Date(r.time), provider: r.provider, eventId: r.event_id, qualifiers: r.qualifiers,
+      level: r.level as EventRecord['level'], task: r.task, keywords: r.keywords, computer: r.computer, user: r.user,
+      data: JSON.parse(r.data) as string[], message: r.message, count: r.count,
+    }));
+  }
+
+  // ---------------------------------------------------------------- queue
+
+  async enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null): Promise<QueueEntry> {
+    const id = this.db.transaction(() => {
+      const hash = this.putBlob(raw);
+      return Number(this.q('INSERT INTO queue (sender, recipients, blob_hash, next_attempt, created_at, submitted_by) VALUES (?, ?, ?, ?, ?, ?)').run(
+        sender, JSON.stringify(recipients), hash, Date.now(), Date.now(), submittedBy,
+      ).lastInsertRowid);
+    })();
+    return (await this.listQueue()).find((q) => q.id === id)!;
+  }
+
+  private toQueueEntry(r: QueueRow): QueueEntry {
+    return {
+      id: r.id, sender: r.sender, recipients: JSON.parse(r.recipients) as string[], blobHash: r.blob_hash, attempts: r.attempts,
+      nextAttempt: new Date(r.next_attempt), lastError: r.last_error, createdAt: new Date(r.created_at), submittedBy: r.submitted_by,
+    };
+  }
+
+  async listQueue(): Promise<QueueEntry[]> {
+    return (this.q('SELECT * FROM queue ORDER BY id').all() as QueueRow[]).map((r) => this.toQueueEntry(r));
+  }
+
+  async dueQueueEntries(now: Date): Promise<QueueEntry[]> {
+    return (this.q('SELECT * FROM queue WHERE next_attempt <= ? ORDER BY next_attempt LIMIT 100').all(now.getTime()) as QueueRow[]).map((r) => this.toQueueEntry(r));
+  }
+
+  async updateQueueEntry(id: number, c: { attempts: number; nextAttempt: Date; lastError: string | null }): Promise<void> {
+    this.q('UPDATE queue SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?').run(c.attempts, c.nextAttempt.getTime(), c.lastError, id);
+  }
+
+  async removeQueueEntry(id: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.q('SELECT blob_hash FROM queue WHERE id = ?').get(id) as { blob_hash: string } | undefined;
+      if (!r) return false;
+      this.q('DELETE FROM queue WHERE id = ?').run(id);
+      this.dropBlobIfUnused(r.blob_hash);
+      return true;
+    })();
+  }
+}
+
+interface ListExtra { subject: string; from_text: string; to_text: string; sent_date: number | null; message_id: string | null; has_attachments: number; preview: string }
+interface EventRow { record_id: number; time: number; provider: string; event_id: number; qualifiers: number; level: number; task: number; keywords: string; computer: string; user: string | null; data: string; message: string; count: number }
+interface QueueRow { id: number; sender: string; recipients: string; blob_hash: string; attempts: number; next_attempt: number; last_error: string | null; created_at: number; submitted_by: number | null }
+
+// A valid hash of a random password: verifying against it costs the same as a real check.
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+function validateFolderName(name: string): void {
+  if (!name || name.length > 255 || /[\0\r\n*%]/.test(name) || name.startsWith('/') || name.endsWith('/') || name.includes('//')) {
+    throw new StoreError('invalid', `"${name}" is not a valid folder name`);
+  }
+}
+
+function applyFlags(current: string[], op: FlagOperation, flags: string[]): string[] {
+  if (op === 'set') return [...new Set(flags)];
+  if (op === 'add') return [...new Set([...current, ...flags])];
+  const drop = new Set(flags.map((f) => f.toLowerCase()));
+  return current.filter((f) => !drop.has(f.toLowerCase()));
+}
+
+function sameFlags(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((f) => s.has(f));
+}

@@ -1,0 +1,112 @@
+import type {
+  AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderStatus,
+  MailboxDatabase, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
+  SettingOverride, SpecialUse, User,
+} from './types.js';
+
+/** What a folder change looked like, for sessions watching the same mailbox (IMAP IDLE, web push). */
+export interface StoreChange {
+  userId: number;
+  folderId: number;
+  kind: 'append' | 'flags' | 'expunge' | 'folders';
+  modseq: number;
+}
+
+export interface NewUser {
+  address: string;
+  password: string;
+  displayName?: string;
+  database?: string;
+  isAdmin?: boolean;
+}
+
+export interface AppendOptions {
+  flags?: string[];
+  internalDate?: Date;
+}
+
+export interface DeliveryOptions {
+  /** Folder special use to deliver into; \\Inbox by default. */
+  specialUse?: SpecialUse;
+  flags?: string[];
+}
+
+/**
+ * The mailbox store. Backend-neutral and asynchronous: the SQLite backend answers at once,
+ * the PostgreSQL backend (later) over the network, and callers cannot tell the difference.
+ */
+export interface Store {
+  readonly backend: string;
+  close(): Promise<void>;
+
+  organisation(): Promise<Organisation>;
+
+  // --- directory
+  createDatabase(name: string): Promise<MailboxDatabase>;
+  listDatabases(): Promise<MailboxDatabase[]>;
+  findDatabase(name: string): Promise<MailboxDatabase | null>;
+  createUser(user: NewUser): Promise<User>;
+  listUsers(): Promise<User[]>;
+  /** By primary address, alias address, or alias (local part). Case-insensitive. */
+  findUser(identity: string): Promise<User | null>;
+  getUser(id: number): Promise<User | null>;
+  /** Returns the user when the password is right, null otherwise (unknown user included). */
+  verifyPassword(identity: string, password: string): Promise<User | null>;
+  setPassword(userId: number, password: string): Promise<void>;
+  removeUser(userId: number): Promise<void>;
+  addAddress(userId: number, address: string): Promise<void>;
+
+  // --- settings (values as text; the settings catalog types them)
+  listSettingOverrides(): Promise<SettingOverride[]>;
+  putSetting(o: SettingOverride): Promise<void>;
+  deleteSetting(o: Omit<SettingOverride, 'value'>): Promise<boolean>;
+  /** A number that changes whenever any process changed settings; cheap to poll. */
+  settingsVersion(): Promise<number>;
+
+  // --- folders
+  listFolders(userId: number): Promise<Folder[]>;
+  getFolder(userId: number, name: string): Promise<Folder | null>;
+  getFolderById(userId: number, folderId: number): Promise<Folder | null>;
+  getSpecialFolder(userId: number, use: SpecialUse): Promise<Folder>;
+  createFolder(userId: number, name: string, specialUse?: SpecialUse | null): Promise<Folder>;
+  renameFolder(userId: number, folderId: number, newName: string): Promise<void>;
+  deleteFolder(userId: number, folderId: number): Promise<void>;
+  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
+  listSubscriptions(userId: number): Promise<string[]>;
+  folderStatus(userId: number, folderId: number): Promise<FolderStatus>;
+
+  // --- messages
+  append(userId: number, folderId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult>;
+  /** One stored copy of the bytes, one message row per recipient, one transaction. */
+  deliver(userIds: number[], raw: Buffer, opts?: DeliveryOptions): Promise<Map<number, AppendResult>>;
+  listMessages(userId: number, folderId: number, opts?: { changedSince?: number }): Promise<MessageSummary[]>;
+  /** Newest first, with header facts, for message lists. */
+  listMessagePage(userId: number, folderId: number, offset: number, limit: number, query?: string): Promise<{ total: number; items: MessageListItem[] }>;
+  getMessage(userId: number, messageId: number): Promise<(MessageListItem & { folderId: number }) | null>;
+  getMessageByUid(userId: number, folderId: number, uid: number): Promise<MessageSummary | null>;
+  /** Raw bytes of a stored blob (by message content hash). */
+  readBlob(hash: string): Promise<Buffer>;
+  readStructure(hash: string): Promise<string | null>;
+  storeFlags(userId: number, folderId: number, uids: number[], op: FlagOperation, flags: string[], unchangedSince?: number): Promise<{ changed: FlagChange[]; failedModified: number[] }>;
+  /** Removes the given UIDs (or all \\Deleted when uids is undefined); returns the UIDs removed, ascending. */
+  expunge(userId: number, folderId: number, uids?: number[]): Promise<number[]>;
+  copyMessages(userId: number, fromFolderId: number, uids: number[], toFolderId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }>;
+  moveMessages(userId: number, fromFolderId: number, uids: number[], toFolderId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }>;
+  expungedSince(userId: number, folderId: number, modseq: number): Promise<ExpungedUid[]>;
+  quota(userId: number): Promise<QuotaUsage>;
+
+  // --- change notification (this node)
+  onChange(listener: (change: StoreChange) => void): () => void;
+
+  // --- event log
+  appendEvent(e: NewEvent): Promise<EventRecord>;
+  incrementEventCount(recordId: number): Promise<void>;
+  listEvents(filter?: EventFilter): Promise<EventRecord[]>;
+
+  // --- outbound queue
+  enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null): Promise<QueueEntry>;
+  listQueue(): Promise<QueueEntry[]>;
+  dueQueueEntries(now: Date): Promise<QueueEntry[]>;
+  updateQueueEntry(id: number, changes: { attempts: number; nextAttempt: Date; lastError: string | null }): Promise<void>;
+  removeQueueEntry(id: number): Promise<boolean>;
+}

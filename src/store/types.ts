@@ -1,0 +1,147 @@
+/** Plain records the Store hands out. Backends map their rows onto these. */
+export interface Organisation {
+  name: string;
+  serverName: string;
+}
+
+export interface MailboxDatabase {
+  id: number;
+  name: string;
+  createdAt: Date;
+}
+
+export interface User {
+  id: number;
+  alias: string;
+  address: string;
+  displayName: string;
+  databaseId: number;
+  databaseName: string;
+  isAdmin: boolean;
+  /** Legacy Exchange DN: /o=<Org>/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=<alias> */
+  dn: string;
+  createdAt: Date;
+}
+
+export type SpecialUse = '\\Inbox' | '\\Drafts' | '\\Sent' | '\\Trash' | '\\Junk';
+
+export interface Folder {
+  id: number;
+  userId: number;
+  name: string;
+  specialUse: SpecialUse | null;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  subscribed: boolean;
+}
+
+export interface FolderStatus {
+  messages: number;
+  unseen: number;
+  size: number;
+  uidNext: number;
+  uidValidity: number;
+  highestModseq: number;
+}
+
+/** One message in a folder, without its bytes. */
+export interface MessageSummary {
+  id: number;
+  uid: number;
+  modseq: number;
+  flags: string[];
+  internalDate: Date;
+  size: number;
+  blobHash: string;
+}
+
+/** Header facts computed once at delivery, for lists (web mail) and search. */
+export interface MessageHeaderFacts {
+  subject: string;
+  from: string;
+  to: string;
+  date: Date | null;
+  messageId: string | null;
+  hasAttachments: boolean;
+  preview: string;
+}
+
+export interface MessageListItem extends MessageSummary, MessageHeaderFacts {}
+
+export interface AppendResult {
+  id: number;
+  uid: number;
+  uidValidity: number;
+  modseq: number;
+}
+
+export type FlagOperation = 'set' | 'add' | 'remove';
+
+export interface FlagChange {
+  uid: number;
+  flags: string[];
+  modseq: number;
+}
+
+export interface QuotaUsage {
+  usedBytes: number;
+  limitBytes: number; // 0 = unlimited
+  messages: number;
+}
+
+export type EventLevel = 2 | 3 | 4; // Error, Warning, Information (Windows levels)
+
+export interface EventRecord {
+  recordId: number;
+  time: Date;
+  provider: string;
+  eventId: number;
+  qualifiers: number;
+  level: EventLevel;
+  task: number;
+  keywords: string;
+  computer: string;
+  user: string | null;
+  data: string[];
+  message: string;
+  /** How many occurrences this record stands for (rate-limited events). */
+  count: number;
+}
+
+export type NewEvent = Omit<EventRecord, 'recordId' | 'count'> & { count?: number };
+
+export interface EventFilter {
+  eventId?: number;
+  provider?: string;
+  level?: EventLevel;
+  since?: Date;
+  user?: string;
+  recordId?: number;
+  limit?: number;
+}
+
+export interface SettingOverride {
+  scope: 'server' | 'database' | 'user';
+  /** database or user id; 0 for server */
+  targetId: number;
+  name: string;
+  value: string;
+}
+
+export interface QueueEntry {
+  id: number;
+  sender: string;
+  recipients: string[];
+  blobHash: string;
+  attempts: number;
+  nextAttempt: Date;
+  lastError: string | null;
+  createdAt: Date;
+  submittedBy: number | null;
+}
+
+export interface ExpungedUid {
+  uid: number;
+  modseq: number;
+}

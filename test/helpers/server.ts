@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
+import type { User } from '../../src/store/types.js';
+import { tempDir } from './tmp.js';
+
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  port(name: string): number;
+  addUser(address: string, password?: string): Promise<User>;
+  setSetting(name: string, value: string, scope?: { userId?: number; databaseId?: number }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The whole server on port 0 everywhere, on a temporary data folder. */
+export async function startTestServer(opts: { plaintext?: boolean } = {}): Promise<TestServer> {
+  const tmp = tempDir();
+  const dataDir = join(tmp.dir, 'data');
+  const server = await startServer({
+    dataDir,
+    host: '127.0.0.1',
+    ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0 },
+  });
+  const t: TestServer = {
+    ...server,
+    dataDir,
+    port(name: string) {
+      const l = server.listeners.find((x) => x.name === name);
+      if (!l) throw new Error(`no listener ${name}`);
+      return l.port;
+    },
+    addUser: (address, password = 'secret-pw') => server.ctx.store.createUser({ address, password }),
+    async setSetting(name, value, scope = {}) {
+      const s = scope.userId !== undefined ? { scope: 'user' as const, targetId: scope.userId } : scope.databaseId !== undefined ? { scope: 'database' as const, targetId: scope.databaseId } : { scope: 'server' as const, targetId: 0 };
+      await server.ctx.store.putSetting({ ...s, name, value });
+      await server.ctx.settings.refresh();
+    },
+    async close() {
+      await server.stop();
+      tmp.cleanup();
+    },
+  };
+  if (opts.plaintext) {
+    await t.setSetting('PopSettings.LoginType', 'PlainTextLogin');
+    await t.setSetting('ImapSettings.LoginType', 'PlainTextLogin');
+  }
+  return t;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls until fn() is truthy (real servers settle asynchronously after a socket closes). */
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: T;
+  do {
+    last = await fn();
+    if (last) return last;
+    await sleep(20);
+  } while (Date.now() < end);
+  throw new Error(`timed out waiting for ${what}`);
+}

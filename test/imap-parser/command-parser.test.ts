@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ImapParseError, parseCommand, type ImapValue } from '../../src/protocols/imap/parser/command-parser.js';
+import { CommandFramer } from '../../src/protocols/imap/parser/line-reader.js';
+
+const atom = (v: string): ImapValue => ({ t: 'atom', v });
+const str = (v: string): ImapValue => ({ t: 'string', v: Buffer.from(v) });
+const list = (...v: ImapValue[]): ImapValue => ({ t: 'list', v });
+const parse = (line: string, literals: string[] = []) =>
+  parseCommand(
+    Buffer.from(line),
+    literals.map((l) => Buffer.from(l)),
+  );
+
+function throwsWithTag(fn: () => unknown, tag: string | null, re?: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof ImapParseError, String(e));
+    assert.equal(e.tag, tag);
+    if (re) assert.match(e.message, re);
+    return true;
+  });
+}
+
+test('tag, uppercased name and simple arguments', () => {
+  assert.deepEqual(parse('a001 select INBOX'), { tag: 'a001', name: 'SELECT', args: [atom('INBOX')] });
+  assert.deepEqual(parse('a2 NOOP'), { tag: 'a2', name: 'NOOP', args: [] });
+  assert.deepEqual(parse('a3 uid fetch 1:* (FLAGS)'), {
+    tag: 'a3',
+    name: 'UID FETCH',
+    args: [atom('1:*'), list(atom('FLAGS'))],
+  });
+});
+
+test('quoted strings: escapes and 8-bit UTF-8', () => {
+  const r = parse('a1 LOGIN "jo\\"e" "p\\\\w d" "Grüße 日本"');
+  assert.deepEqual(r.args, [str('jo"e'), str('p\\w d'), str('Grüße 日本')]);
+  assert.deepEqual(parse('a1 X ""').args, [str('')]);
+  throwsWithTag(() => parse('a1 X "a\\nb"'), 'a1', /escape/);
+  throwsWithTag(() => parse('a1 X "abc'), 'a1', /Unterminated/);
+});
+
+test('literal placeholders take literals in order', () => {
+  const r = parse('a1 LOGIN \0 \0', ['alice', 'se cret']);
+  assert.deepEqual(r.args, [str('alice'), str('se cret')]);
+  throwsWithTag(() => parse('a1 LOGIN \0 \0', ['alice']), 'a1', /without literal/);
+  throwsWithTag(() => parse('a1 LOGIN x', ['alice']), 'a1');
+});
+
+test('lists, NIL, flags and wildcards', () => {
+  const r = parse('a1 STORE 1:3,5 +FLAGS.SILENT (\\Seen $Junk) NIL % *');
+  assert.deepEqual(r.args, [
+    atom('1:3,5'),
+    atom('+FLAGS.SILENT'),
+    list(atom('\\Seen'), atom('$Junk')),
+    atom('NIL'),
+    atom('%'),
+    atom('*'),
+  ]);
+  assert.deepEqual(parse('a1 X ((a) () "b")').args, [list(list(atom('a')), list(), str('b'))]);
+});
+
+test('BODY sections stay one atom including spaces and lists', () => {
+  const r = parse('a1 FETCH 1 (UID BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100> BODY[])');
+  assert.deepEqual(r.args, [
+    atom('1'),
+    list(atom('UID'), atom('BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100>'), atom('BODY[]')),
+  ]);
+  assert.deepEqual(parse('a1 FETCH 1 BODY[HEADER.FIELDS ("X]Y")]').args[1], atom('BODY[HEADER.FIELDS ("X]Y")]'));
+  throwsWithTag(() => parse('a1 FETCH 1 BODY[HEADER'), 'a1', /\[/);
+});
+
+test('nesting limit: 32 levels fine, 33 rejected, 100000 rejected without stack overflow', () => {
+  const nest = (n: number) => `a1 X ${'('.repeat(n)}${')'.repeat(n)}`;
+  assert.doesNotThrow(() => parse(nest(32)));
+  throwsWithTag(() => parse(nest(33)), 'a1', /deep/);
+  throwsWithTag(() => parse(nest(100000)), 'a1', /deep/);
+});
+
+test('syntax errors carry the tag when known', () => {
+  throwsWithTag(() => parse(''), null);
+  throwsWithTag(() => parse(' NOOP'), null);
+  throwsWithTag(() => parse('a+b NOOP'), null);
+  throwsWithTag(() => parse('a1'), 'a1', /command/);
+  throwsWithTag(() => parse('a1 UID'), 'a1');
+  throwsWithTag(() => parse('a1 X (a'), 'a1', /Unterminated/);
+  throwsWithTag(() => parse('a1 X a)'), 'a1');
+  throwsWithTag(() => parse('a1 X (a)(b)'), 'a1', /space/);
+  throwsWithTag(() => parse('a1 X a"b"'), 'a1', /space/);
+  throwsWithTag(() => parse('a1 X {5}'), 'a1');
+  throwsWithTag(() => parse('a1 X caf\u00e9'), 'a1');
+});
+
+test('framer output feeds the parser', () => {
+  const f = new CommandFramer({ maxLineLength: 1000, maxLiteralSize: 1000, maxCommandSize: 10000 });
+  const ev = f.push(Buffer.from('A1 LOGIN {5+}\r\nalice "x y"\r\n'));
+  assert.equal(ev.length, 1);
+  const c = ev[0]!;
+  assert.ok(c.type === 'command');
+  assert.deepEqual(parseCommand(c.line, c.literals), { tag: 'A1', name: 'LOGIN', args: [str('alice'), str('x y')] });
+});
