@@ -4,6 +4,8 @@ import type { ServeOptions } from './serve.js';
 import type { HttpPlugin } from '../web/http-server.js';
 import { startSmtpServer } from '../protocols/smtp/server.js';
 import { startOutboundQueue } from '../protocols/smtp/queue.js';
+import { startImapServer } from '../protocols/imap/server.js';
+import { registerOwa } from '../web/owa/index.js';
 
 /**
  * The front ends besides POP3 and the HTTP shell: IMAP, SMTP, web mail. Kept in one place so
@@ -17,6 +19,8 @@ export async function frontEnds(
   const listeners: Listener[] = [];
   const stopHooks: Array<() => Promise<void>> = [];
   try {
+    listeners.push(await startImapServer(ctx, at(opts.ports.imap, false)));
+    listeners.push(await startImapServer(ctx, at(opts.ports.imaps, true)));
     listeners.push(await startSmtpServer(ctx, { ...at(opts.ports.smtp, false), mode: 'mx' }));
     listeners.push(await startSmtpServer(ctx, { ...at(opts.ports.submission, false), mode: 'submission' }));
     listeners.push(await startSmtpServer(ctx, { ...at(opts.ports.submissions, true), mode: 'submission' }));
@@ -26,5 +30,5 @@ export async function frontEnds(
   }
   const queue = startOutboundQueue(ctx);
   stopHooks.push(() => queue.stop());
-  return { listeners, stopHooks, httpPlugins: [] };
+  return { listeners, stopHooks, httpPlugins: [registerOwa] };
 }

@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { prepareDataDir, STORE_FILE } from '../../src/server/create-context.js';
+import type { User } from '../../src/store/types.js';
+import { processTreeMemory, type MemoryUse } from './proc.js';
+import { log, sleep } from './stats.js';
+
+/** A temporary folder for one Mailwarden data folder; remove with cleanup(). */
+export function mwTempDir(prefix = 'mw-bench-'): { dir: string; dataDir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, dataDir: join(dir, 'data'), cleanup: () => (process.env.BENCH_KEEP ? undefined : rmSync(dir, { recursive: true, force: true })) };
+}
+
+/** Opens (creating) the store of a data folder directly, to seed it before the server starts. */
+export async function openSeedStore(dataDir: string): Promise<SqliteStore> {
+  const dir = prepareDataDir(dataDir, true);
+  return SqliteStore.open(join(dir, STORE_FILE));
+}
+
+/** Settings every load benchmark needs: plaintext logons without TLS (as Dovecot with plaintext allowed) and room for many sessions. */
+export async function putBenchSettings(store: SqliteStore): Promise<void> {
+  const put = (name: string, value: string) => store.putSetting({ scope: 'server', targetId: 0, name, value });
+  await put('PopSettings.LoginType', 'PlainTextLogin');
+  await put('ImapSettings.LoginType', 'PlainTextLogin');
+  await put('Maximum Allowed Sessions Per User', '10000');
+  await put('Maximum Allowed Service Sessions Per User', '10000');
+  await put('PopSettings.MaxConnectionsPerUser', '25000');
+  await put('ImapSettings.MaxConnectionsPerUser', '25000');
+  await put('ThrottlingPolicy.POPMaxConcurrency', '0');
+  await put('ThrottlingPolicy.IMAPMaxConcurrency', '0');
+}
+
+/** Creates users (scrypt hashing makes this ~60 ms each; two at a time on two cores). */
+export async function createUsers(store: SqliteStore, addresses: string[], password: string): Promise<User[]> {
+  const out: User[] = [];
+  for (let i = 0; i < addresses.length; i += 2) {
+    out.push(...(await Promise.all(addresses.slice(i, i + 2).map((address) => store.createUser({ address, password })))));
+  }
+  return out;
+}
+
+export interface MailwardenProcess {
+  pid: number;
+  listeners: Array<{ name: string; port: number; implicitTls: boolean }>;
+  port(name: string): number | undefined;
+  memory(): MemoryUse;
+  stop(): Promise<void>;
+}
+
+/** Starts bench/lib/mw-server.js (startServer on loopback, port 0 everywhere) on a seeded data folder. */
+export async function startMailwarden(dataDir: string): Promise<MailwardenProcess> {
+  const script = fileURLToPath(new URL('./mw-server.js', import.meta.url));
+  const child = spawn(process.execPath, [script, dataDir], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const info = await new Promise<{ pid: number; listeners: MailwardenProcess['listeners'] }>((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        child.stdout!.off('data', onData);
+        try {
+          resolve(JSON.parse(out.slice(0, nl)));
+        } catch (err) {
+          reject(new Error(`mw-server printed ${out.slice(0, 200)}: ${(err as Error).message}`));
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`mw-server exited with code ${code}`)));
+    child.once('error', reject);
+  });
+  child.stdout!.resume();
+  log(`mailwarden (pid ${info.pid}) listeners: ${info.listeners.map((l) => `${l.name}:${l.port}`).join(', ')}`);
+  let stopped = false;
+  return {
+    pid: info.pid,
+    listeners: info.listeners,
+    port: (name) => info.listeners.find((l) => l.name === name)?.port,
+    memory: () => processTreeMemory(info.pid),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * Child process that runs a whole Mailwarden server (startServer) for a benchmark, so that
+ * the benchmark's clients never share an event loop with the server they measure — as with
+ * Dovecot. Usage: node dist/bench/lib/mw-server.js DATA_DIR. Prints one JSON line with the
+ * listeners, then runs until SIGTERM or until the parent goes away.
+ */
+import { startServer } from '../../src/server/serve.js';
+
+const dataDir = process.argv[2];
+if (!dataDir) {
+  process.stderr.write('usage: mw-server DATA_DIR\n');
+  process.exit(2);
+}
+const server = await startServer({
+  dataDir,
+  host: '127.0.0.1',
+  ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0 },
+});
+process.stdout.write(JSON.stringify({ pid: process.pid, listeners: server.listeners.map((l) => ({ name: l.name, port: l.port, implicitTls: l.implicitTls })) }) + '\n');
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await server.stop().catch(() => undefined);
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
+process.on('disconnect', () => void stop());

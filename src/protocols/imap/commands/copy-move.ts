@@ -1,0 +1,36 @@
+// COPY, MOVE and their UID forms (COPYUID from RFC 4315, MOVE from RFC 6851).
+import { expectArgs, mailboxArg, seqSetArg } from '../args.js';
+import { no } from '../errors.js';
+import type { ParsedCommand } from '../parser/command-parser.js';
+import { formatSequenceSet } from '../parser/sequence-set.js';
+import type { ImapSession } from '../session.js';
+import { SELECTED, type CommandSpec } from './types.js';
+
+async function copyOrMove(s: ImapSession, c: ParsedCommand, byUid: boolean, move: boolean): Promise<string> {
+  expectArgs(c.args, 2);
+  const ranges = seqSetArg(c.args[0]);
+  const name = mailboxArg(c.args[1], s.utf8);
+  const view = s.view;
+  if (move && view.readOnly) throw no('Mailbox is read-only (EXAMINE)', 'CANNOT');
+  const target = await s.ctx.store.getFolder(s.user!.id, name);
+  if (!target) throw no(`Mailbox ${name.slice(0, 100)} does not exist`, 'TRYCREATE');
+  const uids = view.select(ranges, byUid).filter((u) => view.message(u));
+  const verb = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
+  if (uids.length === 0) return `${verb} completed`;
+  const r = move
+    ? await s.ctx.store.moveMessages(s.user!.id, view.folder.id, uids, target.id)
+    : await s.ctx.store.copyMessages(s.user!.id, view.folder.id, uids, target.id);
+  // source and target UIDs both ascend in the same order, so the two sets correspond
+  const code = r.pairs.length ? `COPYUID ${r.uidValidity} ${formatSequenceSet(r.pairs.map((p) => p[0]))} ${formatSequenceSet(r.pairs.map((p) => p[1]))}` : '';
+  if (!move) return code ? `[${code}] ${verb} completed` : `${verb} completed`;
+  if (code) s.send(`OK [${code}] Moved`);
+  for (const line of view.remove(r.pairs.map((p) => p[0]), s.viewOptions)) s.send(line);
+  return `${verb} completed`;
+}
+
+export const copyMoveCommands: Record<string, CommandSpec> = {
+  COPY: { states: SELECTED, run: (s, c) => copyOrMove(s, c, false, false) },
+  'UID COPY': { states: SELECTED, run: (s, c) => copyOrMove(s, c, true, false) },
+  MOVE: { states: SELECTED, run: (s, c) => copyOrMove(s, c, false, true) },
+  'UID MOVE': { states: SELECTED, run: (s, c) => copyOrMove(s, c, true, true) },
+};

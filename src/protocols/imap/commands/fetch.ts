@@ -1,0 +1,145 @@
+// FETCH and UID FETCH (RFC 3501 6.4.5, BINARY RFC 3516, CONDSTORE/QRESYNC RFC 7162).
+import type { MessageSummary } from '../../../store/types.js';
+import { renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.js';
+import { extractSection, parseSectionSpec } from '../../../mime/section.js';
+import type { MessageStructure } from '../../../mime/structure.js';
+import { expectArgs, seqSetArg } from '../args.js';
+import { bad, no } from '../errors.js';
+import { flagList } from '../flags.js';
+import { loadMessage, loadStructure, findPart, decodeTransfer, type LoadedMessage } from '../message-data.js';
+import type { ParsedCommand } from '../parser/command-parser.js';
+import { parseFetchItems, type FetchItem } from '../parser/fetch-items.js';
+import { formatSequenceSet, seqSetContains } from '../parser/sequence-set.js';
+import type { ImapSession } from '../session.js';
+import { internalDate } from '../wire.js';
+import { SELECTED, type CommandSpec } from './types.js';
+
+const BYTES = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
+const STRUCTURE = new Set(['ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
+
+/** Items that set \Seen when the mailbox is read-write (RFC 3501 6.4.5). */
+function setsSeen(it: FetchItem): boolean {
+  return it.kind === 'RFC822' || it.kind === 'RFC822.TEXT' || ((it.kind === 'BODY[]' || it.kind === 'BINARY[]') && !it.peek);
+}
+
+function literal(name: string, data: Buffer, binary = false): Buffer[] {
+  // literal8 (~{n}) only where NUL can occur: BINARY of a decoded part (RFC 3516)
+  const prefix = binary && data.includes(0) ? '~' : '';
+  return [Buffer.from(`${name} ${prefix}{${data.length}}\r\n`), data];
+}
+
+function partial(data: Buffer, p: { start: number; length: number } | undefined): Buffer {
+  return p ? data.subarray(p.start, p.start + p.length) : data;
+}
+
+function sectionBytes(msg: LoadedMessage, section: string): Buffer {
+  const spec = parseSectionSpec(section);
+  if (!spec) throw bad(`Invalid section ${section.slice(0, 40)}`);
+  return extractSection(msg.raw, msg.structure, spec);
+}
+
+function binaryBytes(msg: LoadedMessage, section: string): Buffer {
+  if (section === '') return msg.raw;
+  const part = findPart(msg.structure, section.split('.').map(Number));
+  if (!part) return Buffer.alloc(0);
+  if (part.parts || part.message) return msg.raw.subarray(part.bodyStart, part.bodyEnd);
+  const data = decodeTransfer(msg.raw.subarray(part.bodyStart, part.bodyEnd), part.encoding);
+  if (!data) throw no(`Unknown content transfer encoding ${part.encoding.slice(0, 30)}`, 'UNKNOWN-CTE');
+  return data;
+}
+
+async function renderItems(s: ImapSession, m: MessageSummary, items: FetchItem[]): Promise<Buffer[]> {
+  const needBytes = items.some((i) => BYTES.has(i.kind));
+  const needStructure = items.some((i) => STRUCTURE.has(i.kind));
+  let msg: LoadedMessage | null = null;
+  let structure: MessageStructure | null = null;
+  if (needBytes) {
+    // a message opened for reading is one objtMessage object while we hold its bytes
+    const release = s.storeSession!.openObject('objtMessage');
+    try {
+      msg = await loadMessage(s.ctx.store, m);
+    } finally {
+      release();
+    }
+    structure = msg.structure;
+  } else if (needStructure) structure = await loadStructure(s.ctx.store, m);
+
+  const out: Buffer[] = [];
+  const text = (t: string) => out.push(Buffer.from(t, 'utf8'));
+  items.forEach((it, i) => {
+    if (i > 0) text(' ');
+    switch (it.kind) {
+      case 'UID': return text(`UID ${m.uid}`);
+      case 'FLAGS': return text(`FLAGS ${flagList(m.flags)}`);
+      case 'INTERNALDATE': return text(`INTERNALDATE ${internalDate(m.internalDate)}`);
+      case 'RFC822.SIZE': return text(`RFC822.SIZE ${m.size}`);
+      case 'MODSEQ': return text(`MODSEQ (${m.modseq})`);
+      case 'ENVELOPE': return text(`ENVELOPE ${renderEnvelope(structure!.envelope)}`);
+      case 'BODY': return text(`BODY ${renderBodyStructure(structure!.root, false)}`);
+      case 'BODYSTRUCTURE': return text(`BODYSTRUCTURE ${renderBodyStructure(structure!.root, true)}`);
+      case 'RFC822': return out.push(...literal('RFC822', msg!.raw));
+      case 'RFC822.HEADER': return out.push(...literal('RFC822.HEADER', sectionBytes(msg!, 'HEADER')));
+      case 'RFC822.TEXT': return out.push(...literal('RFC822.TEXT', sectionBytes(msg!, 'TEXT')));
+      case 'BODY[]': {
+        const name = `BODY[${it.section}]${it.partial ? `<${it.partial.start}>` : ''}`;
+        return out.push(...literal(name, partial(sectionBytes(msg!, it.section), it.partial)));
+      }
+      case 'BINARY[]': {
+        const name = `BINARY[${it.section}]${it.partial ? `<${it.partial.start}>` : ''}`;
+        return out.push(...literal(name, partial(binaryBytes(msg!, it.section), it.partial), true));
+      }
+      case 'BINARY.SIZE': return text(`BINARY.SIZE[${it.section}] ${binaryBytes(msg!, it.section).length}`);
+    }
+  });
+  return out;
+}
+
+async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
+  expectArgs(c.args, 2, 3);
+  const ranges = seqSetArg(c.args[0]);
+  const req = parseFetchItems(c.args.slice(1));
+  const items = req.items.filter((it, i) => req.items.findIndex((x) => JSON.stringify(x) === JSON.stringify(it)) === i);
+  if (byUid && !items.some((i) => i.kind === 'UID')) items.unshift({ kind: 'UID' });
+  if (req.changedSince !== undefined || items.some((i) => i.kind === 'MODSEQ')) s.enabled.add('CONDSTORE');
+  if (req.vanished && (!byUid || !s.enabled.has('QRESYNC'))) throw bad('VANISHED needs UID FETCH and ENABLE QRESYNC');
+  const view = s.view;
+  const uids = view.select(ranges, byUid);
+
+  if (req.vanished) {
+    const gone = (await s.ctx.store.expungedSince(s.user!.id, view.folder.id, req.changedSince!)).map((e) => e.uid).filter((u) => seqSetContains(ranges, u));
+    if (gone.length) s.send(`VANISHED (EARLIER) ${formatSequenceSet(gone)}`);
+  }
+  // Mark \Seen first, in one store call, so that the answers carry the new flags.
+  if (!view.readOnly && items.some(setsSeen)) {
+    const unseen = uids.filter((u) => {
+      const m = view.message(u);
+      return m && !m.flags.includes('\\Seen');
+    });
+    if (unseen.length) {
+      const r = await s.ctx.store.storeFlags(s.user!.id, view.folder.id, unseen, 'add', ['\\Seen']);
+      for (const ch of r.changed) view.noteFlags(ch.uid, ch.flags, ch.modseq);
+      if (!items.some((i) => i.kind === 'FLAGS')) items.push({ kind: 'FLAGS' });
+    }
+  }
+  for (const uid of uids) {
+    const m = view.message(uid);
+    if (!m) continue; // expunged by another session; its EXPUNGE comes later
+    if (req.changedSince !== undefined && m.modseq <= req.changedSince) continue;
+    let parts: Buffer[];
+    try {
+      parts = await renderItems(s, m, items);
+    } catch (err) {
+      if ((err as { kind?: string }).kind === 'not-found') continue; // expunged meanwhile
+      throw err;
+    }
+    const ok = s.write(Buffer.concat([Buffer.from(`* ${view.seqOf(uid)} FETCH (`), ...parts, Buffer.from(')\r\n')]));
+    if (!ok) await s.conn.drain();
+    if (s.conn.closed) break;
+  }
+  return `${byUid ? 'UID ' : ''}FETCH completed`;
+}
+
+export const fetchCommands: Record<string, CommandSpec> = {
+  FETCH: { states: SELECTED, run: (s, c) => fetch(s, c, false), noExpunge: true },
+  'UID FETCH': { states: SELECTED, run: (s, c) => fetch(s, c, true) },
+};

@@ -1,0 +1,102 @@
+// SELECT, EXAMINE (with CONDSTORE / QRESYNC parameters), CLOSE, UNSELECT, CHECK.
+import { atomArg, expectArgs, listArg, mailboxArg, numberArg, seqSetArg } from '../args.js';
+import { bad, no } from '../errors.js';
+import { MailboxView } from '../mailbox-view.js';
+import type { ParsedCommand } from '../parser/command-parser.js';
+import { formatSequenceSet } from '../parser/sequence-set.js';
+import type { ImapSession } from '../session.js';
+import { AUTHED, SELECTED, type CommandSpec } from './types.js';
+
+interface Qresync {
+  uidValidity: number;
+  modseq: number;
+  knownUids: ReturnType<typeof seqSetArg> | null;
+}
+
+function parseSelectParams(s: ImapSession, c: ParsedCommand): Qresync | null {
+  if (!c.args[1]) return null;
+  const params = listArg(c.args[1], 'select parameter');
+  let q: Qresync | null = null;
+  for (let i = 0; i < params.length; i++) {
+    const p = atomArg(params[i], 'select parameter').toUpperCase();
+    if (p === 'CONDSTORE') s.enabled.add('CONDSTORE');
+    else if (p === 'QRESYNC') {
+      if (!s.enabled.has('QRESYNC')) throw bad('ENABLE QRESYNC first');
+      const v = listArg(params[++i], 'QRESYNC parameter');
+      if (v.length < 2 || v.length > 4) throw bad('Invalid QRESYNC parameter');
+      q = { uidValidity: numberArg(v[0], 'UIDVALIDITY'), modseq: numberArg(v[1], 'MODSEQ', Number.MAX_SAFE_INTEGER), knownUids: v[2]?.t === 'atom' ? seqSetArg(v[2]) : null };
+    } else throw bad(`Unknown SELECT parameter ${p.slice(0, 30)}`);
+  }
+  return q;
+}
+
+async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promise<string> {
+  expectArgs(c.args, 1, 2);
+  const name = mailboxArg(c.args[0], s.utf8);
+  const q = parseSelectParams(s, c);
+  if (s.selected) {
+    // RFC 3501 6.3.1: a SELECT closes the current mailbox first, even if it fails
+    s.deselect();
+    s.send('OK [CLOSED] Previous mailbox closed');
+  }
+  const folder = await s.ctx.store.getFolder(s.user!.id, name);
+  if (!folder) throw no(`Mailbox ${name.slice(0, 100)} does not exist`, 'NONEXISTENT');
+  const release = s.storeSession!.openObject('objtFolder'); // NO [LIMIT] past MaxObjsPerMapiSession.objtFolder
+  const view = new MailboxView(s.ctx.store, s.user!.id, folder, readOnly);
+  try {
+    await view.load();
+  } catch (err) {
+    release();
+    throw err;
+  }
+  s.selected = { view, release };
+  s.state = 'selected';
+  let firstUnseen = 0;
+  view.uids.forEach((uid, i) => {
+    if (!firstUnseen && !view.msgs.get(uid)!.flags.includes('\\Seen')) firstUnseen = i + 1;
+  });
+  for (const line of view.flagsLines()) s.send(line);
+  s.send(`${view.exists} EXISTS`);
+  const rev2 = s.enabled.has('IMAP4rev2');
+  if (!rev2) s.send('0 RECENT');
+  if (firstUnseen && !rev2) s.send(`OK [UNSEEN ${firstUnseen}] First unseen`);
+  s.send(`OK [UIDVALIDITY ${folder.uidValidity}] UIDs valid`);
+  s.send(`OK [UIDNEXT ${folder.uidNext}] Predicted next UID`);
+  s.send(`OK [HIGHESTMODSEQ ${folder.highestModseq}] Highest`);
+  if (q && q.uidValidity === folder.uidValidity) await resync(s, view, q);
+  return readOnly ? '[READ-ONLY] EXAMINE completed' : '[READ-WRITE] SELECT completed';
+}
+
+/** RFC 7162 3.2.5: what the client missed since its MODSEQ, as VANISHED (EARLIER) and FETCH. */
+async function resync(s: ImapSession, view: MailboxView, q: Qresync): Promise<void> {
+  const known = q.knownUids;
+  const inKnown = (uid: number) => !known || known.some((r) => uid >= Math.min(r.from, r.to) && uid <= Math.max(r.from, r.to));
+  const gone = (await s.ctx.store.expungedSince(s.user!.id, view.folder.id, q.modseq)).map((e) => e.uid).filter(inKnown);
+  if (gone.length) s.send(`VANISHED (EARLIER) ${formatSequenceSet(gone)}`);
+  for (const uid of view.uids) if (view.msgs.get(uid)!.modseq > q.modseq) s.send(view.fetchFlagsLine(uid, { condstore: true, qresync: true }));
+}
+
+export const selectCommands: Record<string, CommandSpec> = {
+  SELECT: { states: AUTHED, run: (s, c) => open(s, c, false) },
+  EXAMINE: { states: AUTHED, run: (s, c) => open(s, c, true) },
+  CLOSE: {
+    states: SELECTED,
+    run: async (s, c) => {
+      expectArgs(c.args, 0);
+      const view = s.view;
+      s.deselect();
+      // RFC 3501 6.4.2: silently expunge when read-write, no untagged EXPUNGE
+      if (!view.readOnly) await s.ctx.store.expunge(s.user!.id, view.folder.id).catch(() => undefined);
+      return 'CLOSE completed';
+    },
+  },
+  UNSELECT: {
+    states: SELECTED,
+    run: async (s, c) => {
+      expectArgs(c.args, 0);
+      s.deselect();
+      return 'UNSELECT completed';
+    },
+  },
+  CHECK: { states: SELECTED, run: async () => 'CHECK completed' },
+};

@@ -1,0 +1,49 @@
+// STATUS (RFC 3501 6.3.10, STATUS=SIZE RFC 8438, HIGHESTMODSEQ RFC 7162, DELETED RFC 9051).
+import type { Folder } from '../../../store/types.js';
+import { atomArg, expectArgs, listArg, mailboxArg } from '../args.js';
+import { bad, no } from '../errors.js';
+import type { ImapSession } from '../session.js';
+import type { ImapValue } from '../parser/command-parser.js';
+import { mailboxName } from '../wire.js';
+import { AUTHED, type CommandSpec } from './types.js';
+
+const ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'HIGHESTMODSEQ', 'DELETED']);
+
+export function parseStatusItems(list: ImapValue[]): string[] {
+  if (list.length === 0) throw bad('STATUS needs data items');
+  return list.map((v) => {
+    const item = atomArg(v, 'status item').toUpperCase();
+    if (!ITEMS.has(item)) throw bad(`Unknown STATUS item ${item.slice(0, 30)}`);
+    return item;
+  });
+}
+
+/** The untagged "STATUS name (...)" line for one folder. */
+export async function statusLine(s: ImapSession, f: Folder, items: string[]): Promise<string> {
+  const st = await s.ctx.store.folderStatus(s.user!.id, f.id);
+  let deleted = 0;
+  if (items.includes('DELETED')) {
+    deleted = (await s.ctx.store.listMessages(s.user!.id, f.id)).filter((m) => m.flags.includes('\\Deleted')).length;
+  }
+  const values: Record<string, number> = {
+    MESSAGES: st.messages, RECENT: 0, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity, UNSEEN: st.unseen,
+    SIZE: st.size, HIGHESTMODSEQ: st.highestModseq, DELETED: deleted,
+  };
+  return `STATUS ${mailboxName(f.name, s.utf8)} (${items.map((i) => `${i} ${values[i]}`).join(' ')})`;
+}
+
+export const statusCommands: Record<string, CommandSpec> = {
+  STATUS: {
+    states: AUTHED,
+    run: async (s, c) => {
+      expectArgs(c.args, 2);
+      const name = mailboxArg(c.args[0], s.utf8);
+      const items = parseStatusItems(listArg(c.args[1], 'status item'));
+      const f = await s.ctx.store.getFolder(s.user!.id, name);
+      if (!f) throw no(`Mailbox ${name.slice(0, 100)} does not exist`, 'NONEXISTENT');
+      if (items.includes('HIGHESTMODSEQ')) s.enabled.add('CONDSTORE'); // RFC 7162 3.1: a CONDSTORE-enabling command
+      s.send(await statusLine(s, f, items));
+      return 'STATUS completed';
+    },
+  },
+};

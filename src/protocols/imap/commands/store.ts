@@ -1,0 +1,53 @@
+// STORE and UID STORE (RFC 3501 6.4.6, UNCHANGEDSINCE from RFC 7162).
+import type { FlagOperation } from '../../../store/types.js';
+import { atomArg, listArg, numberArg, seqSetArg } from '../args.js';
+import { bad, no } from '../errors.js';
+import { parseFlagList } from '../flags.js';
+import type { ParsedCommand } from '../parser/command-parser.js';
+import { formatSequenceSet } from '../parser/sequence-set.js';
+import type { ImapSession } from '../session.js';
+import { SELECTED, type CommandSpec } from './types.js';
+
+const OPS: Record<string, FlagOperation> = { FLAGS: 'set', '+FLAGS': 'add', '-FLAGS': 'remove' };
+
+async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
+  if (c.args.length < 3) throw bad('STORE needs a sequence set, an item and flags');
+  const ranges = seqSetArg(c.args[0]);
+  let i = 1;
+  let unchangedSince: number | undefined;
+  if (c.args[1]!.t === 'list') {
+    const mods = listArg(c.args[i++], 'STORE modifier');
+    if (mods.length !== 2 || atomArg(mods[0], 'modifier').toUpperCase() !== 'UNCHANGEDSINCE') throw bad('Unknown STORE modifier');
+    unchangedSince = numberArg(mods[1], 'UNCHANGEDSINCE', Number.MAX_SAFE_INTEGER);
+    s.enabled.add('CONDSTORE');
+  }
+  const item = atomArg(c.args[i++], 'STORE item').toUpperCase();
+  const silent = item.endsWith('.SILENT');
+  const op = OPS[silent ? item.slice(0, -7) : item];
+  if (!op) throw bad(`Unknown STORE item ${item.slice(0, 30)}`);
+  const flags = parseFlagList(c.args.slice(i));
+  const view = s.view;
+  if (view.readOnly) throw no('Mailbox is read-only (EXAMINE)', 'CANNOT');
+  const uids = view.select(ranges, byUid).filter((u) => view.message(u));
+  const r = await s.ctx.store.storeFlags(s.user!.id, view.folder.id, uids, op, flags, unchangedSince);
+  if (r.changed.length && op !== 'remove' && view.learnKeywords(flags)) for (const line of view.flagsLines()) s.send(line);
+  for (const ch of r.changed) view.noteFlags(ch.uid, ch.flags, ch.modseq);
+  const failed = new Set(r.failedModified);
+  const o = s.viewOptions;
+  if (!silent) {
+    for (const uid of uids) if (!failed.has(uid) && view.message(uid)) s.send(view.fetchFlagsLine(uid, o));
+  } else if (o.condstore) {
+    // RFC 7162 3.1.3: even .SILENT reports the new MODSEQ of what changed
+    for (const ch of r.changed) s.send(`${view.seqOf(ch.uid)} FETCH (UID ${ch.uid} MODSEQ (${ch.modseq}))`);
+  }
+  if (failed.size) {
+    const ids = r.failedModified.map((u) => (byUid ? u : view.seqOf(u)));
+    return `[MODIFIED ${formatSequenceSet(ids)}] Conditional STORE failed for some messages`;
+  }
+  return `${byUid ? 'UID ' : ''}STORE completed`;
+}
+
+export const storeCommands: Record<string, CommandSpec> = {
+  STORE: { states: SELECTED, run: (s, c) => store(s, c, false), noExpunge: true },
+  'UID STORE': { states: SELECTED, run: (s, c) => store(s, c, true) },
+};

@@ -1,0 +1,90 @@
+/**
+ * The IMAP4 listener: plain (STARTTLS offered) or implicit TLS. Each accepted connection
+ * passes the protocol connection limits first (SPEC 3.5), then lives as an ImapSession.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { ServerContext } from '../../server/context.js';
+import type { Listener, ListenerOptions } from '../../server/listener.js';
+import { refusalText } from '../../access/connection-limits.js';
+import { Connection } from './connection.js';
+import { ProtocolLog } from './protocol-log.js';
+import { ImapSession, type ImapTuning, type ServerShared } from './session.js';
+
+export type { ImapTuning } from './session.js';
+
+export async function startImapServer(ctx: ServerContext, opts: ListenerOptions, tuning: ImapTuning = {}): Promise<Listener> {
+  const secureContext = tls.createSecureContext({ key: ctx.tls.key, cert: ctx.tls.cert });
+  const shared: ServerShared = {
+    ctx, implicitTls: opts.implicitTls, secureContext, tuning,
+    log: new ProtocolLog(ctx.dataDir, ctx.settings), sessions: new Set(),
+  };
+  const onSocket = (socket: net.Socket) => {
+    accept(shared, socket, opts.implicitTls).catch((err) => {
+      console.error('imap connection failed:', err);
+      socket.destroy();
+    });
+  };
+  const server = opts.implicitTls
+    ? tls.createServer({ key: ctx.tls.key, cert: ctx.tls.cert, allowHalfOpen: true }, onSocket)
+    : net.createServer({ allowHalfOpen: true }, onSocket);
+  // A failed TLS handshake never reaches onSocket; it must not take the listener down.
+  server.on('tlsClientError', (_err: Error, s: tls.TLSSocket) => s.destroy());
+  server.on('error', (err) => console.error('imap listener:', err));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+  return {
+    name: opts.implicitTls ? 'imaps' : 'imap',
+    host: opts.host,
+    port: address.port,
+    implicitTls: opts.implicitTls,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const sessions = [...shared.sessions];
+      for (const s of sessions) {
+        if (s.isFinished) continue;
+        s.bye('Server shutting down');
+        s.end('shutdown');
+      }
+      await Promise.all(sessions.map((s) => s.finish()));
+      await closed;
+      await shared.log.close();
+    },
+  };
+}
+
+async function accept(shared: ServerShared, socket: net.Socket, secure: boolean): Promise<void> {
+  const { ctx } = shared;
+  socket.setNoDelay(true);
+  socket.on('error', () => undefined); // reported through 'close'
+  const ip = socket.remoteAddress ?? 'unknown';
+  try {
+    await ctx.settings.refresh(); // settings apply to the very next connection
+  } catch {
+    // the last known settings still hold
+  }
+  const admitted = ctx.connections.imap.admitConnection(ip);
+  if (!admitted.ok) {
+    const r = admitted.refusal;
+    socket.end(`* BYE [UNAVAILABLE] ${refusalText(r)}\r\n`);
+    setTimeout(() => socket.destroy(), 1000).unref();
+    await ctx.events.write('imapConnectionLimit', [r.setting, r.count, r.limit, r.scope, ip]).catch(() => undefined);
+    return;
+  }
+  if (socket.destroyed) {
+    admitted.release();
+    return;
+  }
+  const placeholder = { maxLineLength: 10_240, maxLiteralSize: 64 * 1024, maxCommandSize: 128 * 1024 };
+  const conn = new Connection(socket, secure, placeholder);
+  const session = new ImapSession(shared, conn, admitted.release);
+  conn.setLimits(session.framerLimits());
+  shared.sessions.add(session);
+  await session.run();
+}

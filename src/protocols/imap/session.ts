@@ -1,0 +1,320 @@
+/**
+ * One IMAP connection's state machine (RFC 3501 section 3): not authenticated ->
+ * authenticated -> selected -> logout. Commands run strictly one at a time; every exit
+ * path (LOGOUT, drop, timeout, admin kill, server shutdown) ends in finish(), which releases
+ * the store session and the connection counters exactly once.
+ */
+import type { SecureContext } from 'node:tls';
+import type { ServerContext } from '../../server/context.js';
+import type { EndReason, StoreSession } from '../../governor/governor.js';
+import type { User } from '../../store/types.js';
+import type { Connection } from './connection.js';
+import type { FramerOptions, FramerEvent } from './parser/line-reader.js';
+import { parseCommand, type ImapValue, type ParsedCommand } from './parser/command-parser.js';
+import { bad, oneLine, toImapFailure } from './errors.js';
+import { capabilityList } from './capabilities.js';
+import type { MailboxView, ViewOptions } from './mailbox-view.js';
+import type { ProtocolLog } from './protocol-log.js';
+import { COMMANDS } from './commands/index.js';
+
+export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
+
+/** Test hooks: the timeout settings count in seconds and have minimums too long for tests. */
+export interface ImapTuning {
+  preAuthTimeoutMs?: number;
+  authTimeoutMs?: number;
+}
+
+/** What all connections of one listener share. */
+export interface ServerShared {
+  ctx: ServerContext;
+  implicitTls: boolean;
+  secureContext: SecureContext;
+  tuning: ImapTuning;
+  log: ProtocolLog;
+  sessions: Set<ImapSession>;
+}
+
+/** Literals before login are small (a password); after it, up to the message size limit. */
+const PREAUTH_LITERAL = 64 * 1024;
+
+let nextSessionNumber = 0;
+
+export class ImapSession {
+  state: ImapState = 'notauth';
+  user: User | null = null;
+  storeSession: StoreSession | null = null;
+  selected: { view: MailboxView; release: () => void } | null = null;
+  readonly enabled = new Set<string>();
+  clientInfo: string | null = null;
+  /** Set while IDLE waits, so that store changes are pushed at once. */
+  idleWake: (() => void) | null = null;
+  /** The tag of the command being run (ESEARCH echoes it). */
+  tag = '*';
+  releaseUser: (() => void) | null = null;
+  /** COMPRESS: the tagged OK goes out plain, everything after it deflated. */
+  startCompressionAfterReply = false;
+  /** STARTTLS: likewise, the handshake starts right after the tagged OK. */
+  startTlsAfterReply = false;
+  endReason: EndReason = 'drop';
+  readonly id = `imap-${process.pid.toString(36)}-${(++nextSessionNumber).toString(36)}`;
+  private unsubscribe: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private finished: Promise<void> | null = null;
+  private seq = 0;
+
+  constructor(
+    readonly shared: ServerShared,
+    readonly conn: Connection,
+    private readonly releaseConnection: () => void,
+  ) {}
+
+  get ctx(): ServerContext {
+    return this.shared.ctx;
+  }
+
+  get utf8(): boolean {
+    return this.enabled.has('UTF8=ACCEPT');
+  }
+
+  get viewOptions(): ViewOptions {
+    return { condstore: this.enabled.has('CONDSTORE'), qresync: this.enabled.has('QRESYNC') };
+  }
+
+  get isFinished(): boolean {
+    return this.finished !== null;
+  }
+
+  maxMessageSize(): number {
+    return this.ctx.settings.int('SmtpSettings.MaxMessageSize');
+  }
+
+  loginAllowed(): boolean {
+    return this.conn.secure || this.ctx.settings.str('ImapSettings.LoginType') !== 'SecureLogin';
+  }
+
+  framerLimits(): FramerOptions {
+    const line = this.ctx.settings.int('ImapSettings.MaxCommandSize');
+    const literal = this.state === 'notauth' ? PREAUTH_LITERAL : this.maxMessageSize();
+    return { maxLineLength: line, maxLiteralSize: literal, maxCommandSize: literal + 4 * line };
+  }
+
+  // ------------------------------------------------------------------ output
+  write(data: string | Buffer): boolean {
+    return this.conn.write(data);
+  }
+
+  /** One untagged response line ("* " is added). */
+  send(line: string): void {
+    this.write(`* ${line}\r\n`);
+  }
+
+  private tagged(tag: string, status: 'OK' | 'NO' | 'BAD', text: string, code?: string): void {
+    const line = `${tag} ${status} ${code ? `[${code}] ` : ''}${text}`;
+    this.shared.log.line(this.id, this.seq, this.conn.remoteAddress, 'S', line);
+    this.write(`${line}\r\n`);
+  }
+
+  bye(text: string): void {
+    this.shared.log.line(this.id, this.seq, this.conn.remoteAddress, 'S', `* BYE ${text}`);
+    this.send(`BYE ${text}`);
+  }
+
+  // ------------------------------------------------------------------ main loop
+  async run(): Promise<void> {
+    this.conn.onClose(() => void this.finish());
+    const t = this.shared.tuning.preAuthTimeoutMs ?? this.ctx.settings.int('ImapSettings.PreAuthenticatedConnectionTimeout') * 1000;
+    this.armTimer(t);
+    this.send(`OK [CAPABILITY ${capabilityList(this)}] ${oneLine(this.ctx.settings.str('ImapSettings.Banner'))}`);
+    while (this.state !== 'logout') {
+      const e = await this.conn.next();
+      if (!e) break;
+      try {
+        await this.handle(e);
+      } catch {
+        // handle() answers every failure itself; this only guards the loop against a bug
+        this.bye('Server Unavailable. 15: internal error');
+        this.endReason = 'error';
+        break;
+      }
+    }
+    this.conn.end();
+    await this.finish();
+  }
+
+  private async handle(e: FramerEvent): Promise<void> {
+    if (e.type === 'continue') {
+      this.write('+ Ready for literal data\r\n');
+      return;
+    }
+    if (e.type === 'error') {
+      const f = toImapFailure(bad(e.message));
+      const m = /^\[([A-Z-]+)\] (.*)$/.exec(e.message);
+      const text = m ? m[2]! : e.message;
+      if (e.fatal) {
+        this.bye(m ? `[${m[1]}] ${text}` : text);
+        this.endReason = 'error';
+        this.state = 'logout';
+      } else if (e.tag) this.tagged(e.tag, 'BAD', text, m?.[1]);
+      else this.send(`BAD ${f.text}`);
+      return;
+    }
+    let cmd: ParsedCommand;
+    try {
+      cmd = parseCommand(e.line, e.literals);
+    } catch (err) {
+      const f = toImapFailure(err);
+      const tag = (err as { tag?: string | null }).tag;
+      this.shared.log.line(this.id, ++this.seq, this.conn.remoteAddress, 'C', `(unparsable) ${f.text}`);
+      if (tag) this.tagged(tag, 'BAD', f.text, f.code);
+      else this.send(`BAD ${f.text}`);
+      return;
+    }
+    await this.execute(cmd);
+  }
+
+  private async execute(cmd: ParsedCommand): Promise<void> {
+    this.seq++;
+    this.tag = cmd.tag;
+    this.shared.log.line(this.id, this.seq, this.conn.remoteAddress, 'C', describe(cmd));
+    const spec = Object.hasOwn(COMMANDS, cmd.name) ? COMMANDS[cmd.name] : undefined;
+    if (!spec) return this.tagged(cmd.tag, 'BAD', `Unknown command ${oneLine(cmd.name).slice(0, 40)}`);
+    if (!spec.states.includes(this.state)) {
+      const why = this.state === 'notauth' ? 'Log in first' : spec.states.includes('selected') ? 'Select a mailbox first' : 'Not allowed in this state';
+      return this.tagged(cmd.tag, 'BAD', `${cmd.name}: ${why}`);
+    }
+    this.activity();
+    let status: 'OK' | 'NO' | 'BAD' = 'OK';
+    let text: string;
+    let code: string | undefined;
+    try {
+      const r = await spec.run(this, cmd);
+      const m = r ? /^\[([^\]]+)\] (.*)$/.exec(r) : null;
+      text = m ? m[2]! : (r ?? `${cmd.name} completed`);
+      code = m?.[1];
+    } catch (err) {
+      const f = toImapFailure(err);
+      if (f.code === 'SERVERBUG') console.error(`imap ${this.id}: ${cmd.name} failed:`, err);
+      ({ status, text, code } = f);
+    }
+    // RFC 3501 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH (UID forms may).
+    await this.pushChanges(!spec.noExpunge).catch(() => undefined);
+    this.tagged(cmd.tag, status, text, code);
+    if (this.startTlsAfterReply) {
+      this.startTlsAfterReply = false;
+      void this.conn.startTls(this.shared.secureContext, this.framerLimits());
+    }
+    if (this.startCompressionAfterReply) {
+      this.startCompressionAfterReply = false;
+      this.conn.startCompression();
+    }
+    this.activity();
+  }
+
+  /** Announces what changed in the selected mailbox (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS). */
+  async pushChanges(allowExpunge: boolean): Promise<void> {
+    if (!this.selected) return;
+    for (const line of await this.selected.view.sync(allowExpunge, this.viewOptions)) this.send(line);
+  }
+
+  // ------------------------------------------------------------------ timers
+  private armTimer(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.timeout(), ms);
+    this.timer.unref();
+  }
+
+  /** Commands reset the authenticated idle timer, never the pre-authentication one. */
+  activity(): void {
+    if (this.state === 'notauth' || this.state === 'logout') return;
+    this.storeSession?.touch();
+    const t = this.shared.tuning.authTimeoutMs ?? this.ctx.settings.int('ImapSettings.AuthenticatedConnectionTimeout') * 1000;
+    this.armTimer(t);
+  }
+
+  private timeout(): void {
+    if (this.isFinished) return;
+    this.bye(this.state === 'notauth' ? 'Pre-authentication timeout; closing connection' : 'Autologout; idle for too long');
+    this.end('timeout');
+  }
+
+  /** Ends the connection from our side (timeout, admin kill, shutdown). */
+  end(reason: EndReason): void {
+    this.endReason = reason;
+    this.state = 'logout';
+    this.conn.end();
+    void this.finish();
+  }
+
+  // ------------------------------------------------------------------ logon
+  /** After a successful logon: state, timers, change notifications, admin kill. */
+  loggedIn(user: User, session: StoreSession, releaseUser: () => void): void {
+    this.user = user;
+    this.storeSession = session;
+    this.releaseUser = releaseUser;
+    this.state = 'auth';
+    this.activity();
+    this.conn.setLimits(this.framerLimits());
+    this.unsubscribe = this.ctx.store.onChange((c) => {
+      if (c.userId !== user.id || c.kind === 'folders') return;
+      const sel = this.selected;
+      if (sel && sel.view.folder.id === c.folderId) {
+        sel.view.dirty = true;
+        this.idleWake?.();
+      }
+    });
+    session.onEnd((reason) => {
+      if (this.isFinished || (reason !== 'killed' && reason !== 'shutdown')) return;
+      this.bye(reason === 'killed' ? 'Session ended by an administrator' : 'Server shutting down');
+      this.end(reason);
+    });
+  }
+
+  deselect(): void {
+    this.selected?.release();
+    this.selected = null;
+    if (this.state === 'selected') this.state = 'auth';
+  }
+
+  /** The selected mailbox's view (handlers registered for the selected state only). */
+  get view(): MailboxView {
+    if (!this.selected) throw bad('No mailbox selected');
+    return this.selected.view;
+  }
+
+  finish(): Promise<void> {
+    // never rejects: it runs from socket events, where a rejection would be unhandled
+    this.finished ??= this.release().catch((err) => console.error(`imap ${this.id}: release failed:`, err));
+    return this.finished;
+  }
+
+  private async release(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.unsubscribe?.();
+    this.idleWake = null;
+    this.selected?.release();
+    this.selected = null;
+    this.state = 'logout';
+    try {
+      await this.storeSession?.close(this.endReason);
+    } finally {
+      this.releaseUser?.();
+      this.releaseConnection();
+      this.shared.sessions.delete(this);
+    }
+  }
+}
+
+/** The command as the protocol log shows it: passwords and message data never appear. */
+function describe(cmd: ParsedCommand): string {
+  if (cmd.name === 'LOGIN') return `${cmd.tag} LOGIN ${show(cmd.args[0])} *****`;
+  if (cmd.name === 'AUTHENTICATE') return `${cmd.tag} AUTHENTICATE ${show(cmd.args[0])}${cmd.args.length > 1 ? ' *****' : ''}`;
+  return `${cmd.tag} ${cmd.name} ${cmd.args.map(show).join(' ')}`.trimEnd();
+}
+
+function show(v: ImapValue | undefined): string {
+  if (!v) return '';
+  if (v.t === 'atom') return v.v;
+  if (v.t === 'list') return `(${v.v.map(show).join(' ')})`;
+  return v.v.length <= 100 && !v.v.includes(0x0a) ? JSON.stringify(v.v.toString('utf8')) : `{${v.v.length}}`;
+}

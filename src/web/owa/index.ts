@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import type { ServerContext } from '../../server/context.js';
+import type { HttpPlugin } from '../http-server.js';
+import { adminRoutes } from './admin-routes.js';
+import { checkCsrf, cookies, SESSION_COOKIE, type OwaDeps } from './api-context.js';
+import { authRoutes } from './auth-routes.js';
+import { composeRoutes } from './compose-routes.js';
+import { sendError } from './errors.js';
+import { mailRoutes } from './mail-routes.js';
+import { pushRoutes } from './push.js';
+import { WebSessions } from './sessions.js';
+import { DEFAULT_UI_DIR, securityHeaders, serveUi } from './static.js';
+
+/** The web mail's state on the Fastify instance (tests reach the session table through it). */
+export const OWA_DECORATION = 'mailwardenOwa';
+export interface OwaState {
+  sessions: WebSessions;
+}
+
+export interface OwaOptions {
+  /** Built app (vite build output); dist/ui by default. */
+  uiDir?: string;
+  /** Signed out after this long without a request or an open push stream (20 min, as OWA's public-computer default). */
+  idleMs?: number;
+  /** Signed out after this long whatever happens (12 h). */
+  maxAgeMs?: number;
+  /** How often expired sessions are looked for. */
+  sweepMs?: number;
+}
+
+/**
+ * Web mail under /owa: the built single page app and its JSON API under /owa/api.
+ * One signed-in browser holds one 'owa' store session (SPEC §3.1); every exit path
+ * (sign out, idle, expiry, admin kill, server close) releases it.
+ */
+export function createOwa(opts: OwaOptions = {}): HttpPlugin {
+  return async (app: FastifyInstance, ctx: ServerContext) => {
+    // registered once per server, even if both front-ends.ts and a test hand the plugin in
+    if (app.hasDecorator(OWA_DECORATION)) return;
+    const sessions = new WebSessions({
+      idleMs: opts.idleMs ?? 20 * 60_000,
+      maxAgeMs: opts.maxAgeMs ?? 12 * 3_600_000,
+      sweepMs: opts.sweepMs ?? 30_000,
+    });
+    const deps: OwaDeps = { ctx, sessions };
+    app.decorate(OWA_DECORATION, { sessions });
+    const streams = new Set<() => void>();
+    const uiDir = opts.uiDir ?? DEFAULT_UI_DIR;
+
+    await app.register(async (owa) => {
+      owa.setErrorHandler((err, req, reply) => {
+        const user = sessions.get(cookies(req)[SESSION_COOKIE], false)?.user.address ?? '';
+        return sendError(err, req, reply, ctx.computer, user);
+      });
+      owa.addHook('onRequest', async (req, reply) => {
+        if (!req.url.startsWith('/owa/api/')) return;
+        securityHeaders(reply);
+        reply.header('cache-control', 'no-store');
+        checkCsrf(deps, req);
+      });
+      authRoutes(owa, deps);
+      mailRoutes(owa, deps);
+      composeRoutes(owa, deps);
+      pushRoutes(owa, deps, streams);
+      adminRoutes(owa, deps);
+      owa.all('/api/*', async (req, reply) => reply.code(404).send({ error: `no such API: ${req.method} ${req.url}` }));
+      owa.get('/*', async (req, reply) => serveUi(uiDir, (req.params as { '*': string })['*'], reply));
+    }, { prefix: '/owa' });
+    app.get('/owa', async (_req, reply) => reply.redirect('/owa/'));
+
+    // push streams are never idle, so the server would wait for them: end them first
+    app.addHook('preClose', async () => {
+      for (const end of [...streams]) end();
+    });
+    app.addHook('onClose', async () => {
+      await sessions.closeAll();
+    });
+  };
+}
+
+/** The web mail plugin with default options, for front-ends.ts. */
+export const registerOwa: HttpPlugin = createOwa();

@@ -1,0 +1,25 @@
+import { spawn } from 'node:child_process';
+
+export interface RunResult { status: number | null; stdout: string; stderr: string; stdoutBytes: Buffer }
+
+/**
+ * Runs an external client without blocking the event loop: tests that serve in-process must
+ * never use spawnSync against their own server (it would deadlock).
+ */
+export function run(cmd: string, args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ status, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}

@@ -1,0 +1,242 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { simpleParser } from 'mailparser';
+import { eventually } from '../helpers/server.js';
+import type { User } from '../../src/store/types.js';
+import { addAdmin, ApiClient, cookieHeader, deliver, mail, openStream, startOwaServer, type OwaTestServer } from './helpers.js';
+
+let srv: OwaTestServer;
+let alice: User;
+let bob: User;
+let port: number;
+
+before(async () => {
+  srv = await startOwaServer();
+  port = srv.port('https');
+  alice = await srv.addUser('alice@example.com');
+  bob = await srv.addUser('bob@example.com');
+});
+after(async () => srv.close());
+
+const owaCount = async (u: User) => (await srv.ctx.governor.counts(u.id)).byKind.owa ?? 0;
+
+test('state-changing requests need the CSRF header matching the cookie and the session', async () => {
+  const c = new ApiClient(port);
+  await c.get('/session');
+  const preLogin = c.csrf;
+  assert.equal((await c.post('/login', { address: alice.address, password: 'secret-pw' }, { csrf: false })).status, 403);
+  assert.equal((await c.post('/login', { address: alice.address, password: 'secret-pw' }, { csrf: 'forged-token-forged-token' })).status, 403);
+  const ok = await c.post('/login', { address: alice.address, password: 'secret-pw' });
+  assert.equal(ok.status, 200);
+  const id = await deliver(srv, alice, mail({ to: alice.address, subject: 'csrf' }));
+  const noToken = await c.post('/messages/flags', { ids: [id], flagged: true }, { csrf: false });
+  assert.equal(noToken.status, 403);
+  assert.equal(noToken.json.code, 'csrf');
+  // signing in issues a new token: the pre-sign-in one no longer works
+  assert.notEqual(c.csrf, preLogin);
+  assert.equal((await c.post('/messages/flags', { ids: [id], flagged: true }, { csrf: preLogin })).status, 403);
+  assert.equal((await c.post('/messages/flags', { ids: [id], flagged: true })).status, 200);
+  const cookie = (await c.get('/session')).headers['set-cookie'] as string[];
+  assert.ok(cookie.some((x) => /^__Host-mw-owa=[\w-]{40,};.*Secure.*SameSite=Strict.*HttpOnly/.test(x)), cookie.join('\n'));
+  await c.post('/logout');
+});
+
+test("user A cannot read, download, flag, move or delete user B's messages by ID", async () => {
+  const bobsId = await deliver(srv, bob, mail({ to: bob.address, subject: 'for bob only', body: 'secret' }));
+  const bobsInbox = await srv.ctx.store.getSpecialFolder(bob.id, '\\Inbox');
+  const a = new ApiClient(port);
+  assert.equal((await a.login(alice.address)).status, 200);
+  assert.equal((await a.get(`/messages/${bobsId}`)).status, 404);
+  assert.equal((await a.get(`/messages/${bobsId}/attachments/0`)).status, 404);
+  assert.equal((await a.get(`/folders/${bobsInbox.id}/messages`)).status, 404);
+  assert.equal((await a.post('/messages/flags', { ids: [bobsId], seen: true })).status, 404);
+  const aliceInbox = await srv.ctx.store.getSpecialFolder(alice.id, '\\Inbox');
+  assert.equal((await a.post('/messages/move', { ids: [bobsId], folderId: aliceInbox.id })).status, 404);
+  assert.equal((await a.post('/messages/delete', { ids: [bobsId] })).status, 404);
+  assert.equal((await a.post('/send', { to: [alice.address], attachmentsOf: bobsId })).status, 404);
+  const still = await srv.ctx.store.getMessage(bob.id, bobsId);
+  assert.ok(still && !still.flags.includes('\\Seen') && still.folderId === bobsInbox.id, 'untouched');
+  await a.post('/logout');
+});
+
+test('bad JSON and bodies that fail validation are 400, not 500', async () => {
+  const c = new ApiClient(port);
+  await c.login(alice.address);
+  assert.equal((await c.request('POST', '/owa/api/messages/flags', { raw: '{"ids": [1,' })).status, 400);
+  assert.equal((await c.request('POST', '/owa/api/login', { raw: 'not json' })).status, 400);
+  const wrong = await c.post('/messages/move', { ids: 'all', folderId: -1 });
+  assert.equal(wrong.status, 400);
+  assert.match(wrong.json.error, /invalid request: ids/);
+  assert.equal((await c.post('/send', { to: ['not an address'] })).status, 400);
+  assert.equal((await c.get('/messages/abc')).status, 400);
+  assert.equal((await c.get('/no-such-endpoint')).status, 404);
+  await c.post('/logout');
+});
+
+test('sign-in is throttled per client address after repeated failures', async () => {
+  const c = new ApiClient(port);
+  await c.get('/session');
+  const tries = await Promise.all(Array.from({ length: 10 }, () => c.post('/login', { address: 'guess@example.com', password: 'wrong' })));
+  assert.ok(tries.every((r) => r.status === 401));
+  const locked = await c.post('/login', { address: alice.address, password: 'secret-pw' });
+  assert.equal(locked.status, 429);
+  assert.match(locked.json.error, /Too many failed sign-ins/);
+  assert.ok(Number(locked.headers['retry-after']) > 0);
+  // other tests use the same address: forget the lockout
+  (srv.ctx.authGuard as unknown as { entries: Map<string, unknown> }).entries.clear();
+});
+
+test('one signed-in browser is one owa store session, released on sign out, idle timeout and admin kill', async () => {
+  const c = new ApiClient(port);
+  await c.login(alice.address);
+  assert.equal(await owaCount(alice), 1);
+  const listed = await srv.ctx.governor.list({ userId: alice.id });
+  assert.equal(listed[0]!.kind, 'owa');
+  await c.post('/logout');
+  assert.equal(await owaCount(alice), 0);
+  assert.equal((await c.get('/folders')).status, 401);
+
+  await c.login(alice.address);
+  await srv.owa.sessions.sweep(Date.now() + 21 * 60_000);
+  assert.equal(await owaCount(alice), 0, 'idle for 21 minutes');
+  const idle = await c.get('/folders');
+  assert.equal(idle.status, 401);
+  assert.equal(idle.json.code, 'signed-out:timeout');
+
+  await c.login(alice.address);
+  const stream = await openStream(port, cookieHeader(c));
+  assert.equal(stream.status, 200);
+  const [rec] = await srv.ctx.governor.list({ userId: alice.id });
+  await srv.ctx.governor.kill(rec!.id);
+  await stream.ended;
+  assert.ok(stream.events.includes('signedout'));
+  const killed = await c.get('/folders');
+  assert.equal(killed.status, 401);
+  assert.equal(killed.json.code, 'signed-out:killed');
+  assert.equal(await owaCount(alice), 0);
+});
+
+test('OWAMaxConcurrency refuses with a 503 page naming the limit, and a throttling event', async () => {
+  const carol = await srv.addUser('carol@example.com');
+  await srv.setSetting('ThrottlingPolicy.OWAMaxConcurrency', '2', { userId: carol.id });
+  const clients = [new ApiClient(port), new ApiClient(port), new ApiClient(port)];
+  assert.equal((await clients[0]!.login(carol.address)).status, 200);
+  assert.equal((await clients[1]!.login(carol.address)).status, 200);
+  const third = await clients[2]!.login(carol.address);
+  assert.equal(third.status, 503);
+  assert.equal(third.json.title, 'A problem occurred while you were trying to use your mailbox.');
+  assert.equal(third.json.details.limitName, 'ThrottlingPolicy.OWAMaxConcurrency');
+  assert.match(third.json.details.message, /2 of 2 concurrent web mail sessions in use for carol@example.com/);
+  assert.equal(third.json.details.user, carol.address);
+  const events = await srv.ctx.store.listEvents({ eventId: 2915, user: carol.address });
+  assert.equal(events.length, 1);
+  for (const c of clients) await c.post('/logout');
+  assert.equal(await owaCount(carol), 0);
+});
+
+test('an object limit refuses one operation with 429 and the same details; the session stays open', async () => {
+  const dave = await srv.addUser('dave@example.com');
+  await srv.setSetting('MaxObjsPerMapiSession.objtNotify', '1', { userId: dave.id });
+  const c = new ApiClient(port);
+  await c.login(dave.address);
+  const first = await openStream(port, cookieHeader(c));
+  assert.equal(first.status, 200);
+  const second = await c.get('/events');
+  assert.equal(second.status, 429);
+  assert.equal(second.json.details.exceptionType, 'TooManyObjectsOpenedException');
+  assert.equal(second.json.details.objectType, 'objtNotify');
+  assert.match(second.json.details.message, /^Server Unavailable\. 15: 1 of 1 objtNotify objects in use for dave@example.com/);
+  assert.equal((await c.get('/folders')).status, 200, 'session still usable');
+  first.close();
+  // closing the stream gives the object back
+  await eventually(async () => (await srv.ctx.governor.list({ userId: dave.id }))[0]!.objects.objtNotify === 0, 3000, 'objtNotify released');
+  await c.post('/logout');
+});
+
+test('send with attachments, reply headers, forward carries attachments, drafts replace themselves', async () => {
+  const c = new ApiClient(port);
+  await c.login(alice.address);
+  const data = Buffer.from('report body\n').toString('base64');
+  const sent = await c.post('/send', { to: [bob.address], subject: 'Quarterly', text: 'See attached.', attachments: [{ filename: 'report.txt', contentType: 'text/plain', data }] });
+  assert.equal(sent.status, 200, sent.text);
+  assert.deepEqual(sent.json.delivered, [bob.address]);
+  assert.equal(sent.json.sentSaved, true);
+  const bobInbox = await srv.ctx.store.getSpecialFolder(bob.id, '\\Inbox');
+  const got = (await srv.ctx.store.listMessagePage(bob.id, bobInbox.id, 0, 1, 'Quarterly')).items[0]!;
+  const parsed = await simpleParser(await srv.ctx.store.readBlob(got.blobHash));
+  assert.equal(parsed.attachments[0]!.filename, 'report.txt');
+
+  const b = new ApiClient(port);
+  await b.login(bob.address);
+  const reply = await b.post('/send', { to: [alice.address], subject: 'RE: Quarterly', text: 'Thanks', replyTo: got.id });
+  assert.equal(reply.status, 200, reply.text);
+  const fwd = await b.post('/send', { to: [alice.address], subject: 'FW: Quarterly', text: 'fyi', attachmentsOf: got.id });
+  assert.equal(fwd.status, 200);
+  const aliceInbox = await srv.ctx.store.getSpecialFolder(alice.id, '\\Inbox');
+  const re = (await srv.ctx.store.listMessagePage(alice.id, aliceInbox.id, 0, 1, 'RE: Quarterly')).items[0]!;
+  assert.equal((await simpleParser(await srv.ctx.store.readBlob(re.blobHash))).inReplyTo, parsed.messageId);
+  const fw = (await srv.ctx.store.listMessagePage(alice.id, aliceInbox.id, 0, 1, 'FW: Quarterly')).items[0]!;
+  assert.equal((await simpleParser(await srv.ctx.store.readBlob(fw.blobHash))).attachments[0]!.filename, 'report.txt');
+
+  const d1 = await c.post('/drafts', { to: [bob.address], bcc: ['hidden@example.com'], subject: 'draft v1' });
+  const d2 = await c.post('/drafts', { to: [bob.address], subject: 'draft v2', draftId: d1.json.id });
+  const drafts = await srv.ctx.store.getSpecialFolder(alice.id, '\\Drafts');
+  const listed = await srv.ctx.store.listMessagePage(alice.id, drafts.id, 0, 10);
+  assert.deepEqual(listed.items.map((m) => m.subject), ['draft v2']);
+  const sendDraft = await c.post('/send', { to: [bob.address], subject: 'draft v2', draftId: d2.json.id });
+  assert.equal(sendDraft.status, 200);
+  assert.equal((await srv.ctx.store.listMessagePage(alice.id, drafts.id, 0, 10)).total, 0, 'sending a draft removes it');
+  await c.post('/logout');
+  await b.post('/logout');
+});
+
+test('admin pages: only for admins; sessions, events as XML, settings validated like the CLI', async () => {
+  const admin = await addAdmin(srv, 'admin@example.com');
+  const user = new ApiClient(port);
+  await user.login(alice.address);
+  assert.equal((await user.get('/admin/sessions')).status, 403);
+  const a = new ApiClient(port);
+  await a.login(admin.address);
+  const sessions = await a.get('/admin/sessions');
+  assert.equal(sessions.status, 200);
+  const alices = sessions.json.sessions.find((s: { user: string }) => s.user === alice.address);
+  assert.ok(alices);
+  assert.equal((await a.post(`/admin/sessions/${alices.id}/kill`)).status, 200);
+  assert.equal((await user.get('/folders')).status, 401);
+  const bad = await a.post('/admin/settings', { name: 'Maximum Allowed Service Sessions Per User', value: 'lots' });
+  assert.equal(bad.status, 400);
+  assert.match(bad.json.error, /needs a whole number/);
+  assert.equal((await a.post('/admin/settings', { name: 'PopSettings.MaxConnections', value: '10', user: alice.address })).status, 400, 'server-wide setting');
+  assert.equal((await a.post('/admin/settings', { name: 'max-service-sessions-per-user', value: '24', user: alice.address })).status, 200);
+  assert.equal(srv.ctx.settings.int('Maximum Allowed Service Sessions Per User', { userId: alice.id }), 24);
+  const settings = await a.get(`/admin/settings?user=${alice.address}`);
+  assert.equal(settings.json.settings.find((s: { name: string }) => s.name === 'Maximum Allowed Service Sessions Per User').source, 'user');
+  assert.equal((await a.post('/admin/settings/unset', { name: 'max-service-sessions-per-user', user: alice.address })).json.removed, true);
+  const xml = await a.get('/admin/events/export?id=9647');
+  assert.equal(xml.status, 200);
+  assert.match(String(xml.headers['content-type']), /application\/xml/);
+  assert.match(xml.text, /<Event xmlns="http:\/\/schemas.microsoft.com\/win\/2004\/08\/events\/event">/);
+  assert.match(xml.text, /<EventID Qualifiers="16390">9647<\/EventID>/);
+  await a.post('/logout');
+});
+
+test('the app is served with the right types, caching and headers; paths cannot escape dist/ui', async () => {
+  const c = new ApiClient(port);
+  const index = await c.request('GET', '/owa/');
+  assert.equal(index.status, 200);
+  assert.match(String(index.headers['content-type']), /^text\/html/);
+  assert.equal(index.headers['cache-control'], 'no-cache');
+  assert.match(String(index.headers['content-security-policy']), /script-src 'self'/);
+  assert.equal(index.headers['x-frame-options'], 'DENY');
+  const asset = /src="(\/owa\/assets\/[^"]+\.js)"/.exec(index.text)![1]!;
+  const js = await c.request('GET', asset);
+  assert.match(String(js.headers['content-type']), /^text\/javascript/);
+  assert.match(String(js.headers['cache-control']), /immutable/);
+  assert.equal((await c.request('GET', '/owa/assets/missing.js')).status, 404);
+  assert.equal((await c.request('GET', '/owa')).status, 302);
+  assert.equal((await c.request('GET', '/owa/inbox/123')).status, 200, 'app routes get index.html');
+  for (const p of ['/owa/..%2f..%2fpackage.json', '/owa/%2e%2e/%2e%2e/package.json', '/owa/%E0%A4%A']) {
+    const r = await c.request('GET', p);
+    assert.ok(!r.text.includes('"name": "mailwarden"'), p);
+  }
+});

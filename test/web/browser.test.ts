@@ -1,0 +1,240 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { eventually } from '../helpers/server.js';
+import type { User } from '../../src/store/types.js';
+import { addAdmin, ARTIFACTS, deliver, launchBrowser, mail, startOwaServer, type OwaTestServer } from './helpers.js';
+import { xssMessageHtml } from './xss-corpus.js';
+
+let srv: OwaTestServer;
+let alice: User;
+let bob: User;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let recorder: Server;
+let R: string;
+const hits: string[] = [];
+const dialogs: string[] = [];
+
+/** A plain HTTP server that records every request: a payload that ran would show up here. */
+function startRecorder(): Promise<Server> {
+  return new Promise((resolve) => {
+    const s = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+      res.writeHead(200, { 'access-control-allow-origin': '*', 'content-type': req.url?.endsWith('.png') ? 'image/png' : 'text/plain' });
+      res.end(req.url?.endsWith('.png') ? png : 'ok');
+    });
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+}
+
+const shot = (name: string, p: Page = page) => p.screenshot({ path: join(ARTIFACTS, `owa-${name}.png`), fullPage: true });
+
+async function signIn(p: Page, address: string) {
+  await p.goto(`https://127.0.0.1:${srv.port('https')}/owa/`);
+  await p.fill('input[name=address]', address);
+  await p.fill('input[name=password]', 'secret-pw');
+  await p.click('button:has-text("Sign in")');
+  await p.waitForSelector('button[data-folder="INBOX"]', { state: 'attached' });
+}
+
+async function openFolder(name: string) {
+  await page.click(`button[data-folder="${name}"]`);
+  await page.waitForSelector(`button[data-folder="${name}"][aria-current="true"]`);
+}
+
+before(async () => {
+  srv = await startOwaServer({ plaintext: true });
+  alice = await srv.addUser('alice@example.com');
+  bob = await srv.addUser('bob@example.com');
+  recorder = await startRecorder();
+  const addr = recorder.address();
+  R = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  browser = await launchBrowser();
+  context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+  page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+});
+
+after(async () => {
+  await browser?.close();
+  recorder?.close();
+  await srv?.close();
+});
+
+test('sign in shows the folder tree with unread counts', async () => {
+  await deliver(srv, alice, mail({ to: alice.address, subject: 'Welcome aboard', body: 'Plain text body\nsecond line' }));
+  await signIn(page, alice.address);
+  await page.waitForSelector('button[data-folder="INBOX"] .unread');
+  assert.equal((await page.textContent('button[data-folder="INBOX"] .unread'))?.trim(), '1');
+  for (const f of ['Drafts', 'Sent Items', 'Deleted Items', 'Junk Email']) assert.ok(await page.$(`button[data-folder="${f}"]`), f);
+  assert.equal((await srv.ctx.governor.counts(alice.id)).byKind.owa, 1);
+  await page.click('.row:has-text("Welcome aboard")');
+  await page.waitForSelector('pre.mail-text:has-text("second line")');
+  await eventually(async () => (await page.$('button[data-folder="INBOX"] .unread')) === null, 5000, 'read clears the unread count');
+  await shot('signed-in');
+});
+
+test('an HTML message with an XSS corpus renders its text and executes nothing; remote images wait for "Show images"', async () => {
+  await deliver(srv, alice, mail({ to: alice.address, subject: 'Totally harmless newsletter', html: xssMessageHtml(R) }));
+  await page.waitForSelector('.row:has-text("Totally harmless newsletter")'); // pushed, no reload
+  await page.click('.row:has-text("Totally harmless newsletter")');
+  const frame = page.frameLocator('iframe.mail-body');
+  await frame.locator('text=Visible marker text').waitFor();
+  const sandbox = await page.getAttribute('iframe.mail-body', 'sandbox');
+  assert.ok(sandbox !== null && !sandbox.includes('allow-scripts') && !sandbox.includes('allow-same-origin'));
+  // poke what a user might poke (the sanitiser left the link text but not its javascript: URL)
+  await frame.locator('text=click me').click({ timeout: 2000 });
+  await frame.locator('text=Go').click({ timeout: 2000 });
+  await page.waitForTimeout(1500);
+  assert.equal(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss), undefined);
+  assert.deepEqual([...hits], [], 'nothing reached the recorder');
+  assert.deepEqual(dialogs, []);
+  assert.ok(await page.$('text=Pictures from the internet have been blocked'));
+  await shot('xss-message');
+
+  await page.click('button:has-text("Show images")');
+  await eventually(() => hits.includes('/remote.png'), 5000, 'the remote image loads once asked for');
+  await page.waitForTimeout(500);
+  assert.deepEqual(hits.filter((h) => h !== '/remote.png'), [], 'still nothing else');
+  assert.equal(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss), undefined);
+});
+
+test('compose with an attachment to a second user, who receives it over POP3; a copy lands in Sent Items', async () => {
+  await page.click('button:has-text("New mail")');
+  await page.fill('input[name=to]', `Bob <${bob.address}>`);
+  await page.fill('input[name=subject]', 'Budget figures');
+  await page.fill('textarea[name=body]', 'Hi Bob, the numbers are attached.');
+  await page.setInputFiles('input[type=file]', { name: 'budget.csv', mimeType: 'text/csv', buffer: Buffer.from('q1,100\nq2,250\n') });
+  await page.waitForSelector('.compose li:has-text("budget.csv")');
+  await shot('compose');
+  await page.click('.compose button:has-text("Send")');
+  await page.waitForSelector('.toast:has-text("Your message has been sent.")');
+
+  const script = [
+    'import poplib, sys',
+    'p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=10)',
+    'p.user(sys.argv[2]); p.pass_(sys.argv[3])',
+    'n = len(p.list()[1])',
+    'for i in range(n): print("\\n".join(l.decode("latin1") for l in p.retr(i + 1)[1]))',
+    'p.quit()',
+  ].join('\n');
+  const { stdout } = await promisify(execFile)('python3', ['-c', script, String(srv.port('pop3')), bob.address, 'secret-pw']);
+  assert.match(stdout, /^Subject: Budget figures$/m);
+  assert.match(stdout, /filename=budget\.csv/);
+  assert.match(stdout, new RegExp(Buffer.from('q1,100\nq2,250\n').toString('base64').slice(0, 12).replace(/[+/]/g, '\\$&')));
+
+  await openFolder('Sent Items');
+  await page.waitForSelector('.row:has-text("Budget figures")');
+});
+
+test('save a draft; move, delete, flag, mark unread', async () => {
+  await page.click('button:has-text("New mail")');
+  await page.fill('input[name=to]', bob.address);
+  await page.fill('input[name=subject]', 'Unfinished thoughts');
+  await page.click('.compose button:has-text("Save draft")');
+  await page.waitForSelector('.toast:has-text("Draft saved.")');
+  await openFolder('Drafts');
+  await page.waitForSelector('.row:has-text("Unfinished thoughts")');
+
+  await openFolder('INBOX');
+  await page.click('.row:has-text("Welcome aboard")');
+  await page.waitForSelector('.reader-subject:has-text("Welcome aboard")');
+  await page.click('button:has-text("Flag")');
+  await page.click('button:has-text("Mark as unread")');
+  const inbox = await srv.ctx.store.getSpecialFolder(alice.id, '\\Inbox');
+  await eventually(async () => {
+    const m = (await srv.ctx.store.listMessagePage(alice.id, inbox.id, 0, 10, 'Welcome aboard')).items[0]!;
+    return m.flags.includes('\\Flagged') && !m.flags.includes('\\Seen');
+  }, 5000, 'flagged and unread');
+
+  await page.selectOption('select[aria-label="Move to folder"]', { label: 'Junk Email' });
+  await page.waitForSelector('.toast:has-text("Moved.")');
+  await openFolder('Junk Email');
+  await page.click('.row:has-text("Welcome aboard")');
+  await page.click('.toolbar button:has-text("Delete")');
+  await page.waitForSelector('.toast:has-text("Deleted.")');
+  await openFolder('Deleted Items');
+  await page.waitForSelector('.row:has-text("Welcome aboard")');
+  await shot('deleted-items');
+});
+
+test('search finds by sender, subject and body within the folder, across 10,000+ messages', async () => {
+  const inbox = await srv.ctx.store.getSpecialFolder(alice.id, '\\Inbox');
+  const many = Array.from({ length: 10_050 }, (_, i) => Buffer.from(mail({ to: alice.address, subject: `Bulk ${i}`, body: `filler ${i}`, date: new Date(Date.UTC(2020, 0, 1) + i * 60_000).toUTCString() }).replace(/\n/g, '\r\n')));
+  for (const raw of many) await srv.ctx.store.append(alice.id, inbox.id, raw, { flags: ['\\Seen'] });
+  await deliver(srv, alice, mail({ from: 'Zelda Quartermaine <zelda@example.net>', to: alice.address, subject: 'Lunch plans', body: 'Meet at the aquarium.' }));
+  await openFolder('INBOX');
+  await page.waitForSelector('.row:has-text("Lunch plans")');
+  // scroll deep into the list: rows are fetched as they come into view
+  await page.$eval('.list-scroll', (el) => { el.scrollTop = 9_000 * 64; });
+  await page.waitForSelector('.row:has-text("Bulk 10")');
+  for (const q of ['Quartermaine', 'Lunch', 'aquarium']) {
+    await page.fill('input[name=q]', q);
+    await page.press('input[name=q]', 'Enter');
+    await page.waitForSelector('.list-head:has-text("results for")');
+    await eventually(async () => (await page.$$('.row')).length === 1, 5000, `one result for ${q}`);
+    assert.match((await page.textContent('.row')) ?? '', /Lunch plans/);
+  }
+  await shot('search');
+  await page.click('.list-head button:has-text("clear")');
+});
+
+test('on a phone-sized screen one pane shows at a time', async () => {
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  const p = await phone.newPage();
+  await signIn(p, bob.address);
+  assert.equal(await p.isVisible('.folders-pane'), false);
+  await p.waitForSelector('.row:has-text("Budget figures")');
+  await shot('phone-list', p);
+  await p.tap('.row:has-text("Budget figures")');
+  await p.waitForSelector('.reader-subject:has-text("Budget figures")');
+  assert.equal(await p.isVisible('.list-pane'), false);
+  assert.ok(await p.isVisible('a:has-text("budget.csv")'));
+  await shot('phone-reader', p);
+  const [download] = await Promise.all([p.waitForEvent('download'), p.click('a:has-text("budget.csv")')]);
+  assert.equal(download.suggestedFilename(), 'budget.csv');
+  await p.click('button:has-text("Sign out")');
+  await p.waitForSelector('input[name=address]');
+  await phone.close();
+});
+
+test('admin pages: sessions with kill, event log with XML export, settings editor', async () => {
+  const admin = await addAdmin(srv, 'admin@example.com');
+  const ctx2 = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+  const p = await ctx2.newPage();
+  await signIn(p, admin.address);
+  await p.click('.topbar button:has-text("Admin")');
+  await p.waitForSelector(`td:has-text("${alice.address}")`);
+  await shot('admin-sessions', p);
+  await p.click('[role=tab]:has-text("Events")');
+  await p.waitForSelector('td:has-text("Mailwarden")');
+  const [xml] = await Promise.all([p.waitForEvent('download'), p.click('a:has-text("Export XML")')]);
+  assert.equal(xml.suggestedFilename(), 'mailwarden-events.xml');
+  await p.click('[role=tab]:has-text("Settings")');
+  await p.fill('input[type=search]', 'OWAMaxConcurrency');
+  await p.fill('input[aria-label="ThrottlingPolicy.OWAMaxConcurrency"]', '7');
+  await p.click('tr:has-text("ThrottlingPolicy.OWAMaxConcurrency") button:has-text("Save")');
+  await p.waitForSelector('text=saved; it applies from the next logon');
+  assert.equal(srv.ctx.settings.int('ThrottlingPolicy.OWAMaxConcurrency'), 7);
+  await shot('admin-settings', p);
+  // ending alice's web mail session from the admin page signs her browser out
+  await p.click('[role=tab]:has-text("Sessions")');
+  await p.click(`tr:has-text("${alice.address}"):has-text("owa") button:has-text("End session")`);
+  await page.waitForSelector('text=Your session has ended.');
+  await ctx2.close();
+  await signIn(page, alice.address);
+});
+
+test('sign out returns to the sign-in form and releases the store session', async () => {
+  await page.click('button:has-text("Sign out")');
+  await page.waitForSelector('text=You have signed out.');
+  await eventually(async () => ((await srv.ctx.governor.counts(alice.id)).byKind.owa ?? 0) === 0, 5000, 'owa session released');
+  await shot('signed-out');
+});

@@ -1,0 +1,194 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import type { FastifyInstance } from 'fastify';
+import { startServer } from '../../src/server/serve.js';
+import type { User } from '../../src/store/types.js';
+import { OWA_DECORATION, registerOwa, type OwaState } from '../../src/web/owa/index.js';
+import type { TestServer } from '../helpers/server.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** The repository root (this file runs from dist/test/web/). */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const ARTIFACTS = join(ROOT, 'test-artifacts');
+
+/** Newest modification time under a folder (to tell whether dist/ui is older than ui/). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/**
+ * Tests run against the built app: build it when missing or older than ui/. Test files run
+ * in parallel, so one builds (holding a lock folder) and the others wait for it.
+ */
+export async function ensureUiBuilt(): Promise<void> {
+  const index = join(ROOT, 'dist/ui/index.html');
+  const stale = () => !existsSync(index) || statSync(index).mtimeMs < Math.max(newest(join(ROOT, 'ui')), statSync(join(ROOT, 'vite.config.ts')).mtimeMs);
+  if (!stale()) return;
+  const lock = join(ROOT, 'dist/.ui-build-lock');
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  try {
+    mkdirSync(lock);
+  } catch {
+    const end = Date.now() + 120_000;
+    while (existsSync(lock) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+    return;
+  }
+  try {
+    const r = spawnSync('npx', ['vite', 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 120_000 });
+    if (r.status !== 0) throw new Error('npx vite build failed');
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+export type OwaTestServer = TestServer & { owa: OwaState; app: FastifyInstance };
+
+/**
+ * The whole server on port 0 with web mail registered. (Like test/helpers/server.ts, plus the
+ * web mail plugin — a no-op when front-ends.ts registers it already.)
+ */
+export async function startOwaServer(opts: { plaintext?: boolean } = {}): Promise<OwaTestServer> {
+  await ensureUiBuilt();
+  const tmp = tempDir();
+  const dataDir = join(tmp.dir, 'data');
+  const server = await startServer({
+    dataDir, host: '127.0.0.1',
+    ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0 },
+  }, [registerOwa]);
+  const https = server.listeners.find((l) => l.name === 'https') as unknown as { app: FastifyInstance };
+  const t: OwaTestServer = {
+    ...server,
+    dataDir,
+    app: https.app,
+    owa: (https.app as unknown as Record<string, OwaState>)[OWA_DECORATION]!,
+    port(name: string) {
+      const l = server.listeners.find((x) => x.name === name);
+      if (!l) throw new Error(`no listener ${name}`);
+      return l.port;
+    },
+    addUser: (address, password = 'secret-pw') => server.ctx.store.createUser({ address, password }),
+    async setSetting(name, value, scope = {}) {
+      const s = scope.userId !== undefined ? { scope: 'user' as const, targetId: scope.userId }
+        : scope.databaseId !== undefined ? { scope: 'database' as const, targetId: scope.databaseId } : { scope: 'server' as const, targetId: 0 };
+      await server.ctx.store.putSetting({ ...s, name, value });
+      await server.ctx.settings.refresh();
+    },
+    async close() {
+      await server.stop();
+      tmp.cleanup();
+    },
+  };
+  if (opts.plaintext) {
+    await t.setSetting('PopSettings.LoginType', 'PlainTextLogin');
+  }
+  return t;
+}
+
+export async function addAdmin(srv: TestServer, address: string, password = 'secret-pw'): Promise<User> {
+  return srv.ctx.store.createUser({ address, password, isAdmin: true });
+}
+
+/** A message in a user's Inbox, as SMTP delivery would leave it. */
+export async function deliver(srv: TestServer, user: User, raw: string): Promise<number> {
+  const r = await srv.ctx.store.deliver([user.id], Buffer.from(raw.replace(/\r?\n/g, '\r\n')));
+  return r.get(user.id)!.id;
+}
+
+export function mail(opts: { from?: string; to: string; subject: string; body?: string; html?: string; date?: string }): string {
+  const head = [
+    `From: ${opts.from ?? 'Sender <sender@example.org>'}`, `To: ${opts.to}`, `Subject: ${opts.subject}`,
+    `Date: ${opts.date ?? new Date().toUTCString()}`, `Message-ID: <${Math.random().toString(36).slice(2)}@example.org>`, 'MIME-Version: 1.0',
+  ];
+  return opts.html
+    ? [...head, 'Content-Type: text/html; charset=utf-8', '', opts.html, ''].join('\n')
+    : [...head, 'Content-Type: text/plain; charset=utf-8', '', opts.body ?? 'Hello.', ''].join('\n');
+}
+
+export interface Res { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; text: string; json: any }
+
+/**
+ * A minimal browser-like API client: keeps cookies, sends the CSRF header from the CSRF
+ * cookie (unless told not to), accepts the self-signed certificate.
+ */
+export class ApiClient {
+  readonly jar = new Map<string, string>();
+  constructor(readonly port: number) {}
+
+  get csrf(): string {
+    return this.jar.get('__Host-mw-csrf') ?? '';
+  }
+
+  request(method: string, path: string, opts: { json?: unknown; raw?: string; csrf?: string | false; headers?: Record<string, string> } = {}): Promise<Res> {
+    const body = opts.raw ?? (opts.json === undefined ? undefined : JSON.stringify(opts.json));
+    const headers: Record<string, string> = { ...opts.headers };
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    const token = opts.csrf === undefined ? this.csrf : opts.csrf;
+    if (token !== false && method !== 'GET') headers['x-csrf-token'] = token;
+    if (this.jar.size) headers.cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: this.port, method, path, headers, rejectUnauthorized: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          for (const c of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
+            const [pair, ...attrs] = c.split(';');
+            const eq = pair!.indexOf('=');
+            const [k, v] = [pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim()];
+            if (attrs.some((a) => /max-age=0/i.test(a.trim())) || v === '') this.jar.delete(k);
+            else this.jar.set(k, v);
+          }
+          const buf = Buffer.concat(chunks);
+          const text = buf.toString('utf8');
+          let json: unknown;
+          try { json = JSON.parse(text); } catch { json = undefined; }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: buf, text, json });
+        });
+      });
+      req.on('error', reject);
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+  }
+
+  get(path: string) { return this.request('GET', `/owa/api${path}`); }
+  post(path: string, json: unknown = {}, opts: { csrf?: string | false } = {}) { return this.request('POST', `/owa/api${path}`, { json, ...opts }); }
+
+  async login(address: string, password = 'secret-pw'): Promise<Res> {
+    await this.get('/session');
+    return this.post('/login', { address, password });
+  }
+}
+
+/** An SSE stream held open, with the events seen so far. */
+export function openStream(port: number, cookie: string): Promise<{ status: number; events: string[]; close: () => void; ended: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/owa/api/events', headers: { cookie }, rejectUnauthorized: false }, (res) => {
+      const events: string[] = [];
+      const ended = new Promise<void>((r) => res.on('close', () => r()));
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { for (const m of c.matchAll(/^event: (\w+)/gm)) events.push(m[1]!); });
+      resolve({ status: res.statusCode ?? 0, events, close: () => req.destroy(), ended });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export const cookieHeader = (c: ApiClient) => [...c.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+
+export async function launchBrowser(): Promise<Browser> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
