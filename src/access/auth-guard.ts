@@ -46,6 +46,11 @@ export class AuthGuard {
     if (e && e.lockedUntil <= Date.now()) this.entries.delete(ip);
   }
 
+  /** Forgets an address's failures and lockout (an administrator's unlock). */
+  reset(ip: string): void {
+    this.entries.delete(ip);
+  }
+
   private prune(now: number): void {
     for (const [ip, e] of this.entries) if (now - e.first > WINDOW_MS && e.lockedUntil <= now) this.entries.delete(ip);
   }
