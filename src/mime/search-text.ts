@@ -4,6 +4,7 @@ import libmime from 'libmime';
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
 import { fieldValue, scanHeader } from './headers.js';
 import type { MessageStructure, MimePart } from './structure.js';
+import { decodeTransfer } from './transfer-encoding.js';
 
 /** RFC 2047 encoded words -> unicode; the input is returned unchanged if decoding fails. */
 export function decodeHeaderValue(v: string): string {
@@ -36,7 +37,8 @@ function collect(raw: Buffer, part: MimePart, out: string[]): void {
   if (part.parts) for (const p of part.parts) collect(raw, p, out);
   else if (part.message) collect(raw, part.message.root, out);
   else if (part.contentType.type === 'text') {
-    const bytes = decodeTransfer(raw.subarray(part.bodyStart, part.bodyEnd), part.encoding);
+    const body = raw.subarray(part.bodyStart, part.bodyEnd);
+    const bytes = decodeTransfer(body, part.encoding) ?? body; // an unknown encoding: search the bytes as they are
     let text: string;
     try {
       text = decodeCharset(bytes, charsetOf(part));
@@ -53,45 +55,6 @@ function charsetOf(part: MimePart): string {
   const cs = ext !== undefined ? ext.split("'")[0]! : p['charset'];
   // us-ascii is often a lie for 8-bit bodies; UTF-8 decodes ASCII identically and more besides.
   return !cs || /^(us-)?ascii$/i.test(cs) ? 'utf-8' : cs;
-}
-
-function decodeTransfer(body: Buffer, encoding: string): Buffer {
-  if (encoding === 'base64') return Buffer.from(body.toString('latin1').replace(/[^A-Za-z0-9+/]/g, ''), 'base64');
-  if (encoding === 'quoted-printable') return decodeQP(body);
-  return body;
-}
-
-/** RFC 2045 6.7; malformed escapes are kept literally rather than rejected. */
-function decodeQP(body: Buffer): Buffer {
-  const out = Buffer.alloc(body.length);
-  let n = 0;
-  const hex = (c: number | undefined): number =>
-    c === undefined ? -1 : c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i]!;
-    if (c !== 0x3d) {
-      out[n++] = c;
-      continue;
-    }
-    // Soft line break: "=" then optional trailing whitespace, then (CR)LF.
-    let j = i + 1;
-    while (body[j] === 0x20 || body[j] === 0x09) j++;
-    if (body[j] === 0x0d && body[j + 1] === 0x0a) {
-      i = j + 1;
-      continue;
-    }
-    if (body[j] === 0x0a || j >= body.length) {
-      i = j;
-      continue;
-    }
-    const h = hex(body[i + 1]);
-    const l = hex(body[i + 2]);
-    if (h >= 0 && l >= 0) {
-      out[n++] = h * 16 + l;
-      i += 2;
-    } else out[n++] = c;
-  }
-  return out.subarray(0, n);
 }
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };

@@ -1,6 +1,7 @@
 import { StoreError } from '../../store/errors.js';
 import { TooManyObjectsOpened } from '../../governor/errors.js';
 import { ImapParseError } from './parser/command-parser.js';
+import { UnsupportedCharsetError } from './parser/search-keys.js';
 
 /** A tagged failure a handler raises on purpose: BAD for syntax/state, NO for refusals. */
 export class ImapError extends Error {
@@ -38,8 +39,10 @@ export function toImapFailure(err: unknown): { status: 'NO' | 'BAD'; code?: stri
   if (err instanceof TooManyObjectsOpened) return { status: 'NO', code: 'LIMIT', text: err.clientText };
   if (err instanceof StoreError) return { status: 'NO', code: STORE_CODES[err.kind], text: oneLine(err.message) };
   if (err instanceof ImapParseError) {
-    const m = /^\[([A-Z-]+)\] (.*)$/.exec(err.message);
-    return m ? { status: 'BAD', code: m[1], text: m[2]! } : { status: 'BAD', text: oneLine(err.message) };
+    // an unsupported CHARSET is a refusal, not a syntax error (RFC 3501 6.4.4)
+    const status = err instanceof UnsupportedCharsetError ? 'NO' : 'BAD';
+    const m = /^\[([^\]]+)\] (.*)$/.exec(err.message);
+    return m ? { status, code: m[1], text: oneLine(m[2]!) } : { status, text: oneLine(err.message) };
   }
   // Exchange's phrase for an unhandled server error, so admins can match the symptom.
   return { status: 'NO', code: 'SERVERBUG', text: 'Server Unavailable. 15: internal error' };

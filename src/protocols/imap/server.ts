@@ -8,7 +8,7 @@ import type { ServerContext } from '../../server/context.js';
 import type { Listener, ListenerOptions } from '../../server/listener.js';
 import { refusalText } from '../../access/connection-limits.js';
 import { Connection } from './connection.js';
-import { ProtocolLog } from './protocol-log.js';
+import { ProtocolLog } from '../shared/protocol-log.js';
 import { ImapSession, type ImapTuning, type ServerShared } from './session.js';
 
 export type { ImapTuning } from './session.js';
@@ -17,7 +17,7 @@ export async function startImapServer(ctx: ServerContext, opts: ListenerOptions,
   const secureContext = tls.createSecureContext({ key: ctx.tls.key, cert: ctx.tls.cert });
   const shared: ServerShared = {
     ctx, implicitTls: opts.implicitTls, secureContext, tuning,
-    log: new ProtocolLog(ctx.dataDir, ctx.settings), sessions: new Set(),
+    log: new ProtocolLog(ctx.dataDir, 'imap'), sessions: new Set(),
   };
   const onSocket = (socket: net.Socket) => {
     accept(shared, socket, opts.implicitTls).catch((err) => {
@@ -54,7 +54,7 @@ export async function startImapServer(ctx: ServerContext, opts: ListenerOptions,
       }
       await Promise.all(sessions.map((s) => s.finish()));
       await closed;
-      await shared.log.close();
+      await shared.log.flushed();
     },
   };
 }

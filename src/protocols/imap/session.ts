@@ -14,7 +14,7 @@ import { parseCommand, type ImapValue, type ParsedCommand } from './parser/comma
 import { bad, oneLine, toImapFailure } from './errors.js';
 import { capabilityList } from './capabilities.js';
 import type { MailboxView, ViewOptions } from './mailbox-view.js';
-import type { ProtocolLog } from './protocol-log.js';
+import type { ProtocolLog } from '../shared/protocol-log.js';
 import { COMMANDS } from './commands/index.js';
 
 export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
@@ -111,13 +111,22 @@ export class ImapSession {
 
   private tagged(tag: string, status: 'OK' | 'NO' | 'BAD', text: string, code?: string): void {
     const line = `${tag} ${status} ${code ? `[${code}] ` : ''}${text}`;
-    this.shared.log.line(this.id, this.seq, this.conn.remoteAddress, 'S', line);
+    this.log('S', line);
     this.write(`${line}\r\n`);
   }
 
   bye(text: string): void {
-    this.shared.log.line(this.id, this.seq, this.conn.remoteAddress, 'S', `* BYE ${text}`);
+    this.log('S', `* BYE ${text}`);
     this.send(`BYE ${text}`);
+  }
+
+  /**
+   * One protocol log line if ImapSettings.ProtocolLogEnabled, read on every line so that
+   * switching it takes effect at once. Callers mask passwords (describe()).
+   */
+  private log(direction: 'C' | 'S', text: string): void {
+    if (!this.ctx.settings.bool('ImapSettings.ProtocolLogEnabled')) return;
+    this.shared.log.write(this.id, this.seq, direction, text, this.conn.remoteAddress);
   }
 
   // ------------------------------------------------------------------ main loop
@@ -165,7 +174,8 @@ export class ImapSession {
     } catch (err) {
       const f = toImapFailure(err);
       const tag = (err as { tag?: string | null }).tag;
-      this.shared.log.line(this.id, ++this.seq, this.conn.remoteAddress, 'C', `(unparsable) ${f.text}`);
+      this.seq++;
+      this.log('C', `(unparsable) ${f.text}`);
       if (tag) this.tagged(tag, 'BAD', f.text, f.code);
       else this.send(`BAD ${f.text}`);
       return;
@@ -176,7 +186,7 @@ export class ImapSession {
   private async execute(cmd: ParsedCommand): Promise<void> {
     this.seq++;
     this.tag = cmd.tag;
-    this.shared.log.line(this.id, this.seq, this.conn.remoteAddress, 'C', describe(cmd));
+    this.log('C', describe(cmd));
     const spec = Object.hasOwn(COMMANDS, cmd.name) ? COMMANDS[cmd.name] : undefined;
     if (!spec) return this.tagged(cmd.tag, 'BAD', `Unknown command ${oneLine(cmd.name).slice(0, 40)}`);
     if (!spec.states.includes(this.state)) {

@@ -3,12 +3,14 @@ import { join } from 'node:path';
 
 /**
  * Optional per-protocol log (ProtocolLogEnabled): one CSV line per command and per response,
- * in the spirit of Exchange's protocol logs. Callers mask secrets before logging.
+ * in the spirit of Exchange's protocol logs, in DATA/logs/<protocol>-protocol.log. Callers
+ * mask secrets before logging.
  */
 export class ProtocolLog {
   private ready: Promise<void> | null = null;
   private queue: string[] = [];
-  private flushing = false;
+  /** The running flush, if any: one at a time keeps the lines in order. */
+  private flushing: Promise<void> | null = null;
 
   constructor(
     private readonly dataDir: string,
@@ -19,15 +21,24 @@ export class ProtocolLog {
     return join(this.dataDir, 'logs', `${this.protocol}-protocol.log`);
   }
 
-  write(sessionId: string, seq: number, direction: 'C' | 'S', text: string): void {
-    const clean = text.replace(/[\r\n]+$/, '').replace(/"/g, '""');
-    this.queue.push(`${new Date().toISOString()},${sessionId},${seq},${direction},"${clean}"\n`);
-    void this.flush();
+  /**
+   * `client` (the remote address) adds a column before the direction. The text stays on one
+   * CSV line and is cut at 500 characters: an IMAP command can be as long as its line limit.
+   */
+  write(sessionId: string, seq: number, direction: 'C' | 'S', text: string, client?: string): void {
+    const clean = text.replace(/[\r\n]+$/, '').replace(/[\r\n]+/g, ' ').slice(0, 500).replace(/"/g, '""');
+    const from = client === undefined ? '' : `${client},`;
+    this.queue.push(`${new Date().toISOString()},${sessionId},${seq},${from}${direction},"${clean}"\n`);
+    // flush() awaits before it can finish, so it never ends before this assignment
+    this.flushing ??= this.flush();
+  }
+
+  /** Resolves once every line written so far is appended (or given up on). */
+  async flushed(): Promise<void> {
+    while (this.flushing) await this.flushing;
   }
 
   private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
     try {
       this.ready ??= mkdir(join(this.dataDir, 'logs'), { recursive: true }).then(() => undefined);
       await this.ready;
@@ -36,9 +47,10 @@ export class ProtocolLog {
         await appendFile(this.file, lines);
       }
     } catch {
-      // a full disk must not take the protocol down; the log is best effort
+      // a full disk must not take the protocol down; the log is best effort (and tries again)
+      this.ready = null;
     } finally {
-      this.flushing = false;
+      this.flushing = null;
     }
   }
 }

@@ -1,6 +1,7 @@
 // APPEND with MULTIAPPEND (RFC 3502) and APPENDUID (RFC 4315).
 import { mailboxArg } from '../args.js';
 import { bad, no } from '../errors.js';
+import { folderOrFail } from '../folders.js';
 import { parseFlagList } from '../flags.js';
 import type { ImapValue } from '../parser/command-parser.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
@@ -45,8 +46,7 @@ export const appendCommands: Record<string, CommandSpec> = {
       const name = mailboxArg(c.args[0], s.utf8);
       const items = parseItems(c.args.slice(1));
       const userId = s.user!.id;
-      const folder = await s.ctx.store.getFolder(userId, name);
-      if (!folder) throw no(`Mailbox ${name.slice(0, 100)} does not exist`, 'TRYCREATE');
+      const folder = await folderOrFail(s, name, 'TRYCREATE');
       const uids: number[] = [];
       let uidValidity = folder.uidValidity;
       try {

@@ -1,6 +1,7 @@
 // COPY, MOVE and their UID forms (COPYUID from RFC 4315, MOVE from RFC 6851).
 import { expectArgs, mailboxArg, seqSetArg } from '../args.js';
 import { no } from '../errors.js';
+import { folderOrFail } from '../folders.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import type { ImapSession } from '../session.js';
@@ -12,8 +13,7 @@ async function copyOrMove(s: ImapSession, c: ParsedCommand, byUid: boolean, move
   const name = mailboxArg(c.args[1], s.utf8);
   const view = s.view;
   if (move && view.readOnly) throw no('Mailbox is read-only (EXAMINE)', 'CANNOT');
-  const target = await s.ctx.store.getFolder(s.user!.id, name);
-  if (!target) throw no(`Mailbox ${name.slice(0, 100)} does not exist`, 'TRYCREATE');
+  const target = await folderOrFail(s, name, 'TRYCREATE');
   const uids = view.select(ranges, byUid).filter((u) => view.message(u));
   const verb = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
   if (uids.length === 0) return `${verb} completed`;

@@ -2,6 +2,7 @@
 import type { SpecialUse } from '../../../store/types.js';
 import { checkMailboxName, expectArgs, listArg, mailboxArg, atomArg } from '../args.js';
 import { no } from '../errors.js';
+import { folderOrFail } from '../folders.js';
 import type { ImapSession } from '../session.js';
 import { AUTHED, type CommandSpec } from './types.js';
 
@@ -14,12 +15,6 @@ async function createParents(s: ImapSession, name: string): Promise<void> {
     const parent = levels.slice(0, i).join('/');
     if (!(await s.ctx.store.getFolder(s.user!.id, parent))) await s.ctx.store.createFolder(s.user!.id, parent);
   }
-}
-
-async function folderOrFail(s: ImapSession, name: string) {
-  const f = await s.ctx.store.getFolder(s.user!.id, name);
-  if (!f) throw no(`Mailbox ${name.slice(0, 100)} does not exist`, 'NONEXISTENT');
-  return f;
 }
 
 export const mailboxCommands: Record<string, CommandSpec> = {

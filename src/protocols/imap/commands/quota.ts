@@ -1,6 +1,7 @@
 // GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208): one quota root "" per user, STORAGE in KiB.
 import { expectArgs, mailboxArg, stringArg } from '../args.js';
 import { no } from '../errors.js';
+import { folderOrFail } from '../folders.js';
 import type { ImapSession } from '../session.js';
 import { mailboxName } from '../wire.js';
 import { AUTHED, type CommandSpec } from './types.js';
@@ -16,9 +17,7 @@ export const quotaCommands: Record<string, CommandSpec> = {
     states: AUTHED,
     run: async (s, c) => {
       expectArgs(c.args, 1);
-      const name = mailboxArg(c.args[0], s.utf8);
-      const f = await s.ctx.store.getFolder(s.user!.id, name);
-      if (!f) throw no(`Mailbox ${name.slice(0, 100)} does not exist`, 'NONEXISTENT');
+      const f = await folderOrFail(s, mailboxArg(c.args[0], s.utf8));
       s.send(`QUOTAROOT ${mailboxName(f.name, s.utf8)} ""`);
       s.send(await quotaLine(s));
       return 'GETQUOTAROOT completed';

@@ -1,31 +1,24 @@
 // SEARCH and UID SEARCH, with ESEARCH result options (RFC 4731) and MODSEQ (RFC 7162).
-import { atomArg, listArg, stringArg } from '../args.js';
-import { bad, no } from '../errors.js';
+import { bad } from '../errors.js';
 import { loadMessage } from '../message-data.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
+import { parseSearch, UnsupportedCharsetError } from '../parser/search-keys.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
-import { matches, needsContent, parseSearchKeys, resolveSets, usesModseq, type Candidate } from '../search.js';
+import { matches, needsContent, resolveSets, usesModseq, type Candidate } from '../search.js';
 import type { ImapSession } from '../session.js';
 import { str } from '../wire.js';
 import { SELECTED, type CommandSpec } from './types.js';
 
-const RETURN_OPTS = new Set(['MIN', 'MAX', 'ALL', 'COUNT']);
+/** The charsets BADCHARSET names: the parser could decode more, but we answer for these. */
+const CHARSETS = /^(UTF-8|US-ASCII)$/i;
 
 async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
-  const args = [...c.args];
-  let ret: string[] | null = null;
-  if (args[0]?.t === 'atom' && args[0].v.toUpperCase() === 'RETURN') {
-    args.shift();
-    ret = listArg(args.shift(), 'RETURN option').map((v) => atomArg(v, 'RETURN option').toUpperCase());
-    for (const r of ret) if (!RETURN_OPTS.has(r)) throw bad(`Unsupported RETURN option ${r.slice(0, 20)}`);
-    if (ret.length === 0) ret = ['ALL'];
-  }
-  if (args[0]?.t === 'atom' && args[0].v.toUpperCase() === 'CHARSET') {
-    args.shift();
-    const cs = stringArg(args.shift(), 'charset').toUpperCase();
-    if (cs !== 'UTF-8' && cs !== 'US-ASCII') throw no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
-  }
-  const tree = parseSearchKeys(args);
+  const req = parseSearch(c.args);
+  if (req.charset !== undefined && !CHARSETS.test(req.charset)) throw new UnsupportedCharsetError(req.charset);
+  // SAVE needs SEARCHRES (RFC 5182), which is not advertised
+  if (req.returnOpts?.includes('SAVE')) throw bad('Unsupported RETURN option SAVE');
+  let ret = req.returnOpts ?? null;
+  const tree = req.key;
   if (usesModseq(tree)) s.enabled.add('CONDSTORE');
   if (!ret && s.enabled.has('IMAP4rev2')) ret = ['ALL']; // IMAP4rev2 answers with ESEARCH only
   const view = s.view;

@@ -1,6 +1,7 @@
 // SELECT, EXAMINE (with CONDSTORE / QRESYNC parameters), CLOSE, UNSELECT, CHECK.
 import { atomArg, expectArgs, listArg, mailboxArg, numberArg, seqSetArg } from '../args.js';
-import { bad, no } from '../errors.js';
+import { bad } from '../errors.js';
+import { folderOrFail } from '../folders.js';
 import { MailboxView } from '../mailbox-view.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
@@ -39,8 +40,7 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
     s.deselect();
     s.send('OK [CLOSED] Previous mailbox closed');
   }
-  const folder = await s.ctx.store.getFolder(s.user!.id, name);
-  if (!folder) throw no(`Mailbox ${name.slice(0, 100)} does not exist`, 'NONEXISTENT');
+  const folder = await folderOrFail(s, name);
   const release = s.storeSession!.openObject('objtFolder'); // NO [LIMIT] past MaxObjsPerMapiSession.objtFolder
   const view = new MailboxView(s.ctx.store, s.user!.id, folder, readOnly);
   try {

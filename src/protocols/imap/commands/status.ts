@@ -1,7 +1,8 @@
 // STATUS (RFC 3501 6.3.10, STATUS=SIZE RFC 8438, HIGHESTMODSEQ RFC 7162, DELETED RFC 9051).
 import type { Folder } from '../../../store/types.js';
 import { atomArg, expectArgs, listArg, mailboxArg } from '../args.js';
-import { bad, no } from '../errors.js';
+import { bad } from '../errors.js';
+import { folderOrFail } from '../folders.js';
 import type { ImapSession } from '../session.js';
 import type { ImapValue } from '../parser/command-parser.js';
 import { mailboxName } from '../wire.js';
@@ -39,8 +40,7 @@ export const statusCommands: Record<string, CommandSpec> = {
       expectArgs(c.args, 2);
       const name = mailboxArg(c.args[0], s.utf8);
       const items = parseStatusItems(listArg(c.args[1], 'status item'));
-      const f = await s.ctx.store.getFolder(s.user!.id, name);
-      if (!f) throw no(`Mailbox ${name.slice(0, 100)} does not exist`, 'NONEXISTENT');
+      const f = await folderOrFail(s, name);
       if (items.includes('HIGHESTMODSEQ')) s.enabled.add('CONDSTORE'); // RFC 7162 3.1: a CONDSTORE-enabling command
       s.send(await statusLine(s, f, items));
       return 'STATUS completed';
