@@ -13,7 +13,11 @@
 import { ImapClient } from './lib/raw.js';
 import { makeMessage, makeMessages, prng } from './lib/messages.js';
 import { dovecotMissing, dovecotScheme, startDovecot, writeMaildir, type Dovecot } from './lib/dovecot.js';
-import { createUsers, mwTempDir, openSeedStore, putBenchSettings, startMailwarden, type MailwardenProcess } from './lib/mailwarden.js';
+import { createInterface } from 'node:readline';
+import { randomBytes, scryptSync } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { createUsers, mwTempDir, openFileLimit, openSeedStore, putBenchSettings, spawnNode, startMailwarden, type MailwardenProcess } from './lib/mailwarden.js';
 import { buildBigFolder, benchFlags } from './store.js';
 import { log, nowMs, runs, sleep, summarise, type BenchOutcome, type BenchResult, type Summary } from './lib/stats.js';
 
@@ -26,6 +30,12 @@ const IDLE = Number(process.env.BENCH_IMAP_IDLE ?? 100);
 const PASSWORD = 'bench-pw';
 const user = (i: number) => `imap${i}@bench.test`;
 const COMMANDS_PER_SESSION = 3 + CYCLES * 6;
+/** Many IDLE connections (0 = skip): held by a child process, spread over IDLE_USERS users. */
+const IDLE_MANY = Number(process.env.BENCH_IMAP_IDLE_MANY ?? 10_000);
+const IDLE_USERS = 100;
+const IDLE_ROUNDS = Number(process.env.BENCH_IMAP_IDLE_ROUNDS ?? 5);
+const NOFILE = 65_535;
+
 
 async function mixedRound(port: number, users: string[], appendMsg: Buffer): Promise<{ commands: number; ms: number }> {
   const t0 = nowMs();
@@ -82,7 +92,102 @@ async function idleMemory(port: number, users: string[], memory: () => { pssKiB:
   }
 }
 
+/**
+ * IDLE_MANY authenticated connections (IDLE_USERS users, INBOX selected, in IDLE) against a
+ * Mailwarden started with RLIMIT_NOFILE raised; reports the server's memory and how long one
+ * new message (SMTP, one transaction to every user) takes to reach every IDLE connection.
+ * Logons are not what is measured here: the users get a cheap scrypt hash (N=16) written
+ * straight into the store, so that 10,000 logons take seconds instead of ~5 minutes.
+ */
+async function idleMany(): Promise<{ results: BenchResult[]; notes: string[] }> {
+  const notes: string[] = [];
+  const tmp = mwTempDir('mw-bench-idle-');
+  let mw: MailwardenProcess | null = null;
+  try {
+    const users = Array.from({ length: IDLE_USERS }, (_, i) => `idle${i}@bench.test`);
+    const store = await openSeedStore(tmp.dataDir);
+    await putBenchSettings(store);
+    const put = (name: string, value: string) => store.putSetting({ scope: 'server', targetId: 0, name, value });
+    await put('ImapSettings.MaxConnections', '25000');
+    await put('ImapSettings.MaxConnectionFromSingleIP', '25000');
+    await put('ImapSettings.MaxConnectionsPerUser', '25000');
+    await put('Maximum Allowed Sessions Per User', String(Math.max(10_000, IDLE_MANY)));
+    await put('Maximum Allowed Service Sessions Per User', String(Math.max(10_000, IDLE_MANY)));
+    await put('ThrottlingPolicy.IMAPMaxConcurrency', '0');
+    await put('SmtpSettings.MaxRecipients', String(Math.max(200, IDLE_USERS)));
+    const created = await createUsers(store, users, PASSWORD);
+    for (const u of created) await store.deliver([u.id], makeMessage(`idle-seed-${u.id}`, 2048, prng(u.id)));
+    const file = store.file;
+    await store.close();
+    const db = new Database(file);
+    try {
+      const upd = db.prepare('UPDATE users SET password_hash = ? WHERE id = ?');
+      for (const u of created) {
+        const salt = randomBytes(16);
+        const key = scryptSync(PASSWORD, salt, 32, { N: 16, r: 1, p: 1 });
+        upd.run(['scrypt', 16, 1, 1, salt.toString('base64'), key.toString('base64')].join('$'), u.id);
+      }
+    } finally {
+      db.close();
+    }
+    mw = await startMailwarden(tmp.dataDir, { nofile: NOFILE });
+    const limit = openFileLimit(mw.pid);
+    notes.push(`IDLE test: server RLIMIT_NOFILE ${limit} (spawned through sh -c 'ulimit -n ${NOFILE}; exec node …'); client connections held by a separate child process with the same limit.`);
+    if (limit !== null && limit < IDLE_MANY + 100) notes.push(`IDLE test: the file limit ${limit} is below ${IDLE_MANY} connections; refusals are expected.`);
+    await sleep(500);
+    const before = mw.memory();
+    const script = fileURLToPath(new URL('./lib/idle-clients.js', import.meta.url));
+    const cfg = { imapPort: mw.port('imap')!, smtpPort: mw.port('smtp')!, users, password: PASSWORD, connections: IDLE_MANY, concurrency: 100 };
+    const child = spawnNode(script, [JSON.stringify(cfg)], ['pipe', 'pipe', 'inherit'], NOFILE);
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const nextMsg = async (): Promise<Record<string, any>> => {
+      const r = await lines.next();
+      if (r.done) throw new Error('idle client process ended early');
+      const m = JSON.parse(r.value) as Record<string, any>;
+      if (m.error) throw new Error(`idle clients: ${m.error}`);
+      return m;
+    };
+    try {
+      log(`imap idle: opening ${IDLE_MANY.toLocaleString('en-US')} IDLE connections over ${IDLE_USERS} users …`);
+      const ready = (await nextMsg()).ready as { connections: number; ms: number };
+      notes.push(`IDLE test: ${ready.connections.toLocaleString('en-US')} connections logged on, SELECTed and in IDLE in ${(ready.ms / 1000).toFixed(1)} s (cheap hashes; 100 at a time).`);
+      await sleep(2000);
+      const after = mw.memory();
+      const rounds: Array<{ acceptedMs: number; firstMs: number; medianMs: number; allMs: number; clients: number }> = [];
+      for (let r = 0; r < IDLE_ROUNDS; r++) {
+        child.stdin!.write('go\n');
+        const round = (await nextMsg()).round as (typeof rounds)[number];
+        rounds.push(round);
+        log(`imap idle round ${r + 1}/${IDLE_ROUNDS}: 250 after ${round.acceptedMs.toFixed(0)} ms; all ${round.clients} IDLE clients had the EXISTS after ${round.allMs.toFixed(0)} ms (median ${round.medianMs.toFixed(0)} ms)`);
+        await sleep(500);
+      }
+      const rssMiB = after.rssKiB / 1024;
+      log(`imap idle: server RSS ${(before.rssKiB / 1024).toFixed(0)} MiB before, ${rssMiB.toFixed(0)} MiB with ${ready.connections} IDLE connections`);
+      notes.push(`IDLE test: server RSS ${(before.rssKiB / 1024).toFixed(1)} MiB before, ${rssMiB.toFixed(1)} MiB with ${ready.connections.toLocaleString('en-US')} IDLE connections (PSS ${(after.pssKiB / 1024).toFixed(1)} MiB); latency measured by the client process from the end of DATA to the last EXISTS (client-side processing of ${ready.connections.toLocaleString('en-US')} sockets included).`);
+      return {
+        notes,
+        results: [
+          { bench: 'imap', metric: `server RSS with ${IDLE_MANY.toLocaleString('en-US')} IDLE connections (${IDLE_USERS} users, INBOX selected; one run)`, unit: 'MiB', better: 'lower', mw: summarise([rssMiB]), target: '< 500 MB' },
+          { bench: 'imap', metric: `new message (SMTP, one transaction to all ${IDLE_USERS} users) until every one of the ${IDLE_MANY.toLocaleString('en-US')} IDLE connections has its EXISTS`, unit: 'ms', better: 'lower', mw: summarise(rounds.map((x) => x.allMs)), target: '< 1 s' },
+          { bench: 'imap', metric: 'same, until the SMTP 250 (delivery committed)', unit: 'ms', better: 'lower', mw: summarise(rounds.map((x) => x.acceptedMs)) },
+        ],
+      };
+    } finally {
+      child.stdin!.write('stop\n');
+      await new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
+    }
+  } finally {
+    await mw?.stop();
+    tmp.cleanup();
+  }
+}
+
 export async function benchImap(): Promise<BenchOutcome> {
+  if (process.env.BENCH_IMAP_IDLE_ONLY) {
+    // quick check of the many-IDLE part alone (published numbers come from the whole benchmark)
+    const many = await idleMany();
+    return { name: 'imap', results: many.results, skipped: [], notes: many.notes };
+  }
   const skipped: string[] = [];
   const notes: string[] = [];
   const users = Array.from({ length: CLIENTS }, (_, i) => user(i));
@@ -170,6 +275,15 @@ export async function benchImap(): Promise<BenchOutcome> {
     if (IDLE > 0) {
       results.push({ bench: 'imap', metric: `memory per idle logged-in connection (${IDLE} connections, PSS delta, one run)`, unit: 'KiB', better: 'lower', mw: one(idle.mw?.perConnKiB), dovecot: one(idle.dovecot?.perConnKiB) });
       for (const [k, v] of Object.entries(idle)) notes.push(`${k === 'mw' ? 'Mailwarden' : 'Dovecot'} memory (PSS, all processes): ${v.baseMiB.toFixed(1)} MiB before, ${v.totalMiB.toFixed(1)} MiB with ${IDLE} idle connections.`);
+    }
+    await mw?.stop();
+    mw = null;
+    await dc?.stop();
+    dc = null;
+    if (hasImap && IDLE_MANY > 0) {
+      const many = await idleMany();
+      results.push(...many.results);
+      notes.push(...many.notes);
     }
     return { name: 'imap', results, skipped, notes };
   } finally {

@@ -12,6 +12,7 @@ import { benchStore } from './store.js';
 import { benchPop3 } from './pop3.js';
 import { benchImap } from './imap.js';
 import { benchSmtp } from './smtp.js';
+import { benchOwa } from './owa.js';
 import { dovecotVersion } from './lib/dovecot.js';
 import { cpuModel } from './lib/proc.js';
 import { fmtSummary, log, ratio, type BenchOutcome } from './lib/stats.js';
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   pop3: benchPop3,
   imap: benchImap,
   smtp: benchSmtp,
+  owa: benchOwa,
 };
 
 /** bench/ in the source tree (dist/bench/run.js → ../../bench). */

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,10 +51,35 @@ export interface MailwardenProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * Spawns `node script args…`; with `nofile`, through `sh -c 'ulimit -n …; exec node …'` so the
+ * child may hold that many sockets (Node cannot raise its own RLIMIT_NOFILE). When the hard
+ * limit is lower and cannot be raised (not root), the soft limit goes up to the hard one.
+ * `exec` keeps the pid, so signals and /proc reach the Node process itself.
+ */
+export function spawnNode(script: string, args: string[], stdio: StdioOptions, nofile?: number, nodeArgs: string[] = []): ChildProcess {
+  if (!nofile) return spawn(process.execPath, [...nodeArgs, script, ...args], { stdio });
+  const sh = `ulimit -n ${nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
+  return spawn('/bin/sh', ['-c', sh, process.execPath, ...nodeArgs, script, ...args], { stdio });
+}
+
+/** The soft RLIMIT_NOFILE of a running process (Linux /proc), or null. */
+export function openFileLimit(pid: number | 'self' = 'self'): number | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+    return m ? (m[1] === 'unlimited' ? Infinity : Number(m[1])) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Starts bench/lib/mw-server.js (startServer on loopback, port 0 everywhere) on a seeded data folder. */
-export async function startMailwarden(dataDir: string): Promise<MailwardenProcess> {
+export async function startMailwarden(dataDir: string, opts: { nofile?: number } = {}): Promise<MailwardenProcess> {
   const script = fileURLToPath(new URL('./mw-server.js', import.meta.url));
-  const child = spawn(process.execPath, [script, dataDir], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  // BENCH_MW_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the server under a benchmark
+  // (NODE_OPTIONS may not carry --cpu-prof)
+  const nodeArgs = (process.env.BENCH_MW_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawnNode(script, [dataDir], ['ignore', 'pipe', 'inherit', 'ipc'], opts.nofile, nodeArgs);
   const info = await new Promise<{ pid: number; listeners: MailwardenProcess['listeners'] }>((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {

@@ -207,8 +207,17 @@ function normaliseKey(key: string): string {
   return key.toLowerCase().replace(/[\s_-]+/g, '');
 }
 
+// Front ends look settings up by the same literal names over and over (per command, per
+// line): remember the answer for each spelling seen, so the normalising regex runs once.
+const byLiteral = new Map<string, SettingDef>();
+
 export function findSetting(nameOrAlias: string): SettingDef | undefined {
-  return byKey.get(normaliseKey(nameOrAlias));
+  const hit = byLiteral.get(nameOrAlias);
+  if (hit) return hit;
+  const def = byKey.get(normaliseKey(nameOrAlias));
+  // only known names are remembered, so arbitrary input (CLI, admin API) cannot grow the map
+  if (def && byLiteral.size < 4096) byLiteral.set(nameOrAlias, def);
+  return def;
 }
 
 export type SettingValue = number | boolean | string;

@@ -44,18 +44,33 @@ export function resolveSetting(nameOrAlias: string, overrides: SettingOverride[]
 export class LiveSettings {
   private overrides: SettingOverride[] = [];
   private version = -1;
+  /**
+   * Resolved values for the overrides now loaded, by name (as spelled by the caller), user and
+   * database. Emptied whenever refresh() loads new overrides, so it never outlives them.
+   */
+  private resolved = new Map<string, SettingValue>();
 
   constructor(private readonly store: Store) {}
 
   async refresh(): Promise<void> {
     const v = await this.store.settingsVersion();
     if (v === this.version) return;
-    this.overrides = await this.store.listSettingOverrides();
+    const overrides = await this.store.listSettingOverrides();
+    // another refresh may have loaded a newer version meanwhile: keep the newest
+    if (this.version > v) return;
+    this.overrides = overrides;
     this.version = v;
+    this.resolved = new Map();
   }
 
   get(name: string, ctx: SettingContext = {}): SettingValue {
-    return resolveSetting(name, this.overrides, ctx);
+    const key = `${name}\0${ctx.userId ?? ''}\0${ctx.databaseId ?? ''}`;
+    const hit = this.resolved.get(key);
+    if (hit !== undefined) return hit;
+    const value = resolveSetting(name, this.overrides, ctx); // throws for an unknown name: not cached
+    if (this.resolved.size >= 10_000) this.resolved.clear(); // bound: many users × settings
+    this.resolved.set(key, value);
+    return value;
   }
 
   int(name: string, ctx: SettingContext = {}): number {

@@ -30,9 +30,24 @@ export function analyseMessage(raw: Buffer): AnalysedMessage {
       date: parsedDate && !Number.isNaN(parsedDate.getTime()) ? parsedDate : null,
       messageId: headerValues(raw, 'message-id')[0]?.trim() ?? null,
       hasAttachments: hasAttachment(structure.root),
-      preview: text.replace(/\s+/g, ' ').trim().slice(0, 200),
+      preview: preview(text, 200),
     },
   };
+}
+
+/**
+ * The first `max` characters of the text with whitespace runs collapsed and trimmed — as
+ * `text.replace(/\s+/g, ' ').trim().slice(0, max)`, but collapsing only a prefix long enough
+ * to give them (collapsing a prefix gives a prefix of the collapsed whole), not a whole body.
+ */
+export function preview(text: string, max: number): string {
+  const t = text.trimStart();
+  for (let take = max * 8; ; take *= 4) {
+    if (take >= t.length) return t.replace(/\s+/g, ' ').trim().slice(0, max);
+    const p = t.slice(0, take).replace(/\s+/g, ' ');
+    // more than `max` characters: the trailing trim of the whole cannot reach into the first `max`
+    if (p.length > max) return p.slice(0, max);
+  }
 }
 
 function safeBodyText(raw: Buffer, s: MessageStructure): string {

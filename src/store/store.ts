@@ -1,6 +1,6 @@
 import type {
   AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderStatus,
-  MailboxDatabase, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, User,
 } from './types.js';
 
@@ -79,7 +79,13 @@ export interface Store {
   append(userId: number, folderId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult>;
   /** One stored copy of the bytes, one message row per recipient, one transaction. */
   deliver(userIds: number[], raw: Buffer, opts?: DeliveryOptions): Promise<Map<number, AppendResult>>;
+  /**
+   * Every message of a folder (or those with MODSEQ > changedSince), ascending by UID.
+   * The `flags` arrays may be shared between messages of one listing: treat them as read-only.
+   */
   listMessages(userId: number, folderId: number, opts?: { changedSince?: number }): Promise<MessageSummary[]>;
+  /** The same listing as compact arrays (UID, MODSEQ, size, flags): the fast path for big folders. */
+  listMessageIndex(userId: number, folderId: number, opts?: { changedSince?: number }): Promise<MessageIndex>;
   /** Newest first, with header facts, for message lists. */
   listMessagePage(userId: number, folderId: number, offset: number, limit: number, query?: string): Promise<{ total: number; items: MessageListItem[] }>;
   getMessage(userId: number, messageId: number): Promise<(MessageListItem & { folderId: number }) | null>;
@@ -110,3 +116,6 @@ export interface Store {
   updateQueueEntry(id: number, changes: { attempts: number; nextAttempt: Date; lastError: string | null }): Promise<void>;
   removeQueueEntry(id: number): Promise<boolean>;
 }
+
+/** A stored flags text ("\\Seen \\Flagged", as in MessageIndex.flags) as an array. */
+export const splitFlags = (s: string): string[] => (s ? s.split(' ') : []);

@@ -56,6 +56,19 @@ export interface MessageSummary {
   blobHash: string;
 }
 
+/**
+ * A compact listing of a folder (Store.listMessageIndex): one entry per message, position i in
+ * every array, ascending by UID. Built for the hot paths that need UIDs and flags of every
+ * message (IMAP SELECT / FETCH 1:* FLAGS, POP3 maildrop): no object per message.
+ */
+export interface MessageIndex {
+  uids: Uint32Array;
+  modseqs: Float64Array;
+  sizes: Float64Array;
+  /** Each message's flags as stored: one space between flags, '' for none (`splitFlags` makes an array). */
+  flags: string[];
+}
+
 /** Header facts computed once at delivery, for lists (web mail) and search. */
 export interface MessageHeaderFacts {
   subject: string;

@@ -7,6 +7,8 @@ import { ProtocolLog } from '../shared/protocol-log.js';
 import { COMMANDS, type Pop3State } from './commands.js';
 import type { Maildrop } from './maildrop.js';
 
+const DOT_LINE = Buffer.from('.\r\n');
+
 /** After this many bad commands the connection is closed, as Exchange and Dovecot do. */
 const MAX_BAD_COMMANDS = 10;
 
@@ -143,9 +145,12 @@ export class Pop3Session {
   async sendBlock(first: string, body: Buffer): Promise<void> {
     if (this.closed || this.socket.destroyed) return;
     this.log?.write(this.id, this.seq, 'S', `${first} [${body.length} bytes]`);
+    // one writev for status line, body and terminator instead of three socket writes
+    this.socket.cork();
     this.socket.write(first + '\r\n');
-    const ok = this.socket.write(body);
-    this.socket.write('.\r\n');
+    this.socket.write(body);
+    const ok = this.socket.write(DOT_LINE);
+    this.socket.uncork();
     if (!ok) await new Promise<void>((resolve) => {
       const done = () => { this.socket.off('drain', done); this.socket.off('close', done); resolve(); };
       this.socket.once('drain', done);

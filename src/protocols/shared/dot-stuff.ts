@@ -4,26 +4,33 @@
  * with CRLF so that the caller can append ".\r\n".
  */
 export function dotStuff(raw: Buffer): Buffer {
-  const out: Buffer[] = [];
+  // Jumps from line end to line end with Buffer.indexOf (memchr) instead of visiting every
+  // byte in JavaScript; a message that needs no change (CRLF lines, no line starting with
+  // ".", CRLF at the end — what SMTP delivery stores) is returned as it is, without a copy.
+  let out: Buffer[] | null = null;
   let start = 0;
-  let lineStart = true;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i];
-    if (lineStart && c === 0x2e) {
-      out.push(raw.subarray(start, i), DOT);
-      start = i;
+  const n = raw.length;
+  if (n > 0 && raw[0] === 0x2e) out = [DOT];
+  for (let i = raw.indexOf(0x0a); i >= 0; i = raw.indexOf(0x0a, i + 1)) {
+    const bare = i === 0 || raw[i - 1] !== 0x0d;
+    const dot = i + 1 < n && raw[i + 1] === 0x2e;
+    if (!bare && !dot) continue;
+    out ??= [];
+    if (bare) {
+      out.push(raw.subarray(start, i), CRLF);
+      start = i + 1;
     }
-    lineStart = false;
-    if (c === 0x0a) {
-      if (i === 0 || raw[i - 1] !== 0x0d) {
-        out.push(raw.subarray(start, i), CRLF);
-        start = i + 1;
-      }
-      lineStart = true;
+    if (dot) {
+      if (start < i + 1) out.push(raw.subarray(start, i + 1));
+      out.push(DOT);
+      start = i + 1;
     }
   }
-  out.push(raw.subarray(start));
-  const joined = Buffer.concat(out);
+  let joined = raw;
+  if (out) {
+    out.push(raw.subarray(start));
+    joined = Buffer.concat(out);
+  }
   if (joined.length === 0 || !(joined[joined.length - 2] === 0x0d && joined[joined.length - 1] === 0x0a)) {
     return Buffer.concat([joined, CRLF]);
   }

@@ -1,15 +1,14 @@
-import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
-import { analyseMessage } from '../analyse.js';
+import { analyseMessage, type AnalysedMessage } from '../analyse.js';
 import { hashPassword, verifyPassword } from '../../util/password.js';
 import { openSqliteDatabase } from './open.js';
 import { resolveSetting } from '../../settings/resolve.js';
-import type { AppendOptions, DeliveryOptions, NewUser, Store, StoreChange } from '../store.js';
+import { splitFlags, type AppendOptions, type DeliveryOptions, type NewUser, type Store, type StoreChange } from '../store.js';
 import type {
   AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderStatus,
-  MailboxDatabase, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, User,
 } from '../types.js';
 
@@ -41,19 +40,26 @@ interface FolderRow {
 }
 interface MessageRow { id: number; uid: number; modseq: number; flags: string; internal_date: number; size: number; blob_hash: string }
 
-const splitFlags = (s: string): string[] => (s ? s.split(' ') : []);
 const joinFlags = (flags: Iterable<string>): string => [...new Set(flags)].join(' ');
 
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   private readonly db: Database.Database;
-  private readonly changes = new EventEmitter();
+  /**
+   * Change listeners (one per IMAP session, web push client…). A Set, not an EventEmitter:
+   * removing one of 10,000 listeners is O(1) instead of a scan of the listener array.
+   */
+  private readonly changeListeners = new Set<(change: StoreChange) => void>();
   private readonly stmt = new Map<string, Database.Statement>();
   private org!: Organisation;
+  /** Quota overrides as of a settings version (re-read only when settings change, from any process). */
+  private quotaOverrides: { version: number; list: SettingOverride[] } | null = null;
+  /** Group commit: writes queued in one turn of the event loop share one transaction (one fsync). */
+  private pendingWrites: Array<PendingWrite> = [];
+  private flushScheduled = false;
 
   private constructor(readonly file: string) {
     this.db = openSqliteDatabase(file);
-    this.changes.setMaxListeners(0);
   }
 
   static async open(file: string, opts: { organisation?: string; serverName?: string } = {}): Promise<SqliteStore> {
@@ -88,10 +94,18 @@ export class SqliteStore implements Store {
   }
 
   private emit(change: StoreChange): void {
-    this.changes.emit('change', change);
+    for (const listener of this.changeListeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        // the change is committed: a failing listener must not make the write look failed
+        console.error('store change listener failed:', err);
+      }
+    }
   }
 
   async close(): Promise<void> {
+    if (this.pendingWrites.length && this.db.open) this.flushWrites(); // queued writes commit before the file closes
     if (this.db.open) this.db.close();
   }
 
@@ -367,8 +381,8 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- messages
 
   /** Stores the bytes once (content-addressed) with everything computed at delivery. */
-  private putBlob(raw: Buffer): string {
-    const a = analyseMessage(raw);
+  private putBlob(raw: Buffer, analysed?: AnalysedMessage): string {
+    const a = analysed ?? analyseMessage(raw);
     const f = a.facts;
     this.q(
       `INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview)
@@ -401,20 +415,80 @@ export class SqliteStore implements Store {
   private quotaLimit(userId: number): number {
     const u = this.q('SELECT database_id FROM users WHERE id = ?').get(userId) as { database_id: number } | undefined;
     if (!u) throw new StoreError('not-found', `no user with id ${userId}`);
-    const overrides = this.q("SELECT scope, target_id, name, value FROM settings WHERE name = 'Default Mailbox Quota Bytes'").all() as Array<{ scope: SettingOverride['scope']; target_id: number; name: string; value: string }>;
-    return Number(resolveSetting('Default Mailbox Quota Bytes', overrides.map((o) => ({ scope: o.scope, targetId: o.target_id, name: o.name, value: o.value })), { userId, databaseId: u.database_id }));
+    // The settings version changes with every settings write, in this process or another (CLI).
+    const version = Number((this.q("SELECT value FROM meta WHERE key = 'settings_version'").get() as { value: string }).value);
+    if (this.quotaOverrides?.version !== version) {
+      const rows = this.q("SELECT scope, target_id, name, value FROM settings WHERE name = 'Default Mailbox Quota Bytes'").all() as Array<{ scope: SettingOverride['scope']; target_id: number; name: string; value: string }>;
+      this.quotaOverrides = { version, list: rows.map((o) => ({ scope: o.scope, targetId: o.target_id, name: o.name, value: o.value })) };
+    }
+    return Number(resolveSetting('Default Mailbox Quota Bytes', this.quotaOverrides.list, { userId, databaseId: u.database_id }));
+  }
+
+  /**
+   * Runs `fn` in a write transaction and resolves once it is committed (durable: synchronous=FULL).
+   * Writes queued during one turn of the event loop are committed together — one transaction,
+   * one fsync — each inside its own savepoint, so a write that fails (over quota, no such folder)
+   * is rolled back alone and only its promise rejects. Nobody is answered before the commit.
+   */
+  private groupCommit<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pendingWrites.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushWrites());
+      }
+    });
+  }
+
+  private flushWrites(): void {
+    this.flushScheduled = false;
+    const batch = this.pendingWrites;
+    this.pendingWrites = [];
+    if (batch.length === 0) return;
+    if (!this.db.open) {
+      for (const w of batch) w.reject(new StoreError('read-only', 'the store is closed'));
+      return;
+    }
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.db.transaction(() => {
+        for (const w of batch) {
+          if (batch.length === 1) {
+            outcomes.push({ ok: true, value: w.fn() }); // a lone write needs no savepoint
+            continue;
+          }
+          try {
+            outcomes.push({ ok: true, value: this.db.transaction(w.fn)() }); // nested: a savepoint
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      })();
+    } catch (error) {
+      // the commit itself failed (or the lone write threw): nothing of this batch is stored
+      for (const w of batch) w.reject(error);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const o = outcomes[i]!;
+      if (o.ok) batch[i]!.resolve(o.value);
+      else batch[i]!.reject(o.error);
+    }
   }
 
   async append(userId: number, folderId: number, raw: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
-    const limit = this.quotaLimit(userId);
-    const result = this.db.transaction(() => {
+    const analysed = analyseMessage(raw); // CPU work outside the write transaction
+    const flags = opts.flags ?? [];
+    const internalDate = opts.internalDate ?? new Date();
+    const result = await this.groupCommit(() => {
+      const limit = this.quotaLimit(userId);
       if (limit > 0) {
         const used = (this.q('SELECT used_bytes FROM users WHERE id = ?').get(userId) as { used_bytes: number }).used_bytes;
         if (used + raw.length > limit) throw new StoreError('over-quota', `mailbox is over its quota of ${limit} bytes`);
       }
-      const hash = this.putBlob(raw);
-      return this.insertMessage(userId, folderId, hash, raw.length, opts.flags ?? [], opts.internalDate ?? new Date());
-    })();
+      const hash = this.putBlob(raw, analysed);
+      return this.insertMessage(userId, folderId, hash, raw.length, flags, internalDate);
+    });
     this.emit({ userId, folderId, kind: 'append', modseq: result.modseq });
     return result;
   }
@@ -423,12 +497,13 @@ export class SqliteStore implements Store {
     const use = opts.specialUse ?? '\\Inbox';
     const targets = await Promise.all([...new Set(userIds)].map(async (u) => [u, (await this.getSpecialFolder(u, use)).id] as const));
     const now = new Date();
-    const results = this.db.transaction(() => {
-      const hash = this.putBlob(raw);
+    const analysed = analyseMessage(raw);
+    const results = await this.groupCommit(() => {
+      const hash = this.putBlob(raw, analysed);
       const out = new Map<number, AppendResult>();
       for (const [userId, folderId] of targets) out.set(userId, this.insertMessage(userId, folderId, hash, raw.length, opts.flags ?? [], now));
       return out;
-    })();
+    });
     for (const [userId, folderId] of targets) this.emit({ userId, folderId, kind: 'append', modseq: results.get(userId)!.modseq });
     return results;
   }
@@ -437,12 +512,50 @@ export class SqliteStore implements Store {
     return { id: r.id, uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash };
   }
 
+  /**
+   * Column-wise listing: SQLite builds one JSON array per column and V8's JSON.parse reads it,
+   * which costs a fraction of handing over one row object (or array) per message through the
+   * driver. Arrays are in UID order (the subquery's ORDER BY; checked, and sorted if not).
+   */
+  private listColumns(folderId: number, changedSince: number | undefined, columns: readonly string[]): unknown[][] {
+    const cols = columns.join(', ');
+    const where = changedSince !== undefined ? 'folder_id = ? AND modseq > ?' : 'folder_id = ?';
+    const sql = `SELECT ${columns.map((c) => `json_group_array(${c})`).join(', ')} FROM (SELECT ${cols} FROM messages WHERE ${where} ORDER BY uid)`;
+    const stmt = this.q(sql).raw();
+    const texts = (changedSince !== undefined ? stmt.get(folderId, changedSince) : stmt.get(folderId)) as string[];
+    const out = texts.map((t) => JSON.parse(t) as unknown[]);
+    const uidCol = columns.indexOf('uid');
+    const uids = out[uidCol] as number[];
+    for (let i = 1; i < uids.length; i++) {
+      if (uids[i - 1]! > uids[i]!) {
+        const order = uids.map((_, k) => k).sort((a, b) => uids[a]! - uids[b]!);
+        return out.map((col) => order.map((k) => col[k]));
+      }
+    }
+    return out;
+  }
+
   async listMessages(userId: number, folderId: number, opts: { changedSince?: number } = {}): Promise<MessageSummary[]> {
     this.assertFolder(userId, folderId);
-    const rows = (opts.changedSince !== undefined
-      ? this.q('SELECT id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND modseq > ? ORDER BY uid').all(folderId, opts.changedSince)
-      : this.q('SELECT id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? ORDER BY uid').all(folderId)) as MessageRow[];
-    return rows.map((r) => this.toSummary(r));
+    const [id, uid, modseq, flags, date, size, hash] = this.listColumns(folderId, opts.changedSince, ['id', 'uid', 'modseq', 'flags', 'internal_date', 'size', 'blob_hash']) as [
+      number[], number[], number[], string[], number[], number[], string[],
+    ];
+    // Most messages share a handful of flag combinations: split each distinct text once.
+    const split = new Map<string, string[]>();
+    const out = new Array<MessageSummary>(uid.length);
+    for (let i = 0; i < uid.length; i++) {
+      const text = flags[i]!;
+      let f = split.get(text);
+      if (!f) split.set(text, (f = splitFlags(text)));
+      out[i] = { id: id[i]!, uid: uid[i]!, modseq: modseq[i]!, flags: f, internalDate: new Date(date[i]!), size: size[i]!, blobHash: hash[i]! };
+    }
+    return out;
+  }
+
+  async listMessageIndex(userId: number, folderId: number, opts: { changedSince?: number } = {}): Promise<MessageIndex> {
+    this.assertFolder(userId, folderId);
+    const [uid, modseq, size, flags] = this.listColumns(folderId, opts.changedSince, ['uid', 'modseq', 'size', 'flags']) as [number[], number[], number[], string[]];
+    return { uids: Uint32Array.from(uid), modseqs: Float64Array.from(modseq), sizes: Float64Array.from(size), flags };
   }
 
   private assertFolder(userId: number, folderId: number): void {
@@ -612,21 +725,26 @@ export class SqliteStore implements Store {
   }
 
   onChange(listener: (change: StoreChange) => void): () => void {
-    this.changes.on('change', listener);
-    return () => this.changes.off('change', listener);
+    // a wrapper per registration, so that registering the same function twice needs two removals (as with an EventEmitter)
+    const entry = (change: StoreChange) => listener(change);
+    this.changeListeners.add(entry);
+    return () => void this.changeListeners.delete(entry);
   }
 
   // ---------------------------------------------------------------- events
 
+  // Events share the group commit with deliveries: one "message delivered" record per message
+  // would otherwise cost a commit (an fsync) of its own.
   async appendEvent(e: NewEvent): Promise<EventRecord> {
-    const r = this.q(
+    const data = JSON.stringify(e.data);
+    const recordId = await this.groupCommit(() => Number(this.q(
       'INSERT INTO events (time, provider, event_id, qualifiers, level, task, keywords, computer, user, data, message, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(e.time.getTime(), e.provider, e.eventId, e.qualifiers, e.level, e.task, e.keywords, e.computer, e.user, JSON.stringify(e.data), e.message, e.count ?? 1);
-    return { ...e, recordId: Number(r.lastInsertRowid), count: e.count ?? 1 };
+    ).run(e.time.getTime(), e.provider, e.eventId, e.qualifiers, e.level, e.task, e.keywords, e.computer, e.user, data, e.message, e.count ?? 1).lastInsertRowid));
+    return { ...e, recordId, count: e.count ?? 1 };
   }
 
   async incrementEventCount(recordId: number): Promise<void> {
-    this.q('UPDATE events SET count = count + 1 WHERE record_id = ?').run(recordId);
+    await this.groupCommit(() => this.q('UPDATE events SET count = count + 1 WHERE record_id = ?').run(recordId));
   }
 
   async listEvents(filter: EventFilter = {}): Promise<EventRecord[]> {
@@ -689,6 +807,11 @@ export class SqliteStore implements Store {
   }
 }
 
+interface PendingWrite {
+  fn: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (err: unknown) => void;
+}
 interface ListExtra { subject: string; from_text: string; to_text: string; sent_date: number | null; message_id: string | null; has_attachments: number; preview: string }
 interface EventRow { record_id: number; time: number; provider: string; event_id: number; qualifiers: number; level: number; task: number; keywords: string; computer: string; user: string | null; data: string; message: string; count: number }
 interface QueueRow { id: number; sender: string; recipients: string; blob_hash: string; attempts: number; next_attempt: number; last_error: string | null; created_at: number; submitted_by: number | null }
