@@ -107,4 +107,7 @@ export const MIGRATIONS: string[] = [
     submitted_by INTEGER
   );
   `,
+  /* 2: the web mail list pages newest first without sorting the whole folder */ `
+  CREATE INDEX messages_by_date ON messages (folder_id, internal_date DESC, uid DESC);
+  `,
 ];

@@ -570,12 +570,24 @@ export class SqliteStore implements Store {
       params.q = '%' + query.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
       params.raw = query;
     }
-    const total = (this.q(`SELECT count(*) AS n FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = @folder ${where}`).get(params) as { n: number }).n;
-    const rows = this.q(
-      `SELECT m.id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
-       FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = @folder ${where}
-       ORDER BY m.internal_date DESC, m.uid DESC LIMIT @limit OFFSET @offset`,
-    ).all(params) as Array<MessageRow & ListExtra>;
+    const columns = 'm.id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview';
+    let total: number;
+    let rows: Array<MessageRow & ListExtra>;
+    if (!query) {
+      // Page on the messages index first, then read list facts for that page only: the facts
+      // sit beside the bytes in `blobs`, and reading them for a whole folder walks every body.
+      total = (this.q('SELECT count(*) AS n FROM messages WHERE folder_id = @folder').get(params) as { n: number }).n;
+      rows = this.q(
+        `SELECT ${columns} FROM (SELECT * FROM messages WHERE folder_id = @folder ORDER BY internal_date DESC, uid DESC LIMIT @limit OFFSET @offset) m
+         JOIN blobs b ON b.hash = m.blob_hash ORDER BY m.internal_date DESC, m.uid DESC`,
+      ).all(params) as Array<MessageRow & ListExtra>;
+    } else {
+      total = (this.q(`SELECT count(*) AS n FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = @folder ${where}`).get(params) as { n: number }).n;
+      rows = this.q(
+        `SELECT ${columns} FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = @folder ${where}
+         ORDER BY m.internal_date DESC, m.uid DESC LIMIT @limit OFFSET @offset`,
+      ).all(params) as Array<MessageRow & ListExtra>;
+    }
     return { total, items: rows.map((r) => this.toListItem(r)) };
   }
 

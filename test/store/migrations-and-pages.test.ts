@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { MIGRATIONS } from '../../src/store/sqlite/schema.js';
+import { tempDir } from '../helpers/tmp.js';
+
+test('a store made by schema version 1 is migrated on open and keeps its messages', async () => {
+  const tmp = tempDir();
+  const file = join(tmp.dir, 's.sqlite');
+  try {
+    const s = await SqliteStore.open(file);
+    const u = await s.createUser({ address: 'mig@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    await s.append(u.id, inbox.id, Buffer.from('Subject: kept\r\n\r\nbody\r\n'));
+    await s.close();
+    // wind the file back to version 1, as an older Mailwarden left it
+    const db = new Database(file);
+    db.exec('DROP INDEX messages_by_date');
+    db.pragma('user_version = 1');
+    db.close();
+    const again = await SqliteStore.open(file);
+    const check = new Database(file, { readonly: true });
+    assert.equal(check.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    assert.ok(check.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages_by_date'").get());
+    check.close();
+    const page = await again.listMessagePage(u.id, inbox.id, 0, 10);
+    assert.equal(page.items[0].subject, 'kept');
+    await again.close();
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('listMessagePage: newest first, stable across equal dates, paged, counted, searchable', async () => {
+  const tmp = tempDir();
+  try {
+    const s = await SqliteStore.open(join(tmp.dir, 's.sqlite'));
+    const u = await s.createUser({ address: 'pages@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    const when = new Date('2026-01-01T00:00:00Z');
+    for (let i = 0; i < 25; i++) {
+      await s.append(u.id, inbox.id, Buffer.from(`Subject: n${i}\r\nFrom: ${i % 5 === 0 ? 'Zed <zed@example.org>' : 'a@example.org'}\r\n\r\nbody ${i}\r\n`), { internalDate: i < 20 ? when : new Date(when.getTime() + i * 1000) });
+    }
+    const first = await s.listMessagePage(u.id, inbox.id, 0, 10);
+    assert.equal(first.total, 25);
+    assert.deepEqual(first.items.map((m) => m.subject), ['n24', 'n23', 'n22', 'n21', 'n20', 'n19', 'n18', 'n17', 'n16', 'n15']);
+    const last = await s.listMessagePage(u.id, inbox.id, 20, 10);
+    assert.deepEqual(last.items.map((m) => m.subject), ['n4', 'n3', 'n2', 'n1', 'n0']);
+    const zed = await s.listMessagePage(u.id, inbox.id, 0, 10, 'zed');
+    assert.equal(zed.total, 5);
+    assert.ok(zed.items.every((m) => m.from.includes('Zed')));
+    await s.close();
+  } finally {
+    tmp.cleanup();
+  }
+});
