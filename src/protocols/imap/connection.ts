@@ -10,6 +10,22 @@ import zlib from 'node:zlib';
 import { CommandFramer, type FramerEvent, type FramerOptions } from './parser/line-reader.js';
 
 const PAUSE_BYTES = 1 << 20;
+/** Output is collected into chunks of about this size (one socket write each). */
+const OUT_CHUNK = 64 * 1024;
+/** write() asks the caller to wait for drain() past this much unsent output. */
+const HIGH_WATER = 256 * 1024;
+
+/** Connections with collected output, flushed together once the current work is done. */
+let flushQueue: Connection[] = [];
+function scheduleFlush(c: Connection): void {
+  if (flushQueue.length === 0) setImmediate(flushAll);
+  flushQueue.push(c);
+}
+function flushAll(): void {
+  const q = flushQueue;
+  flushQueue = [];
+  for (const c of q) c.flushScheduledDone();
+}
 
 export class Connection {
   socket: Socket;
@@ -25,6 +41,9 @@ export class Connection {
   private inflate: zlib.InflateRaw | null = null;
   private readonly closeHandlers: Array<() => void> = [];
   private readonly onData = (chunk: Buffer) => this.feed(chunk);
+  private pending: Array<string | Buffer> = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
 
   constructor(socket: Socket, secure: boolean, limits: FramerOptions) {
     this.socket = socket;
@@ -51,6 +70,8 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
+    this.pending = [];
+    this.pendingBytes = 0;
     this.waiter?.(null);
     this.waiter = null;
     for (const h of this.closeHandlers.splice(0)) h();
@@ -103,27 +124,79 @@ export class Connection {
     if (this.framer.idle) this.framer = new CommandFramer(limits);
   }
 
+  /**
+   * Queues output. Writes are collected and go to the socket (or the DEFLATE stream) as few
+   * large chunks: when OUT_CHUNK bytes are pending, when flush() is called (end of a command
+   * response, IDLE pushes), and in any case before the event loop goes idle (one shared
+   * setImmediate for all connections). Order is kept: everything passes through one queue.
+   * Returns false when the caller should await drain() before writing more.
+   */
   write(data: string | Buffer): boolean {
     if (this.closed) return false;
-    if (this.deflate) {
-      this.deflate.write(data);
-      this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
-      return this.socket.writableLength < 256 * 1024;
+    if (typeof data !== 'string' && data.length >= OUT_CHUNK) {
+      // big literals (message bodies) go out as they are, without a copy into a chunk
+      this.flush();
+      this.emit(data);
+    } else {
+      this.pending.push(data);
+      this.pendingBytes += data.length;
+      if (this.pendingBytes >= OUT_CHUNK) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        scheduleFlush(this);
+      }
     }
-    return this.socket.write(data);
+    return this.outputBacklog() < HIGH_WATER;
+  }
+
+  /** Sends what write() collected, as one chunk. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const parts = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.closed) return;
+    let chunk: string | Buffer;
+    if (parts.length === 1) chunk = parts[0]!;
+    else if (parts.every((p) => typeof p === 'string')) chunk = (parts as string[]).join('');
+    else chunk = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+    this.emit(chunk);
+  }
+
+  /** The shared setImmediate's turn (see scheduleFlush). */
+  flushScheduledDone(): void {
+    this.flushScheduled = false;
+    this.flush();
+  }
+
+  private emit(chunk: string | Buffer): void {
+    if (this.closed) return;
+    if (this.deflate) {
+      this.deflate.write(chunk);
+      this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+    } else this.socket.write(chunk);
+  }
+
+  /** Bytes accepted but not yet handed to the kernel (socket buffer, DEFLATE input). */
+  private outputBacklog(): number {
+    return this.socket.writableLength + (this.deflate ? this.deflate.writableLength : 0) + this.pendingBytes;
   }
 
   /** Resolves when the socket can take more output (or is gone). */
-  drain(): Promise<void> {
-    if (this.closed || this.socket.writableLength < 256 * 1024) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.socket.off('drain', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.onClose(done);
-    });
+  async drain(): Promise<void> {
+    this.flush();
+    while (!this.closed) {
+      const stream = this.deflate && this.deflate.writableLength >= HIGH_WATER ? this.deflate : this.socket.writableLength >= HIGH_WATER ? this.socket : null;
+      if (!stream) return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        this.onClose(done);
+      });
+    }
   }
 
   /**
@@ -131,6 +204,7 @@ export class Connection {
    * are dropped (RFC 3501 6.2.1: they could have been injected by an attacker).
    */
   startTls(context: SecureContext, framerLimits: FramerOptions): Promise<void> {
+    this.flush(); // the tagged OK still goes out in the clear
     const raw = this.socket;
     raw.off('data', this.onData);
     this.queue = [];
@@ -148,6 +222,7 @@ export class Connection {
 
   /** COMPRESS DEFLATE: from the next byte on, both directions are raw DEFLATE streams. */
   startCompression(): void {
+    this.flush(); // the tagged OK still goes out uncompressed
     this.compressed = true;
     const deflate = zlib.createDeflateRaw();
     deflate.on('data', (d: Buffer) => {
@@ -164,6 +239,7 @@ export class Connection {
   /** Flushes what was written, then closes; a client that does not read is cut off. */
   end(): void {
     if (this.closed) return;
+    this.flush();
     if (this.deflate) this.deflate.end(() => this.socket.end());
     else this.socket.end();
     const t = setTimeout(() => this.destroy(), 2000);
@@ -172,6 +248,8 @@ export class Connection {
   }
 
   destroy(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
     this.socket.destroy();
     this.markClosed();
   }

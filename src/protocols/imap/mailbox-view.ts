@@ -5,8 +5,8 @@
  * sessions, SMTP delivery, this session) into the untagged responses that bring the
  * client up to date, at the moments the session chooses.
  */
-import type { Store } from '../../store/store.js';
-import type { Folder, MessageSummary } from '../../store/types.js';
+import { splitFlags, type Store } from '../../store/store.js';
+import type { Folder, MessageIndex, MessageSummary } from '../../store/types.js';
 import { resolveSequenceSet, formatSequenceSet, type SeqRange } from './parser/sequence-set.js';
 import { flagList, SYSTEM_FLAGS } from './flags.js';
 
@@ -15,9 +15,32 @@ export interface ViewOptions {
   qresync: boolean;
 }
 
+/** Whether a stored flags text ("\\Seen $Label", one space between flags) holds `flag`. */
+export function hasFlag(text: string, flag: string): boolean {
+  for (let at = text.indexOf(flag); at >= 0; at = text.indexOf(flag, at + 1)) {
+    const end = at + flag.length;
+    if ((at === 0 || text.charCodeAt(at - 1) === 32) && (end === text.length || text.charCodeAt(end) === 32)) return true;
+  }
+  return false;
+}
+
+/** Above this many messages needing INTERNALDATE or content (and 1/16 of the folder), one listing beats a query each. */
+const DETAILS_BULK = 64;
+
+/**
+ * The view keeps, per announced message, parallel arrays (position = sequence number - 1):
+ * UID, MODSEQ, size and the flags as the store keeps them (text). Nothing per message is an
+ * object: SELECT of a big folder is four arrays. What FETCH and SEARCH need beyond that
+ * (INTERNALDATE, blob hash) is read on demand (getMessageByUid), or for many messages at
+ * once through one lazily built lookup of those unchanging fields.
+ */
 export class MailboxView {
   uids: number[] = [];
-  readonly msgs = new Map<number, MessageSummary>();
+  private flagTexts: string[] = [];
+  private modseqs: number[] = [];
+  private sizes: number[] = [];
+  /** The unchanging fields of each message (id, date, size, blob), once a command needed many. */
+  private details: Map<number, MessageSummary> | null = null;
   highestModseq = 0;
   uidNext = 1;
   /** Keywords in use, announced in FLAGS; a new one is announced again (RFC 3501 7.2.6). */
@@ -35,12 +58,12 @@ export class MailboxView {
   ) {}
 
   async load(): Promise<void> {
-    const list = await this.store.listMessages(this.userId, this.folder.id);
-    for (const m of list) {
-      this.uids.push(m.uid);
-      this.msgs.set(m.uid, m);
-      this.learnKeywords(m.flags);
-    }
+    const idx = await this.store.listMessageIndex(this.userId, this.folder.id);
+    this.uids = Array.from(idx.uids);
+    this.modseqs = Array.from(idx.modseqs);
+    this.sizes = Array.from(idx.sizes);
+    this.flagTexts = idx.flags.slice();
+    this.learnFlagTexts(idx.flags);
     this.highestModseq = this.folder.highestModseq;
     this.uidNext = this.folder.uidNext;
   }
@@ -86,9 +109,58 @@ export class MailboxView {
     return out;
   }
 
-  /** The message as far as the client may still see it (null when expunged meanwhile). */
-  message(uid: number): MessageSummary | null {
-    return this.pendingExpunge.has(uid) ? null : (this.msgs.get(uid) ?? null);
+  /** Whether the client may still see the message (false when unknown or expunged meanwhile). */
+  has(uid: number): boolean {
+    return !this.pendingExpunge.has(uid) && this.seqOf(uid) > 0;
+  }
+
+  /** The flags of a known message as stored (text, one space between flags). */
+  flagsText(uid: number): string {
+    return this.flagTexts[this.seqOf(uid) - 1]!;
+  }
+
+  modseqOf(uid: number): number {
+    return this.modseqs[this.seqOf(uid) - 1]!;
+  }
+
+  sizeOf(uid: number): number {
+    return this.sizes[this.seqOf(uid) - 1]!;
+  }
+
+  /** Flags text and MODSEQ by sequence number (1-based), for loops over the whole view. */
+  flagsTextAt(seq: number): string {
+    return this.flagTexts[seq - 1]!;
+  }
+
+  modseqAt(seq: number): number {
+    return this.modseqs[seq - 1]!;
+  }
+
+  /**
+   * The whole message summary as far as the client may still see it (null when expunged):
+   * flags and MODSEQ as this view knows them, the rest from the store. Pass `bulk` = how many
+   * messages the command is about to ask for; past DETAILS_BULK the folder is listed once.
+   */
+  async summary(uid: number, bulk = 1): Promise<MessageSummary | null> {
+    if (this.pendingExpunge.has(uid)) return null;
+    const seq = this.seqOf(uid);
+    if (!seq) return null;
+    // one listing pays off when the command reads a good part of the folder, one query each otherwise
+    if (!this.details && bulk > Math.max(DETAILS_BULK, this.uids.length >> 4)) {
+      const details = new Map<number, MessageSummary>();
+      for (const m of await this.store.listMessages(this.userId, this.folder.id)) details.set(m.uid, m);
+      this.details = details;
+    }
+    let d = this.details?.get(uid) ?? null;
+    if (!d) {
+      d = await this.store.getMessageByUid(this.userId, this.folder.id, uid);
+      if (!d) return null; // expunged meanwhile
+      this.details?.set(uid, d);
+    }
+    // the view may have moved (awaits above): read flags/MODSEQ again
+    const now = this.seqOf(uid);
+    if (!now || this.pendingExpunge.has(uid)) return null;
+    return { ...d, flags: splitFlags(this.flagTexts[now - 1]!), modseq: this.modseqs[now - 1]! };
   }
 
   /** Adds keywords not seen before; true when FLAGS must be sent again. */
@@ -102,6 +174,18 @@ export class MailboxView {
     return added;
   }
 
+  /** learnKeywords for many stored flag texts (each distinct text split once). */
+  private learnFlagTexts(texts: string[]): boolean {
+    let added = false;
+    const seen = new Set<string>();
+    for (const t of texts) {
+      if (t === '' || seen.has(t)) continue;
+      seen.add(t);
+      if (this.learnKeywords(splitFlags(t))) added = true;
+    }
+    return added;
+  }
+
   /** FLAGS and PERMANENTFLAGS as SELECT sends them. */
   flagsLines(): string[] {
     const flags = [...SYSTEM_FLAGS, ...this.keywords];
@@ -110,25 +194,30 @@ export class MailboxView {
 
   /** Records a flag change this session made itself (its own FETCH answers announce it). */
   noteFlags(uid: number, flags: string[], modseq: number): void {
-    const m = this.msgs.get(uid);
-    if (m) this.msgs.set(uid, { ...m, flags, modseq });
+    const seq = this.seqOf(uid);
+    if (!seq) return;
+    this.flagTexts[seq - 1] = flags.join(' ');
+    this.modseqs[seq - 1] = modseq;
   }
 
   fetchFlagsLine(uid: number, o: ViewOptions): string {
-    const m = this.msgs.get(uid)!;
-    return `${this.seqOf(uid)} FETCH (UID ${uid} FLAGS ${flagList(m.flags)}${o.condstore ? ` MODSEQ (${m.modseq})` : ''})`;
+    const seq = this.seqOf(uid);
+    return `${seq} FETCH (UID ${uid} FLAGS (${this.flagTexts[seq - 1]!})${o.condstore ? ` MODSEQ (${this.modseqs[seq - 1]!})` : ''})`;
   }
 
   /** Removes UIDs from the view; the untagged EXPUNGE (or VANISHED) lines announcing it. */
   remove(uids: number[], o: ViewOptions): string[] {
-    const known = [...new Set(uids)].filter((u) => this.msgs.has(u)).sort((a, b) => a - b);
+    const known = [...new Set(uids)].filter((u) => this.seqOf(u) > 0).sort((a, b) => a - b);
     const lines: string[] = [];
     if (o.qresync && known.length) lines.push(`VANISHED ${formatSequenceSet(known)}`);
     for (const uid of known) {
       const seq = this.seqOf(uid);
       if (!o.qresync) lines.push(`${seq} EXPUNGE`);
       this.uids.splice(seq - 1, 1);
-      this.msgs.delete(uid);
+      this.flagTexts.splice(seq - 1, 1);
+      this.modseqs.splice(seq - 1, 1);
+      this.sizes.splice(seq - 1, 1);
+      this.details?.delete(uid);
       this.pendingExpunge.delete(uid);
     }
     return lines;
@@ -136,7 +225,7 @@ export class MailboxView {
 
   /** Untagged responses for everything that changed since the last sync. */
   async sync(allowExpunge: boolean, o: ViewOptions): Promise<string[]> {
-    let changed: MessageSummary[] = [];
+    let changed: MessageIndex | null = null;
     let folder: Folder | null = null;
     if (this.dirty) {
       this.dirty = false;
@@ -144,33 +233,40 @@ export class MailboxView {
       // deleted elsewhere: nothing more to announce; the next command fails with NONEXISTENT
       if (folder && folder.highestModseq !== this.highestModseq) {
         const since = this.highestModseq;
-        changed = await this.store.listMessages(this.userId, this.folder.id, { changedSince: since });
+        changed = await this.store.listMessageIndex(this.userId, this.folder.id, { changedSince: since });
         for (const e of await this.store.expungedSince(this.userId, this.folder.id, since)) {
-          if (this.msgs.has(e.uid)) this.pendingExpunge.add(e.uid);
+          if (this.seqOf(e.uid) > 0) this.pendingExpunge.add(e.uid);
         }
       } else folder = null;
     }
     // Expunges first: the EXISTS that follows then counts what the client really has.
     const lines = allowExpunge && this.pendingExpunge.size ? this.remove([...this.pendingExpunge], o) : [];
-    if (!folder) return lines;
+    if (!folder || !changed) return lines;
     const last = this.uids[this.uids.length - 1] ?? 0;
-    const added: MessageSummary[] = [];
-    if (changed.some((m) => this.learnKeywords(m.flags))) lines.push(...this.flagsLines());
-    for (const m of changed) {
-      const mine = this.msgs.get(m.uid);
-      if (mine) {
-        if (m.modseq > mine.modseq && !this.pendingExpunge.has(m.uid)) {
-          const flagsChanged = mine.flags.join(' ') !== m.flags.join(' ');
-          this.msgs.set(m.uid, m);
-          if (flagsChanged || o.condstore) lines.push(this.fetchFlagsLine(m.uid, o));
+    let added = 0;
+    if (this.learnFlagTexts(changed.flags)) lines.push(...this.flagsLines());
+    for (let i = 0; i < changed.uids.length; i++) {
+      const uid = changed.uids[i]!;
+      const modseq = changed.modseqs[i]!;
+      const text = changed.flags[i]!;
+      const seq = this.seqOf(uid);
+      if (seq) {
+        if (modseq > this.modseqs[seq - 1]! && !this.pendingExpunge.has(uid)) {
+          const flagsChanged = this.flagTexts[seq - 1] !== text;
+          this.flagTexts[seq - 1] = text;
+          this.modseqs[seq - 1] = modseq;
+          if (flagsChanged || o.condstore) lines.push(this.fetchFlagsLine(uid, o));
         }
-      } else if (m.uid > last) added.push(m);
+      } else if (uid > last) {
+        // ascending by UID: appending keeps the view sorted
+        this.uids.push(uid);
+        this.flagTexts.push(text);
+        this.modseqs.push(modseq);
+        this.sizes.push(changed.sizes[i]!);
+        added++;
+      }
     }
-    for (const m of added) {
-      this.uids.push(m.uid);
-      this.msgs.set(m.uid, m);
-    }
-    if (added.length) lines.push(`${this.uids.length} EXISTS`);
+    if (added) lines.push(`${this.uids.length} EXISTS`);
     this.highestModseq = folder.highestModseq;
     this.uidNext = folder.uidNext;
     this.folder = folder;

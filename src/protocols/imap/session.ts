@@ -100,8 +100,14 @@ export class ImapSession {
   }
 
   // ------------------------------------------------------------------ output
+  /** Output is collected by the connection; flush() sends it (see Connection.write). */
   write(data: string | Buffer): boolean {
     return this.conn.write(data);
+  }
+
+  /** Sends the collected output now: at the end of a response, or before waiting for the client. */
+  flush(): void {
+    this.conn.flush();
   }
 
   /** One untagged response line ("* " is added). */
@@ -113,11 +119,13 @@ export class ImapSession {
     const line = `${tag} ${status} ${code ? `[${code}] ` : ''}${text}`;
     this.log('S', line);
     this.write(`${line}\r\n`);
+    this.flush(); // a tagged line ends a response
   }
 
   bye(text: string): void {
     this.log('S', `* BYE ${text}`);
     this.send(`BYE ${text}`);
+    this.flush();
   }
 
   /**
@@ -135,6 +143,7 @@ export class ImapSession {
     const t = this.shared.tuning.preAuthTimeoutMs ?? this.ctx.settings.int('ImapSettings.PreAuthenticatedConnectionTimeout') * 1000;
     this.armTimer(t);
     this.send(`OK [CAPABILITY ${capabilityList(this)}] ${oneLine(this.ctx.settings.str('ImapSettings.Banner'))}`);
+    this.flush();
     while (this.state !== 'logout') {
       const e = await this.conn.next();
       if (!e) break;
@@ -154,6 +163,7 @@ export class ImapSession {
   private async handle(e: FramerEvent): Promise<void> {
     if (e.type === 'continue') {
       this.write('+ Ready for literal data\r\n');
+      this.flush();
       return;
     }
     if (e.type === 'error') {
@@ -224,7 +234,11 @@ export class ImapSession {
   /** Announces what changed in the selected mailbox (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS). */
   async pushChanges(allowExpunge: boolean): Promise<void> {
     if (!this.selected) return;
-    for (const line of await this.selected.view.sync(allowExpunge, this.viewOptions)) this.send(line);
+    const lines = await this.selected.view.sync(allowExpunge, this.viewOptions);
+    if (lines.length === 0) return;
+    // one write for all of them (an IDLE push reaches many connections at once)
+    this.write(lines.length === 1 ? `* ${lines[0]}\r\n` : `* ${lines.join('\r\n* ')}\r\n`);
+    this.flush();
   }
 
   // ------------------------------------------------------------------ timers

@@ -57,6 +57,7 @@ function requirePrivacy(s: ImapSession): void {
 /** Reads one SASL response line from the client; "*" cancels (RFC 3501 6.2.2). */
 async function saslResponse(s: ImapSession, challenge: string): Promise<Buffer> {
   s.write(`+ ${challenge}\r\n`);
+  s.flush();
   const e = await s.conn.next();
   if (!e) throw no('Connection closed');
   if (e.type !== 'command' || e.literals.length) throw bad('Invalid SASL response');

@@ -14,7 +14,7 @@ async function copyOrMove(s: ImapSession, c: ParsedCommand, byUid: boolean, move
   const view = s.view;
   if (move && view.readOnly) throw no('Mailbox is read-only (EXAMINE)', 'CANNOT');
   const target = await folderOrFail(s, name, 'TRYCREATE');
-  const uids = view.select(ranges, byUid).filter((u) => view.message(u));
+  const uids = view.select(ranges, byUid).filter((u) => view.has(u));
   const verb = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
   if (uids.length === 0) return `${verb} completed`;
   const r = move

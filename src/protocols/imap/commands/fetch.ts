@@ -7,6 +7,7 @@ import { decodeTransfer } from '../../../mime/transfer-encoding.js';
 import { expectArgs, seqSetArg } from '../args.js';
 import { bad, no } from '../errors.js';
 import { flagList } from '../flags.js';
+import { hasFlag, type MailboxView } from '../mailbox-view.js';
 import { loadMessage, loadStructure, findPart, type LoadedMessage } from '../message-data.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { parseFetchItems, type FetchItem } from '../parser/fetch-items.js';
@@ -18,15 +19,18 @@ import { SELECTED, type CommandSpec } from './types.js';
 const BYTES = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
 const STRUCTURE = new Set(['ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
 
+/** Items answered from the view alone (no INTERNALDATE, structure or bytes): no store read per message. */
+const FROM_VIEW = new Set(['UID', 'FLAGS', 'MODSEQ', 'RFC822.SIZE']);
+
 /** Items that set \Seen when the mailbox is read-write (RFC 3501 6.4.5). */
 function setsSeen(it: FetchItem): boolean {
   return it.kind === 'RFC822' || it.kind === 'RFC822.TEXT' || ((it.kind === 'BODY[]' || it.kind === 'BINARY[]') && !it.peek);
 }
 
-function literal(name: string, data: Buffer, binary = false): Buffer[] {
+function literal(name: string, data: Buffer, binary = false): Array<string | Buffer> {
   // literal8 (~{n}) only where NUL can occur: BINARY of a decoded part (RFC 3516)
   const prefix = binary && data.includes(0) ? '~' : '';
-  return [Buffer.from(`${name} ${prefix}{${data.length}}\r\n`), data];
+  return [`${name} ${prefix}{${data.length}}\r\n`, data];
 }
 
 function partial(data: Buffer, p: { start: number; length: number } | undefined): Buffer {
@@ -49,7 +53,8 @@ function binaryBytes(msg: LoadedMessage, section: string): Buffer {
   return data;
 }
 
-async function renderItems(s: ImapSession, m: MessageSummary, items: FetchItem[]): Promise<Buffer[]> {
+/** One FETCH response's items: text as strings, literal data as Buffers. */
+async function renderItems(s: ImapSession, m: MessageSummary, items: FetchItem[]): Promise<Array<string | Buffer>> {
   const needBytes = items.some((i) => BYTES.has(i.kind));
   const needStructure = items.some((i) => STRUCTURE.has(i.kind));
   let msg: LoadedMessage | null = null;
@@ -65,8 +70,8 @@ async function renderItems(s: ImapSession, m: MessageSummary, items: FetchItem[]
     structure = msg.structure;
   } else if (needStructure) structure = await loadStructure(s.ctx.store, m);
 
-  const out: Buffer[] = [];
-  const text = (t: string) => out.push(Buffer.from(t, 'utf8'));
+  const out: Array<string | Buffer> = [];
+  const text = (t: string) => out.push(t);
   items.forEach((it, i) => {
     if (i > 0) text(' ');
     switch (it.kind) {
@@ -95,6 +100,16 @@ async function renderItems(s: ImapSession, m: MessageSummary, items: FetchItem[]
   return out;
 }
 
+/** One FROM_VIEW item, from the view's arrays (flags as stored text, no per-message array). */
+function viewItem(view: MailboxView, uid: number, kind: string): string {
+  switch (kind) {
+    case 'UID': return `UID ${uid}`;
+    case 'FLAGS': return `FLAGS (${view.flagsText(uid)})`;
+    case 'MODSEQ': return `MODSEQ (${view.modseqOf(uid)})`;
+    default: return `RFC822.SIZE ${view.sizeOf(uid)}`;
+  }
+}
+
 async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
   expectArgs(c.args, 2, 3);
   const ranges = seqSetArg(c.args[0]);
@@ -112,28 +127,41 @@ async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   }
   // Mark \Seen first, in one store call, so that the answers carry the new flags.
   if (!view.readOnly && items.some(setsSeen)) {
-    const unseen = uids.filter((u) => {
-      const m = view.message(u);
-      return m && !m.flags.includes('\\Seen');
-    });
+    const unseen = uids.filter((u) => view.has(u) && !hasFlag(view.flagsText(u), '\\Seen'));
     if (unseen.length) {
       const r = await s.ctx.store.storeFlags(s.user!.id, view.folder.id, unseen, 'add', ['\\Seen']);
       for (const ch of r.changed) view.noteFlags(ch.uid, ch.flags, ch.modseq);
       if (!items.some((i) => i.kind === 'FLAGS')) items.push({ kind: 'FLAGS' });
     }
   }
+  const viewOnly = items.every((i) => FROM_VIEW.has(i.kind));
   for (const uid of uids) {
-    const m = view.message(uid);
-    if (!m) continue; // expunged by another session; its EXPUNGE comes later
-    if (req.changedSince !== undefined && m.modseq <= req.changedSince) continue;
-    let parts: Buffer[];
+    if (!view.has(uid)) continue; // expunged by another session; its EXPUNGE comes later
+    if (req.changedSince !== undefined && view.modseqOf(uid) <= req.changedSince) continue;
+    if (viewOnly) {
+      const ok = s.write(`* ${view.seqOf(uid)} FETCH (${items.map((it) => viewItem(view, uid, it.kind)).join(' ')})\r\n`);
+      if (!ok) await s.conn.drain();
+      if (s.conn.closed) break;
+      continue;
+    }
+    let parts: Array<string | Buffer>;
     try {
+      const m = await view.summary(uid, uids.length);
+      if (!m) continue; // expunged meanwhile
       parts = await renderItems(s, m, items);
     } catch (err) {
       if ((err as { kind?: string }).kind === 'not-found') continue; // expunged meanwhile
       throw err;
     }
-    const ok = s.write(Buffer.concat([Buffer.from(`* ${view.seqOf(uid)} FETCH (`), ...parts, Buffer.from(')\r\n')]));
+    // text-only answers (FLAGS, UID, ...) stay strings: the connection joins them into chunks
+    const head = `* ${view.seqOf(uid)} FETCH (`;
+    let ok: boolean;
+    if (parts.every((p) => typeof p === 'string')) ok = s.write(head + parts.join('') + ')\r\n');
+    else {
+      s.write(head);
+      for (const p of parts) s.write(p);
+      ok = s.write(')\r\n');
+    }
     if (!ok) await s.conn.drain();
     if (s.conn.closed) break;
   }

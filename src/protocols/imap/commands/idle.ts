@@ -16,6 +16,7 @@ export const idleCommands: Record<string, CommandSpec> = {
       };
       try {
         s.write('+ idling\r\n');
+        s.flush();
         s.idleWake = push;
         push(); // whatever is pending goes out at once
         const e = await s.conn.next();

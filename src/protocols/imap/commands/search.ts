@@ -28,8 +28,9 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   // a search result is one folder view (objtFolderView) while it is computed
   const hits = await s.storeSession!.withObject('objtFolderView', async () => {
     const found: Array<{ id: number; modseq: number }> = [];
-    for (let i = 0; i < view.uids.length; i++) {
-      const m = view.message(view.uids[i]!);
+    const uids = view.uids.slice(); // the view may change while we await the store
+    for (let i = 0; i < uids.length; i++) {
+      const m = await view.summary(uids[i]!, uids.length);
       if (!m) continue;
       const cand: Candidate = { m, seq: i + 1 };
       if (content) {

@@ -2,7 +2,7 @@
 import { atomArg, expectArgs, listArg, mailboxArg, numberArg, seqSetArg } from '../args.js';
 import { bad } from '../errors.js';
 import { folderOrFail } from '../folders.js';
-import { MailboxView } from '../mailbox-view.js';
+import { hasFlag, MailboxView } from '../mailbox-view.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import type { ImapSession } from '../session.js';
@@ -52,9 +52,12 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   s.selected = { view, release };
   s.state = 'selected';
   let firstUnseen = 0;
-  view.uids.forEach((uid, i) => {
-    if (!firstUnseen && !view.msgs.get(uid)!.flags.includes('\\Seen')) firstUnseen = i + 1;
-  });
+  for (let seq = 1; seq <= view.exists; seq++) {
+    if (!hasFlag(view.flagsTextAt(seq), '\\Seen')) {
+      firstUnseen = seq;
+      break;
+    }
+  }
   for (const line of view.flagsLines()) s.send(line);
   s.send(`${view.exists} EXISTS`);
   const rev2 = s.enabled.has('IMAP4rev2');
@@ -73,7 +76,7 @@ async function resync(s: ImapSession, view: MailboxView, q: Qresync): Promise<vo
   const inKnown = (uid: number) => !known || known.some((r) => uid >= Math.min(r.from, r.to) && uid <= Math.max(r.from, r.to));
   const gone = (await s.ctx.store.expungedSince(s.user!.id, view.folder.id, q.modseq)).map((e) => e.uid).filter(inKnown);
   if (gone.length) s.send(`VANISHED (EARLIER) ${formatSequenceSet(gone)}`);
-  for (const uid of view.uids) if (view.msgs.get(uid)!.modseq > q.modseq) s.send(view.fetchFlagsLine(uid, { condstore: true, qresync: true }));
+  for (let seq = 1; seq <= view.exists; seq++) if (view.modseqAt(seq) > q.modseq) s.send(view.fetchFlagsLine(view.uids[seq - 1]!, { condstore: true, qresync: true }));
 }
 
 export const selectCommands: Record<string, CommandSpec> = {

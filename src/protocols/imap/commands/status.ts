@@ -3,6 +3,7 @@ import type { Folder } from '../../../store/types.js';
 import { atomArg, expectArgs, listArg, mailboxArg } from '../args.js';
 import { bad } from '../errors.js';
 import { folderOrFail } from '../folders.js';
+import { hasFlag } from '../mailbox-view.js';
 import type { ImapSession } from '../session.js';
 import type { ImapValue } from '../parser/command-parser.js';
 import { mailboxName } from '../wire.js';
@@ -24,7 +25,7 @@ export async function statusLine(s: ImapSession, f: Folder, items: string[]): Pr
   const st = await s.ctx.store.folderStatus(s.user!.id, f.id);
   let deleted = 0;
   if (items.includes('DELETED')) {
-    deleted = (await s.ctx.store.listMessages(s.user!.id, f.id)).filter((m) => m.flags.includes('\\Deleted')).length;
+    deleted = (await s.ctx.store.listMessageIndex(s.user!.id, f.id)).flags.filter((t) => hasFlag(t, '\\Deleted')).length;
   }
   const values: Record<string, number> = {
     MESSAGES: st.messages, RECENT: 0, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity, UNSEEN: st.unseen,

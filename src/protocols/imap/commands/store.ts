@@ -28,14 +28,14 @@ async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   const flags = parseFlagList(c.args.slice(i));
   const view = s.view;
   if (view.readOnly) throw no('Mailbox is read-only (EXAMINE)', 'CANNOT');
-  const uids = view.select(ranges, byUid).filter((u) => view.message(u));
+  const uids = view.select(ranges, byUid).filter((u) => view.has(u));
   const r = await s.ctx.store.storeFlags(s.user!.id, view.folder.id, uids, op, flags, unchangedSince);
   if (r.changed.length && op !== 'remove' && view.learnKeywords(flags)) for (const line of view.flagsLines()) s.send(line);
   for (const ch of r.changed) view.noteFlags(ch.uid, ch.flags, ch.modseq);
   const failed = new Set(r.failedModified);
   const o = s.viewOptions;
   if (!silent) {
-    for (const uid of uids) if (!failed.has(uid) && view.message(uid)) s.send(view.fetchFlagsLine(uid, o));
+    for (const uid of uids) if (!failed.has(uid) && view.has(uid)) s.send(view.fetchFlagsLine(uid, o));
   } else if (o.condstore) {
     // RFC 7162 3.1.3: even .SILENT reports the new MODSEQ of what changed
     for (const ch of r.changed) s.send(`${view.seqOf(ch.uid)} FETCH (UID ${ch.uid} MODSEQ (${ch.modseq}))`);
