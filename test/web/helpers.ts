@@ -5,11 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
-import { startServer } from '../../src/server/serve.js';
 import type { User } from '../../src/store/types.js';
-import { OWA_DECORATION, registerOwa, type OwaState } from '../../src/web/owa/index.js';
-import type { TestServer } from '../helpers/server.js';
-import { tempDir } from '../helpers/tmp.js';
+import { OWA_DECORATION, type OwaState } from '../../src/web/owa/index.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** The repository root (this file runs from dist/test/web/). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -52,45 +50,12 @@ export async function ensureUiBuilt(): Promise<void> {
 
 export type OwaTestServer = TestServer & { owa: OwaState; app: FastifyInstance };
 
-/**
- * The whole server on port 0 with web mail registered. (Like test/helpers/server.ts, plus the
- * web mail plugin — a no-op when front-ends.ts registers it already.)
- */
+/** The whole server on port 0 (web mail is one of its front ends), with the web mail state exposed. */
 export async function startOwaServer(opts: { plaintext?: boolean } = {}): Promise<OwaTestServer> {
   await ensureUiBuilt();
-  const tmp = tempDir();
-  const dataDir = join(tmp.dir, 'data');
-  const server = await startServer({
-    dataDir, host: '127.0.0.1',
-    ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0 },
-  }, [registerOwa]);
-  const https = server.listeners.find((l) => l.name === 'https') as unknown as { app: FastifyInstance };
-  const t: OwaTestServer = {
-    ...server,
-    dataDir,
-    app: https.app,
-    owa: (https.app as unknown as Record<string, OwaState>)[OWA_DECORATION]!,
-    port(name: string) {
-      const l = server.listeners.find((x) => x.name === name);
-      if (!l) throw new Error(`no listener ${name}`);
-      return l.port;
-    },
-    addUser: (address, password = 'secret-pw') => server.ctx.store.createUser({ address, password }),
-    async setSetting(name, value, scope = {}) {
-      const s = scope.userId !== undefined ? { scope: 'user' as const, targetId: scope.userId }
-        : scope.databaseId !== undefined ? { scope: 'database' as const, targetId: scope.databaseId } : { scope: 'server' as const, targetId: 0 };
-      await server.ctx.store.putSetting({ ...s, name, value });
-      await server.ctx.settings.refresh();
-    },
-    async close() {
-      await server.stop();
-      tmp.cleanup();
-    },
-  };
-  if (opts.plaintext) {
-    await t.setSetting('PopSettings.LoginType', 'PlainTextLogin');
-  }
-  return t;
+  const t = await startTestServer(opts);
+  const https = t.listeners.find((l) => l.name === 'https') as unknown as { app: FastifyInstance };
+  return { ...t, app: https.app, owa: (https.app as unknown as Record<string, OwaState>)[OWA_DECORATION]! };
 }
 
 export async function addAdmin(srv: TestServer, address: string, password = 'secret-pw'): Promise<User> {
