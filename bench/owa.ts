@@ -14,8 +14,8 @@
  *  - When the p99 target is missed (or BENCH_OWA_PROFILE=1), the server is restarted under `node --cpu-prof`
  *    for one more list load and the profile is summarised in the notes (BENCH_OWA_PROFILE=0: never).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ import { createUsers, mwTempDir, openSeedStore, putBenchSettings, startMailwarde
 import { summariseProfile } from './lib/cpuprofile.js';
 import { STORE_FILE } from '../src/server/create-context.js';
 import { benchFlags } from './store.js';
+import { ensureUiBuilt } from '../test/web/helpers.js';
 import { fmt, log, nowMs, runs, sleep, summarise, type BenchOutcome, type BenchResult, type Summary } from './lib/stats.js';
 
 const MESSAGES = Number(process.env.BENCH_OWA_MESSAGES ?? 10_000);
@@ -38,7 +39,6 @@ const SECONDS = Number(process.env.BENCH_OWA_SECONDS ?? 10);
 const PAGE = 100; // the app's page size (ui/src/MessageList.tsx)
 const ADDRESS = 'owa@bench.test';
 const PASSWORD = 'bench-pw';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 // ------------------------------------------------------------------ autocannon (CommonJS, no types)
@@ -67,32 +67,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: AcOpti
 
 // ------------------------------------------------------------------ the app build
 
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** dist/ui must be built and newer than ui/ (same rule and lock folder as test/web/helpers.ts). */
-async function ensureUiBuilt(): Promise<void> {
-  const index = join(ROOT, 'dist/ui/index.html');
-  const lock = join(ROOT, 'dist/.ui-build-lock');
-  const end = Date.now() + 180_000;
-  while (existsSync(lock) && Date.now() < end) await sleep(200);
-  const stale = () => !existsSync(index) || statSync(index).mtimeMs < Math.max(newest(join(ROOT, 'ui')), statSync(join(ROOT, 'vite.config.ts')).mtimeMs);
-  if (!stale()) return;
-  log('owa: building the web app (npx vite build)');
-  mkdirSync(lock, { recursive: true });
-  try {
-    const r = spawnSync('npx', ['vite', 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 180_000 });
-    if (r.status !== 0) throw new Error('npx vite build failed');
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
+// the same build-if-stale rule and lock as the web tests: one place decides when dist/ui is stale
 
 // ------------------------------------------------------------------ HTTPS sign-in for the load clients
 

@@ -3,8 +3,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { log, sleep } from './stats.js';
-import { processTreeMemory, type MemoryUse } from './proc.js';
+import { log } from './stats.js';
+import { processTreeMemory, stopChild, type MemoryUse } from './proc.js';
 
 /**
  * A private Dovecot for the benchmarks: generated config in a temporary folder, loopback
@@ -236,10 +236,7 @@ protocol lmtp {
     async stop() {
       if (stopped) return;
       stopped = true;
-      const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      await stopChild(child);
       if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { prepareDataDir, STORE_FILE } from '../../src/server/create-context.js';
 import type { User } from '../../src/store/types.js';
-import { processTreeMemory, type MemoryUse } from './proc.js';
-import { log, sleep } from './stats.js';
+import { processTreeMemory, stopChild, type MemoryUse } from './proc.js';
+import { log } from './stats.js';
 
 /** A temporary folder for one Mailwarden data folder; remove with cleanup(). */
 export function mwTempDir(prefix = 'mw-bench-'): { dir: string; dataDir: string; cleanup: () => void } {
@@ -109,10 +109,7 @@ export async function startMailwarden(dataDir: string, opts: { nofile?: number }
     async stop() {
       if (stopped) return;
       stopped = true;
-      const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      await stopChild(child);
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** Memory of a process and all its descendants (Linux /proc). PSS splits shared pages fairly between processes. */
@@ -64,4 +65,12 @@ export function cpuModel(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** SIGTERM, up to 10 s for a clean exit (a server releases its sessions), then SIGKILL. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
 }
