@@ -74,6 +74,13 @@ export interface Store {
   setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
   listSubscriptions(userId: number): Promise<string[]>;
   folderStatus(userId: number, folderId: number): Promise<FolderStatus>;
+  /**
+   * IMAP \Recent (RFC 3501 2.3.2): claims, for the one session calling, the messages that
+   * arrived since the last claim, and moves the folder's mark past them, atomically. Messages
+   * with UIDs in [from, to) are recent for the caller and for no other session; null when
+   * there is nothing new (or the folder is gone).
+   */
+  claimRecent(userId: number, folderId: number): Promise<{ from: number; to: number } | null>;
 
   // --- messages
   append(userId: number, folderId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult>;

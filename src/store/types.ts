@@ -39,6 +39,8 @@ export interface Folder {
 export interface FolderStatus {
   messages: number;
   unseen: number;
+  /** Messages no session has claimed as \Recent yet (Store.claimRecent). */
+  recent: number;
   size: number;
   uidNext: number;
   uidValidity: number;

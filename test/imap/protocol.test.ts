@@ -130,12 +130,13 @@ test('SELECT/EXAMINE responses, FETCH items and sections, \\Seen, STORE, CONDSTO
   const sel = await c.command('SELECT INBOX');
   assert.ok(sel.untagged.some((l) => l.startsWith('* OK [CLOSED]')));
   assert.match(sel.tagged, /OK \[READ-WRITE\]/);
+  assert.ok(sel.untagged.includes('* 2 RECENT'), 'EXAMINE left both messages \\Recent for the first SELECT');
   let r = await c.command('FETCH 1 (BODY.PEEK[1] BINARY.PEEK[2] BINARY.SIZE[2] BODY.PEEK[1.MIME] BODY.PEEK[]<0.13>)');
   assert.equal(r.untagged[0], '* 1 FETCH (BODY[1] {10}\r\nfirst part BINARY[2] ~{4}\r\n\x00\x01\x02\xff BINARY.SIZE[2] 4 BODY[1.MIME] {28}\r\nContent-Type: text/plain\r\n\r\n BODY[]<0> {13}\r\nSubject: part)');
   r = await c.command('UID FETCH 2 (INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS.NOT (From To Date Message-ID MIME-Version Content-Type)])');
   assert.equal(r.untagged[0], `* 2 FETCH (UID 2 INTERNALDATE "01-Jan-2020 09:00:00 +0000" RFC822.SIZE ${plain.length} BODY[HEADER.FIELDS.NOT (From To Date Message-ID MIME-Version Content-Type)] {32}\r\nSubject: plain\r\nX-Extra: yes\r\n\r\n)`);
   r = await c.command('FETCH 2 (BODY[TEXT])');
-  assert.equal(r.untagged[0], '* 2 FETCH (BODY[TEXT] {12}\r\nplain body\r\n FLAGS (\\Draft \\Seen))');
+  assert.equal(r.untagged[0], '* 2 FETCH (BODY[TEXT] {12}\r\nplain body\r\n FLAGS (\\Draft \\Seen \\Recent))');
   r = await c.command('FETCH 2 (BODY ENVELOPE)');
   assert.match(r.untagged[0]!, /^\* 2 FETCH \(BODY \("TEXT" "PLAIN" \("CHARSET" "utf-8"\) NIL NIL "7BIT" 12 1\) ENVELOPE \("Mon, 7 Feb 1994 21:52:25 -0800" "plain" /);
 
@@ -143,7 +144,7 @@ test('SELECT/EXAMINE responses, FETCH items and sections, \\Seen, STORE, CONDSTO
   const m1 = Number(/MODSEQ \((\d+)\)/.exec(r.untagged[0]!)![1]);
   r = await c.command(`STORE 1:2 (UNCHANGEDSINCE ${m1}) +FLAGS (\\Answered)`);
   assert.match(r.tagged, /^t\d+ OK \[MODIFIED 2\] Conditional STORE failed for some messages$/);
-  assert.match(r.untagged[0]!, /^\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Answered\) MODSEQ \(\d+\)\)$/);
+  assert.match(r.untagged[0]!, /^\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Answered \\Recent\) MODSEQ \(\d+\)\)$/);
   r = await c.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${m1})`);
   assert.equal(r.untagged.length, 2);
   r = await c.command('SEARCH RETURN (MIN MAX COUNT ALL) OR ANSWERED DRAFT');

@@ -18,6 +18,7 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     // wind the file back to version 1, as an older Mailwarden left it
     const db = new Database(file);
     db.exec('DROP INDEX messages_by_date');
+    db.exec('ALTER TABLE folders DROP COLUMN first_recent_uid');
     db.pragma('user_version = 1');
     db.close();
     const again = await SqliteStore.open(file);
@@ -27,6 +28,34 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     check.close();
     const page = await again.listMessagePage(u.id, inbox.id, 0, 10);
     assert.equal(page.items[0].subject, 'kept');
+    // v3: mail stored before \Recent existed is not new to anyone
+    assert.equal((await again.folderStatus(u.id, inbox.id)).recent, 0);
+    assert.equal(await again.claimRecent(u.id, inbox.id), null);
+    await again.close();
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('claimRecent hands each new message to one claimer, durably; folderStatus counts the unclaimed', async () => {
+  const tmp = tempDir();
+  const file = join(tmp.dir, 's.sqlite');
+  try {
+    const s = await SqliteStore.open(file);
+    const u = await s.createUser({ address: 'recent@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    assert.equal(await s.claimRecent(u.id, inbox.id), null, 'an empty folder has nothing to claim');
+    for (const n of [1, 2]) await s.append(u.id, inbox.id, Buffer.from(`Subject: ${n}\r\n\r\nbody\r\n`));
+    assert.equal((await s.folderStatus(u.id, inbox.id)).recent, 2);
+    assert.deepEqual(await s.claimRecent(u.id, inbox.id), { from: 1, to: 3 });
+    assert.equal(await s.claimRecent(u.id, inbox.id), null, 'claimed once only');
+    assert.equal((await s.folderStatus(u.id, inbox.id)).recent, 0);
+    await s.append(u.id, inbox.id, Buffer.from('Subject: 3\r\n\r\nbody\r\n'));
+    await s.close();
+    const again = await SqliteStore.open(file);
+    assert.equal((await again.folderStatus(u.id, inbox.id)).recent, 1, 'the mark survives a restart');
+    assert.deepEqual(await again.claimRecent(u.id, inbox.id), { from: 3, to: 4 });
+    assert.equal(await again.claimRecent(u.id + 1, inbox.id), null, 'another user cannot claim');
     await again.close();
   } finally {
     tmp.cleanup();

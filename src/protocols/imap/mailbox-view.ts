@@ -13,6 +13,8 @@ import { flagList, SYSTEM_FLAGS } from './flags.js';
 export interface ViewOptions {
   condstore: boolean;
   qresync: boolean;
+  /** IMAP4rev2 enabled: no RECENT responses (RFC 9051 removed them). */
+  imap4rev2?: boolean;
 }
 
 /** Whether a stored flags text ("\\Seen $Label", one space between flags) holds `flag`. */
@@ -49,12 +51,21 @@ export class MailboxView {
   dirty = false;
   /** Expunged elsewhere but not yet announced (EXPUNGE is not allowed during FETCH/STORE/SEARCH). */
   private readonly pendingExpunge = new Set<number>();
+  /**
+   * UID ranges [from, to) that are \Recent for this session (RFC 3501 2.3.2): claimed from the
+   * store at SELECT and as new mail is announced, so no other session sees them so. Ranges, not
+   * UIDs: the first SELECT of a big folder filled by delivery claims it whole. Claimed UIDs may
+   * not be in the view yet (they arrived after the listing); they are recent once they are.
+   */
+  private readonly recent: Array<{ from: number; to: number }> = [];
 
   constructor(
     private readonly store: Store,
     readonly userId: number,
     public folder: Folder,
     readonly readOnly: boolean,
+    /** SELECT by an IMAP4rev1 client claims \Recent; EXAMINE and IMAP4rev2 (RFC 9051 dropped it) do not. */
+    private readonly claimsRecent = false,
   ) {}
 
   async load(): Promise<void> {
@@ -66,6 +77,36 @@ export class MailboxView {
     this.learnFlagTexts(idx.flags);
     this.highestModseq = this.folder.highestModseq;
     this.uidNext = this.folder.uidNext;
+    await this.claimRecent();
+  }
+
+  /** Takes the messages that arrived since anyone's last claim as this session's \Recent ones. */
+  private async claimRecent(): Promise<void> {
+    if (!this.claimsRecent) return;
+    const r = await this.store.claimRecent(this.userId, this.folder.id);
+    if (!r) return;
+    const last = this.recent[this.recent.length - 1];
+    if (last && last.to === r.from) last.to = r.to;
+    else this.recent.push(r);
+  }
+
+  private isRecent(uid: number): boolean {
+    return this.recent.some((r) => uid >= r.from && uid < r.to);
+  }
+
+  /** How many of the messages the client knows are \Recent for this session. */
+  get recentCount(): number {
+    let n = 0;
+    for (const r of this.recent) n += this.indexAtOrAfter(r.to) - this.indexAtOrAfter(r.from);
+    for (const uid of this.pendingExpunge) if (this.isRecent(uid)) n--;
+    return n;
+  }
+
+  /** The FLAGS a client sees: the stored ones, and \Recent where it applies (never stored). */
+  displayFlags(uid: number): string {
+    const text = this.flagTexts[this.seqOf(uid) - 1]!;
+    if (!this.isRecent(uid)) return text;
+    return text ? `${text} \\Recent` : '\\Recent';
   }
 
   get exists(): number {
@@ -96,17 +137,21 @@ export class MailboxView {
     }
     const out: number[] = [];
     for (const r of resolveSequenceSet(ranges, this.uids[this.uids.length - 1]!)) {
-      // first index with uid >= r.from
-      let lo = 0;
-      let hi = this.uids.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (this.uids[mid]! < r.from) lo = mid + 1;
-        else hi = mid;
-      }
-      for (let i = lo; i < this.uids.length && this.uids[i]! <= r.to; i++) out.push(this.uids[i]!);
+      for (let i = this.indexAtOrAfter(r.from); i < this.uids.length && this.uids[i]! <= r.to; i++) out.push(this.uids[i]!);
     }
     return out;
+  }
+
+  /** The first index (0-based) whose UID is >= uid; the length when there is none. */
+  private indexAtOrAfter(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.uids[mid]! < uid) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Whether the client may still see the message (false when unknown or expunged meanwhile). */
@@ -160,7 +205,8 @@ export class MailboxView {
     // the view may have moved (awaits above): read flags/MODSEQ again
     const now = this.seqOf(uid);
     if (!now || this.pendingExpunge.has(uid)) return null;
-    return { ...d, flags: splitFlags(this.flagTexts[now - 1]!), modseq: this.modseqs[now - 1]! };
+    // \Recent among the flags: FETCH FLAGS shows it and SEARCH RECENT/NEW/OLD match on it
+    return { ...d, flags: splitFlags(this.displayFlags(uid)), modseq: this.modseqs[now - 1]! };
   }
 
   /** Adds keywords not seen before; true when FLAGS must be sent again. */
@@ -202,7 +248,7 @@ export class MailboxView {
 
   fetchFlagsLine(uid: number, o: ViewOptions): string {
     const seq = this.seqOf(uid);
-    return `${seq} FETCH (UID ${uid} FLAGS (${this.flagTexts[seq - 1]!})${o.condstore ? ` MODSEQ (${this.modseqs[seq - 1]!})` : ''})`;
+    return `${seq} FETCH (UID ${uid} FLAGS (${this.displayFlags(uid)})${o.condstore ? ` MODSEQ (${this.modseqs[seq - 1]!})` : ''})`;
   }
 
   /** Removes UIDs from the view; the untagged EXPUNGE (or VANISHED) lines announcing it. */
@@ -266,7 +312,13 @@ export class MailboxView {
         added++;
       }
     }
-    if (added) lines.push(`${this.uids.length} EXISTS`);
+    if (added) {
+      // new mail while selected read-write is this session's \Recent (unless another claimed it first)
+      await this.claimRecent();
+      lines.push(`${this.uids.length} EXISTS`);
+      // RFC 3501 7.3.2: RECENT comes with SELECT and whenever the size of the mailbox changes
+      if (!o.imap4rev2) lines.push(`${this.recentCount} RECENT`);
+    }
     this.highestModseq = folder.highestModseq;
     this.uidNext = folder.uidNext;
     this.folder = folder;

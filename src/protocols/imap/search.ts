@@ -78,7 +78,7 @@ function sentDay(c: Candidate): number | null {
 export function matches(k: SearchKey, c: Candidate): boolean {
   switch (k.op) {
     case 'all': return true;
-    // \Recent is never stored (flags.ts), so RECENT and NEW match nothing and OLD everything.
+    // \Recent is never stored (flags.ts): the view adds it to the flags of this session's recent messages
     case 'flag': return c.m.flags.includes(k.flag) === k.set;
     case 'seq': return seqSetContains(k.set, c.seq);
     case 'uid': return seqSetContains(k.set, c.m.uid);

@@ -78,7 +78,7 @@ export class ImapSession {
   }
 
   get viewOptions(): ViewOptions {
-    return { condstore: this.enabled.has('CONDSTORE'), qresync: this.enabled.has('QRESYNC') };
+    return { condstore: this.enabled.has('CONDSTORE'), qresync: this.enabled.has('QRESYNC'), imap4rev2: this.enabled.has('IMAP4rev2') };
   }
 
   get isFinished(): boolean {

@@ -110,4 +110,11 @@ export const MIGRATIONS: string[] = [
   /* 2: the web mail list pages newest first without sorting the whole folder */ `
   CREATE INDEX messages_by_date ON messages (folder_id, internal_date DESC, uid DESC);
   `,
+  /*
+   * 3: IMAP \Recent (RFC 3501 2.3.2): messages with UID >= first_recent_uid have not yet been
+   * seen by a session that selected the folder. Existing messages count as seen already.
+   */ `
+  ALTER TABLE folders ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
+  UPDATE folders SET first_recent_uid = uid_next;
+  `,
 ];

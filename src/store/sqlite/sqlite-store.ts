@@ -373,9 +373,25 @@ export class SqliteStore implements Store {
     const f = await this.getFolderById(userId, folderId);
     if (!f) throw new StoreError('not-found', 'no such folder');
     const r = this.q(
-      "SELECT count(*) AS n, coalesce(sum(size), 0) AS size, coalesce(sum(CASE WHEN instr(' ' || flags || ' ', ' \\Seen ') = 0 THEN 1 ELSE 0 END), 0) AS unseen FROM messages WHERE folder_id = ?",
-    ).get(folderId) as { n: number; size: number; unseen: number };
-    return { messages: r.n, unseen: r.unseen, size: r.size, uidNext: f.uidNext, uidValidity: f.uidValidity, highestModseq: f.highestModseq };
+      "SELECT count(*) AS n, coalesce(sum(size), 0) AS size, coalesce(sum(CASE WHEN instr(' ' || flags || ' ', ' \\Seen ') = 0 THEN 1 ELSE 0 END), 0) AS unseen, " +
+        'coalesce(sum(uid >= (SELECT first_recent_uid FROM folders WHERE id = ?)), 0) AS recent FROM messages WHERE folder_id = ?',
+    ).get(folderId, folderId) as { n: number; size: number; unseen: number; recent: number };
+    return { messages: r.n, unseen: r.unseen, recent: r.recent, size: r.size, uidNext: f.uidNext, uidValidity: f.uidValidity, highestModseq: f.highestModseq };
+  }
+
+  async claimRecent(userId: number, folderId: number): Promise<{ from: number; to: number } | null> {
+    const mark = () => this.q('SELECT first_recent_uid AS first, uid_next AS next FROM folders WHERE id = ? AND user_id = ?').get(folderId, userId) as
+      | { first: number; next: number }
+      | undefined;
+    // the usual answer (nothing new) is a read: SELECT of an unchanged folder writes nothing
+    const seen = mark();
+    if (!seen || seen.first >= seen.next) return null;
+    return this.db.transaction(() => {
+      const m = mark(); // again inside the write transaction: another process may have claimed meanwhile
+      if (!m || m.first >= m.next) return null;
+      this.q('UPDATE folders SET first_recent_uid = ? WHERE id = ?').run(m.next, folderId);
+      return { from: m.first, to: m.next };
+    }).immediate();
   }
 
   // ---------------------------------------------------------------- messages

@@ -104,7 +104,7 @@ async function renderItems(s: ImapSession, m: MessageSummary, items: FetchItem[]
 function viewItem(view: MailboxView, uid: number, kind: string): string {
   switch (kind) {
     case 'UID': return `UID ${uid}`;
-    case 'FLAGS': return `FLAGS (${view.flagsText(uid)})`;
+    case 'FLAGS': return `FLAGS (${view.displayFlags(uid)})`;
     case 'MODSEQ': return `MODSEQ (${view.modseqOf(uid)})`;
     default: return `RFC822.SIZE ${view.sizeOf(uid)}`;
   }

@@ -42,7 +42,8 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   }
   const folder = await folderOrFail(s, name);
   const release = s.storeSession!.openObject('objtFolder'); // NO [LIMIT] past MaxObjsPerMapiSession.objtFolder
-  const view = new MailboxView(s.ctx.store, s.user!.id, folder, readOnly);
+  const rev2 = s.enabled.has('IMAP4rev2');
+  const view = new MailboxView(s.ctx.store, s.user!.id, folder, readOnly, !readOnly && !rev2);
   try {
     await view.load();
   } catch (err) {
@@ -60,8 +61,7 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   }
   for (const line of view.flagsLines()) s.send(line);
   s.send(`${view.exists} EXISTS`);
-  const rev2 = s.enabled.has('IMAP4rev2');
-  if (!rev2) s.send('0 RECENT');
+  if (!rev2) s.send(`${view.recentCount} RECENT`);
   if (firstUnseen && !rev2) s.send(`OK [UNSEEN ${firstUnseen}] First unseen`);
   s.send(`OK [UIDVALIDITY ${folder.uidValidity}] UIDs valid`);
   s.send(`OK [UIDNEXT ${folder.uidNext}] Predicted next UID`);

@@ -28,7 +28,7 @@ export async function statusLine(s: ImapSession, f: Folder, items: string[]): Pr
     deleted = (await s.ctx.store.listMessageIndex(s.user!.id, f.id)).flags.filter((t) => hasFlag(t, '\\Deleted')).length;
   }
   const values: Record<string, number> = {
-    MESSAGES: st.messages, RECENT: 0, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity, UNSEEN: st.unseen,
+    MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity, UNSEEN: st.unseen,
     SIZE: st.size, HIGHESTMODSEQ: st.highestModseq, DELETED: deleted,
   };
   return `STATUS ${mailboxName(f.name, s.utf8)} (${items.map((i) => `${i} ${values[i]}`).join(' ')})`;
