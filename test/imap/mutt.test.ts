@@ -15,18 +15,18 @@ const missing = !has('mutt') ? 'mutt not installed (apt-get install mutt)' : !ha
  * reads a message to send from stdin when stdin is not a terminal, so it runs under
  * script(1) for a pseudo-terminal.
  */
-async function mutt(srv: TestServer, keys: string) {
+async function mutt(srv: TestServer, keys: string, args = '-z -f =INBOX') {
   const cert = join(srv.dir, 'tls', 'cert.pem');
   const muttrc = join(srv.dir, 'muttrc');
   writeFileSync(muttrc, [
     'set imap_user=alice@example.com', `set imap_pass="${PASSWORD}"`,
-    `set folder=imaps://127.0.0.1:${srv.port}/`, 'set spoolfile=+INBOX',
+    `set folder=imaps://127.0.0.1:${srv.port}/`, 'set spoolfile=+INBOX', 'mailboxes =INBOX',
     `set certificate_file=${cert}`, `set ssl_ca_certificates_file=${cert}`,
     'set move=no confirmappend=no confirmcreate=no record=""', 'set sendmail=/bin/false',
     `push "${keys}<quit>"`,
   ].join('\n') + '\n');
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  return run('script', ['-qec', `mutt -n -F ${quote(muttrc)} -z -f =INBOX`, '/dev/null'], {
+  return run('script', ['-qec', `mutt -n -F ${quote(muttrc)} ${args}`, '/dev/null'], {
     env: { ...process.env, TERM: 'dumb', HOME: srv.dir },
     timeoutMs: 30_000,
   });
@@ -50,4 +50,20 @@ test('mutt opens INBOX over IMAPS only when it has mail, and copies a message to
   assert.deepEqual(await srv.ctx.store.readBlob(copied[0]!.blobHash), raw);
   const inbox = await srv.ctx.store.getFolder(srv.user.id, 'INBOX');
   assert.equal((await srv.ctx.store.listMessages(srv.user.id, inbox!.id)).length, 1, 'a copy leaves the original');
+});
+
+test('mutt -Z finds new mail by \\Recent: once, until a session has selected the mailbox', { skip: missing }, async (t) => {
+  const srv = await startTestServer({ implicitTls: true });
+  t.after(() => srv.close());
+  let r = await mutt(srv, '', '-Z');
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stdout, /No mailbox with new mail/);
+
+  await srv.ctx.store.deliver([srv.user.id], sampleMessage('new for mutt'));
+  r = await mutt(srv, '', '-Z');
+  assert.equal(r.status, 0, r.stdout);
+  // mutt's own SELECT took the \Recent flag: the (still unseen) message is no longer new mail
+  r = await mutt(srv, '', '-Z');
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stdout, /No mailbox with new mail/);
 });
