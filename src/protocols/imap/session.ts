@@ -280,18 +280,37 @@ export class ImapSession {
     this.activity();
     this.conn.setLimits(this.framerLimits());
     this.unsubscribe = this.ctx.store.onChange((c) => {
-      if (c.userId !== user.id || c.kind === 'folders') return;
       const sel = this.selected;
-      if (sel && sel.view.folder.id === c.folderId) {
-        sel.view.dirty = true;
-        this.idleWake?.();
+      if (c.userId !== user.id || !sel || sel.view.folder.id !== c.folderId) return;
+      if (c.kind === 'folders') {
+        void this.closeIfSelectedDeleted(c.folderId);
+        return;
       }
+      sel.view.dirty = true;
+      this.idleWake?.();
     });
     session.onEnd((reason) => {
       if (this.isFinished || (reason !== 'killed' && reason !== 'shutdown')) return;
       this.bye(reason === 'killed' ? 'Session ended by an administrator' : 'Server shutting down');
       this.end(reason);
     });
+  }
+
+  /**
+   * Another session deleted the selected mailbox (a rename keeps it: the view follows the
+   * folder, not its name). Nothing the client could do with it would work, so, as Dovecot
+   * does, the server says BYE and closes (RFC 3501 7.1.5); finish() releases the store session.
+   */
+  private async closeIfSelectedDeleted(folderId: number): Promise<void> {
+    let exists: unknown;
+    try {
+      exists = await this.ctx.store.getFolderById(this.user!.id, folderId);
+    } catch {
+      return; // the store cannot tell now: the next command will
+    }
+    if (exists || this.isFinished || this.selected?.view.folder.id !== folderId) return;
+    this.bye('Selected mailbox was deleted, have to disconnect.');
+    this.end('logout');
   }
 
   deselect(): void {

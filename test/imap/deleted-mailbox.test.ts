@@ -1,0 +1,114 @@
+// Another session deletes the selected mailbox: "* BYE" and the connection closes, as Dovecot
+// does, and the store session is released. A rename keeps the mailbox selected.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+import { run } from '../helpers/run.js';
+import { PASSWORD, RawClient, eventually, sampleMessage, startTestServer, type TestServer } from './helpers.js';
+
+const BYE = '* BYE Selected mailbox was deleted, have to disconnect.';
+
+async function open(srv: TestServer, select?: string): Promise<RawClient> {
+  const c = await RawClient.connect(srv.port);
+  await c.readResponse();
+  await c.login();
+  if (select) assert.match((await c.command(`SELECT ${select}`)).tagged, /OK/);
+  return c;
+}
+
+const sessions = async (srv: TestServer) => (await srv.ctx.governor.list({ userId: srv.user.id })).length;
+
+test('raw: BYE at once to a session that has the mailbox selected (idle or in IDLE); the deleter itself gets [CLOSED]', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const work = await srv.ctx.store.createFolder(srv.user.id, 'Work');
+  await srv.ctx.store.append(srv.user.id, work.id, sampleMessage('w'));
+  const idle = await open(srv, 'Work');
+  const quiet = await open(srv, 'Work');
+  const other = await open(srv, 'INBOX');
+  const deleter = await open(srv, 'Work');
+  t.after(() => [idle, quiet, other, deleter].forEach((c) => c.close()));
+  idle.send('i1 IDLE\r\n');
+  assert.equal(await idle.readResponse(), '+ idling');
+  assert.equal(await sessions(srv), 4);
+
+  const r = await deleter.command('DELETE Work');
+  assert.deepEqual(r.untagged, ['* OK [CLOSED] Mailbox deleted']);
+  assert.match(r.tagged, /OK DELETE completed/);
+
+  assert.equal(await idle.readResponse(), BYE);
+  await idle.closedByServer();
+  // a session between commands is told too, without waiting for its next command
+  assert.equal(await quiet.readResponse(), BYE);
+  await quiet.closedByServer();
+  await eventually(async () => (await sessions(srv)) === 2);
+
+  // the others go on: the deleter is unselected, the INBOX session untouched
+  assert.match((await deleter.command('NOOP')).tagged, /OK/);
+  assert.match((await deleter.command('FETCH 1 FLAGS')).tagged, /BAD/);
+  assert.deepEqual((await other.command('NOOP')).untagged, []);
+  assert.match((await other.command('CREATE Work')).tagged, /OK/);
+});
+
+test('raw: a rename elsewhere keeps the selected mailbox working; deleting it under its new name ends the session', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const work = await srv.ctx.store.createFolder(srv.user.id, 'Work');
+  await srv.ctx.store.append(srv.user.id, work.id, sampleMessage('w'));
+  const a = await open(srv, 'Work');
+  const b = await open(srv);
+  t.after(() => [a, b].forEach((c) => c.close()));
+  assert.match((await b.command('RENAME Work Play')).tagged, /OK/);
+  assert.match((await a.command('NOOP')).tagged, /OK/);
+  const f = await a.command('FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+  assert.match(f.untagged[0]!, /Subject: w/);
+  assert.match((await b.command('DELETE Play')).tagged, /OK/);
+  assert.equal(await a.readResponse(), BYE);
+  await a.closedByServer();
+  await eventually(async () => (await sessions(srv)) === 1);
+});
+
+test('imapflow and python3 imaplib are told BYE and see the connection close', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  await srv.ctx.store.createFolder(srv.user.id, 'Doomed');
+  const flow = new ImapFlow({
+    host: '127.0.0.1', port: srv.port, secure: false, logger: false,
+    auth: { user: 'alice@example.com', pass: PASSWORD }, tls: { ca: [srv.ctx.tls.cert], servername: 'localhost' },
+  });
+  await flow.connect();
+  await flow.mailboxOpen('Doomed');
+  const closed = new Promise<void>((resolve) => flow.once('close', () => resolve()));
+
+  // python selects the folder too and waits (NOOP) until the deletion has happened
+  const script = join(srv.dir, 'bye.py');
+  writeFileSync(script, `
+import imaplib, sys, time
+M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+M.login('alice@example.com', '${PASSWORD}')
+assert M.select('Doomed')[0] == 'OK'
+for _ in range(100):
+    try:
+        M.noop()
+    except imaplib.IMAP4.abort as e:
+        assert 'Selected mailbox was deleted' in str(e), e
+        print('bye ok')
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit('no BYE')
+`);
+  const py = run('python3', [script, String(srv.port)], { timeoutMs: 30_000 });
+  // both hold the selected folder open (one objtFolder each) before it is deleted
+  const selecting = async () => (await srv.ctx.governor.list({ userId: srv.user.id })).filter((x) => x.objects.objtFolder === 1).length;
+  await eventually(async () => (await selecting()) === 2, 10_000);
+  const deleter = await open(srv);
+  t.after(() => deleter.close());
+  assert.match((await deleter.command('DELETE Doomed')).tagged, /OK/);
+  await closed;
+  const r = await py;
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /bye ok/);
+  await eventually(async () => (await sessions(srv)) === 1);
+});
