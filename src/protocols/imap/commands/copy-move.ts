@@ -17,9 +17,10 @@ async function copyOrMove(s: ImapSession, c: ParsedCommand, byUid: boolean, move
   const uids = view.select(ranges, byUid).filter((u) => view.has(u));
   const verb = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
   if (uids.length === 0) return `${verb} completed`;
-  const r = move
-    ? await s.ctx.store.moveMessages(s.user!.id, view.folder.id, uids, target.id)
-    : await s.ctx.store.copyMessages(s.user!.id, view.folder.id, uids, target.id);
+  // the target is opened besides the selected folder: one more objtFolder object meanwhile
+  const r = await s.storeSession!.withObject('objtFolder', () =>
+    move ? s.ctx.store.moveMessages(s.user!.id, view.folder.id, uids, target.id) : s.ctx.store.copyMessages(s.user!.id, view.folder.id, uids, target.id),
+  );
   // source and target UIDs both ascend in the same order, so the two sets correspond
   const code = r.pairs.length ? `COPYUID ${r.uidValidity} ${formatSequenceSet(r.pairs.map((p) => p[0]))} ${formatSequenceSet(r.pairs.map((p) => p[1]))}` : '';
   if (!move) return code ? `[${code}] ${verb} completed` : `${verb} completed`;

@@ -20,13 +20,15 @@ export function parseStatusItems(list: ImapValue[]): string[] {
   });
 }
 
-/** The untagged "STATUS name (...)" line for one folder. */
+/**
+ * The untagged "STATUS name (...)" line for one folder. Reading it opens the folder: one
+ * objtFolder object for the moment (besides the selected one), so NO [LIMIT] past the limit.
+ */
 export async function statusLine(s: ImapSession, f: Folder, items: string[]): Promise<string> {
-  const st = await s.ctx.store.folderStatus(s.user!.id, f.id);
-  let deleted = 0;
-  if (items.includes('DELETED')) {
-    deleted = (await s.ctx.store.listMessageIndex(s.user!.id, f.id)).flags.filter((t) => hasFlag(t, '\\Deleted')).length;
-  }
+  const { st, deleted } = await s.storeSession!.withObject('objtFolder', async () => ({
+    st: await s.ctx.store.folderStatus(s.user!.id, f.id),
+    deleted: items.includes('DELETED') ? (await s.ctx.store.listMessageIndex(s.user!.id, f.id)).flags.filter((t) => hasFlag(t, '\\Deleted')).length : 0,
+  }));
   const values: Record<string, number> = {
     MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity, UNSEEN: st.unseen,
     SIZE: st.size, HIGHESTMODSEQ: st.highestModseq, DELETED: deleted,
