@@ -386,12 +386,13 @@ export class SqliteStore implements Store {
     // the usual answer (nothing new) is a read: SELECT of an unchanged folder writes nothing
     const seen = mark();
     if (!seen || seen.first >= seen.next) return null;
-    return this.db.transaction(() => {
-      const m = mark(); // again inside the write transaction: another process may have claimed meanwhile
+    // a write shares the transaction (and its fsync) with the deliveries of the same moment
+    return this.groupCommit(() => {
+      const m = mark(); // again inside the write transaction: another session may have claimed meanwhile
       if (!m || m.first >= m.next) return null;
       this.q('UPDATE folders SET first_recent_uid = ? WHERE id = ?').run(m.next, folderId);
       return { from: m.first, to: m.next };
-    }).immediate();
+    });
   }
 
   // ---------------------------------------------------------------- messages
