@@ -290,3 +290,93 @@ test('imapflow: QRESYNC SELECT reports what vanished while it was away', async (
   assert.equal(box.exists, 3);
   assert.deepEqual(gone, [{ uid: 2, earlier: true }, { uid: 4, earlier: true }]);
 });
+
+/** RFC 5258 section 5's hierarchy: Fruit/Peach subscribed but deleted, Fruit not subscribed. */
+async function fruitAndVegetables(srv: TestServer): Promise<RawClient> {
+  const c = await ready(srv);
+  for (const name of ['Fruit/Apple', 'Fruit/Banana', 'Fruit/Peach', 'Tofu', 'Vegetable/Broccoli', 'Vegetable/Corn']) {
+    assert.match((await c.command(`CREATE "${name}"`)).tagged, /OK/); // new mailboxes start subscribed
+  }
+  for (const name of ['Drafts', 'Sent Items', 'Deleted Items', 'Junk Email', 'Fruit', 'Fruit/Apple', 'Tofu', 'Vegetable/Corn']) {
+    assert.match((await c.command(`UNSUBSCRIBE "${name}"`)).tagged, /OK/);
+  }
+  assert.match((await c.command('DELETE "Fruit/Peach"')).tagged, /OK/);
+  return c;
+}
+
+test('LIST (SUBSCRIBED): a deleted mailbox keeps its subscription and lists as \\NonExistent; LSUB and RETURN (SUBSCRIBED) per RFC 3501/5258', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const c = await fruitAndVegetables(srv);
+  t.after(() => c.close());
+  assert.deepEqual((await c.command('LIST (SUBSCRIBED) "" "*"')).untagged, [
+    '* LIST (\\HasNoChildren \\Subscribed) "/" "INBOX"',
+    '* LIST (\\HasNoChildren \\Subscribed) "/" "Fruit/Banana"',
+    '* LIST (\\NonExistent \\HasNoChildren \\Subscribed) "/" "Fruit/Peach"',
+    '* LIST (\\HasChildren \\Subscribed) "/" "Vegetable"',
+    '* LIST (\\HasNoChildren \\Subscribed) "/" "Vegetable/Broccoli"',
+  ]);
+  // without the SUBSCRIBED selection option only existing mailboxes are listed (RFC 5258 example 6)
+  assert.deepEqual((await c.command('LIST "" "Fruit/*" RETURN (SUBSCRIBED)')).untagged, [
+    '* LIST (\\HasNoChildren) "/" "Fruit/Apple"',
+    '* LIST (\\HasNoChildren \\Subscribed) "/" "Fruit/Banana"',
+  ]);
+  // LSUB lists the name without attributes; "\Noselect" keeps its LSUB meaning for "%"
+  assert.deepEqual((await c.command('LSUB "" "Fruit/*"')).untagged, ['* LSUB () "/" "Fruit/Banana"', '* LSUB () "/" "Fruit/Peach"']);
+  assert.deepEqual((await c.command('LSUB "" "%"')).untagged, ['* LSUB () "/" "INBOX"', '* LSUB (\\Noselect) "/" "Fruit"', '* LSUB () "/" "Vegetable"']);
+
+  // RECURSIVEMATCH: parents of subscribed names the pattern does not reach, with CHILDINFO
+  assert.deepEqual((await c.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')).untagged, [
+    '* LIST (\\HasNoChildren \\Subscribed) "/" "INBOX"',
+    '* LIST (\\HasChildren) "/" "Fruit" ("CHILDINFO" ("SUBSCRIBED"))',
+    '* LIST (\\HasChildren \\Subscribed) "/" "Vegetable" ("CHILDINFO" ("SUBSCRIBED"))',
+  ]);
+  assert.match((await c.command('LIST (RECURSIVEMATCH) "" "%"')).tagged, /^t\d+ BAD RECURSIVEMATCH needs another selection option$/);
+  assert.match((await c.command('LIST (REMOTE RECURSIVEMATCH) "" "%"')).tagged, /BAD/);
+
+  // a parent that does not exist at all (RFC 5258 example 8 A2)
+  await c.command('CREATE "Gone/Child"');
+  await c.command('DELETE "Gone/Child"');
+  await c.command('DELETE "Gone"');
+  await c.command('UNSUBSCRIBE "Gone"');
+  assert.deepEqual((await c.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" "G%"')).untagged, ['* LIST (\\NonExistent \\HasNoChildren) "/" "Gone" ("CHILDINFO" ("SUBSCRIBED"))']);
+  assert.deepEqual((await c.command('LIST "" "G*"')).untagged, []);
+
+  // RENAME takes the subscription along; UNSUBSCRIBE removes one whose mailbox is gone
+  assert.match((await c.command('RENAME "Vegetable/Broccoli" "Vegetable/Kale"')).tagged, /OK/);
+  assert.deepEqual((await c.command('LIST (SUBSCRIBED) "" "Vegetable/*"')).untagged, ['* LIST (\\HasNoChildren \\Subscribed) "/" "Vegetable/Kale"']);
+  assert.match((await c.command('UNSUBSCRIBE "Fruit/Peach"')).tagged, /OK/);
+  assert.deepEqual((await c.command('LIST (SUBSCRIBED) "" "Fruit/*"')).untagged, ['* LIST (\\HasNoChildren \\Subscribed) "/" "Fruit/Banana"']);
+  // SUBSCRIBE still wants an existing mailbox
+  assert.match((await c.command('SUBSCRIBE "Fruit/Peach"')).tagged, /NO \[NONEXISTENT\]/);
+  // re-creating the mailbox makes the name exist again
+  await c.command('CREATE "Gone/Child"');
+  assert.deepEqual((await c.command('LIST (SUBSCRIBED) "" "Gone/*"')).untagged, ['* LIST (\\HasNoChildren \\Subscribed) "/" "Gone/Child"']);
+});
+
+const PY_LSUB = `
+import imaplib, sys
+M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+M.login('alice@example.com', '${PASSWORD}')
+typ, data = M.lsub('""', '"Fruit/*"')
+assert data == [b'() "/" "Fruit/Banana"', b'() "/" "Fruit/Peach"'], data
+typ, data = M._simple_command('LIST', '(SUBSCRIBED)', '""', '"Fruit/*"')
+typ, data = M._untagged_response(typ, data, 'LIST')
+assert b'(\\\\NonExistent \\\\HasNoChildren \\\\Subscribed) "/" "Fruit/Peach"' in data, data
+typ, data = M.list('""', '"Fruit/*"')
+assert not any(b'Peach' in d for d in data), data
+M.logout()
+print('lsub ok')
+`;
+
+test('python3 imaplib: LSUB and LIST (SUBSCRIBED) show a subscribed mailbox that was deleted', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const c = await fruitAndVegetables(srv);
+  c.close();
+  const script = join(srv.dir, 'lsub.py');
+  writeFileSync(script, PY_LSUB);
+  const r = await run('python3', [script, String(srv.port)], { timeoutMs: 30_000 });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /lsub ok/);
+});

@@ -110,4 +110,13 @@ export const MIGRATIONS: string[] = [
   /* 2: the web mail list pages newest first without sorting the whole folder */ `
   CREATE INDEX messages_by_date ON messages (folder_id, internal_date DESC, uid DESC);
   `,
+  /* 3: a subscription is a name that outlives its mailbox (RFC 3501 6.3.9), not a folder column */ `
+  CREATE TABLE subscriptions (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    PRIMARY KEY (user_id, name)
+  ) WITHOUT ROWID;
+  INSERT INTO subscriptions (user_id, name) SELECT user_id, name FROM folders WHERE subscribed = 1;
+  ALTER TABLE folders DROP COLUMN subscribed;
+  `,
 ];
