@@ -79,13 +79,25 @@ async function list(s: ImapSession, ref: string, patterns: string[], o: ListOpti
   // the selection criteria: subscribed names need not exist (RFC 5258 3.1), other LISTs list what exists
   const selected = (e: Entry) => (bySubscription ? e.subscribed : e.folder !== null || e.hasChildren) && (!o.specialUseOnly || specialUse(e.folder) !== null);
   const criteria = [...(o.subscribedOnly ? ['"SUBSCRIBED"'] : []), ...(o.specialUseOnly ? ['"SPECIAL-USE"'] : [])].join(' ');
+  // for RECURSIVEMATCH and LSUB: names with selected descendants, and with ones the pattern misses
+  const aboveSelected = new Set<string>();
+  const aboveUnmatched = new Set<string>();
+  if (o.recursive || o.lsub) {
+    for (const d of all) {
+      if (!selected(d)) continue;
+      const missed = !matchesPattern(d.name);
+      for (const p of parents(d.name)) {
+        aboveSelected.add(p);
+        if (missed) aboveUnmatched.add(p);
+      }
+    }
+  }
   for (const e of all) {
     if (!matchesPattern(e.name)) continue;
-    const below = o.recursive || o.lsub ? all.filter((d) => d.name.startsWith(e.name + '/') && selected(d)) : [];
     const meets = selected(e);
     // RFC 5258 3.3 2B and RFC 3501 6.3.9: a parent that is not selected itself stands in for
     // selected descendants the pattern does not reach ("%")
-    if (!meets && !below.some((d) => !matchesPattern(d.name))) continue;
+    if (!meets && !aboveUnmatched.has(e.name)) continue;
     const f = e.folder;
     const use = specialUse(f);
     const attrs: string[] = [];
@@ -97,7 +109,7 @@ async function list(s: ImapSession, ref: string, patterns: string[], o: ListOpti
       if (use) attrs.push(use);
       if (e.subscribed && (o.returnSubscribed || o.subscribedOnly)) attrs.push('\\Subscribed');
     }
-    const childInfo = o.recursive && below.length ? ` ("CHILDINFO" (${criteria}))` : '';
+    const childInfo = o.recursive && aboveSelected.has(e.name) ? ` ("CHILDINFO" (${criteria}))` : '';
     s.send(`${o.lsub ? 'LSUB' : 'LIST'} (${attrs.join(' ')}) "/" ${mailboxName(e.name, s.utf8)}${childInfo}`);
     if (o.status && f && meets) s.send(await statusLine(s, f, o.status));
   }
