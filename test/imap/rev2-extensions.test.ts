@@ -178,6 +178,9 @@ test('UTF8 APPEND data after ENABLE UTF8=ACCEPT, BAD before; literal8 with LITER
   ]));
   assert.match((await c.until('u3')).tagged, /^u3 OK \[APPENDUID \d+ 2:3\]/);
   for (const bad of ['UTF8 "x"', 'UTF8 ()', 'UTF8']) assert.match((await c.command(`APPEND INBOX ${bad}`)).tagged, /BAD/, bad);
+  // RFC 6855 section 4: UTF8 ( literal8 ), an ordinary literal is a syntax error
+  c.send(Buffer.concat([Buffer.from(`u5 APPEND INBOX UTF8 ({${msg.length}+}\r\n`), msg, Buffer.from(')\r\n')]));
+  assert.equal((await c.until('u5')).tagged, 'u5 BAD Expected UTF8 (literal8)');
 
   // BINARY (RFC 3516): literal8 "~{n+}" carries NUL bytes
   const binary = Buffer.concat([Buffer.from('Subject: bin\r\nContent-Type: application/octet-stream\r\n\r\n'), Buffer.from([0, 1, 2, 0, 255]), Buffer.from('\r\n')]);

@@ -21,8 +21,8 @@ function isUtf8Data(v: ImapValue | undefined): boolean {
 
 /**
  * [flags] [date-time] message, repeated; a string followed by a message is the date. The
- * message is a literal, or "UTF8 (literal)", which only a client that enabled UTF8=ACCEPT
- * may send (RFC 6855 section 4).
+ * message is a literal, or "UTF8 (~{n}...)", which only a client that enabled UTF8=ACCEPT
+ * may send, and only with a literal8 (RFC 6855 section 4).
  */
 function parseItems(args: ImapValue[], utf8Enabled: boolean): Item[] {
   const items: Item[] = [];
@@ -37,12 +37,12 @@ function parseItems(args: ImapValue[], utf8Enabled: boolean): Item[] {
       item.date = d;
       i++;
     }
-    let msg = args[i++];
+    let msg: ImapValue | undefined = args[i++];
     if (isUtf8Data(msg)) {
       if (!utf8Enabled) throw bad('UTF8 APPEND data needs ENABLE UTF8=ACCEPT');
       const inner = args[i++];
-      if (inner?.t !== 'list' || inner.v.length !== 1) throw bad('Expected UTF8 (literal8)');
-      msg = inner.v[0];
+      msg = inner?.t === 'list' && inner.v.length === 1 ? inner.v[0] : undefined;
+      if (msg?.t !== 'string' || !msg.literal8) throw bad('Expected UTF8 (literal8)');
     }
     if (msg?.t !== 'string') throw bad('Expected message literal');
     if (msg.v.length === 0) throw no('Empty message');
