@@ -383,3 +383,18 @@ test('python3 imaplib: LSUB and LIST (SUBSCRIBED) show a subscribed mailbox that
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /lsub ok/);
 });
+
+test('imapflow: list() leaves out a subscribed mailbox that was deleted', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const f = flow(srv);
+  await f.connect();
+  t.after(() => f.logout().catch(() => undefined));
+  await f.mailboxCreate('Gone');
+  await f.mailboxCreate('Kept');
+  await f.mailboxDelete('Gone');
+  assert.deepEqual(await srv.ctx.store.listSubscriptions(srv.user.id).then((n) => n.filter((x) => x === 'Gone' || x === 'Kept')), ['Gone', 'Kept']);
+  const boxes = await f.list();
+  assert.ok(boxes.some((b) => b.path === 'Kept' && b.subscribed));
+  assert.ok(!boxes.some((b) => b.path === 'Gone'), JSON.stringify(boxes.map((b) => b.path)));
+});
