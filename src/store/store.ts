@@ -71,6 +71,7 @@ export interface Store {
   createFolder(userId: number, name: string, specialUse?: SpecialUse | null): Promise<Folder>;
   renameFolder(userId: number, folderId: number, newName: string): Promise<void>;
   deleteFolder(userId: number, folderId: number): Promise<void>;
+  /** Subscriptions are names: deleting a folder keeps its subscription (RFC 3501 6.3.9), renaming moves it. */
   setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
   listSubscriptions(userId: number): Promise<string[]>;
   folderStatus(userId: number, folderId: number): Promise<FolderStatus>;

@@ -90,11 +90,26 @@ test('syntax errors carry the tag when known', () => {
   throwsWithTag(() => parse('a1 X caf\u00e9'), 'a1');
 });
 
-test('framer output feeds the parser', () => {
-  const f = new CommandFramer({ maxLineLength: 1000, maxLiteralSize: 1000, maxCommandSize: 10000 });
-  const ev = f.push(Buffer.from('A1 LOGIN {5+}\r\nalice "x y"\r\n'));
+/** The one command the framer makes of `text`. */
+function framed(text: string) {
+  const ev = new CommandFramer({ maxLineLength: 1000, maxLiteralSize: 1000, maxCommandSize: 10000 }).push(Buffer.from(text));
   assert.equal(ev.length, 1);
   const c = ev[0]!;
   assert.ok(c.type === 'command');
+  return c;
+}
+
+test('framer output feeds the parser', () => {
+  const c = framed('A1 LOGIN {5+}\r\nalice "x y"\r\n');
   assert.deepEqual(parseCommand(c.line, c.literals), { tag: 'A1', name: 'LOGIN', args: [str('alice'), str('x y')] });
+});
+
+test('literal8 ("~{n}", "~{n+}") is marked through framer and parser; "{n}" is not', () => {
+  const c = framed('A1 APPEND INBOX UTF8 (~{3+}\r\na\0b) {2+}\r\nxy ~{1+}\r\nz\r\n');
+  assert.deepEqual(c.literal8, [0, 2]);
+  assert.deepEqual(parseCommand(c.line, c.literals, c.literal8).args, [
+    { t: 'atom', v: 'INBOX' }, { t: 'atom', v: 'UTF8' },
+    { t: 'list', v: [{ t: 'string', v: Buffer.from('a\0b'), literal8: true }] },
+    str('xy'), { t: 'string', v: Buffer.from('z'), literal8: true },
+  ]);
 });

@@ -7,14 +7,17 @@ const OPTS = { maxLineLength: 200, maxLiteralSize: 1000, maxCommandSize: 4000 };
 
 /** Events as plain values so runs can be compared with deepEqual. */
 type Plain =
-  | { type: 'command'; line: string; literals: string[] }
+  | { type: 'command'; line: string; literals: string[]; literal8?: number[] }
   | { type: 'continue' }
   | { type: 'error'; tag: string | null; message: string; fatal: boolean };
 
 function plain(events: FramerEvent[]): Plain[] {
   return events.map((e) =>
     e.type === 'command'
-      ? { type: 'command', line: e.line.toString('latin1'), literals: e.literals.map((l) => l.toString('latin1')) }
+      ? {
+          type: 'command', line: e.line.toString('latin1'), literals: e.literals.map((l) => l.toString('latin1')),
+          ...(e.literal8.length ? { literal8: e.literal8 } : {}),
+        }
       : e,
   );
 }
@@ -63,7 +66,7 @@ test('binary literal and literal data containing CRLF, NUL and braces', () => {
   const data = 'x\r\n\0{9}\r\n';
   assert.deepEqual(whole(`A1 APPEND INBOX ~{${data.length}}\r\n${data}\r\n`), [
     { type: 'continue' },
-    { type: 'command', line: 'A1 APPEND INBOX \0', literals: [data] },
+    { type: 'command', line: 'A1 APPEND INBOX \0', literals: [data], literal8: [0] },
   ]);
   assert.deepEqual(whole('A1 X {0}\r\n\r\n'), [{ type: 'continue' }, { type: 'command', line: 'A1 X \0', literals: [''] }]);
 });
@@ -91,7 +94,7 @@ test('mixed stream: expected events', () => {
     { type: 'error', tag: 'a4', message: '[TOOBIG] Literal too big', fatal: false },
     { type: 'error', tag: 'a5', message: 'Command line too long', fatal: false },
     { type: 'error', tag: 'a6', message: 'NUL byte in command line', fatal: false },
-    { type: 'command', line: 'a7 APPEND INBOX (\\Seen) \0', literals: ['\0\0\r\n'] },
+    { type: 'command', line: 'a7 APPEND INBOX (\\Seen) \0', literals: ['\0\0\r\n'], literal8: [0] },
     { type: 'command', line: 'a8 LOGOUT', literals: [] },
   ]);
 });

@@ -104,6 +104,9 @@ test('RETURN and CHARSET prefixes', () => {
   assert.deepEqual(r, { returnOpts: ['MIN', 'COUNT'], charset: 'UTF-8', key: flag('\\Seen', true) });
   assert.deepEqual(search('RETURN () ALL').returnOpts, ['ALL']);
   assert.deepEqual(search('RETURN (SAVE) ALL').returnOpts, ['SAVE']);
+  // "$" is the saved result (RFC 5182), as a key of its own and after UID
+  assert.deepEqual(key('$'), { op: 'saved' });
+  assert.deepEqual(key('UID $'), { op: 'saved' });
   const latin = parseSearch([
     { t: 'atom', v: 'CHARSET' },
     { t: 'atom', v: 'ISO-8859-1' },
@@ -130,7 +133,8 @@ test('bad criteria are rejected', () => {
     'KEYWORD \\Seen',
     'KEYWORD "a b"',
     '0',
-    '$',
+    '$,1',
+    'UID 1:$',
     '()',
     'RETURN (FOO) ALL',
     'RETURN ALL',

@@ -91,6 +91,9 @@ test('LIST, LSUB, LIST-EXTENDED, LIST-STATUS, hierarchy, modified UTF-7 and UTF8
   await c.command('SUBSCRIBE "Projects/2024"');
   assert.deepEqual((await c.command('LSUB "" "Projects/%"')).untagged, ['* LSUB () "/" "Projects/2024"']);
   await c.command('UNSUBSCRIBE "Projects/2024"');
+  // "Projects/2024/Q1" is still subscribed: "%" stops above it, so LSUB names its parent \Noselect (RFC 3501 6.3.9)
+  assert.deepEqual((await c.command('LSUB "" "Projects/%"')).untagged, ['* LSUB (\\Noselect) "/" "Projects/2024"']);
+  await c.command('UNSUBSCRIBE "Projects/2024/Q1"');
   assert.deepEqual((await c.command('LSUB "" "Projects/%"')).untagged, []);
   // DELETE keeps children: the name lives on as \Noselect (RFC 3501 6.3.4)
   await c.command('DELETE "Projects/2024"');

@@ -15,10 +15,13 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
     await s.append(u.id, inbox.id, Buffer.from('Subject: kept\r\n\r\nbody\r\n'));
     await s.close();
-    // wind the file back to version 1, as an older Mailwarden left it
+    // wind the file back to version 1, as an older Mailwarden left it: subscriptions were a folder column
     const db = new Database(file);
     db.exec('DROP INDEX messages_by_date');
     db.exec('ALTER TABLE folders DROP COLUMN first_recent_uid');
+    db.exec('DROP TABLE subscriptions');
+    db.exec('ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1');
+    db.exec("UPDATE folders SET subscribed = 0 WHERE name = 'Junk Email'");
     db.pragma('user_version = 1');
     db.close();
     const again = await SqliteStore.open(file);
@@ -28,6 +31,10 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     check.close();
     const page = await again.listMessagePage(u.id, inbox.id, 0, 10);
     assert.equal(page.items[0].subject, 'kept');
+    const subscribed = await again.listSubscriptions(u.id);
+    assert.ok(subscribed.includes('INBOX') && !subscribed.includes('Junk Email'), subscribed.join());
+    assert.equal((await again.getFolder(u.id, 'Junk Email'))!.subscribed, false);
+    assert.equal((await again.getFolder(u.id, 'INBOX'))!.subscribed, true);
     // v3: mail stored before \Recent existed is not new to anyone
     assert.equal((await again.folderStatus(u.id, inbox.id)).recent, 0);
     assert.equal(await again.claimRecent(u.id, inbox.id), null);

@@ -3,7 +3,7 @@ import type { ImapSession } from './session.js';
 /** Extensions every state advertises (RFC 3501 7.2.1 lets a server vary the list by state). */
 const BASE = [
   'IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE',
-  'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS', 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH',
+  'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS', 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES',
   'QUOTA', 'QUOTA=RES-STORAGE', 'UTF8=ACCEPT', 'MULTIAPPEND', 'BINARY',
 ];
 

@@ -82,6 +82,7 @@ export function matches(k: SearchKey, c: Candidate): boolean {
     case 'flag': return c.m.flags.includes(k.flag) === k.set;
     case 'seq': return seqSetContains(k.set, c.seq);
     case 'uid': return seqSetContains(k.set, c.m.uid);
+    case 'saved': return k.uids?.has(c.m.uid) ?? false;
     case 'not': return !matches(k.key, c);
     case 'or': return matches(k.a, c) || matches(k.b, c);
     case 'and': return k.keys.every((x) => matches(x, c));
@@ -101,17 +102,21 @@ export function matches(k: SearchKey, c: Candidate): boolean {
   }
 }
 
-/** Turns "*" into the last message number or UID, once, before evaluation (RFC 3501 6.4.8). */
-export function resolveSets(k: SearchKey, lastSeq: number, lastUid: number): void {
+/**
+ * Turns "*" into the last message number or UID (RFC 3501 6.4.8) and "$" into the saved
+ * result's UIDs (RFC 5182), once, before evaluation.
+ */
+export function resolveSets(k: SearchKey, lastSeq: number, lastUid: number, saved: Set<number>): void {
   switch (k.op) {
     case 'seq': k.set = resolveSequenceSet(k.set, lastSeq); break;
     case 'uid': k.set = resolveSequenceSet(k.set, lastUid); break;
-    case 'not': resolveSets(k.key, lastSeq, lastUid); break;
+    case 'saved': k.uids = saved; break;
+    case 'not': resolveSets(k.key, lastSeq, lastUid, saved); break;
     case 'or':
-      resolveSets(k.a, lastSeq, lastUid);
-      resolveSets(k.b, lastSeq, lastUid);
+      resolveSets(k.a, lastSeq, lastUid, saved);
+      resolveSets(k.b, lastSeq, lastUid, saved);
       break;
-    case 'and': for (const x of k.keys) resolveSets(x, lastSeq, lastUid); break;
+    case 'and': for (const x of k.keys) resolveSets(x, lastSeq, lastUid, saved); break;
   }
 }
 

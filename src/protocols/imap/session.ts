@@ -180,7 +180,7 @@ export class ImapSession {
     }
     let cmd: ParsedCommand;
     try {
-      cmd = parseCommand(e.line, e.literals);
+      cmd = parseCommand(e.line, e.literals, e.literal8);
     } catch (err) {
       const f = toImapFailure(err);
       const tag = (err as { tag?: string | null }).tag;

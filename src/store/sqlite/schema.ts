@@ -117,4 +117,13 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE folders ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
   UPDATE folders SET first_recent_uid = uid_next;
   `,
+  /* 4: a subscription is a name that outlives its mailbox (RFC 3501 6.3.9), not a folder column */ `
+  CREATE TABLE subscriptions (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    PRIMARY KEY (user_id, name)
+  ) WITHOUT ROWID;
+  INSERT INTO subscriptions (user_id, name) SELECT user_id, name FROM folders WHERE subscribed = 1;
+  ALTER TABLE folders DROP COLUMN subscribed;
+  `,
 ];

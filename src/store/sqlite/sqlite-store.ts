@@ -40,6 +40,9 @@ interface FolderRow {
 }
 interface MessageRow { id: number; uid: number; modseq: number; flags: string; internal_date: number; size: number; blob_hash: string }
 
+/** Folder rows with their subscription state (subscriptions are names: see schema migration 3). */
+const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = f.user_id AND s.name = f.name) AS subscribed FROM folders f';
+
 const joinFlags = (flags: Iterable<string>): string => [...new Set(flags)].join(' ');
 
 export class SqliteStore implements Store {
@@ -285,28 +288,30 @@ export class SqliteStore implements Store {
     const r = this.q('INSERT INTO folders (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)').run(
       userId, name, use, this.nextUidValidity(),
     );
+    // new folders start subscribed, so that clients showing subscribed folders only see them
+    this.q('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, name);
     return Number(r.lastInsertRowid);
   }
 
   async listFolders(userId: number): Promise<Folder[]> {
-    return (this.q('SELECT * FROM folders WHERE user_id = ? ORDER BY name = \'INBOX\' DESC, name').all(userId) as FolderRow[]).map((r) =>
+    return (this.q(`${FOLDERS} WHERE f.user_id = ? ORDER BY f.name = 'INBOX' DESC, f.name`).all(userId) as FolderRow[]).map((r) =>
       this.toFolder(r),
     );
   }
 
   async getFolder(userId: number, name: string): Promise<Folder | null> {
     const n = name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
-    const r = this.q('SELECT * FROM folders WHERE user_id = ? AND name = ?').get(userId, n) as FolderRow | undefined;
+    const r = this.q(`${FOLDERS} WHERE f.user_id = ? AND f.name = ?`).get(userId, n) as FolderRow | undefined;
     return r ? this.toFolder(r) : null;
   }
 
   async getFolderById(userId: number, folderId: number): Promise<Folder | null> {
-    const r = this.q('SELECT * FROM folders WHERE user_id = ? AND id = ?').get(userId, folderId) as FolderRow | undefined;
+    const r = this.q(`${FOLDERS} WHERE f.user_id = ? AND f.id = ?`).get(userId, folderId) as FolderRow | undefined;
     return r ? this.toFolder(r) : null;
   }
 
   async getSpecialFolder(userId: number, use: SpecialUse): Promise<Folder> {
-    const r = this.q('SELECT * FROM folders WHERE user_id = ? AND special_use = ? ORDER BY id LIMIT 1').get(userId, use) as FolderRow | undefined;
+    const r = this.q(`${FOLDERS} WHERE f.user_id = ? AND f.special_use = ? ORDER BY f.id LIMIT 1`).get(userId, use) as FolderRow | undefined;
     if (r) return this.toFolder(r);
     const name = DEFAULT_FOLDERS.find(([, u]) => u === use)![0];
     const existing = await this.getFolder(userId, name);
@@ -339,10 +344,18 @@ export class SqliteStore implements Store {
       }
       const prefix = folder.name + '/';
       const children = this.q("SELECT id, name FROM folders WHERE user_id = ? AND substr(name, 1, ?) = ?").all(userId, prefix.length, prefix) as Array<{ id: number; name: string }>;
-      this.q('UPDATE folders SET name = ? WHERE id = ?').run(newName, folderId);
-      for (const c of children) this.q('UPDATE folders SET name = ? WHERE id = ?').run(newName + '/' + c.name.slice(prefix.length), c.id);
+      this.renameFolderRow(userId, folderId, folder.name, newName);
+      for (const c of children) this.renameFolderRow(userId, c.id, c.name, newName + '/' + c.name.slice(prefix.length));
     })();
     this.emit({ userId, folderId, kind: 'folders', modseq: 0 });
+  }
+
+  /** A renamed folder keeps its subscription; one left behind on the old name would list as \NonExistent. */
+  private renameFolderRow(userId: number, folderId: number, from: string, to: string): void {
+    this.q('UPDATE folders SET name = ? WHERE id = ?').run(to, folderId);
+    if (this.q('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, from).changes) {
+      this.q('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, to);
+    }
   }
 
   async deleteFolder(userId: number, folderId: number): Promise<void> {
@@ -360,13 +373,22 @@ export class SqliteStore implements Store {
     this.emit({ userId, folderId, kind: 'folders', modseq: 0 });
   }
 
+  /**
+   * Subscribing needs an existing folder; unsubscribing works on any name, so that a subscription
+   * whose folder was deleted (it stays: RFC 3501 6.3.9) can still be removed.
+   */
   async setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
-    const r = this.q('UPDATE folders SET subscribed = ? WHERE user_id = ? AND name = ?').run(subscribed ? 1 : 0, userId, name);
-    if (r.changes === 0 && subscribed) throw new StoreError('not-found', `no folder "${name}"`);
+    if (!subscribed) {
+      this.q('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, name);
+      return;
+    }
+    if (!(await this.getFolder(userId, name))) throw new StoreError('not-found', `no folder "${name}"`);
+    this.q('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, name);
   }
 
+  /** Subscribed names, also those whose folder no longer exists. */
   async listSubscriptions(userId: number): Promise<string[]> {
-    return this.q('SELECT name FROM folders WHERE user_id = ? AND subscribed = 1 ORDER BY name').pluck().all(userId) as string[];
+    return this.q('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').pluck().all(userId) as string[];
   }
 
   async folderStatus(userId: number, folderId: number): Promise<FolderStatus> {

@@ -1,4 +1,4 @@
-// APPEND with MULTIAPPEND (RFC 3502) and APPENDUID (RFC 4315).
+// APPEND with MULTIAPPEND (RFC 3502), APPENDUID (RFC 4315) and UTF8 data (RFC 6855 section 4).
 import { mailboxArg } from '../args.js';
 import { bad, no } from '../errors.js';
 import { folderOrFail } from '../folders.js';
@@ -14,21 +14,36 @@ interface Item {
   raw: Buffer;
 }
 
-/** [flags] [date-time] message, repeated; a string followed by another string is the date. */
-function parseItems(args: ImapValue[]): Item[] {
+/** append-data =/ "UTF8" SP "(" literal8 ")": a message with UTF-8 headers (RFC 6855). */
+function isUtf8Data(v: ImapValue | undefined): boolean {
+  return v?.t === 'atom' && v.v.toUpperCase() === 'UTF8';
+}
+
+/**
+ * [flags] [date-time] message, repeated; a string followed by a message is the date. The
+ * message is a literal, or "UTF8 (~{n}...)", which only a client that enabled UTF8=ACCEPT
+ * may send, and only with a literal8 (RFC 6855 section 4).
+ */
+function parseItems(args: ImapValue[], utf8Enabled: boolean): Item[] {
   const items: Item[] = [];
   let i = 0;
   while (i < args.length) {
     const item: Item = { flags: [], raw: Buffer.alloc(0) };
     if (args[i]?.t === 'list') item.flags = parseFlagList([args[i++]!]);
     const a = args[i];
-    if (a?.t === 'string' && args[i + 1]?.t === 'string') {
+    if (a?.t === 'string' && (args[i + 1]?.t === 'string' || isUtf8Data(args[i + 1]))) {
       const d = parseDateTime(a.v.toString('latin1'));
       if (!d) throw bad('Invalid date-time');
       item.date = d;
       i++;
     }
-    const msg = args[i++];
+    let msg: ImapValue | undefined = args[i++];
+    if (isUtf8Data(msg)) {
+      if (!utf8Enabled) throw bad('UTF8 APPEND data needs ENABLE UTF8=ACCEPT');
+      const inner = args[i++];
+      msg = inner?.t === 'list' && inner.v.length === 1 ? inner.v[0] : undefined;
+      if (msg?.t !== 'string' || !msg.literal8) throw bad('Expected UTF8 (literal8)');
+    }
     if (msg?.t !== 'string') throw bad('Expected message literal');
     if (msg.v.length === 0) throw no('Empty message');
     item.raw = msg.v;
@@ -44,7 +59,7 @@ export const appendCommands: Record<string, CommandSpec> = {
     run: async (s, c) => {
       if (c.args.length < 2) throw bad('APPEND needs a mailbox and a message');
       const name = mailboxArg(c.args[0], s.utf8);
-      const items = parseItems(c.args.slice(1));
+      const items = parseItems(c.args.slice(1), s.utf8);
       const userId = s.user!.id;
       const folder = await folderOrFail(s, name, 'TRYCREATE');
       const uids: number[] = [];

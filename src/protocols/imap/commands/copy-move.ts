@@ -1,20 +1,20 @@
 // COPY, MOVE and their UID forms (COPYUID from RFC 4315, MOVE from RFC 6851).
-import { expectArgs, mailboxArg, seqSetArg } from '../args.js';
+import { expectArgs, mailboxArg } from '../args.js';
 import { no } from '../errors.js';
 import { folderOrFail } from '../folders.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
+import { messageSetArg } from '../saved-result.js';
 import type { ImapSession } from '../session.js';
 import { SELECTED, type CommandSpec } from './types.js';
 
 async function copyOrMove(s: ImapSession, c: ParsedCommand, byUid: boolean, move: boolean): Promise<string> {
   expectArgs(c.args, 2);
-  const ranges = seqSetArg(c.args[0]);
   const name = mailboxArg(c.args[1], s.utf8);
   const view = s.view;
+  const uids = messageSetArg(view, c.args[0], byUid).uids.filter((u) => view.has(u));
   if (move && view.readOnly) throw no('Mailbox is read-only (EXAMINE)', 'CANNOT');
   const target = await folderOrFail(s, name, 'TRYCREATE');
-  const uids = view.select(ranges, byUid).filter((u) => view.has(u));
   const verb = `${byUid ? 'UID ' : ''}${move ? 'MOVE' : 'COPY'}`;
   if (uids.length === 0) return `${verb} completed`;
   // the target is opened besides the selected folder: one more objtFolder object meanwhile

@@ -1,6 +1,7 @@
 // EXPUNGE and UID EXPUNGE (RFC 4315).
-import { expectArgs, seqSetArg } from '../args.js';
+import { expectArgs } from '../args.js';
 import { no } from '../errors.js';
+import { messageSetArg } from '../saved-result.js';
 import type { ImapSession } from '../session.js';
 import { SELECTED, type CommandSpec } from './types.js';
 
@@ -24,7 +25,7 @@ export const expungeCommands: Record<string, CommandSpec> = {
     states: SELECTED,
     run: async (s, c) => {
       expectArgs(c.args, 1);
-      const uids = s.view.select(seqSetArg(c.args[0]), true);
+      const uids = messageSetArg(s.view, c.args[0], true).uids;
       if (uids.length) await expunge(s, uids);
       return 'UID EXPUNGE completed';
     },

@@ -4,7 +4,7 @@ import { renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.j
 import { extractSection, parseSectionSpec } from '../../../mime/section.js';
 import type { MessageStructure } from '../../../mime/structure.js';
 import { decodeTransfer } from '../../../mime/transfer-encoding.js';
-import { expectArgs, seqSetArg } from '../args.js';
+import { expectArgs } from '../args.js';
 import { bad, no } from '../errors.js';
 import { flagList } from '../flags.js';
 import { hasFlag, type MailboxView } from '../mailbox-view.js';
@@ -12,6 +12,7 @@ import { loadMessage, loadStructure, findPart, type LoadedMessage } from '../mes
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { parseFetchItems, type FetchItem } from '../parser/fetch-items.js';
 import { formatSequenceSet, seqSetContains } from '../parser/sequence-set.js';
+import { messageSetArg } from '../saved-result.js';
 import type { ImapSession } from '../session.js';
 import { internalDate } from '../wire.js';
 import { SELECTED, type CommandSpec } from './types.js';
@@ -112,16 +113,16 @@ function viewItem(view: MailboxView, uid: number, kind: string): string {
 
 async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
   expectArgs(c.args, 2, 3);
-  const ranges = seqSetArg(c.args[0]);
   const req = parseFetchItems(c.args.slice(1));
   const items = req.items.filter((it, i) => req.items.findIndex((x) => JSON.stringify(x) === JSON.stringify(it)) === i);
   if (byUid && !items.some((i) => i.kind === 'UID')) items.unshift({ kind: 'UID' });
   if (req.changedSince !== undefined || items.some((i) => i.kind === 'MODSEQ')) s.enabled.add('CONDSTORE');
   if (req.vanished && (!byUid || !s.enabled.has('QRESYNC'))) throw bad('VANISHED needs UID FETCH and ENABLE QRESYNC');
   const view = s.view;
-  const uids = view.select(ranges, byUid);
+  const { uids, ranges } = messageSetArg(view, c.args[0], byUid);
 
-  if (req.vanished) {
+  // "$" (ranges null) has already lost its expunged messages: nothing of it can have vanished
+  if (req.vanished && ranges) {
     const gone = (await s.ctx.store.expungedSince(s.user!.id, view.folder.id, req.changedSince!)).map((e) => e.uid).filter((u) => seqSetContains(ranges, u));
     if (gone.length) s.send(`VANISHED (EARLIER) ${formatSequenceSet(gone)}`);
   }

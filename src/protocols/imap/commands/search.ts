@@ -1,9 +1,11 @@
-// SEARCH and UID SEARCH, with ESEARCH result options (RFC 4731) and MODSEQ (RFC 7162).
-import { bad } from '../errors.js';
+// SEARCH and UID SEARCH, with ESEARCH result options (RFC 4731), SAVE and "$" (SEARCHRES,
+// RFC 5182) and MODSEQ (RFC 7162).
+import { toImapFailure } from '../errors.js';
 import { loadMessage } from '../message-data.js';
-import type { ParsedCommand } from '../parser/command-parser.js';
+import type { ImapValue, ParsedCommand } from '../parser/command-parser.js';
 import { parseSearch, UnsupportedCharsetError } from '../parser/search-keys.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
+import { saveResult, savedUids } from '../saved-result.js';
 import { matches, needsContent, resolveSets, usesModseq, type Candidate } from '../search.js';
 import type { ImapSession } from '../session.js';
 import { str } from '../wire.js';
@@ -15,19 +17,17 @@ const CHARSETS = /^(UTF-8|US-ASCII)$/i;
 async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
   const req = parseSearch(c.args);
   if (req.charset !== undefined && !CHARSETS.test(req.charset)) throw new UnsupportedCharsetError(req.charset);
-  // SAVE needs SEARCHRES (RFC 5182), which is not advertised
-  if (req.returnOpts?.includes('SAVE')) throw bad('Unsupported RETURN option SAVE');
   let ret = req.returnOpts ?? null;
   const tree = req.key;
   if (usesModseq(tree)) s.enabled.add('CONDSTORE');
   if (!ret && s.enabled.has('IMAP4rev2')) ret = ['ALL']; // IMAP4rev2 answers with ESEARCH only
   const view = s.view;
-  resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0);
+  resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0, new Set(savedUids(view)));
   const content = needsContent(tree);
 
   // a search result is one folder view (objtFolderView) while it is computed
   const hits = await s.storeSession!.withObject('objtFolderView', async () => {
-    const found: Array<{ id: number; modseq: number }> = [];
+    const found: Array<{ id: number; uid: number; modseq: number }> = [];
     const uids = view.uids.slice(); // the view may change while we await the store
     for (let i = 0; i < uids.length; i++) {
       const m = await view.summary(uids[i]!, uids.length);
@@ -40,12 +40,18 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
           continue; // expunged meanwhile
         }
       }
-      if (matches(tree, cand)) found.push({ id: byUid ? m.uid : i + 1, modseq: m.modseq });
+      if (matches(tree, cand)) found.push({ id: byUid ? m.uid : i + 1, uid: m.uid, modseq: m.modseq });
     }
     return found;
   });
   const highest = hits.reduce((n, h) => Math.max(n, h.modseq), 0);
   const withModseq = usesModseq(tree) && hits.length > 0;
+  if (ret?.includes('SAVE')) {
+    saveResult(view, savedPart(hits.map((h) => h.uid), ret));
+    ret = ret.filter((o) => o !== 'SAVE');
+    // RFC 5182 section 1: SAVE on its own suppresses the SEARCH (and ESEARCH) response
+    if (ret.length === 0) return `${byUid ? 'UID ' : ''}SEARCH completed, result saved`;
+  }
   if (!ret) {
     s.send(`SEARCH${hits.map((h) => ' ' + h.id).join('')}${withModseq ? ` (MODSEQ ${highest})` : ''}`);
   } else {
@@ -63,7 +69,35 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   return `${byUid ? 'UID ' : ''}SEARCH completed`;
 }
 
+/**
+ * What SAVE keeps (RFC 5182 section 2.4): with MIN and/or MAX but neither ALL nor COUNT, only
+ * those messages; otherwise all found. `uids` ascend, as the search visits the view in order.
+ */
+function savedPart(uids: number[], ret: string[]): number[] {
+  if (uids.length === 0 || ret.includes('ALL') || ret.includes('COUNT')) return uids;
+  const min = ret.includes('MIN');
+  const max = ret.includes('MAX');
+  if (!min && !max) return uids;
+  return [...new Set([...(min ? [uids[0]!] : []), ...(max ? [uids[uids.length - 1]!] : [])])];
+}
+
+/** Whether the arguments ask for "RETURN (... SAVE ...)", read before (or without) parsing them. */
+function asksToSave(args: ImapValue[]): boolean {
+  const [ret, opts] = args;
+  return ret?.t === 'atom' && ret.v.toUpperCase() === 'RETURN' && opts?.t === 'list' && opts.v.some((o) => o.t === 'atom' && o.v.toUpperCase() === 'SAVE');
+}
+
+/** RFC 5182 2.1: a SAVE search answered NO empties "$"; one answered BAD leaves it alone. */
+async function searchSavingOnFailure(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
+  try {
+    return await search(s, c, byUid);
+  } catch (err) {
+    if (s.selected && toImapFailure(err).status === 'NO' && asksToSave(c.args)) saveResult(s.selected.view, []);
+    throw err;
+  }
+}
+
 export const searchCommands: Record<string, CommandSpec> = {
-  SEARCH: { states: SELECTED, run: (s, c) => search(s, c, false), noExpunge: true },
-  'UID SEARCH': { states: SELECTED, run: (s, c) => search(s, c, true) },
+  SEARCH: { states: SELECTED, run: (s, c) => searchSavingOnFailure(s, c, false), noExpunge: true },
+  'UID SEARCH': { states: SELECTED, run: (s, c) => searchSavingOnFailure(s, c, true) },
 };

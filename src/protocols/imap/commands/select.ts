@@ -1,31 +1,23 @@
 // SELECT, EXAMINE (with CONDSTORE / QRESYNC parameters), CLOSE, UNSELECT, CHECK.
-import { atomArg, expectArgs, listArg, mailboxArg, numberArg, seqSetArg } from '../args.js';
+import { atomArg, expectArgs, listArg, mailboxArg } from '../args.js';
 import { bad } from '../errors.js';
 import { folderOrFail } from '../folders.js';
 import { hasFlag, MailboxView } from '../mailbox-view.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
-import { formatSequenceSet } from '../parser/sequence-set.js';
+import { parseQresyncParam, resync, type QresyncParam } from '../qresync.js';
 import type { ImapSession } from '../session.js';
 import { AUTHED, SELECTED, type CommandSpec } from './types.js';
 
-interface Qresync {
-  uidValidity: number;
-  modseq: number;
-  knownUids: ReturnType<typeof seqSetArg> | null;
-}
-
-function parseSelectParams(s: ImapSession, c: ParsedCommand): Qresync | null {
+function parseSelectParams(s: ImapSession, c: ParsedCommand): QresyncParam | null {
   if (!c.args[1]) return null;
   const params = listArg(c.args[1], 'select parameter');
-  let q: Qresync | null = null;
+  let q: QresyncParam | null = null;
   for (let i = 0; i < params.length; i++) {
     const p = atomArg(params[i], 'select parameter').toUpperCase();
     if (p === 'CONDSTORE') s.enabled.add('CONDSTORE');
     else if (p === 'QRESYNC') {
       if (!s.enabled.has('QRESYNC')) throw bad('ENABLE QRESYNC first');
-      const v = listArg(params[++i], 'QRESYNC parameter');
-      if (v.length < 2 || v.length > 4) throw bad('Invalid QRESYNC parameter');
-      q = { uidValidity: numberArg(v[0], 'UIDVALIDITY'), modseq: numberArg(v[1], 'MODSEQ', Number.MAX_SAFE_INTEGER), knownUids: v[2]?.t === 'atom' ? seqSetArg(v[2]) : null };
+      q = parseQresyncParam(params[++i]);
     } else throw bad(`Unknown SELECT parameter ${p.slice(0, 30)}`);
   }
   return q;
@@ -68,15 +60,6 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   s.send(`OK [HIGHESTMODSEQ ${folder.highestModseq}] Highest`);
   if (q && q.uidValidity === folder.uidValidity) await resync(s, view, q);
   return readOnly ? '[READ-ONLY] EXAMINE completed' : '[READ-WRITE] SELECT completed';
-}
-
-/** RFC 7162 3.2.5: what the client missed since its MODSEQ, as VANISHED (EARLIER) and FETCH. */
-async function resync(s: ImapSession, view: MailboxView, q: Qresync): Promise<void> {
-  const known = q.knownUids;
-  const inKnown = (uid: number) => !known || known.some((r) => uid >= Math.min(r.from, r.to) && uid <= Math.max(r.from, r.to));
-  const gone = (await s.ctx.store.expungedSince(s.user!.id, view.folder.id, q.modseq)).map((e) => e.uid).filter(inKnown);
-  if (gone.length) s.send(`VANISHED (EARLIER) ${formatSequenceSet(gone)}`);
-  for (let seq = 1; seq <= view.exists; seq++) if (view.modseqAt(seq) > q.modseq) s.send(view.fetchFlagsLine(view.uids[seq - 1]!, { condstore: true, qresync: true }));
 }
 
 export const selectCommands: Record<string, CommandSpec> = {

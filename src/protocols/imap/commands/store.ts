@@ -1,10 +1,11 @@
 // STORE and UID STORE (RFC 3501 6.4.6, UNCHANGEDSINCE from RFC 7162).
 import type { FlagOperation } from '../../../store/types.js';
-import { atomArg, listArg, numberArg, seqSetArg } from '../args.js';
+import { atomArg, listArg, numberArg } from '../args.js';
 import { bad, no } from '../errors.js';
 import { parseFlagList } from '../flags.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
+import { messageSetArg } from '../saved-result.js';
 import type { ImapSession } from '../session.js';
 import { SELECTED, type CommandSpec } from './types.js';
 
@@ -12,7 +13,6 @@ const OPS: Record<string, FlagOperation> = { FLAGS: 'set', '+FLAGS': 'add', '-FL
 
 async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
   if (c.args.length < 3) throw bad('STORE needs a sequence set, an item and flags');
-  const ranges = seqSetArg(c.args[0]);
   let i = 1;
   let unchangedSince: number | undefined;
   if (c.args[1]!.t === 'list') {
@@ -27,8 +27,8 @@ async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   if (!op) throw bad(`Unknown STORE item ${item.slice(0, 30)}`);
   const flags = parseFlagList(c.args.slice(i));
   const view = s.view;
+  const uids = messageSetArg(view, c.args[0], byUid).uids.filter((u) => view.has(u));
   if (view.readOnly) throw no('Mailbox is read-only (EXAMINE)', 'CANNOT');
-  const uids = view.select(ranges, byUid).filter((u) => view.has(u));
   const r = await s.ctx.store.storeFlags(s.user!.id, view.folder.id, uids, op, flags, unchangedSince);
   if (r.changed.length && op !== 'remove' && view.learnKeywords(flags)) for (const line of view.flagsLines()) s.send(line);
   for (const ch of r.changed) view.noteFlags(ch.uid, ch.flags, ch.modseq);

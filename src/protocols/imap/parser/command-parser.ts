@@ -15,7 +15,8 @@ export const MAX_NESTING = 32;
 
 export type ImapValue =
   | { t: 'atom'; v: string }
-  | { t: 'string'; v: Buffer }
+  /** literal8: sent as "~{n}" (RFC 3516), which some grammar rules require (RFC 6855 UTF8 APPEND). */
+  | { t: 'string'; v: Buffer; literal8?: true }
   | { t: 'list'; v: ImapValue[] };
 
 export interface ParsedCommand {
@@ -76,6 +77,7 @@ class Cursor {
   constructor(
     readonly buf: Buffer,
     readonly literals: Buffer[],
+    readonly literal8: readonly number[],
     public tag: string | null,
   ) {}
 
@@ -157,11 +159,12 @@ class Cursor {
     return this.fail('Unterminated quoted string');
   }
 
-  readLiteral(): Buffer {
+  readLiteral(): ImapValue {
     this.pos++;
-    const lit = this.literals[this.literalIndex++];
+    const index = this.literalIndex++;
+    const lit = this.literals[index];
     if (lit === undefined) this.fail('Literal placeholder without literal data');
-    return lit;
+    return this.literal8.includes(index) ? { t: 'string', v: lit, literal8: true } : { t: 'string', v: lit };
   }
 }
 
@@ -193,7 +196,7 @@ function readValues(c: Cursor, depth: number): ImapValue[] {
     } else if (b === DQUOTE) {
       values.push({ t: 'string', v: c.readQuoted() });
     } else if (b === LITERAL_PLACEHOLDER) {
-      values.push({ t: 'string', v: c.readLiteral() });
+      values.push(c.readLiteral());
     } else {
       values.push({ t: 'atom', v: c.readAtom() });
     }
@@ -214,10 +217,11 @@ function readName(c: Cursor): string {
   return c.buf.toString('latin1', start, c.pos).toUpperCase();
 }
 
-export function parseCommand(line: Buffer, literals: Buffer[]): ParsedCommand {
+/** `literal8`: which of the literals were announced as "~{n}" (see line-reader.ts). */
+export function parseCommand(line: Buffer, literals: Buffer[], literal8: readonly number[] = []): ParsedCommand {
   const tag = extractTag(line) ?? (isWholeTag(line) ? line.toString('latin1') : null);
   if (tag === null) throw new ImapParseError('Missing or invalid tag', null);
-  const c: Cursor = new Cursor(line, literals, tag);
+  const c: Cursor = new Cursor(line, literals, literal8, tag);
   c.pos = tag.length;
   if (!c.skipSpaces() || c.done) c.fail('Missing command name');
   let name = readName(c);

@@ -5,12 +5,13 @@
  * a client sends.
  *
  * In the emitted `line`, each literal (its "{n}" announcement and the data) is replaced
- * by one LITERAL_PLACEHOLDER byte; `literals` holds the data in order.
+ * by one LITERAL_PLACEHOLDER byte; `literals` holds the data in order, and `literal8` the
+ * positions (in `literals`) of those announced as literal8 ("~{n}", RFC 3516).
  */
 import { LITERAL_PLACEHOLDER, extractTag } from './command-parser.js';
 
 export type FramerEvent =
-  | { type: 'command'; line: Buffer; literals: Buffer[] }
+  | { type: 'command'; line: Buffer; literals: Buffer[]; literal8: number[] }
   | { type: 'continue' }
   | { type: 'error'; tag: string | null; message: string; fatal: boolean };
 
@@ -37,6 +38,8 @@ const LITERAL_AT_END = /(~?)\{(\d+)([+-]?)\}$/;
 interface LiteralSpec {
   size: number; // Infinity when the announced number does not fit
   sync: boolean;
+  /** "~{n}": literal8, which may carry NUL bytes. */
+  binary: boolean;
   announcementLength: number;
 }
 
@@ -51,7 +54,7 @@ function literalAtEnd(line: Buffer): LiteralSpec | null {
   const digits = m[2]!;
   // Larger than 2^32-1 is illegal anyway; 16+ digits would lose precision as a number.
   const size = digits.length > 15 ? Infinity : Number(digits);
-  return { size, sync: m[3] === '', announcementLength: m[0].length };
+  return { size, sync: m[3] === '', binary: m[1] === '~', announcementLength: m[0].length };
 }
 
 /** Growable byte buffer that never reserves more than `cap` bytes, whatever the chunking. */
@@ -112,6 +115,7 @@ export class CommandFramer {
   private readonly current: ByteAccumulator;
   private segments: Buffer[] = [];
   private literals: Buffer[] = [];
+  private literal8: number[] = [];
   private commandSize = 0;
   private tag: string | null = null;
   private remaining = 0; // bytes left in the literal being read or skipped
@@ -217,9 +221,9 @@ export class CommandFramer {
     if (!lit) {
       this.segments.push(Buffer.from(text));
       const out = Buffer.concat(this.segments);
-      const literals = this.literals;
+      const { literals, literal8 } = this;
       this.resetCommand();
-      this.events.push({ type: 'command', line: out, literals });
+      this.events.push({ type: 'command', line: out, literals, literal8 });
       return;
     }
     if (lit.size > this.maxLiteralSize || this.commandSize + lit.size > this.maxCommandSize) {
@@ -231,6 +235,7 @@ export class CommandFramer {
       return this.reject('[TOOBIG] Literal too big', line);
     }
     this.segments.push(Buffer.from(text), Buffer.of(LITERAL_PLACEHOLDER));
+    if (lit.binary) this.literal8.push(this.literals.length);
     this.commandSize += lit.size;
     if (lit.sync) this.events.push({ type: 'continue' });
     this.remaining = lit.size;
@@ -305,6 +310,7 @@ export class CommandFramer {
     this.phase = 'line';
     this.segments = [];
     this.literals = [];
+    this.literal8 = [];
     this.commandSize = 0;
     this.tag = null;
     this.remaining = 0;

@@ -4,7 +4,7 @@
  * and "MODSEQ" (RFC 7162). Input is the command arguments after "SEARCH".
  */
 import { ImapParseError, type ImapValue } from './command-parser.js';
-import { parseSequenceSet, type SeqRange } from './sequence-set.js';
+import { parseSequenceSet, SAVED_RESULT, type SeqRange } from './sequence-set.js';
 
 export type SearchKey =
   | { op: 'all' }
@@ -14,6 +14,8 @@ export type SearchKey =
   | { op: 'flag'; flag: string; set: boolean }
   | { op: 'seq'; set: SeqRange[] }
   | { op: 'uid'; set: SeqRange[] }
+  /** "$" or "UID $" (RFC 5182): the saved result; `uids` is filled in before evaluation. */
+  | { op: 'saved'; uids?: Set<number> }
   /** field is lower-cased: header names compare case-insensitively anyway. */
   | { op: 'header'; field: string; value: string }
   | { op: 'body'; value: string }
@@ -143,6 +145,7 @@ class KeyReader {
       }
       case 'UID': {
         const arg = values[i + 1];
+        if (arg?.t === 'atom' && arg.v === SAVED_RESULT) return [{ op: 'saved' }, i + 2];
         const set = arg?.t === 'atom' ? parseSequenceSet(arg.v) : null;
         if (!set) fail('UID needs a sequence set');
         return [{ op: 'uid', set }, i + 2];
@@ -167,6 +170,7 @@ class KeyReader {
         return [{ op: 'modseq', n: this.number(values[j], name, Number.MAX_SAFE_INTEGER) }, j + 1];
       }
     }
+    if (v.v === SAVED_RESULT) return [{ op: 'saved' }, i + 1];
     const set = parseSequenceSet(v.v);
     if (set) return [{ op: 'seq', set }, i + 1];
     return fail(`Unknown search key "${v.v}"`);

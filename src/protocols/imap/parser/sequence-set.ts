@@ -16,7 +16,14 @@ function parseSeqNumber(s: string): number | null {
   return n <= MAX_NUMBER ? n : null;
 }
 
-/** null when the text is not a valid sequence-set ("$" is not supported here). */
+/**
+ * sequence-set =/ "$" (SEARCHRES, RFC 5182 section 3): the saved search result, only ever on
+ * its own. It names messages, not numbers, so callers resolve it (saved-result.ts) and
+ * parseSequenceSet() below rejects it.
+ */
+export const SAVED_RESULT = '$';
+
+/** null when the text is not a valid numeric sequence-set (see SAVED_RESULT for "$"). */
 export function parseSequenceSet(s: string): SeqRange[] | null {
   if (s.length === 0) return null;
   const out: SeqRange[] = [];
