@@ -9,13 +9,20 @@ import { tempDir } from '../helpers/tmp.js';
 
 const CHILD = resolve('dist/test/store/append-child.js');
 
-/** Runs the appending child and SIGKILLs it after a random delay; returns the UIDs it had acknowledged. */
+/**
+ * Runs the appending child and SIGKILLs it a random delay after its first acknowledgement (counting
+ * from the spawn would kill a child still starting up on a loaded machine); returns the UIDs it had
+ * acknowledged.
+ */
 function runAndKill(file: string, address: string, afterMs: number): Promise<number[]> {
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [CHILD, file, address], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), afterMs);
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      timer ??= setTimeout(() => child.kill('SIGKILL'), afterMs);
+    });
     child.on('exit', () => {
       clearTimeout(timer);
       // only complete lines were acknowledged
