@@ -70,6 +70,29 @@ test('raw: a rename elsewhere keeps the selected mailbox working; deleting it un
   await eventually(async () => (await sessions(srv)) === 1);
 });
 
+test('raw: RENAME INBOX elsewhere empties INBOX: its sessions are told EXPUNGE (or VANISHED), the new folder has the messages', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const inbox = await srv.ctx.store.getSpecialFolder(srv.user.id, '\\Inbox');
+  for (const s of ['one', 'two']) await srv.ctx.store.append(srv.user.id, inbox.id, sampleMessage(s));
+  const a = await open(srv, 'INBOX');
+  const q = await open(srv);
+  const b = await open(srv);
+  t.after(() => [a, q, b].forEach((c) => c.close()));
+  await q.command('ENABLE QRESYNC');
+  const sel = await q.command('SELECT INBOX');
+  const modseq = Number(/HIGHESTMODSEQ (\d+)/.exec(sel.untagged.join('\n'))![1]);
+
+  assert.match((await b.command('RENAME INBOX Old')).tagged, /OK/);
+  assert.deepEqual((await a.command('NOOP')).untagged, ['* 1 EXPUNGE', '* 1 EXPUNGE']);
+  assert.deepEqual((await q.command('NOOP')).untagged, ['* VANISHED 1:2']);
+  const st = await b.command('STATUS Old (MESSAGES UIDNEXT RECENT HIGHESTMODSEQ)');
+  assert.match(st.untagged[0]!, new RegExp(`^\\* STATUS "Old" \\(MESSAGES 2 UIDNEXT 3 RECENT 0 HIGHESTMODSEQ ${modseq}\\)$`));
+  // INBOX stays selected and usable, and takes new mail as before
+  await srv.ctx.store.deliver([srv.user.id], sampleMessage('three'));
+  assert.deepEqual((await a.command('NOOP')).untagged, ['* 1 EXISTS', '* 1 RECENT']);
+});
+
 test('imapflow and python3 imaplib are told BYE and see the connection close', async (t) => {
   const srv = await startTestServer();
   t.after(() => srv.close());

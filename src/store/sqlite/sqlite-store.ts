@@ -332,22 +332,32 @@ export class SqliteStore implements Store {
     const folder = await this.getFolderById(userId, folderId);
     if (!folder) throw new StoreError('not-found', 'no such folder');
     if (await this.getFolder(userId, newName)) throw new StoreError('exists', `folder "${newName}" exists already`);
-    this.db.transaction(() => {
+    const inboxExpunge = this.db.transaction((): number => {
       if (folder.name === 'INBOX') {
         // RFC 3501 6.3.5: renaming INBOX moves its messages to the new folder and leaves INBOX empty
         const newId = this.insertFolder(userId, newName, null);
-        const msgs = this.q('SELECT id FROM messages WHERE folder_id = ? ORDER BY uid').pluck().all(folderId) as number[];
+        const msgs = this.q('SELECT id, uid FROM messages WHERE folder_id = ? ORDER BY uid').all(folderId) as Array<{ id: number; uid: number }>;
+        const highest = this.q('SELECT highest_modseq FROM folders WHERE id = ?').pluck().get(folderId) as number;
         let uid = 1;
-        for (const id of msgs) this.q('UPDATE messages SET folder_id = ?, uid = ? WHERE id = ?').run(newId, uid++, id);
-        this.q('UPDATE folders SET uid_next = ? WHERE id = ?').run(uid, newId);
-        return;
+        for (const m of msgs) this.q('UPDATE messages SET folder_id = ?, uid = ? WHERE id = ?').run(newId, uid++, m.id);
+        // the moved messages keep their MODSEQs (the new HIGHESTMODSEQ starts at theirs) and are not new mail (\Recent)
+        this.q('UPDATE folders SET uid_next = ?, first_recent_uid = ?, highest_modseq = ? WHERE id = ?').run(uid, uid, highest, newId);
+        if (msgs.length === 0) return 0;
+        // for sessions that have INBOX selected the messages are gone: expunged, as QRESYNC records it
+        const modseq = highest + 1;
+        const rec = this.q('INSERT OR REPLACE INTO expunged (folder_id, uid, modseq) VALUES (?, ?, ?)');
+        for (const m of msgs) rec.run(folderId, m.uid, modseq);
+        this.q('UPDATE folders SET highest_modseq = ? WHERE id = ?').run(modseq, folderId);
+        return modseq;
       }
       const prefix = folder.name + '/';
       const children = this.q("SELECT id, name FROM folders WHERE user_id = ? AND substr(name, 1, ?) = ?").all(userId, prefix.length, prefix) as Array<{ id: number; name: string }>;
       this.renameFolderRow(userId, folderId, folder.name, newName);
       for (const c of children) this.renameFolderRow(userId, c.id, c.name, newName + '/' + c.name.slice(prefix.length));
+      return 0;
     })();
     this.emit({ userId, folderId, kind: 'folders', modseq: 0 });
+    if (inboxExpunge) this.emit({ userId, folderId, kind: 'expunge', modseq: inboxExpunge });
   }
 
   /** A renamed folder keeps its subscription; one left behind on the old name would list as \NonExistent. */
