@@ -38,6 +38,9 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** How soon a setting changed by another process reaches open sessions. */
+const SETTINGS_POLL_MS = 1000;
+
 /** Starts every listener on one data folder. Port 0 picks a free port; the result says which. */
 export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlugin[] = []): Promise<RunningServer> {
   const dataDir = prepareDataDir(opts.dataDir, true);
@@ -68,6 +71,8 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
     pid: process.pid, host: opts.host, httpPort: http.port,
     listeners: listeners.map((l) => ({ name: l.name, host: l.host, port: l.port, implicitTls: l.implicitTls })),
   };
+  const stopWatchingSettings = ctx.settings.watch(SETTINGS_POLL_MS);
+  stopHooks.push(async () => stopWatchingSettings());
   writeFileSync(serverInfoFile(dataDir), JSON.stringify(info, null, 2) + '\n');
   await ctx.events.write('serverStarted', [VERSION, ctx.computer, listeners.map((l) => `${l.name} ${l.host}:${l.port}`).join(', ')]);
   let stopped = false;

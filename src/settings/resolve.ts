@@ -63,6 +63,17 @@ export class LiveSettings {
     this.resolved = new Map();
   }
 
+  /**
+   * Refreshes every `intervalMs` until the returned function is called, so that a change made by
+   * another process (`mailwarden settings set`) reaches sessions that are already open (their
+   * object limits, timeouts) without waiting for the next logon. One small read per tick.
+   */
+  watch(intervalMs: number): () => void {
+    const timer = setInterval(() => void this.refresh().catch(() => undefined), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   get(name: string, ctx: SettingContext = {}): SettingValue {
     const key = `${name}\0${ctx.userId ?? ''}\0${ctx.databaseId ?? ''}`;
     const hit = this.resolved.get(key);

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../helpers/run.js';
+import { tempDir } from '../helpers/tmp.js';
+import { cli, serve } from '../cli/run-cli.js';
 import { PASSWORD, RawClient, eventually, sampleMessage, startTestServer, type TestServer } from './helpers.js';
 
 /** A live settings change as the admin API makes it (the CLI's applies from the next logon on). */
@@ -120,4 +122,30 @@ test('objtMessage limit 1: FETCH of many bodies holds one message at a time; IDL
   assert.equal(await c.readResponse(), 'i1 OK IDLE terminated');
   assert.equal((await objects(srv)).objtNotify, 0);
   assert.equal((await srv.ctx.store.listEvents({ eventId: 9646 })).length, 0);
+});
+
+test('a limit lowered by `mailwarden settings set` reaches a session that is already open, without a new logon', async (t) => {
+  const tmp = tempDir();
+  t.after(() => tmp.cleanup());
+  const data = join(tmp.dir, 'data');
+  assert.equal(cli(['user', 'add', 'alice@example.com', '--password-stdin', '--data', data], `${PASSWORD}\n`).code, 0);
+  assert.equal(cli(['settings', 'set', 'ImapSettings.LoginType', 'PlainTextLogin', '--data', data]).code, 0);
+  const server = await serve(data);
+  t.after(() => server.stop());
+  const c = await RawClient.connect(server.port('imap'));
+  t.after(() => c.close());
+  await c.readResponse();
+  await c.login();
+  assert.match((await c.command('CREATE Archive')).tagged, /OK/);
+  assert.match((await c.command('SELECT INBOX')).tagged, /OK/);
+  assert.match((await c.command('STATUS Archive (MESSAGES)')).tagged, /OK/);
+
+  // another process changes the setting; the server polls the settings version once a second
+  assert.equal(cli(['settings', 'set', 'MaxObjsPerMapiSession.objtFolder', '1', '--data', data]).code, 0);
+  let tagged = '';
+  await eventually(async () => {
+    tagged = (await c.command('STATUS Archive (MESSAGES)')).tagged;
+    return tagged.includes('NO [LIMIT]');
+  }, 5000);
+  assert.match(tagged, /NO \[LIMIT\] Server Unavailable\. 15: 1 of 1 objtFolder objects in use for alice@example\.com/);
 });
