@@ -63,7 +63,7 @@ export async function settingsCommand(sub: string | undefined, args: ParsedArgs)
     const running = readRunningServer(dataDirOf(args));
     if (args.switches.has('json')) return printJson({ name: def.name, value: parsed.value, scope: label, appliedLive: !!running });
     process.stdout.write(`${def.name} = ${formatSettingValue(def, parsed.value)} (${label})\n`);
-    process.stdout.write(running ? `the running server (pid ${running.pid}) applies it from the next logon; no restart needed\n` : 'applies when the server starts\n');
+    process.stdout.write(running ? `the running server (pid ${running.pid}) applies it from the next logon, and to open sessions within a second; no restart needed\n` : 'applies when the server starts\n');
     return;
   }
   if (sub === 'unset') {
