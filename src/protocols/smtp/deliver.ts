@@ -50,7 +50,9 @@ export async function deliverLocal(ctx: ServerContext, sender: string, users: Us
   const stored = Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n`), raw]);
   await ctx.store.deliver(delivered.map((u) => u.id), stored);
   const messageId = headerValues(raw, 'message-id')[0]?.trim() ?? '';
-  await ctx.events
+  // The log record is not part of what the 250 promises: it commits with the next group of
+  // writes instead of holding the reply back for a commit of its own.
+  void ctx.events
     .write('messageDelivered', [messageId, sender, delivered.map((u) => u.address).join(', '), stored.length], delivered.length === 1 ? delivered[0].address : null)
     .catch(() => undefined);
   return { delivered, overQuota };
