@@ -395,11 +395,13 @@ export class SqliteStore implements Store {
     ).run(hash, hash, hash);
   }
 
-  // Appends and deliveries go to the writer thread, which parses the message and commits
-  // writes in groups; each resolves only once its transaction is on disk.
+  // Appends and deliveries go to the writer thread, which commits them in groups; each
+  // resolves only once its transaction is on disk. The analysis is CPU work done here, so that
+  // the writer does nothing but SQL.
   async append(userId: number, folderId: number, raw: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
+    const analysis = toStoredAnalysis(analyseMessage(raw));
     const result = await this.writer.run<AppendResult>({
-      kind: 'append', userId, folderId, raw, flags: joinFlags(opts.flags ?? []), internalDate: (opts.internalDate ?? new Date()).getTime(),
+      kind: 'append', userId, folderId, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: (opts.internalDate ?? new Date()).getTime(),
     });
     this.emit({ userId, folderId, kind: 'append', modseq: result.modseq });
     return result;
@@ -408,8 +410,9 @@ export class SqliteStore implements Store {
   async deliver(userIds: number[], raw: Buffer, opts: DeliveryOptions = {}): Promise<Map<number, AppendResult>> {
     const use = opts.specialUse ?? '\\Inbox';
     const targets = await Promise.all([...new Set(userIds)].map(async (u) => [u, (await this.getSpecialFolder(u, use)).id] as [number, number]));
+    const analysis = toStoredAnalysis(analyseMessage(raw));
     const rows = await this.writer.run<Array<[number, AppendResult]>>({
-      kind: 'deliver', targets, raw, flags: joinFlags(opts.flags ?? []), internalDate: Date.now(),
+      kind: 'deliver', targets, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: Date.now(),
     });
     const results = new Map(rows);
     for (const [userId, folderId] of targets) this.emit({ userId, folderId, kind: 'append', modseq: results.get(userId)!.modseq });

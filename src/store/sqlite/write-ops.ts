@@ -1,47 +1,29 @@
 import type Database from 'better-sqlite3';
-import { analyseMessage } from '../analyse.js';
-import { toStoredAnalysis, type MessageWrites, type StoredAnalysis } from './message-writes.js';
+import type { MessageWrites, StoredAnalysis } from './message-writes.js';
 
 /**
  * The writes that go through the writer thread, as plain data (they cross a thread boundary).
- * Each runs inside the writer's group-commit transaction, in a savepoint of its own. Messages
- * travel as bytes only: the writer analyses them (analyse()) before its transaction.
+ * Each runs inside the writer's group-commit transaction, in a savepoint of its own.
  */
 export type WriteOp =
-  | { kind: 'append'; userId: number; folderId: number; raw: Uint8Array; flags: string; internalDate: number }
+  | { kind: 'append'; userId: number; folderId: number; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number }
   /** One blob, one message row per [userId, folderId]; the caller checked room beforehand. */
-  | { kind: 'deliver'; targets: Array<[number, number]>; raw: Uint8Array; flags: string; internalDate: number }
+  | { kind: 'deliver'; targets: Array<[number, number]>; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number }
   | { kind: 'event'; params: Array<string | number | null> }
   | { kind: 'event-count'; recordId: number };
 
 export const INSERT_EVENT =
   'INSERT INTO events (time, provider, event_id, qualifiers, level, task, keywords, computer, user, data, message, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
-/** A write with what the writer worked out before its transaction. */
-export interface PreparedWrite {
-  id: number;
-  op: WriteOp;
-  /** For appends and deliveries. */
-  analysis?: StoredAnalysis;
-}
-
-/** The CPU work of a write (parsing the message), done outside the write transaction. */
-export function prepareWrite(id: number, op: WriteOp): PreparedWrite {
-  if (op.kind !== 'append' && op.kind !== 'deliver') return { id, op };
-  // a structured clone of a Buffer arrives as a plain Uint8Array: the same bytes, viewed as a Buffer
-  const raw = Buffer.from(op.raw.buffer, op.raw.byteOffset, op.raw.byteLength);
-  return { id, op, analysis: toStoredAnalysis(analyseMessage(raw)) };
-}
-
-function runWriteOp(w: MessageWrites, { op, analysis }: PreparedWrite): unknown {
+export function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
   switch (op.kind) {
     case 'append': {
       w.checkRoom(op.userId, op.raw.length);
-      const hash = w.putBlob(op.raw, analysis!);
+      const hash = w.putBlob(op.raw, op.analysis);
       return w.insertMessage(op.userId, op.folderId, hash, op.raw.length, op.flags, op.internalDate);
     }
     case 'deliver': {
-      const hash = w.putBlob(op.raw, analysis!);
+      const hash = w.putBlob(op.raw, op.analysis);
       return op.targets.map(([userId, folderId]) => [userId, w.insertMessage(userId, folderId, hash, op.raw.length, op.flags, op.internalDate)]);
     }
     case 'event':
@@ -61,7 +43,7 @@ export interface WireError {
 
 export type WriteOutcome = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
 
-export function toWire(err: unknown): WireError {
+function toWire(err: unknown): WireError {
   const e = err as { message?: string; kind?: string; code?: string };
   return { message: String(e?.message ?? err), kind: e?.kind, code: e?.code };
 }
@@ -71,18 +53,17 @@ export function toWire(err: unknown): WireError {
  * its own savepoint, so a write that fails (over quota, no such folder) is rolled back alone.
  * When the commit itself fails, every write of the batch fails.
  */
-export function commitBatch(db: Database.Database, w: MessageWrites, batch: PreparedWrite[]): WriteOutcome[] {
+export function commitBatch(db: Database.Database, w: MessageWrites, batch: Array<{ id: number; op: WriteOp }>): WriteOutcome[] {
   const outcomes: WriteOutcome[] = [];
   try {
     db.transaction(() => {
-      for (const write of batch) {
-        const id = write.id;
+      for (const { id, op } of batch) {
         if (batch.length === 1) {
-          outcomes.push({ id, ok: true, value: runWriteOp(w, write) }); // a lone write needs no savepoint
+          outcomes.push({ id, ok: true, value: runWriteOp(w, op) }); // a lone write needs no savepoint
           continue;
         }
         try {
-          outcomes.push({ id, ok: true, value: db.transaction(() => runWriteOp(w, write))() }); // nested: a savepoint
+          outcomes.push({ id, ok: true, value: db.transaction(() => runWriteOp(w, op))() }); // nested: a savepoint
         } catch (error) {
           outcomes.push({ id, ok: false, error: toWire(error) });
         }

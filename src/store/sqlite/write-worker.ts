@@ -1,21 +1,20 @@
 /**
- * The writer thread: owns the store's write connection for deliveries, appends and events,
- * and parses each message (analyseMessage) as it arrives. Requests that arrive while a commit
- * (and its fsync, synchronous = FULL) is running queue up and go into the next transaction
- * together, so the main thread never waits for the disk or parses a message, and a busy
- * server commits in bigger groups. Answers go back only after the commit.
+ * The writer thread: owns the store's write connection for deliveries, appends and events.
+ * Requests that arrive while a commit (and its fsync, synchronous = FULL) is running queue up
+ * and go into the next transaction together, so the main thread never waits for the disk and
+ * a busy server commits in bigger groups. Answers go back only after the commit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openWriterConnection } from './open.js';
 import { MessageWrites } from './message-writes.js';
-import { commitBatch, prepareWrite, toWire, type PreparedWrite, type WriteOp } from './write-ops.js';
+import { commitBatch, type WriteOp } from './write-ops.js';
 
 export type ToWriter = { id: number; op: WriteOp } | { close: true };
 
 const port = parentPort!;
 const db = openWriterConnection((workerData as { file: string }).file);
 const writes = new MessageWrites(db);
-let pending: PreparedWrite[] = [];
+let pending: Array<{ id: number; op: WriteOp }> = [];
 let scheduled = false;
 
 function flush(): void {
@@ -33,12 +32,7 @@ port.on('message', (m: ToWriter) => {
     port.close();
     return;
   }
-  try {
-    pending.push(prepareWrite(m.id, m.op));
-  } catch (error) {
-    port.postMessage({ results: [{ id: m.id, ok: false, error: toWire(error) }] });
-    return;
-  }
+  pending.push(m);
   if (!scheduled) {
     scheduled = true;
     // after the other messages already queued on the port: they join this batch
