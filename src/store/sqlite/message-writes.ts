@@ -73,6 +73,13 @@ export class MessageWrites {
     return { id: Number(r.lastInsertRowid), uid: f.uid_next, uidValidity: f.uid_validity, modseq };
   }
 
+  /** Adds an outbound queue entry for stored bytes, due now; caller holds the transaction. */
+  insertQueueEntry(sender: string, recipients: string[], hash: string, now: number, submittedBy: number | null): number {
+    return Number(this.q('INSERT INTO queue (sender, recipients, blob_hash, next_attempt, created_at, submitted_by) VALUES (?, ?, ?, ?, ?, ?)').run(
+      sender, JSON.stringify(recipients), hash, now, now, submittedBy,
+    ).lastInsertRowid);
+  }
+
   quotaLimit(userId: number): number {
     const u = this.q('SELECT database_id FROM users WHERE id = ?').get(userId) as { database_id: number } | undefined;
     if (!u) throw new StoreError('not-found', `no user with id ${userId}`);

@@ -6,7 +6,8 @@ import { hashPassword, verifyPassword } from '../../util/password.js';
 import { openSqliteDatabase } from './open.js';
 import { MessageWrites, toStoredAnalysis } from './message-writes.js';
 import { WriterThread } from './writer-thread.js';
-import { splitFlags, type AppendOptions, type DeliveryOptions, type NewUser, type Store, type StoreChange } from '../store.js';
+import type { DeliverOutcome } from './write-ops.js';
+import { splitFlags, type AppendOptions, type DeliveryOptions, type NewQueueEntry, type NewUser, type Store, type StoreChange } from '../store.js';
 import type {
   AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
@@ -408,15 +409,25 @@ export class SqliteStore implements Store {
   }
 
   async deliver(userIds: number[], raw: Buffer, opts: DeliveryOptions = {}): Promise<Map<number, AppendResult>> {
+    return (await this.deliverWrite(userIds, raw, opts)).delivered;
+  }
+
+  async deliverAndEnqueue(userIds: number[], raw: Buffer, entry: NewQueueEntry): Promise<{ delivered: Map<number, AppendResult>; queueId: number }> {
+    const out = await this.deliverWrite(userIds, raw, {}, entry);
+    return { delivered: out.delivered, queueId: out.queueId! };
+  }
+
+  private async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<{ delivered: Map<number, AppendResult>; queueId: number | null }> {
     const use = opts.specialUse ?? '\\Inbox';
     const targets = await Promise.all([...new Set(userIds)].map(async (u) => [u, (await this.getSpecialFolder(u, use)).id] as [number, number]));
     const analysis = toStoredAnalysis(analyseMessage(raw));
-    const rows = await this.writer.run<Array<[number, AppendResult]>>({
-      kind: 'deliver', targets, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: Date.now(),
+    const enqueue = entry && { ...entry, analysis: toStoredAnalysis(analyseMessage(entry.raw)) };
+    const out = await this.writer.run<DeliverOutcome>({
+      kind: 'deliver', targets, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: Date.now(), enqueue,
     });
-    const results = new Map(rows);
-    for (const [userId, folderId] of targets) this.emit({ userId, folderId, kind: 'append', modseq: results.get(userId)!.modseq });
-    return results;
+    const delivered = new Map(out.rows);
+    for (const [userId, folderId] of targets) this.emit({ userId, folderId, kind: 'append', modseq: delivered.get(userId)!.modseq });
+    return { delivered, queueId: out.queueId };
   }
 
   private toSummary(r: MessageRow): MessageSummary {
@@ -687,12 +698,7 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- queue
 
   async enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null): Promise<QueueEntry> {
-    const id = this.write(() => {
-      const hash = this.putBlob(raw);
-      return Number(this.q('INSERT INTO queue (sender, recipients, blob_hash, next_attempt, created_at, submitted_by) VALUES (?, ?, ?, ?, ?, ?)').run(
-        sender, JSON.stringify(recipients), hash, Date.now(), Date.now(), submittedBy,
-      ).lastInsertRowid);
-    });
+    const id = this.write(() => this.writes.insertQueueEntry(sender, recipients, this.putBlob(raw), Date.now(), submittedBy));
     return (await this.listQueue()).find((q) => q.id === id)!;
   }
 

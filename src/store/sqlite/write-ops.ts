@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { MessageWrites, StoredAnalysis } from './message-writes.js';
+import type { AppendResult } from '../types.js';
 
 /**
  * The writes that go through the writer thread, as plain data (they cross a thread boundary).
@@ -7,10 +8,27 @@ import type { MessageWrites, StoredAnalysis } from './message-writes.js';
  */
 export type WriteOp =
   | { kind: 'append'; userId: number; folderId: number; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number }
-  /** One blob, one message row per [userId, folderId]; the caller checked room beforehand. */
-  | { kind: 'deliver'; targets: Array<[number, number]>; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number }
+  /**
+   * One blob, one message row per [userId, folderId]; the caller checked room beforehand.
+   * With `enqueue`, the outbound queue entry of the same message joins the transaction.
+   */
+  | { kind: 'deliver'; targets: Array<[number, number]>; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number; enqueue?: QueueWrite }
   | { kind: 'event'; params: Array<string | number | null> }
   | { kind: 'event-count'; recordId: number };
+
+export interface QueueWrite {
+  sender: string;
+  recipients: string[];
+  raw: Uint8Array;
+  analysis: StoredAnalysis;
+  submittedBy: number | null;
+}
+
+/** What a 'deliver' write answers. */
+export interface DeliverOutcome {
+  rows: Array<[number, AppendResult]>;
+  queueId: number | null;
+}
 
 export const INSERT_EVENT =
   'INSERT INTO events (time, provider, event_id, qualifiers, level, task, keywords, computer, user, data, message, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
@@ -24,7 +42,10 @@ export function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
     }
     case 'deliver': {
       const hash = w.putBlob(op.raw, op.analysis);
-      return op.targets.map(([userId, folderId]) => [userId, w.insertMessage(userId, folderId, hash, op.raw.length, op.flags, op.internalDate)]);
+      const rows = op.targets.map(([userId, folderId]): [number, AppendResult] => [userId, w.insertMessage(userId, folderId, hash, op.raw.length, op.flags, op.internalDate)]);
+      const q = op.enqueue;
+      const queueId = q ? w.insertQueueEntry(q.sender, q.recipients, w.putBlob(q.raw, q.analysis), op.internalDate, q.submittedBy) : null;
+      return { rows, queueId } satisfies DeliverOutcome;
     }
     case 'event':
       return Number(w.q(INSERT_EVENT).run(...op.params).lastInsertRowid);
