@@ -25,6 +25,15 @@ export interface AppendOptions {
   internalDate?: Date;
 }
 
+/** An outbound queue entry to be made (Store.enqueue, Store.deliverAndEnqueue). */
+export interface NewQueueEntry {
+  sender: string;
+  recipients: string[];
+  raw: Buffer;
+  /** The user who submitted the message, if any. */
+  submittedBy: number | null;
+}
+
 export interface DeliveryOptions {
   /** Folder special use to deliver into; \\Inbox by default. */
   specialUse?: SpecialUse;
@@ -87,6 +96,11 @@ export interface Store {
   append(userId: number, folderId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult>;
   /** One stored copy of the bytes, one message row per recipient, one transaction. */
   deliver(userIds: number[], raw: Buffer, opts?: DeliveryOptions): Promise<Map<number, AppendResult>>;
+  /**
+   * deliver() and enqueue() of one submitted message in one transaction: after a crash both
+   * are stored or neither, so a retried submission never delivers its local copies twice.
+   */
+  deliverAndEnqueue(userIds: number[], raw: Buffer, entry: NewQueueEntry): Promise<{ delivered: Map<number, AppendResult>; queueId: number }>;
   /**
    * Every message of a folder (or those with MODSEQ > changedSince), ascending by UID.
    * The `flags` arrays may be shared between messages of one listing: treat them as read-only.

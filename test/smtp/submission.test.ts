@@ -1,6 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createTransport } from 'nodemailer';
+import { STORE_FILE } from '../../src/server/create-context.js';
 import { startSmtpServer } from '../../src/protocols/smtp/server.js';
 import { submitMessage } from '../../src/protocols/smtp/submit.js';
 import { SmtpReply } from '../../src/protocols/smtp/replies.js';
@@ -91,6 +94,36 @@ describe('SMTP submission listener', () => {
     const queued = await env.ctx.store.readBlob(entry.blobHash);
     assert.ok(queued.toString().startsWith('Received: '), 'the queued copy has a trace but no Return-Path');
     assert.equal((await folderMessages(env.ctx, alice, '\\Sent')).length, 0, 'SMTP clients save their own sent copy');
+  });
+
+  it('stores the local copies and the queue entry of one submission together or not at all', async () => {
+    // A trigger in the store file makes queueing fail, as a crash between the two writes would
+    // have: the local copy must not stay behind, or the client's retry delivers it twice.
+    const file = join(env.dir, STORE_FILE);
+    const db = new Database(file);
+    db.exec("CREATE TRIGGER refuse_queue BEFORE INSERT ON queue BEGIN SELECT RAISE(ABORT, 'queue refused by the test'); END");
+    const send = async () => {
+      const t = createTransport({ host: '127.0.0.1', port: sub.port, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@test.example', pass: 'alice-pw' } });
+      try {
+        return await t.sendMail({ envelope: { from: 'alice@test.example', to: ['bob@test.example', 'far@elsewhere.example'] }, raw: message('atomic') });
+      } finally {
+        t.close();
+      }
+    };
+    const queuedBefore = (await env.ctx.store.listQueue()).length;
+    try {
+      await assert.rejects(send(), (e: { responseCode?: number }) => e.responseCode === 451);
+      assert.equal((await folderMessages(env.ctx, bob)).filter((m) => m.raw.includes('Subject: atomic')).length, 0, 'no local copy without its queue entry');
+      assert.equal((await env.ctx.store.listQueue()).length, queuedBefore);
+    } finally {
+      db.exec('DROP TRIGGER refuse_queue');
+      db.close();
+    }
+    // the client's retry: exactly one local copy, one queue entry
+    assert.match((await send()).response, /^250 /);
+    assert.equal((await folderMessages(env.ctx, bob)).filter((m) => m.raw.includes('Subject: atomic')).length, 1);
+    const queued = await Promise.all((await env.ctx.store.listQueue()).map((q) => env.ctx.store.readBlob(q.blobHash)));
+    assert.equal(queued.filter((raw) => raw.includes('Subject: atomic')).length, 1);
   });
 
   it('accepts submission over implicit TLS (465)', async () => {

@@ -29,6 +29,14 @@ export interface LocalOutcome {
   delivered: User[];
   /** Recipients whose mailbox had no room for this message. */
   overQuota: User[];
+  /** The outbound queue entry made for the remote recipients, if any were given. */
+  queueId: number | null;
+}
+
+/** Remote recipients of the same message, queued for the smart host (submission only). */
+export interface Relay {
+  recipients: string[];
+  submittedBy: number | null;
 }
 
 /** True when the user's mailbox can take `size` more bytes now. */
@@ -39,19 +47,29 @@ export async function hasRoom(ctx: ServerContext, user: User, size: number): Pro
 
 /**
  * Final delivery to local mailboxes: Return-Path in front (RFC 5321 4.4), one stored copy for
- * all recipients that have room, in one store transaction. Resolves only after the commit.
+ * all recipients that have room, in one store transaction — together with the queue entry for
+ * the `relay` recipients, so that a crash cannot keep the local copies without the entry (a
+ * retried submission would deliver them twice). Resolves only after the commit.
  */
-export async function deliverLocal(ctx: ServerContext, sender: string, users: User[], raw: Buffer): Promise<LocalOutcome> {
+export async function deliverLocal(ctx: ServerContext, sender: string, users: User[], raw: Buffer, relay?: Relay): Promise<LocalOutcome> {
   const unique = [...new Map(users.map((u) => [u.id, u])).values()];
   const delivered: User[] = [];
   const overQuota: User[] = [];
   for (const u of unique) ((await hasRoom(ctx, u, raw.length)) ? delivered : overQuota).push(u);
-  if (delivered.length === 0) return { delivered, overQuota };
+  if (delivered.length === 0) {
+    const queueId = relay ? (await ctx.store.enqueue(sender, relay.recipients, raw, relay.submittedBy)).id : null;
+    return { delivered, overQuota, queueId };
+  }
   const stored = Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n`), raw]);
-  await ctx.store.deliver(delivered.map((u) => u.id), stored);
+  const ids = delivered.map((u) => u.id);
+  let queueId: number | null = null;
+  if (relay) queueId = (await ctx.store.deliverAndEnqueue(ids, stored, { sender, recipients: relay.recipients, raw, submittedBy: relay.submittedBy })).queueId;
+  else await ctx.store.deliver(ids, stored);
   const messageId = headerValues(raw, 'message-id')[0]?.trim() ?? '';
-  await ctx.events
+  // The log record is not part of what the 250 promises: it commits with the next group of
+  // writes instead of holding the reply back for a commit of its own.
+  void ctx.events
     .write('messageDelivered', [messageId, sender, delivered.map((u) => u.address).join(', '), stored.length], delivered.length === 1 ? delivered[0].address : null)
     .catch(() => undefined);
-  return { delivered, overQuota };
+  return { delivered, overQuota, queueId };
 }

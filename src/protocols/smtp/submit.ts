@@ -51,13 +51,11 @@ export async function submitMessage(ctx: ServerContext, user: User, input: Submi
   }
 
   const raw = trace ? Buffer.concat([Buffer.from(trace), input.raw]) : input.raw;
-  const local = locals.length ? await deliverLocal(ctx, input.from, locals, raw) : { delivered: [], overQuota: [] };
+  const relay = remotes.length ? { recipients: remotes, submittedBy: user.id } : undefined;
+  const local = await deliverLocal(ctx, input.from, locals, raw, relay);
   if (local.delivered.length === 0 && remotes.length === 0) throw new SmtpReply(452, '4.2.2', 'Mailbox full');
-  let queueId: number | null = null;
-  if (remotes.length) {
-    queueId = (await ctx.store.enqueue(input.from, remotes, raw, user.id)).id;
-    wakeOutboundQueue(ctx);
-  }
+  const queueId = local.queueId;
+  if (queueId !== null) wakeOutboundQueue(ctx);
   if (local.overQuota.length) {
     // Some recipients already have the message, so the submission as a whole succeeded;
     // the sender learns about the full mailboxes from a DSN (RFC 3464), as from a remote MTA.

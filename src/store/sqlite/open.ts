@@ -29,11 +29,7 @@ export function openSqliteDatabase(file: string): Database.Database {
       const check = db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new StoreError('corrupt', `${file} is damaged (quick_check: ${String(check)})`);
     }
-    db.pragma('journal_mode = WAL');
-    // FULL: a commit is on disk before we acknowledge a message (SMTP 250, IMAP APPEND OK).
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 10000');
+    configure(db);
     migrate(db);
     return db;
   } catch (err) {
@@ -42,6 +38,33 @@ export function openSqliteDatabase(file: string): Database.Database {
     const msg = (err as Error).message;
     if (/not a database|malformed|corrupt/i.test(msg)) throw new StoreError('corrupt', `${file} is not a usable database: ${msg}`);
     if (/readonly|read-only|unable to open/i.test(msg)) throw new StoreError('read-only', `cannot write ${file}: ${msg}`);
+    throw err;
+  }
+}
+
+/** The settings every connection to a store uses (the store's own and the writer thread's). */
+function configure(db: Database.Database): void {
+  db.pragma('journal_mode = WAL');
+  // FULL: a commit is on disk (the WAL fsync'd) before we acknowledge a message (SMTP 250,
+  // IMAP APPEND OK), and other connections see a transaction only once it is on disk.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  // Two connections of this process write (the store's and the writer thread's) besides the
+  // CLI: a writer waits for the other's commit rather than failing.
+  db.pragma('busy_timeout = 10000');
+}
+
+/**
+ * A second connection to a store that openSqliteDatabase opened and checked already (the
+ * writer thread's): same settings, no checks or migrations again.
+ */
+export function openWriterConnection(file: string): Database.Database {
+  const db = new Database(file);
+  try {
+    configure(db);
+    return db;
+  } catch (err) {
+    db.close();
     throw err;
   }
 }

@@ -1,11 +1,13 @@
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
-import { analyseMessage, type AnalysedMessage } from '../analyse.js';
+import { analyseMessage } from '../analyse.js';
 import { hashPassword, verifyPassword } from '../../util/password.js';
 import { openSqliteDatabase } from './open.js';
-import { resolveSetting } from '../../settings/resolve.js';
-import { splitFlags, type AppendOptions, type DeliveryOptions, type NewUser, type Store, type StoreChange } from '../store.js';
+import { MessageWrites, toStoredAnalysis } from './message-writes.js';
+import { WriterThread } from './writer-thread.js';
+import type { DeliverOutcome } from './write-ops.js';
+import { splitFlags, type AppendOptions, type DeliveryOptions, type NewQueueEntry, type NewUser, type Store, type StoreChange } from '../store.js';
 import type {
   AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
@@ -53,16 +55,16 @@ export class SqliteStore implements Store {
    * removing one of 10,000 listeners is O(1) instead of a scan of the listener array.
    */
   private readonly changeListeners = new Set<(change: StoreChange) => void>();
-  private readonly stmt = new Map<string, Database.Statement>();
+  /** Prepared statements (cached by SQL text) and the message-writing SQL on this connection. */
+  private readonly writes: MessageWrites;
+  /** Deliveries, appends and events: committed in groups by a thread of their own. */
+  private readonly writer: WriterThread;
   private org!: Organisation;
-  /** Quota overrides as of a settings version (re-read only when settings change, from any process). */
-  private quotaOverrides: { version: number; list: SettingOverride[] } | null = null;
-  /** Group commit: writes queued in one turn of the event loop share one transaction (one fsync). */
-  private pendingWrites: Array<PendingWrite> = [];
-  private flushScheduled = false;
 
   private constructor(readonly file: string) {
     this.db = openSqliteDatabase(file);
+    this.writes = new MessageWrites(this.db);
+    this.writer = new WriterThread(file);
   }
 
   static async open(file: string, opts: { organisation?: string; serverName?: string } = {}): Promise<SqliteStore> {
@@ -73,7 +75,7 @@ export class SqliteStore implements Store {
 
   private initialise(opts: { organisation?: string; serverName?: string }): void {
     const get = (k: string) => (this.q('SELECT value FROM meta WHERE key = ?').get(k) as { value: string } | undefined)?.value;
-    this.db.transaction(() => {
+    this.write(() => {
       if (get('organisation') === undefined) {
         const ins = this.q('INSERT INTO meta (key, value) VALUES (?, ?)');
         ins.run('organisation', opts.organisation ?? DEFAULT_ORGANISATION);
@@ -82,18 +84,21 @@ export class SqliteStore implements Store {
         ins.run('last_uid_validity', '0');
         this.q('INSERT INTO databases (name, created_at) VALUES (?, ?)').run(DEFAULT_DATABASE, Date.now());
       }
-    })();
+    });
     this.org = { name: get('organisation')!, serverName: get('server_name')! };
   }
 
-  /** Prepared statements are cached by SQL text. */
   private q(sql: string): Database.Statement {
-    let s = this.stmt.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.stmt.set(sql, s);
-    }
-    return s;
+    return this.writes.q(sql);
+  }
+
+  /**
+   * A write transaction on this connection. IMMEDIATE: it takes the write lock at BEGIN (waiting
+   * for the writer thread's commit if need be), so a read-then-write cannot meet a snapshot
+   * another connection made stale — a deferred one would fail with SQLITE_BUSY there.
+   */
+  private write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   private emit(change: StoreChange): void {
@@ -108,7 +113,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.pendingWrites.length && this.db.open) this.flushWrites(); // queued writes commit before the file closes
+    await this.writer.close(); // writes already sent commit before the file closes
     if (this.db.open) this.db.close();
   }
 
@@ -177,7 +182,7 @@ export class SqliteStore implements Store {
       return userId;
     });
     try {
-      return (await this.getUser(id()))!;
+      return (await this.getUser(id.immediate()))!;
     } catch (err) {
       if (/UNIQUE/.test((err as Error).message)) throw new StoreError('exists', `a mailbox for ${address} exists already`);
       throw err;
@@ -217,7 +222,7 @@ export class SqliteStore implements Store {
   }
 
   async removeUser(userId: number): Promise<void> {
-    this.db.transaction(() => {
+    this.write(() => {
       const hashes = this.q(
         'SELECT DISTINCT m.blob_hash FROM messages m JOIN folders f ON f.id = m.folder_id WHERE f.user_id = ?',
       ).pluck().all(userId) as string[];
@@ -225,7 +230,7 @@ export class SqliteStore implements Store {
       if (r.changes === 0) throw new StoreError('not-found', `no user with id ${userId}`);
       for (const h of hashes) this.dropBlobIfUnused(h);
       this.q("DELETE FROM settings WHERE scope = 'user' AND target_id = ?").run(userId);
-    })();
+    });
   }
 
   async addAddress(userId: number, address: string): Promise<void> {
@@ -244,19 +249,19 @@ export class SqliteStore implements Store {
   }
 
   async putSetting(o: SettingOverride): Promise<void> {
-    this.db.transaction(() => {
+    this.write(() => {
       this.q('INSERT INTO settings (scope, target_id, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (scope, target_id, name) DO UPDATE SET value = excluded.value')
         .run(o.scope, o.targetId, o.name, o.value);
       this.bumpSettingsVersion();
-    })();
+    });
   }
 
   async deleteSetting(o: Omit<SettingOverride, 'value'>): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const r = this.q('DELETE FROM settings WHERE scope = ? AND target_id = ? AND name = ?').run(o.scope, o.targetId, o.name);
       this.bumpSettingsVersion();
       return r.changes > 0;
-    })();
+    });
   }
 
   private bumpSettingsVersion(): void {
@@ -322,7 +327,7 @@ export class SqliteStore implements Store {
   async createFolder(userId: number, name: string, specialUse: SpecialUse | null = null): Promise<Folder> {
     validateFolderName(name);
     if (await this.getFolder(userId, name)) throw new StoreError('exists', `folder "${name}" exists already`);
-    const id = this.db.transaction(() => this.insertFolder(userId, name, specialUse))();
+    const id = this.write(() => this.insertFolder(userId, name, specialUse));
     this.emit({ userId, folderId: id, kind: 'folders', modseq: 0 });
     return (await this.getFolderById(userId, id))!;
   }
@@ -332,7 +337,7 @@ export class SqliteStore implements Store {
     const folder = await this.getFolderById(userId, folderId);
     if (!folder) throw new StoreError('not-found', 'no such folder');
     if (await this.getFolder(userId, newName)) throw new StoreError('exists', `folder "${newName}" exists already`);
-    const inboxExpunge = this.db.transaction((): number => {
+    const inboxExpunge = this.write((): number => {
       if (folder.name === 'INBOX') {
         // RFC 3501 6.3.5: renaming INBOX moves its messages to the new folder and leaves INBOX empty
         const newId = this.insertFolder(userId, newName, null);
@@ -355,7 +360,7 @@ export class SqliteStore implements Store {
       this.renameFolderRow(userId, folderId, folder.name, newName);
       for (const c of children) this.renameFolderRow(userId, c.id, c.name, newName + '/' + c.name.slice(prefix.length));
       return 0;
-    })();
+    });
     this.emit({ userId, folderId, kind: 'folders', modseq: 0 });
     if (inboxExpunge) this.emit({ userId, folderId, kind: 'expunge', modseq: inboxExpunge });
   }
@@ -372,14 +377,14 @@ export class SqliteStore implements Store {
     const folder = await this.getFolderById(userId, folderId);
     if (!folder) throw new StoreError('not-found', 'no such folder');
     if (folder.name === 'INBOX') throw new StoreError('invalid', 'INBOX cannot be deleted');
-    this.db.transaction(() => {
+    this.write(() => {
       const hashes = this.q('SELECT DISTINCT blob_hash FROM messages WHERE folder_id = ?').pluck().all(folderId) as string[];
       const bytes = this.q('SELECT coalesce(sum(size), 0) AS b, count(*) AS n FROM messages WHERE folder_id = ?').get(folderId) as { b: number; n: number };
       this.q('DELETE FROM messages WHERE folder_id = ?').run(folderId);
       this.q('DELETE FROM folders WHERE id = ?').run(folderId);
       this.q('UPDATE users SET used_bytes = used_bytes - ?, message_count = message_count - ? WHERE id = ?').run(bytes.b, bytes.n, userId);
       for (const h of hashes) this.dropBlobIfUnused(h);
-    })();
+    });
     this.emit({ userId, folderId, kind: 'folders', modseq: 0 });
   }
 
@@ -418,8 +423,7 @@ export class SqliteStore implements Store {
     // the usual answer (nothing new) is a read: SELECT of an unchanged folder writes nothing
     const seen = mark();
     if (!seen || seen.first >= seen.next) return null;
-    // a write shares the transaction (and its fsync) with the deliveries of the same moment
-    return this.groupCommit(() => {
+    return this.write(() => {
       const m = mark(); // again inside the write transaction: another session may have claimed meanwhile
       if (!m || m.first >= m.next) return null;
       this.q('UPDATE folders SET first_recent_uid = ? WHERE id = ?').run(m.next, folderId);
@@ -430,14 +434,8 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- messages
 
   /** Stores the bytes once (content-addressed) with everything computed at delivery. */
-  private putBlob(raw: Buffer, analysed?: AnalysedMessage): string {
-    const a = analysed ?? analyseMessage(raw);
-    const f = a.facts;
-    this.q(
-      `INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
-    ).run(a.hash, raw.length, raw, JSON.stringify(a.structure), f.subject, f.from, f.to, f.date?.getTime() ?? null, f.messageId, f.hasAttachments ? 1 : 0, f.preview);
-    return a.hash;
+  private putBlob(raw: Buffer): string {
+    return this.writes.putBlob(raw, toStoredAnalysis(analyseMessage(raw)));
   }
 
   private dropBlobIfUnused(hash: string): void {
@@ -446,115 +444,38 @@ export class SqliteStore implements Store {
     ).run(hash, hash, hash);
   }
 
-  /** Inserts one message row; caller holds the transaction. */
-  private insertMessage(userId: number, folderId: number, hash: string, size: number, flags: string[], internalDate: Date): AppendResult {
-    const f = this.q('SELECT uid_next, uid_validity, highest_modseq FROM folders WHERE id = ? AND user_id = ?').get(folderId, userId) as
-      | { uid_next: number; uid_validity: number; highest_modseq: number }
-      | undefined;
-    if (!f) throw new StoreError('not-found', 'no such folder');
-    const modseq = f.highest_modseq + 1;
-    const r = this.q('INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-      folderId, f.uid_next, modseq, joinFlags(flags), internalDate.getTime(), size, hash,
-    );
-    this.q('UPDATE folders SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?').run(modseq, folderId);
-    this.q('UPDATE users SET used_bytes = used_bytes + ?, message_count = message_count + 1 WHERE id = ?').run(size, userId);
-    return { id: Number(r.lastInsertRowid), uid: f.uid_next, uidValidity: f.uid_validity, modseq };
-  }
-
-  private quotaLimit(userId: number): number {
-    const u = this.q('SELECT database_id FROM users WHERE id = ?').get(userId) as { database_id: number } | undefined;
-    if (!u) throw new StoreError('not-found', `no user with id ${userId}`);
-    // The settings version changes with every settings write, in this process or another (CLI).
-    const version = Number((this.q("SELECT value FROM meta WHERE key = 'settings_version'").get() as { value: string }).value);
-    if (this.quotaOverrides?.version !== version) {
-      const rows = this.q("SELECT scope, target_id, name, value FROM settings WHERE name = 'Default Mailbox Quota Bytes'").all() as Array<{ scope: SettingOverride['scope']; target_id: number; name: string; value: string }>;
-      this.quotaOverrides = { version, list: rows.map((o) => ({ scope: o.scope, targetId: o.target_id, name: o.name, value: o.value })) };
-    }
-    return Number(resolveSetting('Default Mailbox Quota Bytes', this.quotaOverrides.list, { userId, databaseId: u.database_id }));
-  }
-
-  /**
-   * Runs `fn` in a write transaction and resolves once it is committed (durable: synchronous=FULL).
-   * Writes queued during one turn of the event loop are committed together — one transaction,
-   * one fsync — each inside its own savepoint, so a write that fails (over quota, no such folder)
-   * is rolled back alone and only its promise rejects. Nobody is answered before the commit.
-   */
-  private groupCommit<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pendingWrites.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flushWrites());
-      }
-    });
-  }
-
-  private flushWrites(): void {
-    this.flushScheduled = false;
-    const batch = this.pendingWrites;
-    this.pendingWrites = [];
-    if (batch.length === 0) return;
-    if (!this.db.open) {
-      for (const w of batch) w.reject(new StoreError('read-only', 'the store is closed'));
-      return;
-    }
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    try {
-      this.db.transaction(() => {
-        for (const w of batch) {
-          if (batch.length === 1) {
-            outcomes.push({ ok: true, value: w.fn() }); // a lone write needs no savepoint
-            continue;
-          }
-          try {
-            outcomes.push({ ok: true, value: this.db.transaction(w.fn)() }); // nested: a savepoint
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      })();
-    } catch (error) {
-      // the commit itself failed (or the lone write threw): nothing of this batch is stored
-      for (const w of batch) w.reject(error);
-      return;
-    }
-    for (let i = 0; i < batch.length; i++) {
-      const o = outcomes[i]!;
-      if (o.ok) batch[i]!.resolve(o.value);
-      else batch[i]!.reject(o.error);
-    }
-  }
-
+  // Appends and deliveries go to the writer thread, which commits them in groups; each
+  // resolves only once its transaction is on disk. The analysis is CPU work done here, so that
+  // the writer does nothing but SQL.
   async append(userId: number, folderId: number, raw: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
-    const analysed = analyseMessage(raw); // CPU work outside the write transaction
-    const flags = opts.flags ?? [];
-    const internalDate = opts.internalDate ?? new Date();
-    const result = await this.groupCommit(() => {
-      const limit = this.quotaLimit(userId);
-      if (limit > 0) {
-        const used = (this.q('SELECT used_bytes FROM users WHERE id = ?').get(userId) as { used_bytes: number }).used_bytes;
-        if (used + raw.length > limit) throw new StoreError('over-quota', `mailbox is over its quota of ${limit} bytes`);
-      }
-      const hash = this.putBlob(raw, analysed);
-      return this.insertMessage(userId, folderId, hash, raw.length, flags, internalDate);
+    const analysis = toStoredAnalysis(analyseMessage(raw));
+    const result = await this.writer.run<AppendResult>({
+      kind: 'append', userId, folderId, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: (opts.internalDate ?? new Date()).getTime(),
     });
     this.emit({ userId, folderId, kind: 'append', modseq: result.modseq });
     return result;
   }
 
   async deliver(userIds: number[], raw: Buffer, opts: DeliveryOptions = {}): Promise<Map<number, AppendResult>> {
+    return (await this.deliverWrite(userIds, raw, opts)).delivered;
+  }
+
+  async deliverAndEnqueue(userIds: number[], raw: Buffer, entry: NewQueueEntry): Promise<{ delivered: Map<number, AppendResult>; queueId: number }> {
+    const out = await this.deliverWrite(userIds, raw, {}, entry);
+    return { delivered: out.delivered, queueId: out.queueId! };
+  }
+
+  private async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<{ delivered: Map<number, AppendResult>; queueId: number | null }> {
     const use = opts.specialUse ?? '\\Inbox';
-    const targets = await Promise.all([...new Set(userIds)].map(async (u) => [u, (await this.getSpecialFolder(u, use)).id] as const));
-    const now = new Date();
-    const analysed = analyseMessage(raw);
-    const results = await this.groupCommit(() => {
-      const hash = this.putBlob(raw, analysed);
-      const out = new Map<number, AppendResult>();
-      for (const [userId, folderId] of targets) out.set(userId, this.insertMessage(userId, folderId, hash, raw.length, opts.flags ?? [], now));
-      return out;
+    const targets = await Promise.all([...new Set(userIds)].map(async (u) => [u, (await this.getSpecialFolder(u, use)).id] as [number, number]));
+    const analysis = toStoredAnalysis(analyseMessage(raw));
+    const enqueue = entry && { ...entry, analysis: toStoredAnalysis(analyseMessage(entry.raw)) };
+    const out = await this.writer.run<DeliverOutcome>({
+      kind: 'deliver', targets, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: Date.now(), enqueue,
     });
-    for (const [userId, folderId] of targets) this.emit({ userId, folderId, kind: 'append', modseq: results.get(userId)!.modseq });
-    return results;
+    const delivered = new Map(out.rows);
+    for (const [userId, folderId] of targets) this.emit({ userId, folderId, kind: 'append', modseq: delivered.get(userId)!.modseq });
+    return { delivered, queueId: out.queueId };
   }
 
   private toSummary(r: MessageRow): MessageSummary {
@@ -674,7 +595,7 @@ export class SqliteStore implements Store {
 
   async storeFlags(userId: number, folderId: number, uids: number[], op: FlagOperation, flags: string[], unchangedSince?: number): Promise<{ changed: FlagChange[]; failedModified: number[] }> {
     this.assertFolder(userId, folderId);
-    const result = this.db.transaction(() => {
+    const result = this.write(() => {
       const changed: FlagChange[] = [];
       const failedModified: number[] = [];
       let modseq = (this.q('SELECT highest_modseq FROM folders WHERE id = ?').get(folderId) as { highest_modseq: number }).highest_modseq;
@@ -696,21 +617,21 @@ export class SqliteStore implements Store {
       }
       if (changed.length) this.q('UPDATE folders SET highest_modseq = ? WHERE id = ?').run(modseq, folderId);
       return { changed, failedModified };
-    })();
+    });
     if (result.changed.length) this.emit({ userId, folderId, kind: 'flags', modseq: result.changed[result.changed.length - 1].modseq });
     return result;
   }
 
   async expunge(userId: number, folderId: number, uids?: number[]): Promise<number[]> {
     this.assertFolder(userId, folderId);
-    const { removed, modseq } = this.db.transaction(() => {
+    const { removed, modseq } = this.write(() => {
       let rows = this.q("SELECT id, uid, size, blob_hash FROM messages WHERE folder_id = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0 ORDER BY uid").all(folderId) as Array<{ id: number; uid: number; size: number; blob_hash: string }>;
       if (uids) {
         const wanted = new Set(uids);
         rows = rows.filter((r) => wanted.has(r.uid));
       }
       return this.removeRows(userId, folderId, rows);
-    })();
+    });
     if (removed.length) this.emit({ userId, folderId, kind: 'expunge', modseq });
     return removed;
   }
@@ -745,19 +666,15 @@ export class SqliteStore implements Store {
   private copyOrMove(userId: number, fromFolderId: number, uids: number[], toFolderId: number, move: boolean) {
     this.assertFolder(userId, fromFolderId);
     this.assertFolder(userId, toFolderId);
-    const limit = this.quotaLimit(userId);
-    const out = this.db.transaction(() => {
+    const out = this.write(() => {
       const sel = this.q('SELECT id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
       const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(fromFolderId, u) as MessageRow | undefined).filter((r): r is MessageRow => !!r);
-      if (!move && limit > 0) {
-        const used = (this.q('SELECT used_bytes FROM users WHERE id = ?').get(userId) as { used_bytes: number }).used_bytes;
-        if (used + rows.reduce((s, r) => s + r.size, 0) > limit) throw new StoreError('over-quota', `mailbox is over its quota of ${limit} bytes`);
-      }
+      if (!move) this.writes.checkRoom(userId, rows.reduce((s, r) => s + r.size, 0));
       const pairs: Array<[number, number]> = [];
       let uidValidity = 0;
       let lastModseq = 0;
       for (const r of rows) {
-        const res = this.insertMessage(userId, toFolderId, r.blob_hash, r.size, splitFlags(r.flags), new Date(r.internal_date));
+        const res = this.writes.insertMessage(userId, toFolderId, r.blob_hash, r.size, r.flags, r.internal_date);
         uidValidity = res.uidValidity;
         lastModseq = res.modseq;
         pairs.push([r.uid, res.uid]);
@@ -766,7 +683,7 @@ export class SqliteStore implements Store {
       if (move) expungeModseq = this.removeRows(userId, fromFolderId, rows.map((r) => ({ id: r.id, uid: r.uid, size: r.size, blob_hash: r.blob_hash }))).modseq;
       if (!uidValidity) uidValidity = (this.q('SELECT uid_validity FROM folders WHERE id = ?').get(toFolderId) as { uid_validity: number }).uid_validity;
       return { uidValidity, pairs, lastModseq, expungeModseq };
-    })();
+    });
     if (out.pairs.length) {
       this.emit({ userId, folderId: toFolderId, kind: 'append', modseq: out.lastModseq });
       if (move) this.emit({ userId, folderId: fromFolderId, kind: 'expunge', modseq: out.expungeModseq });
@@ -782,7 +699,7 @@ export class SqliteStore implements Store {
   async quota(userId: number): Promise<QuotaUsage> {
     const r = this.q('SELECT used_bytes, message_count FROM users WHERE id = ?').get(userId) as { used_bytes: number; message_count: number } | undefined;
     if (!r) throw new StoreError('not-found', `no user with id ${userId}`);
-    return { usedBytes: r.used_bytes, messages: r.message_count, limitBytes: this.quotaLimit(userId) };
+    return { usedBytes: r.used_bytes, messages: r.message_count, limitBytes: this.writes.quotaLimit(userId) };
   }
 
   onChange(listener: (change: StoreChange) => void): () => void {
@@ -797,15 +714,15 @@ export class SqliteStore implements Store {
   // Events share the group commit with deliveries: one "message delivered" record per message
   // would otherwise cost a commit (an fsync) of its own.
   async appendEvent(e: NewEvent): Promise<EventRecord> {
-    const data = JSON.stringify(e.data);
-    const recordId = await this.groupCommit(() => Number(this.q(
-      'INSERT INTO events (time, provider, event_id, qualifiers, level, task, keywords, computer, user, data, message, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(e.time.getTime(), e.provider, e.eventId, e.qualifiers, e.level, e.task, e.keywords, e.computer, e.user, data, e.message, e.count ?? 1).lastInsertRowid));
+    const recordId = await this.writer.run<number>({
+      kind: 'event',
+      params: [e.time.getTime(), e.provider, e.eventId, e.qualifiers, e.level, e.task, e.keywords, e.computer, e.user, JSON.stringify(e.data), e.message, e.count ?? 1],
+    });
     return { ...e, recordId, count: e.count ?? 1 };
   }
 
   async incrementEventCount(recordId: number): Promise<void> {
-    await this.groupCommit(() => this.q('UPDATE events SET count = count + 1 WHERE record_id = ?').run(recordId));
+    await this.writer.run({ kind: 'event-count', recordId });
   }
 
   async listEvents(filter: EventFilter = {}): Promise<EventRecord[]> {
@@ -829,12 +746,7 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- queue
 
   async enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null): Promise<QueueEntry> {
-    const id = this.db.transaction(() => {
-      const hash = this.putBlob(raw);
-      return Number(this.q('INSERT INTO queue (sender, recipients, blob_hash, next_attempt, created_at, submitted_by) VALUES (?, ?, ?, ?, ?, ?)').run(
-        sender, JSON.stringify(recipients), hash, Date.now(), Date.now(), submittedBy,
-      ).lastInsertRowid);
-    })();
+    const id = this.write(() => this.writes.insertQueueEntry(sender, recipients, this.putBlob(raw), Date.now(), submittedBy));
     return (await this.listQueue()).find((q) => q.id === id)!;
   }
 
@@ -858,21 +770,16 @@ export class SqliteStore implements Store {
   }
 
   async removeQueueEntry(id: number): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const r = this.q('SELECT blob_hash FROM queue WHERE id = ?').get(id) as { blob_hash: string } | undefined;
       if (!r) return false;
       this.q('DELETE FROM queue WHERE id = ?').run(id);
       this.dropBlobIfUnused(r.blob_hash);
       return true;
-    })();
+    });
   }
 }
 
-interface PendingWrite {
-  fn: () => unknown;
-  resolve: (v: unknown) => void;
-  reject: (err: unknown) => void;
-}
 interface ListExtra { subject: string; from_text: string; to_text: string; sent_date: number | null; message_id: string | null; has_attachments: number; preview: string }
 interface EventRow { record_id: number; time: number; provider: string; event_id: number; qualifiers: number; level: number; task: number; keywords: string; computer: string; user: string | null; data: string; message: string; count: number }
 interface QueueRow { id: number; sender: string; recipients: string; blob_hash: string; attempts: number; next_attempt: number; last_error: string | null; created_at: number; submitted_by: number | null }

@@ -1,0 +1,102 @@
+import type Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
+import { resolveSetting } from '../../settings/resolve.js';
+import type { AnalysedMessage } from '../analyse.js';
+import type { AppendResult, SettingOverride } from '../types.js';
+
+/**
+ * What analyseMessage found, in a form that crosses a thread boundary (structured clone):
+ * the structure already as the JSON text stored in `blobs`, the date as milliseconds.
+ */
+export interface StoredAnalysis {
+  hash: string;
+  structureJson: string;
+  subject: string;
+  from: string;
+  to: string;
+  date: number | null;
+  messageId: string | null;
+  hasAttachments: boolean;
+  preview: string;
+}
+
+export function toStoredAnalysis(a: AnalysedMessage): StoredAnalysis {
+  const f = a.facts;
+  return {
+    hash: a.hash, structureJson: JSON.stringify(a.structure), subject: f.subject, from: f.from, to: f.to,
+    date: f.date?.getTime() ?? null, messageId: f.messageId, hasAttachments: f.hasAttachments, preview: f.preview,
+  };
+}
+
+/**
+ * The SQL of storing messages (blob, message row, counters, quota), on one connection, with
+ * its prepared statements cached by SQL text. The store's own connection and the writer
+ * thread's connection each have one, so both write the same rows the same way.
+ */
+export class MessageWrites {
+  private readonly stmt = new Map<string, Database.Statement>();
+  /** Quota overrides as of a settings version (re-read only when settings change, from any process). */
+  private quotaOverrides: { version: number; list: SettingOverride[] } | null = null;
+
+  constructor(readonly db: Database.Database) {}
+
+  q(sql: string): Database.Statement {
+    let s = this.stmt.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmt.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Stores the bytes once (content-addressed) with everything computed at delivery. */
+  putBlob(raw: Uint8Array, a: StoredAnalysis): string {
+    this.q(
+      `INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+    ).run(a.hash, raw.length, raw, a.structureJson, a.subject, a.from, a.to, a.date, a.messageId, a.hasAttachments ? 1 : 0, a.preview);
+    return a.hash;
+  }
+
+  /** Inserts one message row; caller holds the transaction. `flags` is the stored text ("\\Seen \\Flagged"). */
+  insertMessage(userId: number, folderId: number, hash: string, size: number, flags: string, internalDate: number): AppendResult {
+    const f = this.q('SELECT uid_next, uid_validity, highest_modseq FROM folders WHERE id = ? AND user_id = ?').get(folderId, userId) as
+      | { uid_next: number; uid_validity: number; highest_modseq: number }
+      | undefined;
+    if (!f) throw new StoreError('not-found', 'no such folder');
+    const modseq = f.highest_modseq + 1;
+    const r = this.q('INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      folderId, f.uid_next, modseq, flags, internalDate, size, hash,
+    );
+    this.q('UPDATE folders SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?').run(modseq, folderId);
+    this.q('UPDATE users SET used_bytes = used_bytes + ?, message_count = message_count + 1 WHERE id = ?').run(size, userId);
+    return { id: Number(r.lastInsertRowid), uid: f.uid_next, uidValidity: f.uid_validity, modseq };
+  }
+
+  /** Adds an outbound queue entry for stored bytes, due now; caller holds the transaction. */
+  insertQueueEntry(sender: string, recipients: string[], hash: string, now: number, submittedBy: number | null): number {
+    return Number(this.q('INSERT INTO queue (sender, recipients, blob_hash, next_attempt, created_at, submitted_by) VALUES (?, ?, ?, ?, ?, ?)').run(
+      sender, JSON.stringify(recipients), hash, now, now, submittedBy,
+    ).lastInsertRowid);
+  }
+
+  quotaLimit(userId: number): number {
+    const u = this.q('SELECT database_id FROM users WHERE id = ?').get(userId) as { database_id: number } | undefined;
+    if (!u) throw new StoreError('not-found', `no user with id ${userId}`);
+    // The settings version changes with every settings write, in this process or another (CLI).
+    const version = Number((this.q("SELECT value FROM meta WHERE key = 'settings_version'").get() as { value: string }).value);
+    if (this.quotaOverrides?.version !== version) {
+      const rows = this.q("SELECT scope, target_id, name, value FROM settings WHERE name = 'Default Mailbox Quota Bytes'").all() as Array<{ scope: SettingOverride['scope']; target_id: number; name: string; value: string }>;
+      this.quotaOverrides = { version, list: rows.map((o) => ({ scope: o.scope, targetId: o.target_id, name: o.name, value: o.value })) };
+    }
+    return Number(resolveSetting('Default Mailbox Quota Bytes', this.quotaOverrides.list, { userId, databaseId: u.database_id }));
+  }
+
+  /** Throws over-quota when `bytes` more do not fit the user's mailbox; caller holds the transaction. */
+  checkRoom(userId: number, bytes: number): void {
+    const limit = this.quotaLimit(userId);
+    if (limit <= 0) return;
+    const used = (this.q('SELECT used_bytes FROM users WHERE id = ?').get(userId) as { used_bytes: number }).used_bytes;
+    if (used + bytes > limit) throw new StoreError('over-quota', `mailbox is over its quota of ${limit} bytes`);
+  }
+}

@@ -1,0 +1,98 @@
+import type Database from 'better-sqlite3';
+import type { MessageWrites, StoredAnalysis } from './message-writes.js';
+import type { AppendResult } from '../types.js';
+
+/**
+ * The writes that go through the writer thread, as plain data (they cross a thread boundary).
+ * Each runs inside the writer's group-commit transaction, in a savepoint of its own.
+ */
+export type WriteOp =
+  | { kind: 'append'; userId: number; folderId: number; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number }
+  /**
+   * One blob, one message row per [userId, folderId]; the caller checked room beforehand.
+   * With `enqueue`, the outbound queue entry of the same message joins the transaction.
+   */
+  | { kind: 'deliver'; targets: Array<[number, number]>; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number; enqueue?: QueueWrite }
+  | { kind: 'event'; params: Array<string | number | null> }
+  | { kind: 'event-count'; recordId: number };
+
+export interface QueueWrite {
+  sender: string;
+  recipients: string[];
+  raw: Uint8Array;
+  analysis: StoredAnalysis;
+  submittedBy: number | null;
+}
+
+/** What a 'deliver' write answers. */
+export interface DeliverOutcome {
+  rows: Array<[number, AppendResult]>;
+  queueId: number | null;
+}
+
+export const INSERT_EVENT =
+  'INSERT INTO events (time, provider, event_id, qualifiers, level, task, keywords, computer, user, data, message, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+export function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
+  switch (op.kind) {
+    case 'append': {
+      w.checkRoom(op.userId, op.raw.length);
+      const hash = w.putBlob(op.raw, op.analysis);
+      return w.insertMessage(op.userId, op.folderId, hash, op.raw.length, op.flags, op.internalDate);
+    }
+    case 'deliver': {
+      const hash = w.putBlob(op.raw, op.analysis);
+      const rows = op.targets.map(([userId, folderId]): [number, AppendResult] => [userId, w.insertMessage(userId, folderId, hash, op.raw.length, op.flags, op.internalDate)]);
+      const q = op.enqueue;
+      const queueId = q ? w.insertQueueEntry(q.sender, q.recipients, w.putBlob(q.raw, q.analysis), op.internalDate, q.submittedBy) : null;
+      return { rows, queueId } satisfies DeliverOutcome;
+    }
+    case 'event':
+      return Number(w.q(INSERT_EVENT).run(...op.params).lastInsertRowid);
+    case 'event-count':
+      w.q('UPDATE events SET count = count + 1 WHERE record_id = ?').run(op.recordId);
+      return undefined;
+  }
+}
+
+/** An error as it crosses the thread boundary; StoreError keeps its kind. */
+export interface WireError {
+  message: string;
+  kind?: string;
+  code?: string;
+}
+
+export type WriteOutcome = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
+
+function toWire(err: unknown): WireError {
+  const e = err as { message?: string; kind?: string; code?: string };
+  return { message: String(e?.message ?? err), kind: e?.kind, code: e?.code };
+}
+
+/**
+ * Group commit: every write of the batch in one IMMEDIATE transaction (one fsync), each in
+ * its own savepoint, so a write that fails (over quota, no such folder) is rolled back alone.
+ * When the commit itself fails, every write of the batch fails.
+ */
+export function commitBatch(db: Database.Database, w: MessageWrites, batch: Array<{ id: number; op: WriteOp }>): WriteOutcome[] {
+  const outcomes: WriteOutcome[] = [];
+  try {
+    db.transaction(() => {
+      for (const { id, op } of batch) {
+        if (batch.length === 1) {
+          outcomes.push({ id, ok: true, value: runWriteOp(w, op) }); // a lone write needs no savepoint
+          continue;
+        }
+        try {
+          outcomes.push({ id, ok: true, value: db.transaction(() => runWriteOp(w, op))() }); // nested: a savepoint
+        } catch (error) {
+          outcomes.push({ id, ok: false, error: toWire(error) });
+        }
+      }
+    }).immediate();
+  } catch (error) {
+    const wire = toWire(error);
+    return batch.map(({ id }) => ({ id, ok: false, error: wire }));
+  }
+  return outcomes;
+}
