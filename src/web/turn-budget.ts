@@ -24,11 +24,15 @@ export class TurnBudget {
   private readonly waiting: Array<() => void> = [];
   private pumping = false;
 
-  constructor(private readonly budgetMs: number) {}
+  /** `clock` is performance.now; tests hand in their own so that scheduling, not CPU speed, decides. */
+  constructor(
+    private readonly budgetMs: number,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
 
   /** Calls `start` now when this turn has budget left and nobody waits, else in a later turn (FIFO). */
   admit(start: () => void): void {
-    const now = performance.now();
+    const now = this.clock();
     if (!this.inTurn) {
       // the first request of this turn; the turn's check phase (setImmediate) closes it
       this.inTurn = true;
