@@ -54,7 +54,10 @@ interface AcResult {
   '2xx': number;
   duration: number;
 }
-interface AcClient { setHeaders(headers: Record<string, string>): void }
+interface AcClient {
+  setHeaders(headers: Record<string, string>): void;
+  on(event: 'response', listener: (status: number, bytes: number, responseTime: number) => void): void;
+}
 interface AcOptions {
   url: string;
   connections: number;
@@ -135,7 +138,18 @@ function cpuMsOf(pid: number): number {
 
 // ------------------------------------------------------------------ API load
 
-interface Load { p50: number; p90: number; p99: number; max: number; mean: number; rps: number; total: number; seconds: number; bad: number; serverCpu: number; clientCpu: number }
+interface Load {
+  p50: number; p90: number; p99: number; max: number; mean: number; rps: number; total: number; seconds: number; bad: number; serverCpu: number; clientCpu: number;
+  /** Each connection's first answer (it waits for the TCP accept and the TLS handshake too), and all the later ones. */
+  first: { p50: number; p99: number; max: number };
+  later: { p50: number; p99: number; max: number };
+}
+
+const quantile = (sorted: number[], q: number) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
+const spread = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { p50: quantile(s, 0.5), p99: quantile(s, 0.99), max: s.at(-1) ?? NaN };
+};
 
 /** Waits until the server has worked off what an earlier load left queued (under 5% of a core over 300 ms). */
 async function drain(pid: number): Promise<void> {
@@ -158,13 +172,19 @@ async function load(port: number, path: string, cookies: string[], serverPid: nu
   const c0 = process.cpuUsage();
   const s0 = cpuMsOf(serverPid);
   const t0 = nowMs();
+  const first: number[] = [];
+  const later: number[] = [];
   const r = await autocannon({
     url: `https://127.0.0.1:${port}${path}`,
     connections: opts.connections,
     ...(opts.amount ? { amount: opts.amount } : { duration: opts.seconds ?? SECONDS }),
     timeout: 300,
     // one signed-in web session per connection (clients are set up one by one, in order)
-    setupClient: (client) => client.setHeaders({ cookie: cookies[next++ % cookies.length]!, accept: 'application/json' }),
+    setupClient: (client) => {
+      client.setHeaders({ cookie: cookies[next++ % cookies.length]!, accept: 'application/json' });
+      let answered = 0;
+      client.on('response', (_status, _bytes, ms) => (answered++ === 0 ? first : later).push(ms));
+    },
   });
   const wall = nowMs() - t0;
   const c = process.cpuUsage(c0);
@@ -174,11 +194,12 @@ async function load(port: number, path: string, cookies: string[], serverPid: nu
     p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: r.latency.average,
     rps: r['2xx'] / (wall / 1000), total: r['2xx'], seconds: wall / 1000, bad,
     serverCpu: (cpuMsOf(serverPid) - s0) / wall, clientCpu: (c.user + c.system) / 1000 / wall,
+    first: spread(first), later: spread(later),
   };
 }
 
 const showLoad = (what: string, l: Load) =>
-  log(`owa: ${what}: ${l.total} answers in ${l.seconds.toFixed(1)} s, p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms, ${l.rps.toFixed(1)} req/s, server CPU ${(l.serverCpu * 100).toFixed(0)}%, client CPU ${(l.clientCpu * 100).toFixed(0)}%`);
+  log(`owa: ${what}: ${l.total} answers in ${l.seconds.toFixed(1)} s, p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms (first answer per connection p50 ${fmt(l.first.p50)} / p99 ${fmt(l.first.p99)} ms; later answers p50 ${fmt(l.later.p50)} / p99 ${fmt(l.later.p99)} ms), ${l.rps.toFixed(1)} req/s, server CPU ${(l.serverCpu * 100).toFixed(0)}%, client CPU ${(l.clientCpu * 100).toFixed(0)}%`);
 
 /** Unloaded service time (one connection), then `runs` closed-loop runs of CONNECTIONS connections sized to last about SECONDS (at least 3 requests per connection). */
 async function loadEndpoint(port: number, path: string, cookies: string[], pid: number, runsWanted: number, name: string): Promise<{ single: Load; runs: Load[] }> {
@@ -426,6 +447,8 @@ export async function benchOwa(): Promise<BenchOutcome> {
       { bench: 'owa', metric: `${lp}, ${CONNECTIONS} connections: latency p50`, unit: 'ms', better: 'lower', mw: ms(list.map((x) => x.p50)) },
       { bench: 'owa', metric: `${lp}, ${CONNECTIONS} connections: latency p99`, unit: 'ms', better: 'lower', mw: ms(list.map((x) => x.p99)), target: '< 100 ms' },
       { bench: 'owa', metric: `${lp}, ${CONNECTIONS} connections: throughput`, unit: 'requests/s', better: 'higher', mw: ms(list.map((x) => x.rps)) },
+      { bench: 'owa', metric: `${lp}, ${CONNECTIONS} connections: latency p99 of each connection's first answer (TCP accept + TLS handshake + request)`, unit: 'ms', better: 'lower', mw: ms(list.map((x) => x.first.p99)) },
+      { bench: 'owa', metric: `${lp}, ${CONNECTIONS} connections: latency p99 of the later answers (connections established)`, unit: 'ms', better: 'lower', mw: ms(list.map((x) => x.later.p99)) },
       { bench: 'owa', metric: `${lp}, 1 connection (unloaded service time): latency p50`, unit: 'ms', better: 'lower', mw: ms([single.p50]) },
       { bench: 'owa', metric: `${lp}, 1 connection: throughput`, unit: 'requests/s', better: 'higher', mw: ms([single.rps]) },
       { bench: 'owa', metric: 'GET /owa/api/folders, 1 connection (unloaded service time): latency p50', unit: 'ms', better: 'lower', mw: ms([F.single.p50]) },
@@ -434,7 +457,7 @@ export async function benchOwa(): Promise<BenchOutcome> {
       { bench: 'owa', metric: `GET /owa/api/folders, ${CONNECTIONS} connections: throughput`, unit: 'requests/s', better: 'higher', mw: ms(folders.map((x) => x.rps)) },
     );
     const bad = [...list, ...folders].reduce((s, x) => s + x.bad, 0);
-    notes.push(`API load: autocannon, ${CONNECTIONS} keep-alive HTTPS connections, closed loop with no think time (each connection sends its next request when the answer arrives); ${nLoad} runs per endpoint of a fixed number of requests (${fmt(list[0]!.total)} for the list, ${fmt(folders[0]!.total)} for /folders: at least 3 per connection, about ${SECONDS} s at the one-connection rate), so that every queued request is counted; before each run the server is let idle until it has worked off the previous one; 20 uncounted requests first; each connection carries its own signed-in web session cookie (one user, ${CONNECTIONS} sessions; setupClient). The list answer is ${(listBytes / 1024).toFixed(1)} KiB of JSON (${PAGE} rows). autocannon records whole milliseconds. ${bad ? `${bad} non-2xx/errors/timeouts.` : 'Every answer was 200.'}`);
+    notes.push(`API load: autocannon, ${CONNECTIONS} keep-alive HTTPS connections, closed loop with no think time (each connection sends its next request when the answer arrives); ${nLoad} runs per endpoint of a fixed number of requests (${fmt(list[0]!.total)} for the list, ${fmt(folders[0]!.total)} for /folders: at least 3 per connection, about ${SECONDS} s at the one-connection rate), so that every queued request is counted; before each run the server is let idle until it has worked off the previous one; 20 uncounted requests first; each connection carries its own signed-in web session cookie (one user, ${CONNECTIONS} sessions; setupClient). The list answer is ${(listBytes / 1024).toFixed(1)} KiB of JSON (${PAGE} rows). autocannon records whole milliseconds (the first/later split is from its per-response times, in fractions of a ms). Each connection's first answer includes the TCP accept and the TLS handshake, which the server does between requests: libuv accepts one connection per event-loop turn, and the server bounds the request work of one turn (src/web/turn-budget.ts), so connections opened under load are accepted within about (connections waiting × one request's service time). ${bad ? `${bad} non-2xx/errors/timeouts.` : 'Every answer was 200.'}`);
     notes.push(`During the list load the server used ${ms(list.map((x) => x.serverCpu * 100)).median.toFixed(0)}% of one core (median; the server is one Node process, SQLite calls are synchronous on its event loop) and the autocannon client ${ms(list.map((x) => x.clientCpu * 100)).median.toFixed(0)}%; server PSS after the load ${(memory.pssKiB / 1024).toFixed(0)} MiB. With a closed loop of ${CONNECTIONS} connections on one event loop, requests queue: latency ≈ ${CONNECTIONS} × the service time (Little's law), ${fmt(CONNECTIONS * single.p50)} ms from the one-connection p50 (measured mean ${fmt(ms(list.map((x) => x.mean)).median)} ms; lower at the end of each run, when fewer connections still wait). A p99 under 100 ms for ${CONNECTIONS} connections without think time needs about ${CONNECTIONS * 1000 / 100} answers/s, i.e. under ${fmt(100 / CONNECTIONS)} ms of server time per request.`);
 
     // --- profile when the p99 target is missed

@@ -172,6 +172,18 @@ export const SETTINGS: SettingDef[] = [
   throttling('EWSMaxConcurrency', 10, 'EWS'),
   throttling('EASMaxConcurrency', 10, 'ActiveSync'),
   {
+    name: 'OwaSettings.SessionIdleTimeout',
+    aliases: ['owa.SessionIdleTimeout', 'owa-idle-timeout'],
+    group: 'web', type: 'int', default: 1200, min: 10, max: 86_400, scope: 'server',
+    description: 'Seconds a web mail session may go without a request before it is signed out and its store session released. An open tab (its push stream) counts as in use, up to OwaSettings.SessionLifetime.',
+  },
+  {
+    name: 'OwaSettings.SessionLifetime',
+    aliases: ['owa.SessionLifetime', 'owa-session-lifetime'],
+    group: 'web', type: 'int', default: 43_200, min: 60, max: 2_592_000, scope: 'server',
+    description: 'Seconds after sign-in when a web mail session ends whatever happens (open tab or not), so a forgotten tab or a stolen cookie does not hold a session for ever.',
+  },
+  {
     name: 'SmtpSettings.MaxMessageSize',
     aliases: ['smtp.MaxMessageSize', 'MaxMessageSize'],
     group: 'smtp', type: 'int', default: 36_700_160, min: 1024, max: 2_147_483_647, scope: 'server',

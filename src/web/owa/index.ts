@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../../server/context.js';
+import type { LiveSettings } from '../../settings/resolve.js';
 import type { HttpPlugin } from '../http-server.js';
 import { adminRoutes } from './admin-routes.js';
 import { checkCsrf, cookies, SESSION_COOKIE, type OwaDeps } from './api-context.js';
@@ -8,7 +9,7 @@ import { composeRoutes } from './compose-routes.js';
 import { sendError } from './errors.js';
 import { mailRoutes } from './mail-routes.js';
 import { pushRoutes } from './push.js';
-import { WebSessions } from './sessions.js';
+import { WebSessions, type SessionTimes } from './sessions.js';
 import { DEFAULT_UI_DIR, securityHeaders, serveUi } from './static.js';
 
 /** The web mail's state on the Fastify instance (tests reach the session table through it). */
@@ -20,11 +21,7 @@ export interface OwaState {
 export interface OwaOptions {
   /** Built app (vite build output); dist/ui by default. */
   uiDir?: string;
-  /** Signed out after this long without a request or an open push stream (20 min, as OWA's public-computer default). */
-  idleMs?: number;
-  /** Signed out after this long whatever happens (12 h). */
-  maxAgeMs?: number;
-  /** How often expired sessions are looked for. */
+  /** How often expired sessions are looked for (the times are settings: OwaSettings.SessionIdleTimeout, OwaSettings.SessionLifetime). */
   sweepMs?: number;
 }
 
@@ -38,8 +35,8 @@ export function createOwa(opts: OwaOptions = {}): HttpPlugin {
     // registered once per server, even if both front-ends.ts and a test hand the plugin in
     if (app.hasDecorator(OWA_DECORATION)) return;
     const sessions = new WebSessions({
-      idleMs: opts.idleMs ?? 20 * 60_000,
-      maxAgeMs: opts.maxAgeMs ?? 12 * 3_600_000,
+      times: () => sessionTimes(ctx.settings),
+      refresh: () => ctx.settings.refresh(),
       sweepMs: opts.sweepMs ?? 30_000,
     });
     const deps: OwaDeps = { ctx, sessions };
@@ -75,6 +72,14 @@ export function createOwa(opts: OwaOptions = {}): HttpPlugin {
     app.addHook('onClose', async () => {
       await sessions.closeAll();
     });
+  };
+}
+
+/** The web session times from the live settings (seconds in the catalog), so `settings set` applies without a restart. */
+function sessionTimes(settings: LiveSettings): SessionTimes {
+  return {
+    idleMs: settings.int('OwaSettings.SessionIdleTimeout') * 1000,
+    maxAgeMs: settings.int('OwaSettings.SessionLifetime') * 1000,
   };
 }
 

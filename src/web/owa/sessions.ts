@@ -26,8 +26,16 @@ export function sameToken(a: string | undefined, b: string | undefined): boolean
 export interface SessionTimes {
   /** Idle time after which the session is signed out and its store session released. */
   idleMs: number;
-  /** Absolute lifetime, so that a stolen cookie does not live for ever. */
+  /** Absolute lifetime, so that a stolen cookie or a forgotten tab does not live for ever. */
   maxAgeMs: number;
+}
+
+export interface WebSessionsOptions {
+  /** The times now in force (read at every check, so a changed setting applies to live sessions). */
+  times: () => SessionTimes;
+  /** Brings `times` up to date before a sweep (e.g. LiveSettings.refresh). */
+  refresh?: () => Promise<void>;
+  /** How often expired sessions are looked for. */
   sweepMs: number;
 }
 
@@ -43,8 +51,8 @@ export class WebSessions {
   /** Callbacks that close a session's push streams. */
   private readonly closers = new Map<string, Set<() => void>>();
 
-  constructor(readonly times: SessionTimes) {
-    this.timer = setInterval(() => void this.sweep(), times.sweepMs);
+  constructor(private readonly opts: WebSessionsOptions) {
+    this.timer = setInterval(() => void this.sweep().catch(() => undefined), opts.sweepMs);
     this.timer.unref();
   }
 
@@ -97,12 +105,20 @@ export class WebSessions {
     this.closers.delete(id);
   }
 
+  /**
+   * An open push stream means an open tab, which is in use (it shows new mail), so it is never
+   * idle; but it does not outlive the lifetime: a forgotten tab is signed out then ('signedout'
+   * on its stream) and its store session released.
+   */
   private expired(s: WebSession, now: number): boolean {
-    const idle = s.streams > 0 ? false : now - s.lastSeen > this.times.idleMs;
-    return idle || now - s.createdAt > this.times.maxAgeMs;
+    const { idleMs, maxAgeMs } = this.opts.times();
+    const idle = s.streams > 0 ? false : now - s.lastSeen > idleMs;
+    return idle || now - s.createdAt > maxAgeMs;
   }
 
+  /** Ends the sessions that are idle or past their lifetime, with the settings now in force. */
   async sweep(now = Date.now()): Promise<void> {
+    await this.opts.refresh?.();
     for (const s of [...this.byId.values()]) if (this.expired(s, now)) await this.end(s, 'timeout');
     for (const [id, e] of this.ended) if (now - e.at > 3_600_000) this.ended.delete(id);
   }
