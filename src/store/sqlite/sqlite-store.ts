@@ -649,9 +649,7 @@ export class SqliteStore implements Store {
   }
 
   async quota(userId: number): Promise<QuotaUsage> {
-    const r = this.q('SELECT used_bytes, message_count FROM users WHERE id = ?').get(userId) as { used_bytes: number; message_count: number } | undefined;
-    if (!r) throw new StoreError('not-found', `no user with id ${userId}`);
-    return { usedBytes: r.used_bytes, messages: r.message_count, limitBytes: this.writes.quotaLimit(userId) };
+    return this.writes.usage(userId);
   }
 
   onChange(listener: (change: StoreChange) => void): () => void {
