@@ -676,6 +676,9 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(filter: EventFilter = {}): Promise<EventRecord[]> {
+    // Events are often written without waiting (a refusal logs and answers at once): a listing
+    // includes every event this process sent to the writer before asking.
+    await this.writer.settled();
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.eventId !== undefined) { where.push('event_id = ?'); params.push(filter.eventId); }
