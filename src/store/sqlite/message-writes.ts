@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import { resolveSetting } from '../../settings/resolve.js';
 import type { AnalysedMessage } from '../analyse.js';
-import type { AppendResult, SettingOverride } from '../types.js';
+import type { AppendResult, QuotaUsage, SettingOverride } from '../types.js';
 
 /**
  * What analyseMessage found, in a form that crosses a thread boundary (structured clone):
@@ -80,23 +80,25 @@ export class MessageWrites {
     ).lastInsertRowid);
   }
 
-  quotaLimit(userId: number): number {
-    const u = this.q('SELECT database_id FROM users WHERE id = ?').get(userId) as { database_id: number } | undefined;
+  /** What a mailbox holds and its quota limit (0: none), in one statement (SMTP asks twice per message). */
+  usage(userId: number): QuotaUsage {
+    const u = this.q(
+      "SELECT used_bytes, message_count, database_id, (SELECT value FROM meta WHERE key = 'settings_version') AS version FROM users WHERE id = ?",
+    ).get(userId) as { used_bytes: number; message_count: number; database_id: number; version: string } | undefined;
     if (!u) throw new StoreError('not-found', `no user with id ${userId}`);
     // The settings version changes with every settings write, in this process or another (CLI).
-    const version = Number((this.q("SELECT value FROM meta WHERE key = 'settings_version'").get() as { value: string }).value);
+    const version = Number(u.version);
     if (this.quotaOverrides?.version !== version) {
       const rows = this.q("SELECT scope, target_id, name, value FROM settings WHERE name = 'Default Mailbox Quota Bytes'").all() as Array<{ scope: SettingOverride['scope']; target_id: number; name: string; value: string }>;
       this.quotaOverrides = { version, list: rows.map((o) => ({ scope: o.scope, targetId: o.target_id, name: o.name, value: o.value })) };
     }
-    return Number(resolveSetting('Default Mailbox Quota Bytes', this.quotaOverrides.list, { userId, databaseId: u.database_id }));
+    const limitBytes = Number(resolveSetting('Default Mailbox Quota Bytes', this.quotaOverrides.list, { userId, databaseId: u.database_id }));
+    return { usedBytes: u.used_bytes, messages: u.message_count, limitBytes };
   }
 
   /** Throws over-quota when `bytes` more do not fit the user's mailbox; caller holds the transaction. */
   checkRoom(userId: number, bytes: number): void {
-    const limit = this.quotaLimit(userId);
-    if (limit <= 0) return;
-    const used = (this.q('SELECT used_bytes FROM users WHERE id = ?').get(userId) as { used_bytes: number }).used_bytes;
-    if (used + bytes > limit) throw new StoreError('over-quota', `mailbox is over its quota of ${limit} bytes`);
+    const { usedBytes, limitBytes } = this.usage(userId);
+    if (limitBytes > 0 && usedBytes + bytes > limitBytes) throw new StoreError('over-quota', `mailbox is over its quota of ${limitBytes} bytes`);
   }
 }

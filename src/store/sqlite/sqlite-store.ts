@@ -697,9 +697,7 @@ export class SqliteStore implements Store {
   }
 
   async quota(userId: number): Promise<QuotaUsage> {
-    const r = this.q('SELECT used_bytes, message_count FROM users WHERE id = ?').get(userId) as { used_bytes: number; message_count: number } | undefined;
-    if (!r) throw new StoreError('not-found', `no user with id ${userId}`);
-    return { usedBytes: r.used_bytes, messages: r.message_count, limitBytes: this.writes.quotaLimit(userId) };
+    return this.writes.usage(userId);
   }
 
   onChange(listener: (change: StoreChange) => void): () => void {
@@ -726,6 +724,9 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(filter: EventFilter = {}): Promise<EventRecord[]> {
+    // Events are often written without waiting (a refusal logs and answers at once): a listing
+    // includes every event this process sent to the writer before asking.
+    await this.writer.settled();
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.eventId !== undefined) { where.push('event_id = ?'); params.push(filter.eventId); }

@@ -30,10 +30,10 @@ export interface DeliverOutcome {
   queueId: number | null;
 }
 
-export const INSERT_EVENT =
+const INSERT_EVENT =
   'INSERT INTO events (time, provider, event_id, qualifiers, level, task, keywords, computer, user, data, message, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
-export function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
+function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
   switch (op.kind) {
     case 'append': {
       w.checkRoom(op.userId, op.raw.length);

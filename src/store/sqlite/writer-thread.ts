@@ -21,6 +21,8 @@ export class WriterThread {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private closed = false;
+  /** The newest request: the thread answers in order, so once it settled every earlier one has. */
+  private last: Promise<unknown> = Promise.resolve();
   /** Whether any write was sent: a thread that never got one has nothing to commit at close. */
   private used = false;
   private exited: Promise<void> = Promise.resolve();
@@ -34,11 +36,18 @@ export class WriterThread {
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     this.used = true;
-    return new Promise<T>((resolve, reject) => {
+    const p = new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
       if (this.waiting.size === 1) worker.ref();
       worker.postMessage({ id, op } satisfies ToWriter);
     });
+    this.last = p;
+    return p;
+  }
+
+  /** Resolves once every write sent so far is committed (or failed). */
+  settled(): Promise<void> {
+    return this.last.then(() => undefined, () => undefined);
   }
 
   private start(): Worker {
