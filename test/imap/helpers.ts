@@ -1,5 +1,5 @@
 // Shared set-up for the IMAP tests: a fresh data folder, a server on port 0, a raw client.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -9,6 +9,7 @@ import type { ServerContext } from '../../src/server/context.js';
 import type { Listener } from '../../src/server/listener.js';
 import type { User } from '../../src/store/types.js';
 import { startImapServer, type ImapTuning } from '../../src/protocols/imap/server.js';
+import { run, type RunResult } from '../helpers/run.js';
 
 export const PASSWORD = 'correct horse';
 
@@ -194,4 +195,11 @@ export class RawClient {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/** Runs a python3 imaplib script (argv[1] = the IMAP port) written into the server's folder. */
+export function runPython(srv: TestServer, name: string, source: string): Promise<RunResult> {
+  const script = join(srv.dir, name);
+  writeFileSync(script, source);
+  return run('python3', [script, String(srv.port)], { timeoutMs: 30_000 });
 }

@@ -2,11 +2,8 @@
 // gets it, no other session does, EXAMINE and STATUS never claim, IMAP4rev2 never sees it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { run } from '../helpers/run.js';
-import { PASSWORD, RawClient, sampleMessage, startTestServer, type TestServer } from './helpers.js';
+import { PASSWORD, RawClient, runPython, sampleMessage, startTestServer, type TestServer } from './helpers.js';
 
 const PY = `
 import imaplib, sys
@@ -88,9 +85,7 @@ test('python3 imaplib: SELECT claims \\Recent once, EXAMINE and STATUS do not, n
   const srv = await startTestServer();
   t.after(() => srv.close());
   for (const s of ['one', 'two']) await srv.ctx.store.deliver([srv.user.id], sampleMessage(s));
-  const script = join(srv.dir, 'recent.py');
-  writeFileSync(script, PY);
-  const r = await run('python3', [script, String(srv.port)], { timeoutMs: 30_000 });
+  const r = await runPython(srv, 'recent.py', PY);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /python ok/);
 });

@@ -2,11 +2,8 @@
 // (RFC 6855), literal8 with LITERAL+, and QRESYNC's sequence-match data (RFC 7162 3.2.5.2).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { run } from '../helpers/run.js';
-import { PASSWORD, RawClient, sampleMessage, startTestServer, type TestServer } from './helpers.js';
+import { PASSWORD, RawClient, runPython, sampleMessage, startTestServer, type TestServer } from './helpers.js';
 
 async function ready(srv: TestServer): Promise<RawClient> {
   const c = await RawClient.connect(srv.port);
@@ -146,9 +143,7 @@ print('searchres ok')
 test('python3 imaplib: SEARCH RETURN (SAVE) then FETCH, COPY, STORE on "$"', async (t) => {
   const srv = await startTestServer();
   t.after(() => srv.close());
-  const script = join(srv.dir, 'searchres.py');
-  writeFileSync(script, PY_SEARCHRES);
-  const r = await run('python3', [script, String(srv.port)], { timeoutMs: 30_000 });
+  const r = await runPython(srv, 'searchres.py', PY_SEARCHRES);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /searchres ok/);
 });
@@ -377,9 +372,7 @@ test('python3 imaplib: LSUB and LIST (SUBSCRIBED) show a subscribed mailbox that
   t.after(() => srv.close());
   const c = await fruitAndVegetables(srv);
   c.close();
-  const script = join(srv.dir, 'lsub.py');
-  writeFileSync(script, PY_LSUB);
-  const r = await run('python3', [script, String(srv.port)], { timeoutMs: 30_000 });
+  const r = await runPython(srv, 'lsub.py', PY_LSUB);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /lsub ok/);
 });
