@@ -1,5 +1,5 @@
 import type {
-  AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderStatus,
+  AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, User,
 } from './types.js';
@@ -84,6 +84,8 @@ export interface Store {
   setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
   listSubscriptions(userId: number): Promise<string[]>;
   folderStatus(userId: number, folderId: number): Promise<FolderStatus>;
+  /** Every folder (as listFolders) with its message, unseen and byte counts, in one read: the web mail folder tree. */
+  listFolderCounts(userId: number): Promise<FolderCounts[]>;
   /**
    * IMAP \Recent (RFC 3501 2.3.2): claims, for the one session calling, the messages that
    * arrived since the last claim, and moves the folder's mark past them, atomically. Messages

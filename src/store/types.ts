@@ -36,6 +36,13 @@ export interface Folder {
   subscribed: boolean;
 }
 
+export interface FolderCounts {
+  folder: Folder;
+  messages: number;
+  unseen: number;
+  size: number;
+}
+
 export interface FolderStatus {
   messages: number;
   unseen: number;

@@ -17,6 +17,8 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     await s.close();
     // wind the file back to version 1, as an older Mailwarden left it: subscriptions were a folder column
     const db = new Database(file);
+    for (const t of ['insert', 'delete', 'update']) db.exec(`DROP TRIGGER folder_counts_${t}`);
+    for (const c of ['message_count', 'unseen_count', 'total_size']) db.exec(`ALTER TABLE folders DROP COLUMN ${c}`);
     db.exec('DROP INDEX messages_by_date');
     db.exec('ALTER TABLE folders DROP COLUMN first_recent_uid');
     db.exec('DROP TABLE subscriptions');
@@ -36,7 +38,10 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     assert.equal((await again.getFolder(u.id, 'Junk Email'))!.subscribed, false);
     assert.equal((await again.getFolder(u.id, 'INBOX'))!.subscribed, true);
     // v3: mail stored before \Recent existed is not new to anyone
-    assert.equal((await again.folderStatus(u.id, inbox.id)).recent, 0);
+    const st = await again.folderStatus(u.id, inbox.id);
+    assert.equal(st.recent, 0);
+    // v5: the folder counters are filled from the messages already there
+    assert.deepEqual([st.messages, st.unseen, st.size], [1, 1, 'Subject: kept\r\n\r\nbody\r\n'.length]);
     assert.equal(await again.claimRecent(u.id, inbox.id), null);
     await again.close();
   } finally {
@@ -87,6 +92,57 @@ test('listMessagePage: newest first, stable across equal dates, paged, counted, 
     const zed = await s.listMessagePage(u.id, inbox.id, 0, 10, 'zed');
     assert.equal(zed.total, 5);
     assert.ok(zed.items.every((m) => m.from.includes('Zed')));
+    await s.close();
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('folder counters (messages, unseen, bytes) stay equal to the rows through every kind of write', async () => {
+  const tmp = tempDir();
+  const file = join(tmp.dir, 's.sqlite');
+  try {
+    const s = await SqliteStore.open(file);
+    const u = await s.createUser({ address: 'counts@example.com', password: 'pw' });
+    const other = await s.createUser({ address: 'counts2@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    const work = await s.createFolder(u.id, 'Work');
+    const check = new Database(file, { readonly: true });
+    // what STATUS used to compute by scanning: the truth the counters must match
+    const truth = (folderId: number) =>
+      check.prepare("SELECT count(*) AS messages, coalesce(sum(instr(' ' || flags || ' ', ' \\Seen ') = 0), 0) AS unseen, coalesce(sum(size), 0) AS size FROM messages WHERE folder_id = ?").get(folderId) as { messages: number; unseen: number; size: number };
+    const agree = async (when: string) => {
+      for (const { folder: f, messages, unseen, size } of await s.listFolderCounts(u.id)) {
+        const st = await s.folderStatus(u.id, f.id);
+        assert.deepEqual({ messages: st.messages, unseen: st.unseen, size: st.size }, truth(f.id), `${f.name} after ${when}`);
+        assert.deepEqual({ messages, unseen, size }, truth(f.id), `${f.name} in listFolderCounts after ${when}`);
+      }
+    };
+    const msg = (i: number) => Buffer.from(`Subject: m${i}\r\n\r\n${'x'.repeat(i * 7)}\r\n`);
+    for (let i = 1; i <= 6; i++) await s.append(u.id, inbox.id, msg(i), { flags: i % 2 ? ['\\Seen'] : [] });
+    await s.deliver([u.id, other.id], msg(7));
+    await agree('append and deliver');
+    await s.storeFlags(u.id, inbox.id, [2, 4], 'add', ['\\Seen']);
+    await agree('\\Seen added');
+    await s.storeFlags(u.id, inbox.id, [1], 'remove', ['\\Seen']);
+    await agree('\\Seen removed');
+    await s.storeFlags(u.id, inbox.id, [1, 2, 3], 'add', ['\\Flagged']);
+    await s.storeFlags(u.id, inbox.id, [5], 'set', ['\\Answered']);
+    await agree('other flags changed');
+    await s.copyMessages(u.id, inbox.id, [1, 2], work.id);
+    await s.moveMessages(u.id, inbox.id, [3, 4], work.id);
+    await agree('copy and move');
+    await s.storeFlags(u.id, work.id, [1], 'add', ['\\Deleted']);
+    await s.expunge(u.id, work.id);
+    await s.expunge(u.id, inbox.id, [5]);
+    await agree('expunge');
+    await s.renameFolder(u.id, inbox.id, 'Old Inbox'); // RENAME INBOX moves the messages into a new folder
+    await agree('RENAME INBOX');
+    await s.deleteFolder(u.id, work.id);
+    await agree('folder deleted');
+    const otherInbox = await s.getSpecialFolder(other.id, '\\Inbox');
+    assert.equal((await s.folderStatus(other.id, otherInbox.id)).messages, 1, "another user's copy counts in their folder only");
+    check.close();
     await s.close();
   } finally {
     tmp.cleanup();

@@ -2,6 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
 import { eventually } from '../helpers/server.js';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { STORE_FILE } from '../../src/server/create-context.js';
 import type { User } from '../../src/store/types.js';
 import { addAdmin, ApiClient, cookieHeader, deliver, mail, openStream, startOwaServer, type OwaTestServer } from './helpers.js';
 
@@ -239,4 +242,38 @@ test('the app is served with the right types, caching and headers; paths cannot 
     const r = await c.request('GET', p);
     assert.ok(!r.text.includes('"name": "mailwarden"'), p);
   }
+});
+
+test('the message list is never stale: a change by this server or by another process on the same store shows in the next answer', async () => {
+  const dora = await srv.addUser('dora@example.com');
+  const inbox = await srv.ctx.store.getSpecialFolder(dora.id, '\\Inbox');
+  const first = await deliver(srv, dora, mail({ to: dora.address, subject: 'first' }));
+  const c = new ApiClient(port);
+  assert.equal((await c.login(dora.address)).status, 200);
+  const list = async () => (await c.get(`/folders/${inbox.id}/messages?offset=0&limit=50`)).json as { total: number; items: Array<{ id: number; subject: string; seen: boolean; flagged: boolean }> };
+  const summary = async () => (await list()).items.map((m) => `${m.subject}:${m.seen ? 'seen' : 'unseen'}${m.flagged ? ':flagged' : ''}`).join(' ');
+  assert.equal(await summary(), 'first:unseen');
+  assert.equal(await summary(), 'first:unseen', 'asked twice (the second answer comes from the page cache)');
+  // this server: IMAP and SMTP write through the same store object
+  await srv.ctx.store.storeFlags(dora.id, inbox.id, [1], 'add', ['\\Seen']);
+  assert.equal(await summary(), 'first:seen');
+  // another process (a CLI, a second node) on the same store file: nothing in this server is told
+  const other = await SqliteStore.open(join(srv.dataDir, STORE_FILE));
+  try {
+    await other.deliver([dora.id], Buffer.from('Subject: second\r\nTo: dora@example.com\r\n\r\nhi\r\n'));
+    assert.equal(await summary(), 'second:unseen first:seen');
+    await other.storeFlags(dora.id, inbox.id, [1], 'add', ['\\Flagged']);
+    assert.equal(await summary(), 'second:unseen first:seen:flagged');
+    await other.storeFlags(dora.id, inbox.id, [2], 'add', ['\\Deleted']);
+    assert.deepEqual(await other.expunge(dora.id, inbox.id, [2]), [2]);
+    assert.equal(await summary(), 'first:seen:flagged');
+    assert.equal((await list()).total, 1);
+  } finally {
+    await other.close();
+  }
+  // the folder tree's counts are the store's counters, kept by every writer
+  const tree = (await c.get('/folders')).json as { folders: Array<{ id: number; unread: number; total: number }> };
+  assert.deepEqual(tree.folders.find((f) => f.id === inbox.id), { ...tree.folders.find((f) => f.id === inbox.id), unread: 0, total: 1 });
+  assert.equal((await list()).items[0]!.id, first);
+  await c.post('/logout');
 });

@@ -126,4 +126,41 @@ export const MIGRATIONS: string[] = [
   INSERT INTO subscriptions (user_id, name) SELECT user_id, name FROM folders WHERE subscribed = 1;
   ALTER TABLE folders DROP COLUMN subscribed;
   `,
+  /*
+   * 5: per-folder counters (messages, unseen, bytes), so STATUS and the web mail folder tree
+   * read one row instead of scanning the folder (what Dovecot keeps in its index header).
+   * Triggers keep them, not the code paths that write messages: every writer — the main
+   * connection, the writer thread, a future one — goes through the table, and a counter
+   * updated in the same statement's transaction can never drift from the rows it counts.
+   * A flag change that does not touch \Seen costs nothing (WHEN clause).
+   */ `
+  ALTER TABLE folders ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE folders ADD COLUMN unseen_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE folders ADD COLUMN total_size INTEGER NOT NULL DEFAULT 0;
+  UPDATE folders SET
+    message_count = (SELECT count(*) FROM messages WHERE folder_id = folders.id),
+    unseen_count = (SELECT count(*) FROM messages WHERE folder_id = folders.id AND instr(' ' || flags || ' ', ' \\Seen ') = 0),
+    total_size = (SELECT coalesce(sum(size), 0) FROM messages WHERE folder_id = folders.id);
+  CREATE TRIGGER folder_counts_insert AFTER INSERT ON messages BEGIN
+    UPDATE folders SET message_count = message_count + 1, total_size = total_size + NEW.size,
+      unseen_count = unseen_count + (instr(' ' || NEW.flags || ' ', ' \\Seen ') = 0)
+    WHERE id = NEW.folder_id;
+  END;
+  CREATE TRIGGER folder_counts_delete AFTER DELETE ON messages BEGIN
+    UPDATE folders SET message_count = message_count - 1, total_size = total_size - OLD.size,
+      unseen_count = unseen_count - (instr(' ' || OLD.flags || ' ', ' \\Seen ') = 0)
+    WHERE id = OLD.folder_id;
+  END;
+  CREATE TRIGGER folder_counts_update AFTER UPDATE OF folder_id, flags, size ON messages
+  WHEN OLD.folder_id <> NEW.folder_id OR OLD.size <> NEW.size
+    OR (instr(' ' || OLD.flags || ' ', ' \\Seen ') = 0) <> (instr(' ' || NEW.flags || ' ', ' \\Seen ') = 0)
+  BEGIN
+    UPDATE folders SET message_count = message_count - 1, total_size = total_size - OLD.size,
+      unseen_count = unseen_count - (instr(' ' || OLD.flags || ' ', ' \\Seen ') = 0)
+    WHERE id = OLD.folder_id;
+    UPDATE folders SET message_count = message_count + 1, total_size = total_size + NEW.size,
+      unseen_count = unseen_count + (instr(' ' || NEW.flags || ' ', ' \\Seen ') = 0)
+    WHERE id = NEW.folder_id;
+  END;
+  `,
 ];

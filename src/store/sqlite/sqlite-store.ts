@@ -9,7 +9,7 @@ import { WriterThread } from './writer-thread.js';
 import type { DeliverOutcome } from './write-ops.js';
 import { splitFlags, type AppendOptions, type DeliveryOptions, type NewQueueEntry, type NewUser, type Store, type StoreChange } from '../store.js';
 import type {
-  AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderStatus,
+  AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, User,
 } from '../types.js';
@@ -40,6 +40,8 @@ interface FolderRow {
   id: number; user_id: number; name: string; special_use: string | null; uid_validity: number;
   uid_next: number; highest_modseq: number; subscribed: number;
 }
+/** The counters migration 5's triggers keep on each folder row. */
+interface FolderCountRow { message_count: number; unseen_count: number; total_size: number }
 interface MessageRow { id: number; uid: number; modseq: number; flags: string; internal_date: number; size: number; blob_hash: string }
 
 /** Folder rows with their subscription state (subscriptions are names: see schema migration 3). */
@@ -298,10 +300,16 @@ export class SqliteStore implements Store {
     return Number(r.lastInsertRowid);
   }
 
+  private folderRows(userId: number): Array<FolderRow & FolderCountRow> {
+    return this.q(`${FOLDERS} WHERE f.user_id = ? ORDER BY f.name = 'INBOX' DESC, f.name`).all(userId) as Array<FolderRow & FolderCountRow>;
+  }
+
   async listFolders(userId: number): Promise<Folder[]> {
-    return (this.q(`${FOLDERS} WHERE f.user_id = ? ORDER BY f.name = 'INBOX' DESC, f.name`).all(userId) as FolderRow[]).map((r) =>
-      this.toFolder(r),
-    );
+    return this.folderRows(userId).map((r) => this.toFolder(r));
+  }
+
+  async listFolderCounts(userId: number): Promise<FolderCounts[]> {
+    return this.folderRows(userId).map((r) => ({ folder: this.toFolder(r), messages: r.message_count, unseen: r.unseen_count, size: r.total_size }));
   }
 
   async getFolder(userId: number, name: string): Promise<Folder | null> {
@@ -406,14 +414,21 @@ export class SqliteStore implements Store {
     return this.q('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').pluck().all(userId) as string[];
   }
 
+  /** One row read: the counters are kept by triggers (schema migration 5); only \Recent is counted, on the UID index. */
   async folderStatus(userId: number, folderId: number): Promise<FolderStatus> {
-    const f = await this.getFolderById(userId, folderId);
+    const f = this.q(
+      'SELECT message_count, unseen_count, total_size, uid_next, uid_validity, highest_modseq, first_recent_uid FROM folders WHERE id = ? AND user_id = ?',
+    ).get(folderId, userId) as
+      | { message_count: number; unseen_count: number; total_size: number; uid_next: number; uid_validity: number; highest_modseq: number; first_recent_uid: number }
+      | undefined;
     if (!f) throw new StoreError('not-found', 'no such folder');
-    const r = this.q(
-      "SELECT count(*) AS n, coalesce(sum(size), 0) AS size, coalesce(sum(CASE WHEN instr(' ' || flags || ' ', ' \\Seen ') = 0 THEN 1 ELSE 0 END), 0) AS unseen, " +
-        'coalesce(sum(uid >= (SELECT first_recent_uid FROM folders WHERE id = ?)), 0) AS recent FROM messages WHERE folder_id = ?',
-    ).get(folderId, folderId) as { n: number; size: number; unseen: number; recent: number };
-    return { messages: r.n, unseen: r.unseen, recent: r.recent, size: r.size, uidNext: f.uidNext, uidValidity: f.uidValidity, highestModseq: f.highestModseq };
+    const recent = f.first_recent_uid < f.uid_next
+      ? (this.q('SELECT count(*) FROM messages WHERE folder_id = ? AND uid >= ?').pluck().get(folderId, f.first_recent_uid) as number)
+      : 0;
+    return {
+      messages: f.message_count, unseen: f.unseen_count, recent, size: f.total_size,
+      uidNext: f.uid_next, uidValidity: f.uid_validity, highestModseq: f.highest_modseq,
+    };
   }
 
   async claimRecent(userId: number, folderId: number): Promise<{ from: number; to: number } | null> {
@@ -546,7 +561,7 @@ export class SqliteStore implements Store {
     if (!query) {
       // Page on the messages index first, then read list facts for that page only: the facts
       // sit beside the bytes in `blobs`, and reading them for a whole folder walks every body.
-      total = (this.q('SELECT count(*) AS n FROM messages WHERE folder_id = @folder').get(params) as { n: number }).n;
+      total = this.q('SELECT message_count FROM folders WHERE id = @folder').pluck().get(params) as number;
       rows = this.q(
         `SELECT ${columns} FROM (SELECT * FROM messages WHERE folder_id = @folder ORDER BY internal_date DESC, uid DESC LIMIT @limit OFFSET @offset) m
          JOIN blobs b ON b.hash = m.blob_hash ORDER BY m.internal_date DESC, m.uid DESC`,

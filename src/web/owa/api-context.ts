@@ -1,12 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../server/context.js';
 import { HttpError } from './errors.js';
+import type { PageCache } from './page-cache.js';
 import { sameToken, type WebSession, type WebSessions } from './sessions.js';
 
 /** What every route file is given. */
 export interface OwaDeps {
   ctx: ServerContext;
   sessions: WebSessions;
+  /** Serialised list pages, valid while their folder is unchanged. */
+  pages: PageCache;
 }
 
 /**

@@ -8,9 +8,16 @@ import { authRoutes } from './auth-routes.js';
 import { composeRoutes } from './compose-routes.js';
 import { sendError } from './errors.js';
 import { mailRoutes } from './mail-routes.js';
+import { PageCache } from './page-cache.js';
 import { pushRoutes } from './push.js';
 import { WebSessions, type SessionTimes } from './sessions.js';
 import { DEFAULT_UI_DIR, securityHeaders, serveUi } from './static.js';
+
+/**
+ * Memory for serialised message list pages (PageCache). A 100-row page is about 40 KiB, so
+ * this keeps the recent pages of some 800 open folders; a page that fell out costs one rebuild.
+ */
+const LIST_PAGE_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** The web mail's state on the Fastify instance (tests reach the session table through it). */
 export const OWA_DECORATION = 'mailwardenOwa';
@@ -39,7 +46,7 @@ export function createOwa(opts: OwaOptions = {}): HttpPlugin {
       refresh: () => ctx.settings.refresh(),
       sweepMs: opts.sweepMs ?? 30_000,
     });
-    const deps: OwaDeps = { ctx, sessions };
+    const deps: OwaDeps = { ctx, sessions, pages: new PageCache(LIST_PAGE_CACHE_BYTES) };
     app.decorate(OWA_DECORATION, { sessions });
     const streams = new Set<() => void>();
     const uiDir = opts.uiDir ?? DEFAULT_UI_DIR;

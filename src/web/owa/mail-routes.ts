@@ -38,16 +38,12 @@ export function mailRoutes(app: FastifyInstance, deps: OwaDeps): void {
 
   app.get('/api/folders', async (req) => {
     const s = requireSession(deps, req);
-    const folders = await store.listFolders(s.user.id);
-    const out = [];
-    for (const f of folders) {
-      const st = await store.folderStatus(s.user.id, f.id);
-      out.push({ id: f.id, name: f.name, specialUse: f.specialUse, unread: st.unseen, total: st.messages });
-    }
-    return { folders: out };
+    const folders = await store.listFolderCounts(s.user.id);
+    return { folders: folders.map(({ folder: f, unseen, messages }) => ({ id: f.id, name: f.name, specialUse: f.specialUse, unread: unseen, total: messages })) };
   });
 
-  app.get('/api/folders/:id/messages', async (req) => {
+  /** A page of the list, newest first; answered from PageCache while the folder is unchanged. */
+  app.get('/api/folders/:id/messages', async (req, reply) => {
     const s = requireSession(deps, req);
     const folderId = intParam((req.params as { id: string }).id, 'folder');
     const q = req.query as { offset?: string; limit?: string; q?: string };
@@ -55,8 +51,19 @@ export function mailRoutes(app: FastifyInstance, deps: OwaDeps): void {
     const limit = Math.min(q.limit ? intParam(q.limit, 'limit') : 50, 200);
     const query = (q.q ?? '').trim().slice(0, 200) || undefined;
     return s.store.withObject('objtFolderView', async () => {
-      const page = await store.listMessagePage(s.user.id, folderId, offset, limit, query);
-      return { total: page.total, offset, items: page.items.map((m) => listItem({ ...m, folderId })) };
+      // the folder's state first, then the page: a change committed in between only makes
+      // the stored page newer than its stamp, which the next request rebuilds
+      const f = await store.getFolderById(s.user.id, folderId);
+      if (!f) throw new HttpError(404, `no folder ${folderId}`);
+      const key = `${s.user.id}/${folderId}/${offset}/${limit}/${query ?? ''}`;
+      const stamp = `${f.uidValidity}/${f.highestModseq}`;
+      let body = deps.pages.get(key, stamp);
+      if (!body) {
+        const page = await store.listMessagePage(s.user.id, folderId, offset, limit, query);
+        body = Buffer.from(JSON.stringify({ total: page.total, offset, items: page.items.map((m) => listItem({ ...m, folderId })) }));
+        deps.pages.set(key, stamp, body);
+      }
+      return reply.type('application/json; charset=utf-8').send(body);
     });
   });
 
