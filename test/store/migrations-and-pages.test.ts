@@ -17,7 +17,8 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     await s.close();
     // wind the file back to version 1, as an older Mailwarden left it: subscriptions were a folder column
     const db = new Database(file);
-    for (const t of ['insert', 'delete', 'update']) db.exec(`DROP TRIGGER folder_counts_${t}; DROP TRIGGER message_list_${t}`);
+    for (const t of ['insert', 'delete', 'move', 'seen']) db.exec(`DROP TRIGGER folder_counts_${t}`);
+    for (const t of ['insert', 'delete', 'move']) db.exec(`DROP TRIGGER message_list_${t}`);
     db.exec('DROP TABLE message_list');
     for (const c of ['message_count', 'unseen_count', 'total_size']) db.exec(`ALTER TABLE folders DROP COLUMN ${c}`);
     db.exec('ALTER TABLE folders DROP COLUMN first_recent_uid');

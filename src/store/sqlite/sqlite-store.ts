@@ -550,20 +550,22 @@ export class SqliteStore implements Store {
   async listMessagePage(userId: number, folderId: number, offset: number, limit: number, query?: string): Promise<{ total: number; items: MessageListItem[] }> {
     this.assertFolder(userId, folderId);
     const params: Record<string, unknown> = { folder: folderId, limit, offset };
-    const columns = 'l.id, l.uid, l.modseq, l.flags, l.internal_date, l.size, l.blob_hash, l.subject, l.from_text, l.to_text, l.sent_date, l.message_id, l.has_attachments, l.preview';
+    // list facts from message_list, flags from messages (by rowid: migration 6 keeps flags out of the list)
+    const columns = 'l.id, l.uid, m.modseq, m.flags, l.internal_date, l.size, l.blob_hash, l.subject, l.from_text, l.to_text, l.sent_date, l.message_id, l.has_attachments, l.preview';
     let total: number;
     let rows: Array<MessageRow & ListExtra>;
     if (!query) {
       // message_list is stored in this order (migration 6): one page is one short range
       total = this.q('SELECT message_count FROM folders WHERE id = @folder').pluck().get(params) as number;
       rows = this.q(
-        `SELECT ${columns} FROM message_list l WHERE l.folder_id = @folder ORDER BY l.internal_date DESC, l.uid DESC LIMIT @limit OFFSET @offset`,
+        `SELECT ${columns} FROM message_list l JOIN messages m ON m.id = l.id WHERE l.folder_id = @folder
+         ORDER BY l.internal_date DESC, l.uid DESC LIMIT @limit OFFSET @offset`,
       ).all(params) as Array<MessageRow & ListExtra>;
     } else {
       // header facts first; the message bytes are read only for rows they do not match (OR short-circuits)
       params.q = '%' + query.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
       params.raw = query;
-      const from = `FROM message_list l JOIN blobs b ON b.hash = l.blob_hash WHERE l.folder_id = @folder
+      const from = `FROM message_list l JOIN messages m ON m.id = l.id JOIN blobs b ON b.hash = l.blob_hash WHERE l.folder_id = @folder
         AND (l.subject LIKE @q ESCAPE '\\' OR l.from_text LIKE @q ESCAPE '\\' OR l.to_text LIKE @q ESCAPE '\\' OR l.preview LIKE @q ESCAPE '\\'
           OR instr(lower(CAST(b.data AS TEXT)), lower(@raw)) > 0)`;
       total = this.q(`SELECT count(*) ${from}`).pluck().get(params) as number;
