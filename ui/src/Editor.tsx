@@ -1,5 +1,6 @@
 import type { RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { keepingSelection } from './caret';
 
 /**
  * The rich-text message body: a contenteditable div driven by the browser's own editing
@@ -74,7 +75,9 @@ export function RichEditor(props: { initialHtml: string; editorRef: RefObject<HT
 
   function exec(cmd: string, value?: string) {
     restore();
-    document.execCommand(cmd, false, value);
+    const run = () => document.execCommand(cmd, false, value);
+    if (/^insert\w+List$/.test(cmd)) keepingSelection(ref.current!, run);
+    else run();
     refresh();
   }
 
@@ -111,7 +114,7 @@ export function RichEditor(props: { initialHtml: string; editorRef: RefObject<HT
           <button key={t.cmd} type="button" class={`fmt-${t.cmd}`} aria-label={t.label} title={t.label}
             aria-pressed={!!active[t.cmd]} onMouseDown={keepFocus} onClick={() => exec(t.cmd)}>{t.face}</button>
         ))}
-        <button type="button" aria-label="Insert link (Ctrl+K)" title="Insert link (Ctrl+K)" onMouseDown={keepFocus} onClick={link}>🔗</button>
+        <button type="button" aria-label="Insert link (Ctrl+K)" title="Insert link (Ctrl+K)" onMouseDown={keepFocus} onClick={link}>Link</button>
         <button type="button" aria-label="Remove formatting" title="Remove formatting" onMouseDown={keepFocus}
           onClick={() => { exec('removeFormat'); exec('unlink'); }}>T̸</button>
       </div>
