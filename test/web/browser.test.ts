@@ -156,11 +156,23 @@ test('rich text: Ctrl+B while typing sends bold text, which the recipient reads 
   await shot('rich-compose');
   await page.click('.compose button:has-text("Send")');
   await page.waitForSelector('.toast:has-text("Your message has been sent.")');
+  await deliver(srv, bob, mail({ to: bob.address, subject: 'Plain original', body: 'Line one <b>not bold</b>\nLine two' }));
 
   const phone = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
   const p = await phone.newPage();
   try {
     await signIn(p, bob.address);
+    // a plain-text original is quoted as text: its markup-looking words stay words
+    await p.tap('.row:has-text("Plain original")');
+    await p.click('.reader .toolbar button:text-is("Forward")');
+    await p.waitForSelector('.editor blockquote');
+    assert.equal(await p.textContent('.editor blockquote'), 'Line one <b>not bold</b>Line two');
+    assert.equal(await p.locator('.editor blockquote b').count(), 0);
+    assert.equal(await p.locator('.editor blockquote br').count(), 1);
+    assert.match(await p.textContent('.editor') ?? '', /-----Original Message-----.*Subject: Plain original/);
+    await p.click('.compose button:has-text("Discard")');
+    await p.click('.reader button:has-text("Back")');
+
     await p.tap('.row:has-text("Formatting check")');
     const body = p.frameLocator('iframe.mail-body');
     await body.locator(':is(b, strong):text-is("strong claim")').waitFor();
@@ -206,10 +218,27 @@ test('save a draft; move, delete, flag, mark unread', async () => {
   await page.click('button:has-text("New mail")');
   await page.fill('input[name=to]', bob.address);
   await page.fill('input[name=subject]', 'Unfinished thoughts');
+  await page.click('.editor');
+  await page.keyboard.type('So far: ');
+  await page.keyboard.press('Control+I');
+  await page.keyboard.type('half an idea');
   await page.click('.compose button:has-text("Save draft")');
   await page.waitForSelector('.toast:has-text("Draft saved.")');
   await openFolder('Drafts');
-  await page.waitForSelector('.row:has-text("Unfinished thoughts")');
+  await page.click('.row:has-text("Unfinished thoughts")');
+  // editing the draft again brings back its formatting, not just its words
+  await page.click('.reader button:has-text("Edit draft")');
+  await page.waitForSelector('.editor :is(i, em):text-is("half an idea")');
+  assert.match(await page.textContent('.editor') ?? '', /^So far:\shalf an idea$/);
+  await page.click('.compose button:has-text("Discard")');
+  // a draft's own pictures come back for editing although the reading pane blocks them
+  const drafts = await srv.ctx.store.getSpecialFolder(alice.id, '\\Drafts');
+  await srv.ctx.store.append(alice.id, drafts.id, Buffer.from(mail({ from: alice.address, to: bob.address, subject: 'Draft with a picture', html: `<p>Chart: <img src="${R}/chart.png" alt="chart"></p>` }).replace(/\n/g, '\r\n')), { flags: ['\\Draft', '\\Seen'] });
+  await page.click('.row:has-text("Draft with a picture")');
+  await page.waitForSelector('text=Pictures from the internet have been blocked');
+  await page.click('.reader button:has-text("Edit draft")');
+  await page.waitForSelector(`.editor img[src="${R}/chart.png"]`);
+  await page.click('.compose button:has-text("Discard")');
 
   await openFolder('INBOX');
   await page.click('.row:has-text("Welcome aboard")');

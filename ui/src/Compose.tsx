@@ -9,7 +9,7 @@ export interface ComposeInit {
   replyTo?: number; attachmentsOf?: number; carried?: string[]; draftId?: number;
 }
 
-const textToHtml = (text: string) => escapeHtml(text).replace(/\r?\n/g, '<br>');
+const textToHtml = (text: string) => escapeHtml(text.trimEnd()).replace(/\r?\n/g, '<br>');
 
 /**
  * A message's body as editor HTML: an HTML message's sanitised body (pictures still blocked
