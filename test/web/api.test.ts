@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import { eventually } from '../helpers/server.js';
 import { join } from 'node:path';
@@ -191,6 +192,92 @@ test('send with attachments, reply headers, forward carries attachments, drafts 
   assert.equal((await srv.ctx.store.listMessagePage(alice.id, drafts.id, 0, 10)).total, 0, 'sending a draft removes it');
   await c.post('/logout');
   await b.post('/logout');
+});
+
+/** A message's raw bytes as an IMAP client sees them (the newest one in INBOX with this subject). */
+async function imapSource(user: User, subject: string): Promise<string> {
+  const c = new ImapFlow({
+    host: '127.0.0.1', port: srv.port('imap'), secure: false, logger: false,
+    auth: { user: user.address, pass: 'secret-pw' }, tls: { ca: [srv.ctx.tls.cert], servername: 'localhost' },
+  });
+  await c.connect();
+  try {
+    const lock = await c.getMailboxLock('INBOX');
+    try {
+      const uids = await c.search({ subject }, { uid: true });
+      assert.ok(uids && uids.length > 0, `"${subject}" is in ${user.address}'s INBOX`);
+      const m = await c.fetchOne(String(uids.at(-1)), { source: true }, { uid: true });
+      assert.ok(m && m.source);
+      return m.source.toString('utf8');
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await c.logout();
+  }
+}
+
+test('rich compose: the HTML is sanitised on the server and sent as multipart/alternative with a text part; drafts keep it', async () => {
+  const c = new ApiClient(port);
+  await c.login(alice.address);
+  const html = '<div>Hello <b>bold words</b> and <i>slanted</i></div><ul><li>first point</li></ul>'
+    + '<script>alert(1)</script><img src="x" onerror="alert(2)"><a href="javascript:alert(3)">bad link</a>'
+    + '<p onclick="alert(4)">Visit <a href="https://example.org/docs">the docs</a></p>';
+  const sent = await c.post('/send', { to: [bob.address], subject: 'Rich hello', html });
+  assert.equal(sent.status, 200, sent.text);
+
+  const raw = await imapSource(bob, 'Rich hello');
+  assert.match(raw, /^Content-Type: multipart\/alternative;/m);
+  const m = await simpleParser(raw);
+  const htmlPart = String(m.html);
+  assert.match(htmlPart, /<b>bold words<\/b>/);
+  assert.match(htmlPart, /<i>slanted<\/i>/);
+  assert.match(htmlPart, /<a href="https:\/\/example.org\/docs"/);
+  assert.doesNotMatch(htmlPart, /script|onerror|onclick|javascript:|alert/i);
+  assert.match(htmlPart, />bad link<\/a>/, 'the link text stays, without its address');
+  // the text part was derived from the sanitised HTML on the server
+  assert.match(m.text ?? '', /Hello bold words and slanted/);
+  assert.match(m.text ?? '', /\* first point/);
+  assert.match(m.text ?? '', /the docs \[https:\/\/example.org\/docs\]/);
+  assert.doesNotMatch(m.text ?? '', /alert|javascript/);
+
+  // the client's own text part is used when it sends one; attachments wrap the alternative
+  const data = Buffer.from('a,b\n').toString('base64');
+  const withFile = await c.post('/send', {
+    to: [bob.address], subject: 'Rich with file', text: 'My own text part', html: '<p>My <u>own</u> HTML</p>',
+    attachments: [{ filename: 'a.csv', contentType: 'text/csv', data }],
+  });
+  assert.equal(withFile.status, 200, withFile.text);
+  const raw2 = await imapSource(bob, 'Rich with file');
+  assert.match(raw2, /^Content-Type: multipart\/mixed;/m);
+  assert.match(raw2, /^Content-Type: multipart\/alternative;/m);
+  const m2 = await simpleParser(raw2);
+  assert.equal(m2.text?.trim(), 'My own text part');
+  assert.match(String(m2.html), /<u>own<\/u>/);
+  assert.equal(m2.attachments[0]!.filename, 'a.csv');
+
+  // an editor left empty is no HTML body: the message stays plain text
+  assert.equal((await c.post('/send', { to: [bob.address], subject: 'Empty rich', text: 'just text', html: '<div><br></div>' })).status, 200);
+  const raw3 = await imapSource(bob, 'Empty rich');
+  assert.match(raw3, /^Content-Type: text\/plain/m);
+  assert.doesNotMatch(raw3, /text\/html/);
+
+  // a draft saved with HTML comes back (as the reader gets it) with its formatting, and replaces itself
+  const d1 = await c.post('/drafts', { to: [bob.address], subject: 'Rich draft', html: '<p>Draft <b>one</b><script>x()</script></p>' });
+  assert.equal(d1.status, 200, d1.text);
+  const v1 = (await c.get(`/messages/${d1.json.id}`)).json as { htmlDocument: string | null; text: string };
+  assert.match(v1.htmlDocument ?? '', /<p>Draft <b>one<\/b><\/p>/);
+  assert.doesNotMatch(v1.htmlDocument ?? '', /script|x\(\)/);
+  assert.match(v1.text, /Draft one/);
+  const d2 = await c.post('/drafts', { to: [bob.address], subject: 'Rich draft', html: '<p>Draft <b>one</b>, <i>two</i></p>', draftId: d1.json.id });
+  const v2 = (await c.get(`/messages/${d2.json.id}`)).json as { htmlDocument: string | null };
+  assert.match(v2.htmlDocument ?? '', /<p>Draft <b>one<\/b>, <i>two<\/i><\/p>/);
+  assert.equal((await c.get(`/messages/${d1.json.id}`)).status, 404, 'the earlier version is gone');
+  const drafts = await srv.ctx.store.getSpecialFolder(alice.id, '\\Drafts');
+  const stored = (await srv.ctx.store.listMessagePage(alice.id, drafts.id, 0, 10, 'Rich draft')).items;
+  assert.equal(stored.length, 1);
+  assert.match((await srv.ctx.store.readBlob(stored[0]!.blobHash)).toString(), /^Content-Type: multipart\/alternative;/m);
+  await c.post('/logout');
 });
 
 test('admin pages: only for admins; sessions, events as XML, settings validated like the CLI', async () => {

@@ -8,6 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { eventually } from '../helpers/server.js';
 import type { User } from '../../src/store/types.js';
 import { addAdmin, ARTIFACTS, deliver, launchBrowser, mail, startOwaServer, type OwaTestServer } from './helpers.js';
+import { simpleParser } from 'mailparser';
 import { xssMessageHtml } from './xss-corpus.js';
 
 let srv: OwaTestServer;
@@ -110,7 +111,7 @@ test('compose with an attachment to a second user, who receives it over POP3; a 
   await page.click('button:has-text("New mail")');
   await page.fill('input[name=to]', `Bob <${bob.address}>`);
   await page.fill('input[name=subject]', 'Budget figures');
-  await page.fill('textarea[name=body]', 'Hi Bob, the numbers are attached.');
+  await page.fill('.editor', 'Hi Bob, the numbers are attached.');
   await page.setInputFiles('input[type=file]', { name: 'budget.csv', mimeType: 'text/csv', buffer: Buffer.from('q1,100\nq2,250\n') });
   await page.waitForSelector('.compose li:has-text("budget.csv")');
   await shot('compose');
@@ -134,14 +135,110 @@ test('compose with an attachment to a second user, who receives it over POP3; a 
   await page.waitForSelector('.row:has-text("Budget figures")');
 });
 
+test('rich text: Ctrl+B while typing sends bold text, which the recipient reads bold; a reply on a phone quotes it and adds a link', async () => {
+  await page.click('button:has-text("New mail")');
+  await page.fill('input[name=to]', bob.address);
+  await page.fill('input[name=subject]', 'Formatting check');
+  await page.click('.editor');
+  await page.keyboard.type('Normal start ');
+  await page.keyboard.press('Control+B');
+  assert.equal(await page.getAttribute('.editor-toolbar button[aria-label^="Bold"]', 'aria-pressed'), 'true');
+  await page.keyboard.type('strong claim');
+  await page.keyboard.press('Control+B');
+  await page.keyboard.type(' normal end');
+  assert.equal(await page.getAttribute('.editor-toolbar button[aria-label^="Bold"]', 'aria-pressed'), 'false');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('a listed point');
+  // the list command keeps the caret where it was (Chromium's own moves it to the line's start)
+  await page.click('.editor-toolbar button[aria-label="Bulleted list"]');
+  await page.keyboard.type(', continued');
+  assert.equal(await page.getAttribute('.editor-toolbar button[aria-label="Bulleted list"]', 'aria-pressed'), 'true');
+  await shot('rich-compose');
+  await page.click('.compose button:has-text("Send")');
+  await page.waitForSelector('.toast:has-text("Your message has been sent.")');
+  await deliver(srv, bob, mail({ to: bob.address, subject: 'Plain original', body: 'Line one <b>not bold</b>\nLine two' }));
+
+  const phone = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  const p = await phone.newPage();
+  try {
+    await signIn(p, bob.address);
+    // a plain-text original is quoted as text: its markup-looking words stay words
+    await p.tap('.row:has-text("Plain original")');
+    await p.click('.reader .toolbar button:text-is("Forward")');
+    await p.waitForSelector('.editor blockquote');
+    assert.equal(await p.textContent('.editor blockquote'), 'Line one <b>not bold</b>Line two');
+    assert.equal(await p.locator('.editor blockquote b').count(), 0);
+    assert.equal(await p.locator('.editor blockquote br').count(), 1);
+    assert.match(await p.textContent('.editor') ?? '', /-----Original Message-----.*Subject: Plain original/);
+    await p.click('.compose button:has-text("Discard")');
+    await p.click('.reader button:has-text("Back")');
+
+    await p.tap('.row:has-text("Formatting check")');
+    const body = p.frameLocator('iframe.mail-body');
+    await body.locator(':is(b, strong):text-is("strong claim")').waitFor();
+    assert.equal(await body.locator(':is(b, strong):has-text("Normal start")').count(), 0, 'only the text typed after Ctrl+B is bold');
+    assert.equal(await body.locator('ul li').textContent(), 'a listed point, continued');
+    await shot('rich-reader', p);
+
+    // the reply quotes the original's HTML, formatting and all, under the header block
+    await p.click('.reader .toolbar button:text-is("Reply")');
+    await p.waitForSelector('.editor blockquote :is(b, strong):text-is("strong claim")');
+    assert.match(await p.textContent('.editor') ?? '', /-----Original Message-----\s*From: .*alice@example\.com/);
+    // on a phone the editor and its toolbar fit the screen
+    for (const sel of ['.editor', '.editor-toolbar button[aria-label="Remove formatting"]']) {
+      const box = (await p.locator(sel).boundingBox())!;
+      assert.ok(box.x >= 0 && box.x + box.width <= 375, `${sel} fits: ${JSON.stringify(box)}`);
+    }
+    await p.focus('.editor'); // the caret goes to the start, above the quote
+    await p.keyboard.type('See ');
+    // a link address other than http(s)/mailto is refused; a bare host name becomes https://
+    p.once('dialog', (d) => void d.accept('javascript:alert(1)'));
+    await p.click('.editor-toolbar button[aria-label^="Insert link"]');
+    await p.waitForSelector('.compose .error:has-text("A link must be")');
+    assert.equal(await p.locator('.editor a').count(), 0);
+    p.once('dialog', (d) => void d.accept('example.org/faq'));
+    await p.click('.editor-toolbar button[aria-label^="Insert link"]');
+    await p.waitForSelector('.editor a[href="https://example.org/faq"]');
+    await shot('phone-rich-reply', p);
+    await p.click('.compose button:has-text("Send")');
+    await p.waitForSelector('.toast:has-text("Your message has been sent.")');
+    await p.click('button:has-text("Sign out")');
+  } finally {
+    await phone.close();
+  }
+  const inbox = await srv.ctx.store.getSpecialFolder(alice.id, '\\Inbox');
+  const reply = (await srv.ctx.store.listMessagePage(alice.id, inbox.id, 0, 1, 'RE: Formatting check')).items[0]!;
+  const parsed = await simpleParser(await srv.ctx.store.readBlob(reply.blobHash));
+  assert.match(String(parsed.html), /^<!doctype html>.*See\s<a href="https:\/\/example.org\/faq"[^>]*>example.org\/faq<\/a>.*<blockquote[^>]*>.*<b>strong claim<\/b>/s);
+  assert.match(parsed.text ?? '', /^See\sexample.org\/faq \[https:\/\/example.org\/faq\]/);
+  assert.match(parsed.text ?? '', /^> .*strong claim/m, 'the text part quotes with "> "');
+});
+
 test('save a draft; move, delete, flag, mark unread', async () => {
   await page.click('button:has-text("New mail")');
   await page.fill('input[name=to]', bob.address);
   await page.fill('input[name=subject]', 'Unfinished thoughts');
+  await page.click('.editor');
+  await page.keyboard.type('So far: ');
+  await page.keyboard.press('Control+I');
+  await page.keyboard.type('half an idea');
   await page.click('.compose button:has-text("Save draft")');
   await page.waitForSelector('.toast:has-text("Draft saved.")');
   await openFolder('Drafts');
-  await page.waitForSelector('.row:has-text("Unfinished thoughts")');
+  await page.click('.row:has-text("Unfinished thoughts")');
+  // editing the draft again brings back its formatting, not just its words
+  await page.click('.reader button:has-text("Edit draft")');
+  await page.waitForSelector('.editor :is(i, em):text-is("half an idea")');
+  assert.match(await page.textContent('.editor') ?? '', /^So far:\shalf an idea$/);
+  await page.click('.compose button:has-text("Discard")');
+  // a draft's own pictures come back for editing although the reading pane blocks them
+  const drafts = await srv.ctx.store.getSpecialFolder(alice.id, '\\Drafts');
+  await srv.ctx.store.append(alice.id, drafts.id, Buffer.from(mail({ from: alice.address, to: bob.address, subject: 'Draft with a picture', html: `<p>Chart: <img src="${R}/chart.png" alt="chart"></p>` }).replace(/\n/g, '\r\n')), { flags: ['\\Draft', '\\Seen'] });
+  await page.click('.row:has-text("Draft with a picture")');
+  await page.waitForSelector('text=Pictures from the internet have been blocked');
+  await page.click('.reader button:has-text("Edit draft")');
+  await page.waitForSelector(`.editor img[src="${R}/chart.png"]`);
+  await page.click('.compose button:has-text("Discard")');
 
   await openFolder('INBOX');
   await page.click('.row:has-text("Welcome aboard")');

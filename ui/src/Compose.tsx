@@ -1,14 +1,35 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { fileToBase64, parseAddresses, post, type Me, type Message } from './api';
+import { escapeHtml, RichEditor } from './Editor';
 
 export interface ComposeInit {
-  to?: string; cc?: string; bcc?: string; subject?: string; text?: string;
+  to?: string; cc?: string; bcc?: string; subject?: string;
+  /** The editor's starting content, as HTML (already sanitised by the server, or escaped here). */
+  html?: string;
   replyTo?: number; attachmentsOf?: number; carried?: string[]; draftId?: number;
 }
 
+const textToHtml = (text: string) => escapeHtml(text.trimEnd()).replace(/\r?\n/g, '<br>');
+
+/**
+ * A message's body as editor HTML: an HTML message's sanitised body (pictures still blocked
+ * in the reader are left out: they have no address), a plain one escaped.
+ */
+export function bodyHtml(m: Message): string {
+  if (m.htmlDocument === null) return textToHtml(m.text);
+  const body = new DOMParser().parseFromString(m.htmlDocument, 'text/html').body;
+  for (const img of body.querySelectorAll('img[data-mw-blocked]')) img.remove();
+  return body.innerHTML;
+}
+
+/** Two empty lines to write in, the original's header block, and the original in a blockquote. */
 function quote(m: Message): string {
-  const head = `\n\n-----Original Message-----\nFrom: ${m.from}\nSent: ${new Date(m.date).toLocaleString()}\nTo: ${m.to}\n${m.cc ? `Cc: ${m.cc}\n` : ''}Subject: ${m.subject}\n\n`;
-  return head + m.text.split('\n').map((l) => `> ${l}`).join('\n');
+  const head = [
+    '-----Original Message-----', `From: ${m.from}`, `Sent: ${new Date(m.date).toLocaleString()}`, `To: ${m.to}`,
+    ...(m.cc ? [`Cc: ${m.cc}`] : []), `Subject: ${m.subject}`,
+  ].map(escapeHtml).join('<br>');
+  return `<div><br></div><div><br></div><div>${head}</div>`
+    + `<blockquote style="margin:0 0 0 .8ex;border-left:2px solid #ccc;padding-left:1ex">${bodyHtml(m)}</blockquote>`;
 }
 
 function prefixed(prefix: string, subject: string): string {
@@ -22,17 +43,17 @@ export function replyInit(m: Message, how: 'reply' | 'replyAll' | 'forward' | 'd
   const names = m.attachments.map((a) => a.filename);
   switch (how) {
     case 'reply':
-      return { to: sender, subject: prefixed('RE', m.subject), text: quote(m), replyTo: m.id };
+      return { to: sender, subject: prefixed('RE', m.subject), html: quote(m), replyTo: m.id };
     case 'replyAll':
       return {
         to: [sender, ...notMe(parseAddresses(m.to))].join(', '), cc: notMe(parseAddresses(m.cc)).join(', '),
-        subject: prefixed('RE', m.subject), text: quote(m), replyTo: m.id,
+        subject: prefixed('RE', m.subject), html: quote(m), replyTo: m.id,
       };
     case 'forward':
-      return { subject: prefixed('FW', m.subject), text: quote(m), attachmentsOf: names.length ? m.id : undefined, carried: names };
+      return { subject: prefixed('FW', m.subject), html: quote(m), attachmentsOf: names.length ? m.id : undefined, carried: names };
     case 'draft':
       return {
-        to: m.to, cc: m.cc, bcc: m.bcc, subject: m.subject, text: m.text, draftId: m.id,
+        to: m.to, cc: m.cc, bcc: m.bcc, subject: m.subject, html: bodyHtml(m), draftId: m.id,
         attachmentsOf: names.length ? m.id : undefined, carried: names,
       };
   }
@@ -44,18 +65,20 @@ export function Compose(props: { init: ComposeInit; me: Me; onClose: (message?: 
   const [cc, setCc] = useState(i.cc ?? '');
   const [bcc, setBcc] = useState(i.bcc ?? '');
   const [subject, setSubject] = useState(i.subject ?? '');
-  const [text, setText] = useState(i.text ?? '');
   const [files, setFiles] = useState<File[]>([]);
   const [draftId, setDraftId] = useState(i.draftId);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
+  const editor = useRef<HTMLDivElement>(null);
 
   async function body() {
     const attachments = await Promise.all(files.map(async (f) => ({
       filename: f.name, contentType: f.type || 'application/octet-stream', data: await fileToBase64(f),
     })));
     return {
-      to: parseAddresses(to), cc: parseAddresses(cc), bcc: parseAddresses(bcc), subject, text, attachments,
+      to: parseAddresses(to), cc: parseAddresses(cc), bcc: parseAddresses(bcc), subject,
+      // the server sanitises this and derives the text/plain alternative from it
+      html: editor.current?.innerHTML ?? '', attachments,
       replyTo: i.replyTo, attachmentsOf: i.attachmentsOf, draftId,
     };
   }
@@ -90,7 +113,7 @@ export function Compose(props: { init: ComposeInit; me: Me; onClose: (message?: 
         <label>Cc <input name="cc" value={cc} onInput={(e) => setCc(e.currentTarget.value)} autocomplete="off" /></label>
         <label>Bcc <input name="bcc" value={bcc} onInput={(e) => setBcc(e.currentTarget.value)} autocomplete="off" /></label>
         <label>Subject <input name="subject" value={subject} onInput={(e) => setSubject(e.currentTarget.value)} /></label>
-        <textarea name="body" aria-label="Message body" value={text} onInput={(e) => setText(e.currentTarget.value)} rows={12} />
+        <RichEditor initialHtml={i.html ?? ''} editorRef={editor} onError={setError} />
         {i.carried && i.carried.length > 0 && <p class="carried">Included: {i.carried.join(', ')}</p>}
         <label class="attach">Attach files
           <input type="file" name="attachments" multiple

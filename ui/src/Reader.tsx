@@ -39,6 +39,16 @@ export function Reader(props: Props) {
     return () => { live = false; };
   }, [props.id, images]);
 
+  /** A draft is the user's own text: its pictures are loaded for editing even while the pane blocks them. */
+  async function editDraft(draft: Message) {
+    try {
+      const full = draft.remoteImages > 0 && !images ? await get<Message>(`/messages/${draft.id}?images=1`) : draft;
+      props.onCompose(replyInit(full, 'draft', props.me));
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  }
+
   if (error) return <p class="error">{error}</p>;
   if (!m || m.id !== props.id) return <p class="empty">Loading…</p>;
   const targets = props.folders.filter((f) => f.id !== m.folderId);
@@ -47,7 +57,7 @@ export function Reader(props: Props) {
       <div class="toolbar" role="toolbar" aria-label="Message actions">
         <button type="button" class="only-phone" onClick={props.onBack}>← Back</button>
         {props.inDrafts
-          ? <button type="button" onClick={() => props.onCompose(replyInit(m, 'draft', props.me))}>Edit draft</button>
+          ? <button type="button" onClick={() => void editDraft(m)}>Edit draft</button>
           : <>
             <button type="button" onClick={() => props.onCompose(replyInit(m, 'reply', props.me))}>Reply</button>
             <button type="button" onClick={() => props.onCompose(replyInit(m, 'replyAll', props.me))}>Reply all</button>

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { submitMessage } from '../../protocols/smtp/submit.js';
 import type { User } from '../../store/types.js';
 import { requireSession, type OwaDeps } from './api-context.js';
+import { composedBody } from './compose-body.js';
 import { HttpError } from './errors.js';
 import { messageAttachments } from './render.js';
 
@@ -14,7 +15,10 @@ const Compose = z.object({
   cc: z.array(Address).max(500).default([]),
   bcc: z.array(Address).max(500).default([]),
   subject: z.string().max(998).default(''),
+  /** The plain-text body; with `html`, its text/plain alternative (derived from the HTML when empty). */
   text: z.string().max(5_000_000).default(''),
+  /** A rich body from the editor: sanitised here, sent as multipart/alternative with the text. */
+  html: z.string().max(5_000_000).optional(),
   attachments: z.array(z.object({
     filename: z.string().min(1).max(255),
     contentType: z.string().max(200).regex(/^[\w.+-]+\/[\w.+-]+$/).default('application/octet-stream'),
@@ -54,7 +58,7 @@ async function buildRaw(deps: OwaDeps, user: User, input: ComposeInput, asDraft:
   }
   const node = new MailComposer({
     from: { name: user.displayName, address: user.address },
-    to: input.to, cc: input.cc, bcc: input.bcc, subject: input.subject, text: input.text,
+    to: input.to, cc: input.cc, bcc: input.bcc, subject: input.subject, ...composedBody(input.text, input.html),
     attachments, inReplyTo, references,
   }).compile();
   // a draft keeps its Bcc so that it can be edited; a sent message must not show it
