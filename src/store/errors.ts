@@ -10,7 +10,9 @@ export type StoreErrorKind =
   | 'not-a-mailwarden-database'
   | 'corrupt'
   | 'read-only'
-  | 'in-use';
+  | 'in-use'
+  /** Store.changesSince: the state is not one of this account's, or older than the history kept. */
+  | 'cannot-calculate-changes';
 
 export class StoreError extends Error {
   constructor(

@@ -1,16 +1,10 @@
 import type {
-  AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
+  AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, User,
 } from './types.js';
 
-/** What a folder change looked like, for sessions watching the same mailbox (IMAP IDLE, web push). */
-export interface StoreChange {
-  userId: number;
-  folderId: number;
-  kind: 'append' | 'flags' | 'expunge' | 'folders';
-  modseq: number;
-}
+export type { StoreChange } from './change-bus.js';
 
 export interface NewUser {
   address: string;
@@ -112,7 +106,8 @@ export interface Store {
   listMessageIndex(userId: number, folderId: number, opts?: { changedSince?: number }): Promise<MessageIndex>;
   /** Newest first, with header facts, for message lists. */
   listMessagePage(userId: number, folderId: number, offset: number, limit: number, query?: string): Promise<{ total: number; items: MessageListItem[] }>;
-  getMessage(userId: number, messageId: number): Promise<(MessageListItem & { folderId: number }) | null>;
+  /** By stable opaque id (MessageListItem.objectId); null for another user's or a malformed id. */
+  getMessage(userId: number, objectId: string): Promise<(MessageListItem & { folderId: number }) | null>;
   getMessageByUid(userId: number, folderId: number, uid: number): Promise<MessageSummary | null>;
   /** Raw bytes of a stored blob (by message content hash). */
   readBlob(hash: string): Promise<Buffer>;
@@ -125,8 +120,19 @@ export interface Store {
   expungedSince(userId: number, folderId: number, modseq: number): Promise<ExpungedUid[]>;
   quota(userId: number): Promise<QuotaUsage>;
 
-  // --- change notification (this node)
-  onChange(listener: (change: StoreChange) => void): () => void;
+  // --- account change state (EWS SyncState, ActiveSync SyncKey, JMAP state strings)
+  // Change *notification* is the ChangeBus (change-bus.ts) the store is given: it publishes there after commit.
+  /** The account's current state: an opaque string that every change to its folders or messages replaces. */
+  changeState(userId: number): Promise<string>;
+  /**
+   * What changed after `sinceState` (from changeState or an earlier answer's newState): message
+   * ids (created, updated — flags, moved — or destroyed) and folder ids (created, renamed,
+   * deleted), each id once, oldest changes first, at most `maxChanges` ids; `hasMore` says
+   * to ask again from `newState`. A message moved is updated (its id stays), a copy is created.
+   * Throws StoreError 'cannot-calculate-changes' for a state that is not this account's or
+   * is older than the history kept (90 days of tombstones): the client then syncs afresh.
+   */
+  changesSince(userId: number, sinceState: string, maxChanges: number): Promise<AccountChanges>;
 
   // --- event log
   appendEvent(e: NewEvent): Promise<EventRecord>;

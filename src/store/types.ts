@@ -27,6 +27,8 @@ export type SpecialUse = '\\Inbox' | '\\Drafts' | '\\Sent' | '\\Trash' | '\\Junk
 
 export interface Folder {
   id: number;
+  /** Stable opaque id (RFC 8474 MAILBOXID): kept across rename, never given to another folder (object-ids.ts). */
+  mailboxId: string;
   userId: number;
   name: string;
   specialUse: SpecialUse | null;
@@ -89,10 +91,17 @@ export interface MessageHeaderFacts {
   preview: string;
 }
 
-export interface MessageListItem extends MessageSummary, MessageHeaderFacts {}
+export interface MessageListItem extends MessageSummary, MessageHeaderFacts {
+  /** Stable opaque id of this message: kept by MOVE, new for COPY (object-ids.ts). The id APIs hand out. */
+  objectId: string;
+  /** RFC 8474 EMAILID: kept by MOVE and COPY. */
+  emailId: string;
+}
 
 export interface AppendResult {
   id: number;
+  /** The new message's stable opaque id (MessageListItem.objectId). */
+  objectId: string;
   uid: number;
   uidValidity: number;
   modseq: number;
@@ -166,4 +175,23 @@ export interface QueueEntry {
 export interface ExpungedUid {
   uid: number;
   modseq: number;
+}
+
+/** Ids of what changed in an account since a state (Store.changesSince). */
+export interface ObjectChanges {
+  created: string[];
+  updated: string[];
+  destroyed: string[];
+}
+
+export interface AccountChanges {
+  oldState: string;
+  /** The state this answer brings the client to: the account's state, or where a cut answer stopped. */
+  newState: string;
+  /** More changes follow newState: ask again from it. */
+  hasMore: boolean;
+  /** Message ids (MessageListItem.objectId). */
+  messages: ObjectChanges;
+  /** Mailbox ids (Folder.mailboxId). */
+  folders: ObjectChanges;
 }

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
+import { undoStep7 } from './change-state-helpers.js';
 
 test('a store made by schema version 1 is migrated on open and keeps its messages', async () => {
   const tmp = tempDir();
@@ -17,6 +18,7 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     await s.close();
     // wind the file back to version 1, as an older Mailwarden left it: subscriptions were a folder column
     const db = new Database(file);
+    undoStep7(db);
     for (const t of ['insert', 'delete', 'move', 'seen']) db.exec(`DROP TRIGGER folder_counts_${t}`);
     for (const t of ['insert', 'delete', 'move']) db.exec(`DROP TRIGGER message_list_${t}`);
     db.exec('DROP TABLE message_list');

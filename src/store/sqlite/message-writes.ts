@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import { resolveSetting } from '../../settings/resolve.js';
 import type { AnalysedMessage } from '../analyse.js';
+import { toObjectId } from '../object-ids.js';
 import type { AppendResult, QuotaUsage, SettingOverride } from '../types.js';
 
 /**
@@ -26,6 +27,12 @@ export function toStoredAnalysis(a: AnalysedMessage): StoredAnalysis {
     hash: a.hash, structureJson: JSON.stringify(a.structure), subject: f.subject, from: f.from, to: f.to,
     date: f.date?.getTime() ?? null, messageId: f.messageId, hasAttachments: f.hasAttachments, preview: f.preview,
   };
+}
+
+/** Ids a new message row takes over from the one it is made from (numbers as stored). */
+export interface CarriedIds {
+  objectId?: number;
+  emailId?: number;
 }
 
 /**
@@ -58,19 +65,25 @@ export class MessageWrites {
     return a.hash;
   }
 
-  /** Inserts one message row; caller holds the transaction. `flags` is the stored text ("\\Seen \\Flagged"). */
-  insertMessage(userId: number, folderId: number, hash: string, size: number, flags: string, internalDate: number): AppendResult {
+  /**
+   * Inserts one message row; caller holds the transaction. `flags` is the stored text ("\\Seen \\Flagged").
+   * `carry`: the ids a MOVE keeps (object and email id) or a COPY keeps (email id); new ones otherwise (object-ids.ts).
+   */
+  insertMessage(userId: number, folderId: number, hash: string, size: number, flags: string, internalDate: number, carry: CarriedIds = {}): AppendResult {
     const f = this.q('SELECT uid_next, uid_validity, highest_modseq FROM folders WHERE id = ? AND user_id = ?').get(folderId, userId) as
       | { uid_next: number; uid_validity: number; highest_modseq: number }
       | undefined;
     if (!f) throw new StoreError('not-found', 'no such folder');
     const modseq = f.highest_modseq + 1;
-    const r = this.q('INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-      folderId, f.uid_next, modseq, flags, internalDate, size, hash,
+    const r = this.q('INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_hash, object_id, email_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+      folderId, f.uid_next, modseq, flags, internalDate, size, hash, carry.objectId ?? null, carry.emailId ?? null,
     );
+    const id = Number(r.lastInsertRowid);
     this.q('UPDATE folders SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?').run(modseq, folderId);
     this.q('UPDATE users SET used_bytes = used_bytes + ?, message_count = message_count + 1 WHERE id = ?').run(size, userId);
-    return { id: Number(r.lastInsertRowid), uid: f.uid_next, uidValidity: f.uid_validity, modseq };
+    // the insert trigger gave the row its object id (change-state.ts)
+    const objectId = this.q('SELECT object_id FROM messages WHERE id = ?').pluck().get(id) as number;
+    return { id, objectId: toObjectId('message', objectId), uid: f.uid_next, uidValidity: f.uid_validity, modseq };
   }
 
   /** Adds an outbound queue entry for stored bytes, due now; caller holds the transaction. */

@@ -3,6 +3,8 @@
  * in one transaction with the bump of `PRAGMA user_version`, so a crash mid-migration leaves
  * the previous version intact.
  */
+import { CHANGE_STATE_MIGRATION } from './change-state.js';
+
 export const APPLICATION_ID = 0x4d574431; // "MWD1": marks a file as a Mailwarden store
 
 export const MIGRATIONS: string[] = [
@@ -217,4 +219,6 @@ export const MIGRATIONS: string[] = [
   END;
   DROP INDEX messages_by_date;
   `,
+  /* 7: the account change state, stable object ids and tombstones (change-state.ts) */
+  CHANGE_STATE_MIGRATION,
 ];

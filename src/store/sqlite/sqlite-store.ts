@@ -8,8 +8,11 @@ import { MessageWrites, toStoredAnalysis } from './message-writes.js';
 import { WriterThread } from './writer-thread.js';
 import type { DeliverOutcome } from './write-ops.js';
 import { splitFlags, type AppendOptions, type DeliveryOptions, type NewQueueEntry, type NewUser, type Store, type StoreChange } from '../store.js';
+import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
+import { fromObjectId, toObjectId } from '../object-ids.js';
+import { changesSince, currentState, pruneTombstones, TOMBSTONE_DAYS } from './change-state.js';
 import type {
-  AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
+  AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, User,
 } from '../types.js';
@@ -37,12 +40,12 @@ interface UserRow {
   database_id: number; database_name: string; is_admin: number; created_at: number;
 }
 interface FolderRow {
-  id: number; user_id: number; name: string; special_use: string | null; uid_validity: number;
+  id: number; object_id: number; user_id: number; name: string; special_use: string | null; uid_validity: number;
   uid_next: number; highest_modseq: number; subscribed: number;
 }
 /** The counters migration 5's triggers keep on each folder row. */
 interface FolderCountRow { message_count: number; unseen_count: number; total_size: number }
-interface MessageRow { id: number; uid: number; modseq: number; flags: string; internal_date: number; size: number; blob_hash: string }
+interface MessageRow { id: number; object_id: number; email_id: number; uid: number; modseq: number; flags: string; internal_date: number; size: number; blob_hash: string }
 
 /** Folder rows with their subscription state (subscriptions are names: see schema migration 3). */
 const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = f.user_id AND s.name = f.name) AS subscribed FROM folders f';
@@ -52,25 +55,25 @@ const joinFlags = (flags: Iterable<string>): string => [...new Set(flags)].join(
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   private readonly db: Database.Database;
-  /**
-   * Change listeners (one per IMAP session, web push client…). A Set, not an EventEmitter:
-   * removing one of 10,000 listeners is O(1) instead of a scan of the listener array.
-   */
-  private readonly changeListeners = new Set<(change: StoreChange) => void>();
+  /** Where committed changes are published (IMAP IDLE, web push and page cache subscribe there). */
+  readonly changes: ChangeBus;
+  private pruneTimer: NodeJS.Timeout | null = null;
   /** Prepared statements (cached by SQL text) and the message-writing SQL on this connection. */
   private readonly writes: MessageWrites;
   /** Deliveries, appends and events: committed in groups by a thread of their own. */
   private readonly writer: WriterThread;
   private org!: Organisation;
 
-  private constructor(readonly file: string) {
+  private constructor(readonly file: string, changes: ChangeBus) {
     this.db = openSqliteDatabase(file);
     this.writes = new MessageWrites(this.db);
     this.writer = new WriterThread(file);
+    this.changes = changes;
   }
 
-  static async open(file: string, opts: { organisation?: string; serverName?: string } = {}): Promise<SqliteStore> {
-    const store = new SqliteStore(file);
+  /** `changes`: the bus to publish committed changes on (the server's; a private in-process one by default). */
+  static async open(file: string, opts: { organisation?: string; serverName?: string; changes?: ChangeBus } = {}): Promise<SqliteStore> {
+    const store = new SqliteStore(file, opts.changes ?? new InProcessChangeBus());
     store.initialise(opts);
     return store;
   }
@@ -88,6 +91,17 @@ export class SqliteStore implements Store {
       }
     });
     this.org = { name: get('organisation')!, serverName: get('server_name')! };
+    // tombstone pruning: now and once a day (change-state.ts says why 90 days)
+    const prune = () => pruneTombstones(this.db, (sql) => this.q(sql), new Date(Date.now() - TOMBSTONE_DAYS * 86_400_000));
+    prune();
+    this.pruneTimer = setInterval(() => {
+      try {
+        prune();
+      } catch (err) {
+        console.error('store: pruning tombstones failed (retried tomorrow):', err);
+      }
+    }, 86_400_000);
+    this.pruneTimer.unref();
   }
 
   private q(sql: string): Database.Statement {
@@ -103,18 +117,13 @@ export class SqliteStore implements Store {
     return this.db.transaction(fn).immediate();
   }
 
+  /** After the commit: the bus tells the sessions watching (and, in a cluster, other nodes). */
   private emit(change: StoreChange): void {
-    for (const listener of this.changeListeners) {
-      try {
-        listener(change);
-      } catch (err) {
-        // the change is committed: a failing listener must not make the write look failed
-        console.error('store change listener failed:', err);
-      }
-    }
+    this.changes.publish(change);
   }
 
   async close(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.writer.close(); // writes already sent commit before the file closes
     if (this.db.open) this.db.close();
   }
@@ -278,7 +287,7 @@ export class SqliteStore implements Store {
 
   private toFolder(r: FolderRow): Folder {
     return {
-      id: r.id, userId: r.user_id, name: r.name, specialUse: r.special_use as SpecialUse | null, uidValidity: r.uid_validity,
+      id: r.id, mailboxId: toObjectId('mailbox', r.object_id), userId: r.user_id, name: r.name, specialUse: r.special_use as SpecialUse | null, uidValidity: r.uid_validity,
       uidNext: r.uid_next, highestModseq: r.highest_modseq, subscribed: r.subscribed === 1,
     };
   }
@@ -551,7 +560,7 @@ export class SqliteStore implements Store {
     this.assertFolder(userId, folderId);
     const params: Record<string, unknown> = { folder: folderId, limit, offset };
     // list facts from message_list, flags from messages (by rowid: migration 6 keeps flags out of the list)
-    const columns = 'l.id, l.uid, m.modseq, m.flags, l.internal_date, l.size, l.blob_hash, l.subject, l.from_text, l.to_text, l.sent_date, l.message_id, l.has_attachments, l.preview';
+    const columns = 'l.id, m.object_id, m.email_id, l.uid, m.modseq, m.flags, l.internal_date, l.size, l.blob_hash, l.subject, l.from_text, l.to_text, l.sent_date, l.message_id, l.has_attachments, l.preview';
     let total: number;
     let rows: Array<MessageRow & ListExtra>;
     if (!query) {
@@ -580,17 +589,21 @@ export class SqliteStore implements Store {
   // (measured, 100-row list pages), more than the page's SQL.
   private toListItem(r: MessageRow & ListExtra): MessageListItem {
     return {
-      id: r.id, uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash,
+      id: r.id, objectId: toObjectId('message', r.object_id), emailId: toObjectId('email', r.email_id),
+      uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash,
       subject: r.subject, from: r.from_text, to: r.to_text, date: r.sent_date === null ? null : new Date(r.sent_date),
       messageId: r.message_id, hasAttachments: r.has_attachments === 1, preview: r.preview,
     };
   }
 
-  async getMessage(userId: number, messageId: number): Promise<(MessageListItem & { folderId: number }) | null> {
+  async getMessage(userId: number, objectId: string): Promise<(MessageListItem & { folderId: number }) | null> {
+    const n = fromObjectId('message', objectId);
+    if (n === null) return null;
+    // by object id and user: another user's id is simply not found (one index probe, then the user check)
     const r = this.q(
-      `SELECT m.id, m.folder_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
-       FROM messages m JOIN folders f ON f.id = m.folder_id JOIN blobs b ON b.hash = m.blob_hash WHERE m.id = ? AND f.user_id = ?`,
-    ).get(messageId, userId) as (MessageRow & ListExtra & { folder_id: number }) | undefined;
+      `SELECT m.id, m.object_id, m.email_id, m.folder_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
+       FROM messages m JOIN folders f ON f.id = m.folder_id JOIN blobs b ON b.hash = m.blob_hash WHERE m.object_id = ? AND f.user_id = ?`,
+    ).get(n, userId) as (MessageRow & ListExtra & { folder_id: number }) | undefined;
     return r ? { ...this.toListItem(r), folderId: r.folder_id } : null;
   }
 
@@ -685,14 +698,16 @@ export class SqliteStore implements Store {
     this.assertFolder(userId, fromFolderId);
     this.assertFolder(userId, toFolderId);
     const out = this.write(() => {
-      const sel = this.q('SELECT id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
+      const sel = this.q('SELECT id, object_id, email_id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
       const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(fromFolderId, u) as MessageRow | undefined).filter((r): r is MessageRow => !!r);
       if (!move) this.writes.checkRoom(userId, rows.reduce((s, r) => s + r.size, 0));
       const pairs: Array<[number, number]> = [];
       let uidValidity = 0;
       let lastModseq = 0;
       for (const r of rows) {
-        const res = this.writes.insertMessage(userId, toFolderId, r.blob_hash, r.size, r.flags, r.internal_date);
+        // MOVE keeps the message's ids; COPY makes a new message of the same email (object-ids.ts)
+        const carry = move ? { objectId: r.object_id, emailId: r.email_id } : { emailId: r.email_id };
+        const res = this.writes.insertMessage(userId, toFolderId, r.blob_hash, r.size, r.flags, r.internal_date, carry);
         uidValidity = res.uidValidity;
         lastModseq = res.modseq;
         pairs.push([r.uid, res.uid]);
@@ -718,11 +733,12 @@ export class SqliteStore implements Store {
     return this.writes.usage(userId);
   }
 
-  onChange(listener: (change: StoreChange) => void): () => void {
-    // a wrapper per registration, so that registering the same function twice needs two removals (as with an EventEmitter)
-    const entry = (change: StoreChange) => listener(change);
-    this.changeListeners.add(entry);
-    return () => void this.changeListeners.delete(entry);
+  async changeState(userId: number): Promise<string> {
+    return currentState((sql) => this.q(sql), userId);
+  }
+
+  async changesSince(userId: number, sinceState: string, maxChanges: number): Promise<AccountChanges> {
+    return changesSince(this.db, (sql) => this.q(sql), userId, sinceState, maxChanges);
   }
 
   // ---------------------------------------------------------------- events

@@ -1,0 +1,189 @@
+/**
+ * The account-level change state of the SQLite backend: one store-wide counter that every
+ * change to a folder or message bumps (so each user sees strictly increasing states), the
+ * state of each object's last change, and tombstones of destroyed messages and folders.
+ * SQLite triggers keep all of it, as they keep the folder counters (migrations 5 and 6): the
+ * store's connection, the writer thread and another process all write through the tables, so
+ * none of them can forget, and the state moves in the same transaction as the change.
+ *
+ * Why one counter for the whole store rather than one per user: an object's id is the state
+ * at which it was created, which then is unique store-wide (a lookup by id is one index probe
+ * whatever the user), and "created since S" is `id > S`. Each user still keeps the state of
+ * their own last change (`users.change_state`), which is what a client is handed.
+ */
+import type Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
+import { fromObjectId, toObjectId } from '../object-ids.js';
+import type { AccountChanges } from '../types.js';
+
+/**
+ * Tombstones are kept this long, then pruned (at open and once a day). A client whose state is
+ * older than the newest pruned tombstone gets `cannot-calculate-changes` and syncs afresh
+ * (EWS: a new SyncState; ActiveSync: SyncKey 0; JMAP: cannotCalculateChanges). 90 days is
+ * longer than phones and desktop clients stay away in practice, and a tombstone is ~40 bytes.
+ * The per-folder QRESYNC records (`expunged`) are not pruned by this.
+ */
+export const TOMBSTONE_DAYS = 90;
+
+/** Schema step 7 (schema.ts lists it): the account change state, stable object ids, tombstones. */
+export const CHANGE_STATE_MIGRATION = `
+  CREATE TABLE change_counter (id INTEGER PRIMARY KEY CHECK (id = 1), state INTEGER NOT NULL);
+  -- existing objects keep their rowids as ids: the counter starts above every one of them
+  INSERT INTO change_counter (id, state) VALUES (1, max(coalesce((SELECT max(id) FROM messages), 0), coalesce((SELECT max(id) FROM folders), 0)) + 1);
+  ALTER TABLE users ADD COLUMN change_state INTEGER NOT NULL DEFAULT 0;
+  UPDATE users SET change_state = (SELECT state FROM change_counter);
+  ALTER TABLE messages ADD COLUMN object_id INTEGER;
+  ALTER TABLE messages ADD COLUMN email_id INTEGER;
+  ALTER TABLE messages ADD COLUMN change_state INTEGER NOT NULL DEFAULT 0;
+  UPDATE messages SET object_id = id, email_id = id;
+  ALTER TABLE folders ADD COLUMN object_id INTEGER;
+  ALTER TABLE folders ADD COLUMN change_state INTEGER NOT NULL DEFAULT 0;
+  UPDATE folders SET object_id = id;
+  CREATE INDEX messages_by_object ON messages (object_id);
+  CREATE INDEX messages_by_change ON messages (folder_id, change_state);
+  CREATE INDEX folders_by_object ON folders (object_id);
+  -- states below this cannot be answered (tombstones before it are pruned, or it predates step 7)
+  INSERT OR REPLACE INTO meta (key, value) VALUES ('changes_floor', (SELECT state FROM change_counter));
+  -- Destroyed messages and folders, per user, outliving their folder (QRESYNC's expunged rows
+  -- go with the folder: a deleted mailbox cannot be selected, but an account sync must hear of
+  -- every message it held). folder_id is the folder's object id.
+  CREATE TABLE tombstones (
+    user_id INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('message', 'folder')),
+    object_id INTEGER NOT NULL,
+    folder_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    PRIMARY KEY (user_id, state)
+  ) WITHOUT ROWID;
+  -- A new message gets the new state as its id, unless the writer carries one over (MOVE keeps
+  -- the message id, COPY the email id: see object-ids.ts).
+  CREATE TRIGGER change_message_insert AFTER INSERT ON messages BEGIN
+    UPDATE change_counter SET state = state + 1;
+    UPDATE messages SET change_state = (SELECT state FROM change_counter),
+      object_id = coalesce(NEW.object_id, (SELECT state FROM change_counter)),
+      email_id = coalesce(NEW.email_id, NEW.object_id, (SELECT state FROM change_counter))
+    WHERE id = NEW.id;
+    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = (SELECT user_id FROM folders WHERE id = NEW.folder_id);
+  END;
+  CREATE TRIGGER change_message_update AFTER UPDATE OF flags, folder_id, uid ON messages BEGIN
+    UPDATE change_counter SET state = state + 1;
+    UPDATE messages SET change_state = (SELECT state FROM change_counter) WHERE id = NEW.id;
+    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = (SELECT user_id FROM folders WHERE id = NEW.folder_id);
+  END;
+  CREATE TRIGGER change_message_delete AFTER DELETE ON messages BEGIN
+    UPDATE change_counter SET state = state + 1;
+    INSERT INTO tombstones (user_id, state, kind, object_id, folder_id, time)
+      SELECT f.user_id, c.state, 'message', OLD.object_id, f.object_id, unixepoch() FROM folders f, change_counter c WHERE f.id = OLD.folder_id;
+    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = (SELECT user_id FROM folders WHERE id = OLD.folder_id);
+  END;
+  CREATE TRIGGER change_folder_insert AFTER INSERT ON folders BEGIN
+    UPDATE change_counter SET state = state + 1;
+    UPDATE folders SET change_state = (SELECT state FROM change_counter), object_id = coalesce(NEW.object_id, (SELECT state FROM change_counter))
+    WHERE id = NEW.id;
+    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = NEW.user_id;
+  END;
+  CREATE TRIGGER change_folder_update AFTER UPDATE OF name, special_use ON folders BEGIN
+    UPDATE change_counter SET state = state + 1;
+    UPDATE folders SET change_state = (SELECT state FROM change_counter) WHERE id = NEW.id;
+    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = NEW.user_id;
+  END;
+  CREATE TRIGGER change_folder_delete AFTER DELETE ON folders BEGIN
+    UPDATE change_counter SET state = state + 1;
+    INSERT INTO tombstones (user_id, state, kind, object_id, folder_id, time)
+      SELECT u.id, c.state, 'folder', OLD.object_id, OLD.object_id, unixepoch() FROM users u, change_counter c WHERE u.id = OLD.user_id;
+    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = OLD.user_id;
+  END;
+  CREATE TRIGGER change_user_delete AFTER DELETE ON users BEGIN
+    DELETE FROM tombstones WHERE user_id = OLD.id;
+  END;
+`;
+
+type Query = (sql: string) => Database.Statement;
+
+/** The state a client starts from: the user's last change. */
+export function currentState(q: Query, userId: number): string {
+  const s = q('SELECT change_state FROM users WHERE id = ?').pluck().get(userId) as number | undefined;
+  if (s === undefined) throw new StoreError('not-found', `no user with id ${userId}`);
+  return toObjectId('state', s);
+}
+
+/** Drops tombstones older than `before` and raises the floor of answerable states past them. */
+export function pruneTombstones(db: Database.Database, q: Query, before: Date): number {
+  return db.transaction(() => {
+    const cutoff = Math.floor(before.getTime() / 1000);
+    const newest = q('SELECT max(state) FROM tombstones WHERE time < ?').pluck().get(cutoff) as number | null;
+    if (newest === null) return 0;
+    q("UPDATE meta SET value = max(CAST(value AS INTEGER), ?) WHERE key = 'changes_floor'").run(newest);
+    return q('DELETE FROM tombstones WHERE time < ?').run(cutoff).changes;
+  }).immediate();
+}
+
+interface Entry { type: 'message' | 'folder'; live: boolean; o: number; s: number }
+
+/**
+ * What changed in a user's account after `sinceState`, oldest change first, at most
+ * `maxChanges` ids. See Store.changesSince for the meaning; one read transaction, so the
+ * answer and its newState are one snapshot even while the writer thread commits.
+ */
+export function changesSince(db: Database.Database, q: Query, userId: number, sinceState: string, maxChanges: number): AccountChanges {
+  return db.transaction((): AccountChanges => {
+    const current = q('SELECT change_state FROM users WHERE id = ?').pluck().get(userId) as number | undefined;
+    if (current === undefined) throw new StoreError('not-found', `no user with id ${userId}`);
+    const since = fromObjectId('state', sinceState);
+    const floor = Number(q("SELECT value FROM meta WHERE key = 'changes_floor'").pluck().get());
+    if (since === null || since > current) throw new StoreError('cannot-calculate-changes', `"${String(sinceState).slice(0, 40)}" is not a state of this account`);
+    if (since < floor) throw new StoreError('cannot-calculate-changes', `state ${sinceState} is older than the change history kept (${TOMBSTONE_DAYS} days): sync afresh`);
+    const out: AccountChanges = {
+      oldState: sinceState, newState: sinceState, hasMore: false,
+      messages: { created: [], updated: [], destroyed: [] }, folders: { created: [], updated: [], destroyed: [] },
+    };
+    if (since === current) return out;
+    const max = Math.max(1, Math.floor(maxChanges));
+    const p = { user: userId, since, limit: max + 1 };
+    const sources: Entry[][] = [
+      (q(`SELECT m.object_id AS o, m.change_state AS s FROM folders f JOIN messages m ON m.folder_id = f.id AND m.change_state > @since
+          WHERE f.user_id = @user ORDER BY m.change_state LIMIT @limit`).all(p) as Array<{ o: number; s: number }>).map((r) => ({ type: 'message', live: true, ...r })),
+      (q('SELECT object_id AS o, change_state AS s FROM folders WHERE user_id = @user AND change_state > @since ORDER BY change_state LIMIT @limit')
+        .all(p) as Array<{ o: number; s: number }>).map((r) => ({ type: 'folder', live: true, ...r })),
+      (q('SELECT kind AS type, object_id AS o, state AS s FROM tombstones WHERE user_id = @user AND state > @since ORDER BY state LIMIT @limit')
+        .all(p) as Array<{ type: 'message' | 'folder'; o: number; s: number }>).map((r) => ({ ...r, live: false })),
+    ];
+    // A source cut at its limit is complete only up to its last row: nothing past that is answered now.
+    let horizon = Infinity;
+    for (const rows of sources) if (rows.length === p.limit) horizon = Math.min(horizon, rows[rows.length - 1]!.s);
+    const merged = sources.flat().sort((a, b) => a.s - b.s);
+    const messageExists = q('SELECT 1 FROM messages m JOIN folders f ON f.id = m.folder_id WHERE m.object_id = ? AND f.user_id = ?').pluck();
+    const folderExists = q('SELECT 1 FROM folders WHERE object_id = ? AND user_id = ?').pluck();
+    const seen = new Set<string>();
+    let last = since;
+    for (let i = 0; i < merged.length; i++) {
+      const e = merged[i]!;
+      if (e.s > horizon) {
+        out.hasMore = true;
+        break;
+      }
+      last = e.s;
+      const kind = e.type === 'message' ? 'message' : 'mailbox';
+      const id = toObjectId(kind, e.o);
+      const lists = e.type === 'message' ? out.messages : out.folders;
+      if (!seen.has(id)) {
+        if (e.live) {
+          seen.add(id);
+          (e.o > since ? lists.created : lists.updated).push(id);
+        } else if (e.o <= since && !(e.type === 'message' ? messageExists : folderExists).get(e.o, userId)) {
+          // a tombstone of a moved message (it lives on elsewhere) or of an object made and
+          // destroyed within the range is not reported
+          seen.add(id);
+          lists.destroyed.push(id);
+        }
+      }
+      if (seen.size >= max && (i < merged.length - 1 || horizon !== Infinity)) {
+        out.hasMore = true;
+        break;
+      }
+    }
+    out.newState = toObjectId('state', out.hasMore ? last : current);
+    return out;
+  })();
+}
