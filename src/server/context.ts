@@ -1,4 +1,5 @@
 import type { Store } from '../store/store.js';
+import type { ChangeBus } from '../store/change-bus.js';
 import type { LiveSettings } from '../settings/resolve.js';
 import type { SessionGovernor } from '../governor/governor.js';
 import type { EventLog } from '../events/event-log.js';
@@ -14,6 +15,8 @@ export interface TlsMaterial {
 /** What every front end gets: the store and the governance around it. Front ends never import each other. */
 export interface ServerContext {
   store: Store;
+  /** Committed store changes (the store publishes; IMAP, web push and the page cache subscribe). */
+  changes: ChangeBus;
   settings: LiveSettings;
   governor: SessionGovernor;
   events: EventLog;

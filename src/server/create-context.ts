@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { InProcessChangeBus, type ChangeBus } from '../store/change-bus.js';
 import { StoreError } from '../store/errors.js';
 import { LiveSettings } from '../settings/resolve.js';
 import { EventLog } from '../events/event-log.js';
@@ -38,16 +39,17 @@ export function prepareDataDir(dataDir: string, create: boolean): string {
 }
 
 /** Opens the store of a data folder, creating both when `create` is set. */
-export async function openDataStore(dataDir: string, create: boolean): Promise<SqliteStore> {
+export async function openDataStore(dataDir: string, create: boolean, changes?: ChangeBus): Promise<SqliteStore> {
   const dir = prepareDataDir(dataDir, create);
   const file = join(dir, STORE_FILE);
   if (!create && !existsSync(file)) throw new StoreError('not-found', `no Mailwarden store in ${dir}`);
-  return SqliteStore.open(file);
+  return SqliteStore.open(file, { changes });
 }
 
 /** Everything a running server (or an in-process test server) shares between front ends. */
 export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig } = {}): Promise<ServerContext> {
-  const store = await openDataStore(dataDir, true);
+  const changes = new InProcessChangeBus();
+  const store = await openDataStore(dataDir, true, changes);
   const dir = resolve(dataDir);
   const tls = await ensureTls(dir);
   const settings = new LiveSettings(store);
@@ -57,7 +59,7 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   const events = new EventLog(store, computer);
   const governor = new SessionGovernor(new InProcessAccounting(), settings, events);
   return {
-    store, settings, governor, events,
+    store, changes, settings, governor, events,
     connections: { pop: new ConnectionLimits('pop', settings), imap: new ConnectionLimits('imap', settings) },
     authGuard: new AuthGuard(events),
     tls: { key: tls.key, cert: tls.cert },

@@ -88,6 +88,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
       await ctx.events.write('serverStopped', [released]).catch(() => undefined);
       rmSync(serverInfoFile(dataDir), { force: true });
       await ctx.store.close();
+      await ctx.changes.close();
     },
   };
 }

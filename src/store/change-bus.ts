@@ -62,6 +62,14 @@ export class InProcessChangeBus implements ChangeBus {
     });
   }
 
+  /** How many subscriptions are open (diagnostics and tests: a session that ends leaves none behind). */
+  get subscriptions(): number {
+    let n = 0;
+    for (const set of this.byUser.values()) n += set.size;
+    for (const set of this.byFolder.values()) n += set.size;
+    return n;
+  }
+
   async close(): Promise<void> {
     this.byUser.clear();
     this.byFolder.clear();

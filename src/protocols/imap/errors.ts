@@ -28,6 +28,7 @@ const STORE_CODES: Record<StoreError['kind'], string> = {
   corrupt: 'SERVERBUG',
   'read-only': 'UNAVAILABLE',
   'in-use': 'INUSE',
+  'cannot-calculate-changes': 'CANNOT',
 };
 
 /**

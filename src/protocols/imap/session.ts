@@ -58,7 +58,6 @@ export class ImapSession {
   startTlsAfterReply = false;
   endReason: EndReason = 'drop';
   readonly id = `imap-${process.pid.toString(36)}-${(++nextSessionNumber).toString(36)}`;
-  private unsubscribe: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private finished: Promise<void> | null = null;
   private seq = 0;
@@ -271,7 +270,7 @@ export class ImapSession {
   }
 
   // ------------------------------------------------------------------ logon
-  /** After a successful logon: state, timers, change notifications, admin kill. */
+  /** After a successful logon: state, timers, admin kill. */
   loggedIn(user: User, session: StoreSession, releaseUser: () => void): void {
     this.user = user;
     this.storeSession = session;
@@ -279,20 +278,27 @@ export class ImapSession {
     this.state = 'auth';
     this.activity();
     this.conn.setLimits(this.framerLimits());
-    this.unsubscribe = this.ctx.store.onChange((c) => {
-      const sel = this.selected;
-      if (c.userId !== user.id || !sel || sel.view.folder.id !== c.folderId) return;
-      if (c.kind === 'folders') {
-        void this.closeIfSelectedDeleted(c.folderId);
-        return;
-      }
-      sel.view.dirty = true;
-      this.idleWake?.();
-    });
     session.onEnd((reason) => {
       if (this.isFinished || (reason !== 'killed' && reason !== 'shutdown')) return;
       this.bye(reason === 'killed' ? 'Session ended by an administrator' : 'Server shutting down');
       this.end(reason);
+    });
+  }
+
+  /**
+   * Change notifications for a mailbox being selected: subscribed before its view loads (a change
+   * committed meanwhile then only costs one more sync), for that folder alone (a delivery wakes
+   * the sessions that have its folder selected, not every session of the node). The caller
+   * unsubscribes when the mailbox is closed.
+   */
+  watchFolder(view: MailboxView): () => void {
+    return this.ctx.changes.subscribeFolder(view.userId, view.folder.id, (c) => {
+      if (c.kind === 'folders') {
+        void this.closeIfSelectedDeleted(c.folderId);
+        return;
+      }
+      view.dirty = true;
+      if (this.selected?.view === view) this.idleWake?.();
     });
   }
 
@@ -333,7 +339,6 @@ export class ImapSession {
 
   private async release(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
-    this.unsubscribe?.();
     this.idleWake = null;
     this.selected?.release();
     this.selected = null;

@@ -46,7 +46,7 @@ export function createOwa(opts: OwaOptions = {}): HttpPlugin {
       refresh: () => ctx.settings.refresh(),
       sweepMs: opts.sweepMs ?? 30_000,
     });
-    const deps: OwaDeps = { ctx, sessions, pages: new PageCache(LIST_PAGE_CACHE_BYTES) };
+    const deps: OwaDeps = { ctx, sessions, pages: new PageCache(LIST_PAGE_CACHE_BYTES, ctx.changes) };
     app.decorate(OWA_DECORATION, { sessions });
     const streams = new Set<() => void>();
     const uiDir = opts.uiDir ?? DEFAULT_UI_DIR;

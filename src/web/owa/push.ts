@@ -26,9 +26,7 @@ export function pushRoutes(app: FastifyInstance, deps: OwaDeps, streams: Set<() 
     const send = (event: string, data: unknown) => {
       if (!done) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
-    const unsubscribe = deps.ctx.store.onChange((c) => {
-      if (c.userId === s.user.id) send('change', { folderId: c.folderId, kind: c.kind });
-    });
+    const unsubscribe = deps.ctx.changes.subscribeUser(s.user.id, (c) => send('change', { folderId: c.folderId, kind: c.kind }));
     const heartbeat = setInterval(() => {
       s.lastSeen = Date.now();
       s.store.touch();

@@ -36,13 +36,18 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   const release = s.storeSession!.openObject('objtFolder'); // NO [LIMIT] past MaxObjsPerMapiSession.objtFolder
   const rev2 = s.enabled.has('IMAP4rev2');
   const view = new MailboxView(s.ctx.store, s.user!.id, folder, readOnly, !readOnly && !rev2);
+  const stopWatching = s.watchFolder(view);
+  const close = () => {
+    stopWatching();
+    release();
+  };
   try {
     await view.load();
   } catch (err) {
-    release();
+    close();
     throw err;
   }
-  s.selected = { view, release };
+  s.selected = { view, release: close };
   s.state = 'selected';
   let firstUnseen = 0;
   for (let seq = 1; seq <= view.exists; seq++) {
