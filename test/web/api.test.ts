@@ -172,9 +172,9 @@ test('send with attachments, reply headers, forward carries attachments, drafts 
 
   const b = new ApiClient(port);
   await b.login(bob.address);
-  const reply = await b.post('/send', { to: [alice.address], subject: 'RE: Quarterly', text: 'Thanks', replyTo: got.id });
+  const reply = await b.post('/send', { to: [alice.address], subject: 'RE: Quarterly', text: 'Thanks', replyTo: got.objectId });
   assert.equal(reply.status, 200, reply.text);
-  const fwd = await b.post('/send', { to: [alice.address], subject: 'FW: Quarterly', text: 'fyi', attachmentsOf: got.id });
+  const fwd = await b.post('/send', { to: [alice.address], subject: 'FW: Quarterly', text: 'fyi', attachmentsOf: got.objectId });
   assert.equal(fwd.status, 200);
   const aliceInbox = await srv.ctx.store.getSpecialFolder(alice.id, '\\Inbox');
   const re = (await srv.ctx.store.listMessagePage(alice.id, aliceInbox.id, 0, 1, 'RE: Quarterly')).items[0]!;
@@ -337,7 +337,7 @@ test('the message list is never stale: a change by this server or by another pro
   const first = await deliver(srv, dora, mail({ to: dora.address, subject: 'first' }));
   const c = new ApiClient(port);
   assert.equal((await c.login(dora.address)).status, 200);
-  const list = async () => (await c.get(`/folders/${inbox.id}/messages?offset=0&limit=50`)).json as { total: number; items: Array<{ id: number; subject: string; seen: boolean; flagged: boolean }> };
+  const list = async () => (await c.get(`/folders/${inbox.id}/messages?offset=0&limit=50`)).json as { total: number; items: Array<{ id: string; subject: string; seen: boolean; flagged: boolean }> };
   const summary = async () => (await list()).items.map((m) => `${m.subject}:${m.seen ? 'seen' : 'unseen'}${m.flagged ? ':flagged' : ''}`).join(' ');
   assert.equal(await summary(), 'first:unseen');
   assert.equal(await summary(), 'first:unseen', 'asked twice (the second answer comes from the page cache)');

@@ -63,9 +63,9 @@ export async function addAdmin(srv: TestServer, address: string, password = 'sec
 }
 
 /** A message in a user's Inbox, as SMTP delivery would leave it. */
-export async function deliver(srv: TestServer, user: User, raw: string): Promise<number> {
+export async function deliver(srv: TestServer, user: User, raw: string): Promise<string> {
   const r = await srv.ctx.store.deliver([user.id], Buffer.from(raw.replace(/\r?\n/g, '\r\n')));
-  return r.get(user.id)!.id;
+  return r.get(user.id)!.objectId;
 }
 
 export function mail(opts: { from?: string; to: string; subject: string; body?: string; html?: string; date?: string }): string {
@@ -134,14 +134,27 @@ export class ApiClient {
 }
 
 /** An SSE stream held open, with the events seen so far. */
-export function openStream(port: number, cookie: string): Promise<{ status: number; events: string[]; close: () => void; ended: Promise<void> }> {
+/** The web push stream: event names in order, and each event's JSON data (`payloads`). */
+export function openStream(port: number, cookie: string): Promise<{ status: number; events: string[]; payloads: Array<{ event: string; data: unknown }>; close: () => void; ended: Promise<void> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/owa/api/events', headers: { cookie }, rejectUnauthorized: false }, (res) => {
       const events: string[] = [];
+      const payloads: Array<{ event: string; data: unknown }> = [];
       const ended = new Promise<void>((r) => res.on('close', () => r()));
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { for (const m of c.matchAll(/^event: (\w+)/gm)) events.push(m[1]!); });
-      resolve({ status: res.statusCode ?? 0, events, close: () => req.destroy(), ended });
+      let buffered = '';
+      res.on('data', (c: string) => {
+        // an event ends with a blank line; a chunk may end inside one
+        buffered += c;
+        const end = buffered.lastIndexOf('\n\n');
+        if (end < 0) return;
+        for (const m of buffered.slice(0, end).matchAll(/^event: (\w+)\ndata: (.*)$/gm)) {
+          events.push(m[1]!);
+          payloads.push({ event: m[1]!, data: JSON.parse(m[2]!) });
+        }
+        buffered = buffered.slice(end + 2);
+      });
+      resolve({ status: res.statusCode ?? 0, events, payloads, close: () => req.destroy(), ended });
     });
     req.on('error', reject);
     req.end();

@@ -6,7 +6,7 @@ export interface ComposeInit {
   to?: string; cc?: string; bcc?: string; subject?: string;
   /** The editor's starting content, as HTML (already sanitised by the server, or escaped here). */
   html?: string;
-  replyTo?: number; attachmentsOf?: number; carried?: string[]; draftId?: number;
+  replyTo?: string; attachmentsOf?: string; carried?: string[]; draftId?: string;
 }
 
 const textToHtml = (text: string) => escapeHtml(text.trimEnd()).replace(/\r?\n/g, '<br>');
@@ -91,7 +91,7 @@ export function Compose(props: { init: ComposeInit; me: Me; onClose: (message?: 
         await post('/send', await body());
         props.onClose('Your message has been sent.');
       } else {
-        const r = await post<{ id: number }>('/drafts', await body());
+        const r = await post<{ id: string }>('/drafts', await body());
         setDraftId(r.id);
         props.onClose('Draft saved.');
       }

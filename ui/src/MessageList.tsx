@@ -12,7 +12,7 @@ interface Page { total: number; items: ListItem[] }
  * (100) at a time as they scroll into view, so a folder of 100,000 messages costs what
  * a folder of 30 does. Newest first, as the store lists them.
  */
-export function MessageList(props: { folderId: number; query: string; version: number; selected: number | null; onSelect: (id: number) => void }) {
+export function MessageList(props: { folderId: number; query: string; version: number; selected: string | null; onSelect: (id: string) => void }) {
   const [total, setTotal] = useState<number | null>(null);
   const [pages, setPages] = useState<Map<number, ListItem[]>>(new Map());
   const [scrollTop, setScrollTop] = useState(0);

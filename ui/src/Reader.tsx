@@ -3,7 +3,7 @@ import { formatSize, get, type Folder, type Me, type Message } from './api';
 import { replyInit, type ComposeInit } from './Compose';
 
 interface Props {
-  id: number;
+  id: string;
   folders: Folder[];
   inDrafts: boolean;
   me: Me;

@@ -3,7 +3,8 @@
 export interface Me { address: string; displayName: string; isAdmin: boolean; sessionId: string }
 export interface Folder { id: number; name: string; specialUse: string | null; unread: number; total: number }
 export interface ListItem {
-  id: number; folderId: number; subject: string; from: string; to: string; date: string; preview: string;
+  /** The server's opaque message id: the same after a move. */
+  id: string; folderId: number; subject: string; from: string; to: string; date: string; preview: string;
   hasAttachments: boolean; size: number; seen: boolean; flagged: boolean; draft: boolean;
 }
 export interface Attachment { index: number; filename: string; contentType: string; size: number }

@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../server/context.js';
+import { z } from 'zod';
 import { HttpError } from './errors.js';
+import { MESSAGE_ID_PATTERN } from '../../store/object-ids.js';
 import type { PageCache } from './page-cache.js';
 import { sameToken, type WebSession, type WebSessions } from './sessions.js';
 
@@ -77,4 +79,13 @@ export function intParam(v: unknown, name: string): number {
   const n = typeof v === 'string' && /^[0-9]{1,15}$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n)) throw new HttpError(400, `${name} must be a whole number`);
   return n;
+}
+
+/** Message ids in request bodies: the store's stable opaque ids (kept across moves), never row numbers. */
+export const MessageId = z.string().regex(MESSAGE_ID_PATTERN);
+
+/** A message id from a URL: the store's opaque id (object-ids.ts), or 400. */
+export function messageParam(v: unknown): string {
+  if (typeof v !== 'string' || !MESSAGE_ID_PATTERN.test(v)) throw new HttpError(400, 'not a message id');
+  return v;
 }

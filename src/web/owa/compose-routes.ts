@@ -3,7 +3,7 @@ import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { z } from 'zod';
 import { submitMessage } from '../../protocols/smtp/submit.js';
 import type { User } from '../../store/types.js';
-import { requireSession, type OwaDeps } from './api-context.js';
+import { MessageId, requireSession, type OwaDeps } from './api-context.js';
 import { composedBody } from './compose-body.js';
 import { HttpError } from './errors.js';
 import { messageAttachments } from './render.js';
@@ -26,11 +26,11 @@ const Compose = z.object({
     data: z.string().max(40_000_000).regex(/^[A-Za-z0-9+/=\s]*$/),
   })).max(50).default([]),
   /** Message being replied to: its Message-ID becomes In-Reply-To/References (read here, not trusted from the client). */
-  replyTo: z.number().int().positive().optional(),
+  replyTo: MessageId.optional(),
   /** Message whose attachments are carried over (forward, or re-editing a draft). */
-  attachmentsOf: z.number().int().positive().optional(),
+  attachmentsOf: MessageId.optional(),
   /** Draft this replaces (saving again, or sending it). */
-  draftId: z.number().int().positive().optional(),
+  draftId: MessageId.optional(),
 });
 type ComposeInput = z.infer<typeof Compose>;
 
@@ -66,7 +66,7 @@ async function buildRaw(deps: OwaDeps, user: User, input: ComposeInput, asDraft:
   return node.build();
 }
 
-async function removeDraft(deps: OwaDeps, user: User, draftId: number | undefined): Promise<void> {
+async function removeDraft(deps: OwaDeps, user: User, draftId: string | undefined): Promise<void> {
   if (!draftId) return;
   const { store } = deps.ctx;
   const m = await store.getMessage(user.id, draftId);
@@ -97,6 +97,6 @@ export function composeRoutes(app: FastifyInstance, deps: OwaDeps): void {
     const drafts = await deps.ctx.store.getSpecialFolder(s.user.id, '\\Drafts');
     const saved = await deps.ctx.store.append(s.user.id, drafts.id, raw, { flags: ['\\Draft', '\\Seen'] });
     await removeDraft(deps, s.user, input.draftId);
-    return { id: saved.id, folderId: drafts.id };
+    return { id: saved.objectId, folderId: drafts.id };
   });
 }

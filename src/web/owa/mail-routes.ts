@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { MessageListItem } from '../../store/types.js';
-import { intParam, requireSession, type OwaDeps } from './api-context.js';
+import { intParam, MessageId, messageParam, requireSession, type OwaDeps } from './api-context.js';
 import { HttpError } from './errors.js';
 import { messageAttachments, renderMessage } from './render.js';
 
-const Ids = z.array(z.number().int().positive()).min(1).max(500);
+const Ids = z.array(MessageId).min(1).max(500);
 const FlagsBody = z.object({ ids: Ids, seen: z.boolean().optional(), flagged: z.boolean().optional() });
 const MoveBody = z.object({ ids: Ids, folderId: z.number().int().positive() });
 const DeleteBody = z.object({ ids: Ids });
@@ -13,7 +13,7 @@ const DeleteBody = z.object({ ids: Ids });
 /** A list row: header facts only, never the body. (The folder ID apart: no object spread per row, which V8 makes slow.) */
 export function listItem(m: MessageListItem & { folderId?: number }, folderId = m.folderId) {
   return {
-    id: m.id, folderId, subject: m.subject, from: m.from, to: m.to, date: (m.date ?? m.internalDate).toISOString(),
+    id: m.objectId, folderId, subject: m.subject, from: m.from, to: m.to, date: (m.date ?? m.internalDate).toISOString(),
     preview: m.preview, hasAttachments: m.hasAttachments, size: m.size,
     seen: m.flags.includes('\\Seen'), flagged: m.flags.includes('\\Flagged'), draft: m.flags.includes('\\Draft'),
   };
@@ -23,7 +23,7 @@ export function listItem(m: MessageListItem & { folderId?: number }, folderId = 
  * Finds the user's messages by ID, grouped by folder (the store moves and flags by folder
  * and UID). Always with the session's user ID, so another user's IDs are simply "not found".
  */
-export async function locate(deps: OwaDeps, userId: number, ids: number[]): Promise<Map<number, number[]>> {
+export async function locate(deps: OwaDeps, userId: number, ids: string[]): Promise<Map<number, number[]>> {
   const byFolder = new Map<number, number[]>();
   for (const id of new Set(ids)) {
     const m = await deps.ctx.store.getMessage(userId, id);
@@ -61,7 +61,7 @@ export function mailRoutes(app: FastifyInstance, deps: OwaDeps): void {
       if (!body) {
         const page = await store.listMessagePage(s.user.id, folderId, offset, limit, query);
         body = Buffer.from(JSON.stringify({ total: page.total, offset, items: page.items.map((m) => listItem(m, folderId)) }));
-        deps.pages.set(key, stamp, body);
+        deps.pages.set(key, stamp, body, { userId: s.user.id, folderId });
       }
       return reply.type('application/json; charset=utf-8').send(body);
     });
@@ -69,7 +69,7 @@ export function mailRoutes(app: FastifyInstance, deps: OwaDeps): void {
 
   app.get('/api/messages/:id', async (req) => {
     const s = requireSession(deps, req);
-    const id = intParam((req.params as { id: string }).id, 'message');
+    const id = messageParam((req.params as { id: string }).id);
     const showImages = (req.query as { images?: string }).images === '1';
     return s.store.withObject('objtMessage', async () => {
       const m = await store.getMessage(s.user.id, id);
@@ -88,7 +88,7 @@ export function mailRoutes(app: FastifyInstance, deps: OwaDeps): void {
   app.get('/api/messages/:id/attachments/:index', async (req, reply) => {
     const s = requireSession(deps, req);
     const p = req.params as { id: string; index: string };
-    const id = intParam(p.id, 'message');
+    const id = messageParam(p.id);
     const index = intParam(p.index, 'attachment');
     return s.store.withObject('objtAttachment', async () => {
       const m = await store.getMessage(s.user.id, id);
