@@ -3,12 +3,11 @@ import type Database from 'better-sqlite3';
 /** Takes schema step 7 (change-state.ts) out of a store file, leaving it as Mailwarden with schema 6 wrote it. */
 export function undoStep7(db: Database.Database): void {
   for (const t of ['message_insert', 'message_update', 'message_delete', 'folder_insert', 'folder_update', 'folder_delete', 'user_delete']) db.exec(`DROP TRIGGER change_${t}`);
-  for (const i of ['messages_by_object', 'messages_by_change', 'folders_by_object']) db.exec(`DROP INDEX ${i}`);
+  for (const i of ['messages_by_object', 'messages_by_change', 'folders_by_object', 'folders_by_change']) db.exec(`DROP INDEX ${i}`);
   db.exec('DROP TABLE tombstones');
   db.exec('DROP TABLE change_counter');
   for (const c of ['object_id', 'email_id', 'change_state']) db.exec(`ALTER TABLE messages DROP COLUMN ${c}`);
   for (const c of ['object_id', 'change_state']) db.exec(`ALTER TABLE folders DROP COLUMN ${c}`);
-  db.exec('ALTER TABLE users DROP COLUMN change_state');
   db.exec("DELETE FROM meta WHERE key = 'changes_floor'");
   db.pragma('user_version = 6');
 }

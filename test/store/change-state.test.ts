@@ -140,6 +140,28 @@ test('a second SqliteStore on the same file (another process) moves the state th
   });
 });
 
+test('a writer that knows nothing of change states (plain SQL) still moves them: the triggers are the fallback', async () => {
+  await withStore(async (s, file) => {
+    const u = await s.createUser({ address: 'raw@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    const a = await s.append(u.id, inbox.id, msg('a'));
+    const b = await s.append(u.id, inbox.id, msg('b'));
+    const start = await s.changeState(u.id);
+    const db = new Database(file);
+    try {
+      db.prepare("UPDATE messages SET flags = '\\Flagged' WHERE folder_id = ? AND uid = ?").run(inbox.id, a.uid);
+      db.prepare('DELETE FROM messages WHERE folder_id = ? AND uid = ?').run(inbox.id, b.uid);
+      db.prepare("UPDATE folders SET name = 'Renamed raw' WHERE id = (SELECT id FROM folders WHERE user_id = ? AND name = 'Junk Email')").run(u.id);
+    } finally {
+      db.close();
+    }
+    const junk = (await s.getFolder(u.id, 'Renamed raw'))!;
+    assert.deepEqual(shape(await s.changesSince(u.id, start, 10)), {
+      messages: { ...none, updated: [a.objectId], destroyed: [b.objectId] }, folders: { ...none, updated: [junk.mailboxId] },
+    });
+  });
+});
+
 test('changesSince pages by maxChanges, oldest first, and the pages add up to the whole', async () => {
   await withStore(async (s) => {
     const u = await s.createUser({ address: 'pages@example.com', password: 'pw' });

@@ -8,8 +8,9 @@
  *
  * Why one counter for the whole store rather than one per user: an object's id is the state
  * at which it was created, which then is unique store-wide (a lookup by id is one index probe
- * whatever the user), and "created since S" is `id > S`. Each user still keeps the state of
- * their own last change (`users.change_state`), which is what a client is handed.
+ * whatever the user), and "created since S" is `id > S`. A user's current state is the newest
+ * of their objects' and tombstones' states, read on demand (a few index probes) rather than
+ * written by every change (one more row write per message changed).
  */
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
@@ -30,8 +31,6 @@ export const CHANGE_STATE_MIGRATION = `
   CREATE TABLE change_counter (id INTEGER PRIMARY KEY CHECK (id = 1), state INTEGER NOT NULL);
   -- existing objects keep their rowids as ids: the counter starts above every one of them
   INSERT INTO change_counter (id, state) VALUES (1, max(coalesce((SELECT max(id) FROM messages), 0), coalesce((SELECT max(id) FROM folders), 0)) + 1);
-  ALTER TABLE users ADD COLUMN change_state INTEGER NOT NULL DEFAULT 0;
-  UPDATE users SET change_state = (SELECT state FROM change_counter);
   ALTER TABLE messages ADD COLUMN object_id INTEGER;
   ALTER TABLE messages ADD COLUMN email_id INTEGER;
   ALTER TABLE messages ADD COLUMN change_state INTEGER NOT NULL DEFAULT 0;
@@ -42,6 +41,7 @@ export const CHANGE_STATE_MIGRATION = `
   CREATE INDEX messages_by_object ON messages (object_id);
   CREATE INDEX messages_by_change ON messages (folder_id, change_state);
   CREATE INDEX folders_by_object ON folders (object_id);
+  CREATE INDEX folders_by_change ON folders (user_id, change_state);
   -- states below this cannot be answered (tombstones before it are pruned, or it predates step 7)
   INSERT OR REPLACE INTO meta (key, value) VALUES ('changes_floor', (SELECT state FROM change_counter));
   -- Destroyed messages and folders, per user, outliving their folder (QRESYNC's expunged rows
@@ -57,42 +57,40 @@ export const CHANGE_STATE_MIGRATION = `
     PRIMARY KEY (user_id, state)
   ) WITHOUT ROWID;
   -- A new message gets the new state as its id, unless the writer carries one over (MOVE keeps
-  -- the message id, COPY the email id: see object-ids.ts).
-  CREATE TRIGGER change_message_insert AFTER INSERT ON messages BEGIN
+  -- the message id, COPY the email id: see object-ids.ts). MessageWrites.insertMessage sets all
+  -- three in its INSERT (not a second write of each new row); this covers a
+  -- writer that does not.
+  CREATE TRIGGER change_message_insert AFTER INSERT ON messages WHEN NEW.change_state = 0 BEGIN
     UPDATE change_counter SET state = state + 1;
     UPDATE messages SET change_state = (SELECT state FROM change_counter),
       object_id = coalesce(NEW.object_id, (SELECT state FROM change_counter)),
       email_id = coalesce(NEW.email_id, NEW.object_id, (SELECT state FROM change_counter))
     WHERE id = NEW.id;
-    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = (SELECT user_id FROM folders WHERE id = NEW.folder_id);
   END;
-  CREATE TRIGGER change_message_update AFTER UPDATE OF flags, folder_id, uid ON messages BEGIN
+  -- A writer may set change_state itself in the same UPDATE (takeChangeStates: storeFlags does,
+  -- as the row's second write here costs the most in bulk); one that does not is covered here.
+  CREATE TRIGGER change_message_update AFTER UPDATE OF flags, folder_id, uid ON messages WHEN NEW.change_state = OLD.change_state BEGIN
     UPDATE change_counter SET state = state + 1;
     UPDATE messages SET change_state = (SELECT state FROM change_counter) WHERE id = NEW.id;
-    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = (SELECT user_id FROM folders WHERE id = NEW.folder_id);
   END;
   CREATE TRIGGER change_message_delete AFTER DELETE ON messages BEGIN
     UPDATE change_counter SET state = state + 1;
     INSERT INTO tombstones (user_id, state, kind, object_id, folder_id, time)
       SELECT f.user_id, c.state, 'message', OLD.object_id, f.object_id, unixepoch() FROM folders f, change_counter c WHERE f.id = OLD.folder_id;
-    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = (SELECT user_id FROM folders WHERE id = OLD.folder_id);
   END;
   CREATE TRIGGER change_folder_insert AFTER INSERT ON folders BEGIN
     UPDATE change_counter SET state = state + 1;
     UPDATE folders SET change_state = (SELECT state FROM change_counter), object_id = coalesce(NEW.object_id, (SELECT state FROM change_counter))
     WHERE id = NEW.id;
-    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = NEW.user_id;
   END;
   CREATE TRIGGER change_folder_update AFTER UPDATE OF name, special_use ON folders BEGIN
     UPDATE change_counter SET state = state + 1;
     UPDATE folders SET change_state = (SELECT state FROM change_counter) WHERE id = NEW.id;
-    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = NEW.user_id;
   END;
   CREATE TRIGGER change_folder_delete AFTER DELETE ON folders BEGIN
     UPDATE change_counter SET state = state + 1;
     INSERT INTO tombstones (user_id, state, kind, object_id, folder_id, time)
       SELECT u.id, c.state, 'folder', OLD.object_id, OLD.object_id, unixepoch() FROM users u, change_counter c WHERE u.id = OLD.user_id;
-    UPDATE users SET change_state = (SELECT state FROM change_counter) WHERE id = OLD.user_id;
   END;
   CREATE TRIGGER change_user_delete AFTER DELETE ON users BEGIN
     DELETE FROM tombstones WHERE user_id = OLD.id;
@@ -101,11 +99,31 @@ export const CHANGE_STATE_MIGRATION = `
 
 type Query = (sql: string) => Database.Statement;
 
-/** The state a client starts from: the user's last change. */
+/** `n` new states, the first returned, for changes the caller writes in its own UPDATEs (inside its transaction). */
+export function takeChangeStates(q: Query, n: number): number {
+  return (q('UPDATE change_counter SET state = state + ? RETURNING state').pluck().get(n) as number) - n + 1;
+}
+
+/** The state a client starts from: the user's last change (never below the floor: see changesSince). */
 export function currentState(q: Query, userId: number): string {
-  const s = q('SELECT change_state FROM users WHERE id = ?').pluck().get(userId) as number | undefined;
-  if (s === undefined) throw new StoreError('not-found', `no user with id ${userId}`);
-  return toObjectId('state', s);
+  return toObjectId('state', userState(q, userId));
+}
+
+/**
+ * The newest state of the user's folders, messages (one index probe per folder) and tombstones.
+ * A user whose last change is older than the floor gets the floor: nothing of theirs changed
+ * between, so the answers from there are complete.
+ */
+function userState(q: Query, userId: number): number {
+  const r = q(
+    `SELECT (SELECT max(change_state) FROM folders WHERE user_id = u.id) AS f,
+       (SELECT max((SELECT max(change_state) FROM messages WHERE folder_id = fo.id)) FROM folders fo WHERE fo.user_id = u.id) AS m,
+       (SELECT max(state) FROM tombstones WHERE user_id = u.id) AS t,
+       (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'changes_floor') AS floor
+     FROM users u WHERE u.id = ?`,
+  ).get(userId) as { f: number | null; m: number | null; t: number | null; floor: number } | undefined;
+  if (!r) throw new StoreError('not-found', `no user with id ${userId}`);
+  return Math.max(r.f ?? 0, r.m ?? 0, r.t ?? 0, r.floor);
 }
 
 /** Drops tombstones older than `before` and raises the floor of answerable states past them. */
@@ -128,8 +146,7 @@ interface Entry { type: 'message' | 'folder'; live: boolean; o: number; s: numbe
  */
 export function changesSince(db: Database.Database, q: Query, userId: number, sinceState: string, maxChanges: number): AccountChanges {
   return db.transaction((): AccountChanges => {
-    const current = q('SELECT change_state FROM users WHERE id = ?').pluck().get(userId) as number | undefined;
-    if (current === undefined) throw new StoreError('not-found', `no user with id ${userId}`);
+    const current = userState(q, userId);
     const since = fromObjectId('state', sinceState);
     const floor = Number(q("SELECT value FROM meta WHERE key = 'changes_floor'").pluck().get());
     if (since === null || since > current) throw new StoreError('cannot-calculate-changes', `"${String(sinceState).slice(0, 40)}" is not a state of this account`);

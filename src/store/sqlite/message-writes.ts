@@ -3,6 +3,7 @@ import { StoreError } from '../errors.js';
 import { resolveSetting } from '../../settings/resolve.js';
 import type { AnalysedMessage } from '../analyse.js';
 import { toObjectId } from '../object-ids.js';
+import { takeChangeStates } from './change-state.js';
 import type { AppendResult, QuotaUsage, SettingOverride } from '../types.js';
 
 /**
@@ -75,15 +76,15 @@ export class MessageWrites {
       | undefined;
     if (!f) throw new StoreError('not-found', 'no such folder');
     const modseq = f.highest_modseq + 1;
-    const r = this.q('INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_hash, object_id, email_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
-      folderId, f.uid_next, modseq, flags, internalDate, size, hash, carry.objectId ?? null, carry.emailId ?? null,
-    );
-    const id = Number(r.lastInsertRowid);
+    // its change state, and its ids unless carried over (change-state.ts), in the row's one write
+    const state = takeChangeStates((sql) => this.q(sql), 1);
+    const objectId = carry.objectId ?? state;
+    const r = this.q(
+      'INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_hash, object_id, email_id, change_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(folderId, f.uid_next, modseq, flags, internalDate, size, hash, objectId, carry.emailId ?? objectId, state);
     this.q('UPDATE folders SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?').run(modseq, folderId);
     this.q('UPDATE users SET used_bytes = used_bytes + ?, message_count = message_count + 1 WHERE id = ?').run(size, userId);
-    // the insert trigger gave the row its object id (change-state.ts)
-    const objectId = this.q('SELECT object_id FROM messages WHERE id = ?').pluck().get(id) as number;
-    return { id, objectId: toObjectId('message', objectId), uid: f.uid_next, uidValidity: f.uid_validity, modseq };
+    return { id: Number(r.lastInsertRowid), objectId: toObjectId('message', objectId), uid: f.uid_next, uidValidity: f.uid_validity, modseq };
   }
 
   /** Adds an outbound queue entry for stored bytes, due now; caller holds the transaction. */

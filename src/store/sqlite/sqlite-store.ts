@@ -10,7 +10,7 @@ import type { DeliverOutcome } from './write-ops.js';
 import { splitFlags, type AppendOptions, type DeliveryOptions, type NewQueueEntry, type NewUser, type Store, type StoreChange } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
-import { changesSince, currentState, pruneTombstones, TOMBSTONE_DAYS } from './change-state.js';
+import { changesSince, currentState, pruneTombstones, takeChangeStates, TOMBSTONE_DAYS } from './change-state.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
@@ -631,7 +631,8 @@ export class SqliteStore implements Store {
       const failedModified: number[] = [];
       let modseq = (this.q('SELECT highest_modseq FROM folders WHERE id = ?').get(folderId) as { highest_modseq: number }).highest_modseq;
       const sel = this.q('SELECT id, uid, modseq, flags FROM messages WHERE folder_id = ? AND uid = ?');
-      const upd = this.q('UPDATE messages SET flags = ?, modseq = ? WHERE id = ?');
+      const upd = this.q('UPDATE messages SET flags = ?, modseq = ?, change_state = ? WHERE id = ?');
+      const rows: Array<{ id: number; flags: string }> = [];
       for (const uid of uids) {
         const r = sel.get(folderId, uid) as { id: number; uid: number; modseq: number; flags: string } | undefined;
         if (!r) continue;
@@ -643,9 +644,14 @@ export class SqliteStore implements Store {
         const next = applyFlags(current, op, flags);
         if (sameFlags(current, next)) continue;
         modseq += 1;
-        upd.run(joinFlags(next), modseq, r.id);
+        rows.push({ id: r.id, flags: joinFlags(next) });
         changed.push({ uid, flags: next, modseq });
       }
+      // The account change states (change-state.ts) are set here, in the row's one update, as one
+      // block: the trigger's per-row counter bump and second write of the row made a STORE of
+      // 2,000 messages 5x slower. The trigger stays the fallback for writers that do not.
+      const firstState = rows.length ? takeChangeStates((sql) => this.q(sql), rows.length) : 0;
+      rows.forEach((r, i) => upd.run(r.flags, changed[i]!.modseq, firstState + i, r.id));
       if (changed.length) this.q('UPDATE folders SET highest_modseq = ? WHERE id = ?').run(modseq, folderId);
       return { changed, failedModified };
     });
