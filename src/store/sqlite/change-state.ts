@@ -18,7 +18,7 @@ import { fromObjectId, toObjectId } from '../object-ids.js';
 import type { AccountChanges } from '../types.js';
 
 /**
- * Tombstones are kept this long, then pruned (at open and once a day). A client whose state is
+ * Tombstones are kept this long, then pruned (a minute after the store opens, then daily). A client whose state is
  * older than the newest pruned tombstone gets `cannot-calculate-changes` and syncs afresh
  * (EWS: a new SyncState; ActiveSync: SyncKey 0; JMAP: cannotCalculateChanges). 90 days is
  * longer than phones and desktop clients stay away in practice, and a tombstone is ~40 bytes.

@@ -91,16 +91,22 @@ export class SqliteStore implements Store {
       }
     });
     this.org = { name: get('organisation')!, serverName: get('server_name')! };
-    // tombstone pruning: now and once a day (change-state.ts says why 90 days)
-    const prune = () => pruneTombstones(this.db, (sql) => this.q(sql), new Date(Date.now() - TOMBSTONE_DAYS * 86_400_000));
-    prune();
-    this.pruneTimer = setInterval(() => {
+    this.schedulePruning(60_000);
+  }
+
+  /**
+   * Tombstones older than TOMBSTONE_DAYS go a minute after opening (not at once: a CLI command
+   * opens the store too, and needs no write) and then once a day; change-state.ts says why 90 days.
+   */
+  private schedulePruning(delayMs: number): void {
+    this.pruneTimer = setTimeout(() => {
       try {
-        prune();
+        pruneTombstones(this.db, (sql) => this.q(sql), new Date(Date.now() - TOMBSTONE_DAYS * 86_400_000));
       } catch (err) {
-        console.error('store: pruning tombstones failed (retried tomorrow):', err);
+        console.error('store: pruning tombstones failed (tried again tomorrow):', err);
       }
-    }, 86_400_000);
+      if (this.db.open) this.schedulePruning(86_400_000);
+    }, delayMs);
     this.pruneTimer.unref();
   }
 
@@ -123,7 +129,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    if (this.pruneTimer) clearTimeout(this.pruneTimer);
     await this.writer.close(); // writes already sent commit before the file closes
     if (this.db.open) this.db.close();
   }
