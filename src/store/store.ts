@@ -131,8 +131,10 @@ export interface Store {
    * to ask again from `newState`. A message moved is updated (its id stays), a copy is created.
    * Throws StoreError 'cannot-calculate-changes' for a state that is not this account's or
    * is older than the history kept (90 days of tombstones): the client then syncs afresh.
+   * With `folderId`: that folder's messages only (EWS SyncFolderItems, an ActiveSync collection;
+   * states are the account's): a message moved in is created there, one moved out destroyed.
    */
-  changesSince(userId: number, sinceState: string, maxChanges: number): Promise<AccountChanges>;
+  changesSince(userId: number, sinceState: string, maxChanges: number, opts?: { folderId?: number }): Promise<AccountChanges>;
 
   // --- event log
   appendEvent(e: NewEvent): Promise<EventRecord>;

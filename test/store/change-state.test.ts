@@ -162,6 +162,34 @@ test('a writer that knows nothing of change states (plain SQL) still moves them:
   });
 });
 
+test('changesSince of one folder: a move is destroyed in the folder left and created in the folder entered', async () => {
+  await withStore(async (s) => {
+    const u = await s.createUser({ address: 'folders@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    const work = await s.createFolder(u.id, 'Work');
+    const a = await s.append(u.id, inbox.id, msg('a'));
+    const b = await s.append(u.id, inbox.id, msg('b'));
+    const w = await s.append(u.id, work.id, msg('w'));
+    const start = await s.changeState(u.id);
+    await s.storeFlags(u.id, inbox.id, [a.uid], 'add', ['\\Seen']);
+    await s.moveMessages(u.id, inbox.id, [b.uid], work.id);
+    await s.storeFlags(u.id, work.id, [w.uid], 'add', ['\\Deleted']);
+    await s.expunge(u.id, work.id);
+    const c = await s.append(u.id, work.id, msg('c'));
+    const inInbox = await s.changesSince(u.id, start, 100, { folderId: inbox.id });
+    assert.deepEqual(shape(inInbox), { messages: { ...none, updated: [a.objectId], destroyed: [b.objectId] }, folders: none });
+    assert.equal(inInbox.newState, await s.changeState(u.id), 'states are the account’s');
+    assert.deepEqual(shape(await s.changesSince(u.id, start, 100, { folderId: work.id })), {
+      messages: { created: [b.objectId, c.objectId].sort(), updated: [], destroyed: [w.objectId] }, folders: none,
+    });
+    // the account sees the same as one update (the move), one destroyed and one created
+    assert.deepEqual(shape(await s.changesSince(u.id, start, 100)).messages, {
+      created: [c.objectId], updated: [a.objectId, b.objectId].sort(), destroyed: [w.objectId],
+    });
+    await assert.rejects(s.changesSince(u.id, start, 100, { folderId: 999_999 }), (e: unknown) => e instanceof StoreError && e.kind === 'not-found');
+  });
+});
+
 test('changesSince pages by maxChanges, oldest first, and the pages add up to the whole', async () => {
   await withStore(async (s) => {
     const u = await s.createUser({ address: 'pages@example.com', password: 'pw' });

@@ -139,12 +139,66 @@ export function pruneTombstones(db: Database.Database, q: Query, before: Date): 
 
 interface Entry { type: 'message' | 'folder'; live: boolean; o: number; s: number }
 
+/** Where changesSince looks: its rows, and how it tells a new object and a gone one. */
+interface Scope {
+  sources: Entry[][];
+  /** A living object changed after `since`: new to the client, or one it has? */
+  isNew(e: Entry): boolean;
+  /** A tombstone's object: gone from the scope (not moved within it, or back into it)? */
+  isGone(e: Entry): boolean;
+}
+
+const liveRows = (rows: Array<{ o: number; s: number }>, type: Entry['type']): Entry[] => rows.map((r) => ({ type, live: true, ...r }));
+
+/** The whole account: messages and folders; a move is an update, a tombstone counts once the object is gone everywhere. */
+function accountScope(q: Query, p: { user: number; since: number; limit: number }): Scope {
+  const messageExists = q('SELECT 1 FROM messages m JOIN folders f ON f.id = m.folder_id WHERE m.object_id = ? AND f.user_id = ?').pluck();
+  const folderExists = q('SELECT 1 FROM folders WHERE object_id = ? AND user_id = ?').pluck();
+  return {
+    sources: [
+      liveRows(q(`SELECT m.object_id AS o, m.change_state AS s FROM folders f JOIN messages m ON m.folder_id = f.id AND m.change_state > @since
+          WHERE f.user_id = @user ORDER BY m.change_state LIMIT @limit`).all(p) as Array<{ o: number; s: number }>, 'message'),
+      liveRows(q('SELECT object_id AS o, change_state AS s FROM folders WHERE user_id = @user AND change_state > @since ORDER BY change_state LIMIT @limit')
+        .all(p) as Array<{ o: number; s: number }>, 'folder'),
+      (q('SELECT kind AS type, object_id AS o, state AS s FROM tombstones WHERE user_id = @user AND state > @since ORDER BY state LIMIT @limit')
+        .all(p) as Array<{ type: Entry['type']; o: number; s: number }>).map((r) => ({ ...r, live: false })),
+    ],
+    isNew: (e) => e.o > p.since,
+    isGone: (e) => !(e.type === 'message' ? messageExists : folderExists).get(e.o, p.user),
+  };
+}
+
 /**
- * What changed in a user's account after `sinceState`, oldest change first, at most
- * `maxChanges` ids. See Store.changesSince for the meaning; one read transaction, so the
- * answer and its newState are one snapshot even while the writer thread commits.
+ * One folder's messages (EWS SyncFolderItems, an ActiveSync collection): a message moved in is
+ * created here, one moved out is destroyed here (its tombstone names the folder it left). A
+ * message that left after `since` and came back is reported as created (the history does not
+ * say whether it was here at `since`).
  */
-export function changesSince(db: Database.Database, q: Query, userId: number, sinceState: string, maxChanges: number): AccountChanges {
+function folderScope(q: Query, p: { user: number; since: number; limit: number }, folderId: number): Scope {
+  const fo = q('SELECT object_id FROM folders WHERE id = ? AND user_id = ?').pluck().get(folderId, p.user) as number | undefined;
+  if (fo === undefined) throw new StoreError('not-found', 'no such folder');
+  const fp = { ...p, folder: folderId, fo };
+  const movedHere = new Set(q("SELECT object_id FROM tombstones WHERE user_id = @user AND state > @since AND kind = 'message' AND folder_id <> @fo").pluck().all(fp) as number[]);
+  const here = q('SELECT 1 FROM messages WHERE object_id = ? AND folder_id = ?').pluck();
+  return {
+    sources: [
+      liveRows(q('SELECT object_id AS o, change_state AS s FROM messages WHERE folder_id = @folder AND change_state > @since ORDER BY change_state LIMIT @limit')
+        .all(fp) as Array<{ o: number; s: number }>, 'message'),
+      (q("SELECT object_id AS o, state AS s FROM tombstones WHERE user_id = @user AND state > @since AND kind = 'message' AND folder_id = @fo ORDER BY state LIMIT @limit")
+        .all(fp) as Array<{ o: number; s: number }>).map((r) => ({ type: 'message', live: false, ...r })),
+    ],
+    isNew: (e) => e.o > p.since || movedHere.has(e.o),
+    isGone: (e) => !here.get(e.o, folderId),
+  };
+}
+
+/**
+ * What changed in a user's account (or, with `folderId`, in one folder) after `sinceState`,
+ * oldest change first, at most `maxChanges` ids. See Store.changesSince for the meaning; one
+ * read transaction, so the answer and its newState are one snapshot even while the writer
+ * thread commits.
+ */
+export function changesSince(db: Database.Database, q: Query, userId: number, sinceState: string, maxChanges: number, folderId?: number): AccountChanges {
   return db.transaction((): AccountChanges => {
     const current = userState(q, userId);
     const since = fromObjectId('state', sinceState);
@@ -155,23 +209,14 @@ export function changesSince(db: Database.Database, q: Query, userId: number, si
       oldState: sinceState, newState: sinceState, hasMore: false,
       messages: { created: [], updated: [], destroyed: [] }, folders: { created: [], updated: [], destroyed: [] },
     };
+    const p = { user: userId, since, limit: Math.max(1, Math.floor(maxChanges)) + 1 };
+    const scope = folderId === undefined ? accountScope(q, p) : folderScope(q, p, folderId);
     if (since === current) return out;
-    const max = Math.max(1, Math.floor(maxChanges));
-    const p = { user: userId, since, limit: max + 1 };
-    const sources: Entry[][] = [
-      (q(`SELECT m.object_id AS o, m.change_state AS s FROM folders f JOIN messages m ON m.folder_id = f.id AND m.change_state > @since
-          WHERE f.user_id = @user ORDER BY m.change_state LIMIT @limit`).all(p) as Array<{ o: number; s: number }>).map((r) => ({ type: 'message', live: true, ...r })),
-      (q('SELECT object_id AS o, change_state AS s FROM folders WHERE user_id = @user AND change_state > @since ORDER BY change_state LIMIT @limit')
-        .all(p) as Array<{ o: number; s: number }>).map((r) => ({ type: 'folder', live: true, ...r })),
-      (q('SELECT kind AS type, object_id AS o, state AS s FROM tombstones WHERE user_id = @user AND state > @since ORDER BY state LIMIT @limit')
-        .all(p) as Array<{ type: 'message' | 'folder'; o: number; s: number }>).map((r) => ({ ...r, live: false })),
-    ];
+    const max = p.limit - 1;
     // A source cut at its limit is complete only up to its last row: nothing past that is answered now.
     let horizon = Infinity;
-    for (const rows of sources) if (rows.length === p.limit) horizon = Math.min(horizon, rows[rows.length - 1]!.s);
-    const merged = sources.flat().sort((a, b) => a.s - b.s);
-    const messageExists = q('SELECT 1 FROM messages m JOIN folders f ON f.id = m.folder_id WHERE m.object_id = ? AND f.user_id = ?').pluck();
-    const folderExists = q('SELECT 1 FROM folders WHERE object_id = ? AND user_id = ?').pluck();
+    for (const rows of scope.sources) if (rows.length === p.limit) horizon = Math.min(horizon, rows[rows.length - 1]!.s);
+    const merged = scope.sources.flat().sort((a, b) => a.s - b.s);
     const seen = new Set<string>();
     let last = since;
     for (let i = 0; i < merged.length; i++) {
@@ -181,16 +226,15 @@ export function changesSince(db: Database.Database, q: Query, userId: number, si
         break;
       }
       last = e.s;
-      const kind = e.type === 'message' ? 'message' : 'mailbox';
-      const id = toObjectId(kind, e.o);
+      const id = toObjectId(e.type === 'message' ? 'message' : 'mailbox', e.o);
       const lists = e.type === 'message' ? out.messages : out.folders;
       if (!seen.has(id)) {
         if (e.live) {
           seen.add(id);
-          (e.o > since ? lists.created : lists.updated).push(id);
-        } else if (e.o <= since && !(e.type === 'message' ? messageExists : folderExists).get(e.o, userId)) {
-          // a tombstone of a moved message (it lives on elsewhere) or of an object made and
-          // destroyed within the range is not reported
+          (scope.isNew(e) ? lists.created : lists.updated).push(id);
+        } else if (e.o <= since && scope.isGone(e)) {
+          // a tombstone of a message moved (it lives on) or of an object made and destroyed
+          // within the range is not reported
           seen.add(id);
           lists.destroyed.push(id);
         }

@@ -749,8 +749,8 @@ export class SqliteStore implements Store {
     return currentState((sql) => this.q(sql), userId);
   }
 
-  async changesSince(userId: number, sinceState: string, maxChanges: number): Promise<AccountChanges> {
-    return changesSince(this.db, (sql) => this.q(sql), userId, sinceState, maxChanges);
+  async changesSince(userId: number, sinceState: string, maxChanges: number, opts: { folderId?: number } = {}): Promise<AccountChanges> {
+    return changesSince(this.db, (sql) => this.q(sql), userId, sinceState, maxChanges, opts.folderId);
   }
 
   // ---------------------------------------------------------------- events
