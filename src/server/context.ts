@@ -5,6 +5,8 @@ import type { SessionGovernor } from '../governor/governor.js';
 import type { EventLog } from '../events/event-log.js';
 import type { ConnectionLimits } from '../access/connection-limits.js';
 import type { AuthGuard } from '../access/auth-guard.js';
+import type { SharedState } from '../shared-state/shared-state.js';
+import type { Clock } from '../shared-state/clock.js';
 import type { ServerConfig } from './config.js';
 
 export interface TlsMaterial {
@@ -22,6 +24,13 @@ export interface ServerContext {
   events: EventLog;
   connections: { pop: ConnectionLimits; imap: ConnectionLimits };
   authGuard: AuthGuard;
+  /**
+   * What the nodes of a cluster must agree on (web sessions, brute-force counters, event-9646
+   * windows) goes here: in process on one node, Redis in the cluster issue.
+   */
+  state: SharedState;
+  /** Where time comes from, so that windows and TTLs can be tested with a manual clock. */
+  clock: Clock;
   tls: TlsMaterial;
   dataDir: string;
   /** Host name shown in greetings, events and the web mail error page. */

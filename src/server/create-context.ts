@@ -10,6 +10,8 @@ import { SessionGovernor } from '../governor/governor.js';
 import { InProcessAccounting } from '../governor/in-process-accounting.js';
 import { ConnectionLimits } from '../access/connection-limits.js';
 import { AuthGuard } from '../access/auth-guard.js';
+import { InProcessState } from '../shared-state/in-process-state.js';
+import { systemClock, type Clock } from '../shared-state/clock.js';
 import { ensureTls } from './tls.js';
 import type { ServerContext } from './context.js';
 import { defaultConfig, type ServerConfig } from './config.js';
@@ -47,7 +49,8 @@ export async function openDataStore(dataDir: string, create: boolean, changes?: 
 }
 
 /** Everything a running server (or an in-process test server) shares between front ends. */
-export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig } = {}): Promise<ServerContext> {
+export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig; clock?: Clock } = {}): Promise<ServerContext> {
+  const clock = opts.clock ?? systemClock;
   const changes = new InProcessChangeBus();
   const store = await openDataStore(dataDir, true, changes);
   const dir = resolve(dataDir);
@@ -60,6 +63,8 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   const governor = new SessionGovernor(new InProcessAccounting(), settings, events);
   return {
     store, changes, settings, governor, events,
+    state: new InProcessState(clock),
+    clock,
     connections: { pop: new ConnectionLimits('pop', settings), imap: new ConnectionLimits('imap', settings) },
     authGuard: new AuthGuard(events),
     tls: { key: tls.key, cert: tls.cert },

@@ -89,6 +89,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
       rmSync(serverInfoFile(dataDir), { force: true });
       await ctx.store.close();
       await ctx.changes.close();
+      await ctx.state.close();
     },
   };
 }
