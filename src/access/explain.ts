@@ -56,7 +56,7 @@ export function explainAccess(
     layers.push({
       layer: 'protocol connection limits', applies: true, refuses,
       checks: [{ setting: e.def.name, limit, source: e.source, count: counts.protocolConnectionsForUser, refuses }],
-      clientSees: protocol === 'pop3' ? '-ERR [IN-USE] … (PopSettings.MaxConnectionsPerUser)' : 'NO [LIMIT] … (ImapSettings.MaxConnectionsPerUser)',
+      clientSees: protocol === 'pop3' ? '-ERR [IN-USE] … (PopSettings.MaxConnectionsPerUser)' : 'NO [UNAVAILABLE] … (ImapSettings.MaxConnectionsPerUser)',
       remedy: `mailwarden settings set ${e.def.name} ${counts.protocolConnectionsForUser + 1}`,
     });
   } else {
@@ -71,7 +71,7 @@ export function explainAccess(
   layers.push({
     layer: 'throttling policy', applies: true, refuses: tRefuses,
     checks: [{ setting: t.def.name, limit: tLimit === 0 ? 'unlimited' : tLimit, source: t.source, count: held, refuses: tRefuses }],
-    clientSees: protocol === 'pop3' ? '-ERR [SYS/TEMP] …' : protocol === 'imap' ? 'NO [LIMIT] …' : 'HTTP 503',
+    clientSees: protocol === 'pop3' ? '-ERR [SYS/TEMP] …' : protocol === 'imap' ? 'NO [UNAVAILABLE] …' : 'HTTP 503',
     remedy: `mailwarden settings set ${q(t.def.name)} ${held + 1} --user ${user.address}`,
   });
 

@@ -17,12 +17,12 @@ test('17th IMAP logon is refused with the store limit, then admitted after a liv
     clients.push(extra);
     await extra.readResponse();
     const refused = await extra.login();
-    assert.equal(refused, 't1 NO [LIMIT] Server Unavailable. 15: 16 of 16 service sessions in use for alice@example.com');
+    assert.equal(refused, 't1 NO [UNAVAILABLE] Server Unavailable. 15: 16 of 16 service sessions in use for alice@example.com');
     // the connection stays usable, in the not-authenticated state
     assert.match((await extra.command('NOOP')).tagged, /^t2 OK/);
     assert.match((await extra.command('SELECT INBOX')).tagged, /^t3 BAD/);
     // a second refusal in the same minute does not write a second event
-    assert.match(await extra.login(), /^t4 NO \[LIMIT\]/);
+    assert.match(await extra.login(), /^t4 NO \[UNAVAILABLE\]/);
     const events = await srv.ctx.store.listEvents({ eventId: 9646 });
     assert.equal(events.length, 1);
     assert.equal(events[0]!.message, `Mapi session "${srv.user.dn}" exceeded the maximum of 16 objects of type "session".`);
@@ -139,7 +139,7 @@ test('protocol and throttling layers refuse with the limit named, before the sto
   assert.match(await a.login(), /OK/);
   const b = await RawClient.connect(srv.port);
   await b.readResponse();
-  assert.equal(await b.login(), 't1 NO [LIMIT] 1 of 1 connections in use for alice@example.com (ImapSettings.MaxConnectionsPerUser)');
+  assert.equal(await b.login(), 't1 NO [UNAVAILABLE] 1 of 1 connections in use for alice@example.com (ImapSettings.MaxConnectionsPerUser)');
   assert.equal((await srv.ctx.governor.counts(srv.user.id)).all, 1);
   const c = await RawClient.connect(srv.port);
   await c.readResponse();

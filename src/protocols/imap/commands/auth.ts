@@ -1,11 +1,22 @@
 // STARTTLS, LOGIN, AUTHENTICATE (PLAIN, LOGIN; SASL-IR) and the governed logon behind them.
 import { sleep } from '../../../access/auth-guard.js';
 import { refusalText } from '../../../access/connection-limits.js';
+import { TooManyObjectsOpened } from '../../../governor/errors.js';
 import { expectArgs, atomArg, stringArg } from '../args.js';
 import { bad, no } from '../errors.js';
 import { capabilityList } from '../capabilities.js';
 import type { ImapSession } from '../session.js';
 import { NOTAUTH, type CommandSpec } from './types.js';
+
+/**
+ * The response code for a logon refused for a reason other than the credentials (store
+ * session limit, MaxConnectionsPerUser, throttling, lockout): RFC 5530 UNAVAILABLE ("the
+ * server is temporarily unable to log this user in"), not LIMIT or AUTHENTICATIONFAILED.
+ * Clients tell it apart from a wrong password: Thunderbird shows the server's text in an
+ * alert instead of offering "Enter New Password" (README, "What a client shows at the limit").
+ * LIMIT stays for the per-session object limits of an authenticated session (errors.ts).
+ */
+const REFUSED_NOT_CREDENTIALS = 'UNAVAILABLE';
 
 /**
  * SPEC 3.5, in order: password (with the auth guard's delay), the protocol and throttling
@@ -17,7 +28,7 @@ async function logon(s: ImapSession, identity: string, password: string): Promis
   const ip = s.conn.remoteAddress;
   await ctx.settings.refresh();
   const locked = ctx.authGuard.lockedFor(ip);
-  if (locked > 0) throw no(`Logons from ${ip} are refused for ${Math.ceil(locked / 1000)} more seconds after repeated failures`, 'UNAVAILABLE');
+  if (locked > 0) throw no(`Logons from ${ip} are refused for ${Math.ceil(locked / 1000)} more seconds after repeated failures`, REFUSED_NOT_CREDENTIALS);
   const user = await ctx.store.verifyPassword(identity, password);
   if (!user) {
     await sleep(await ctx.authGuard.failed(ip, 'imap', identity));
@@ -31,14 +42,16 @@ async function logon(s: ImapSession, identity: string, password: string): Promis
       ? ctx.events.write('imapConnectionLimit', [r.setting, r.count, r.limit, r.scope, ip], user.address)
       : ctx.events.write('throttlingLimit', [user.address, r.setting, r.count, r.limit, 'IMAP4'], user.address);
     await event.catch(() => undefined);
-    throw no(refusalText(r), 'LIMIT');
+    throw no(refusalText(r), REFUSED_NOT_CREDENTIALS);
   }
   let session;
   try {
     session = await ctx.governor.open({ user, kind: 'imap', clientAddress: ip, clientInfo: s.clientInfo });
   } catch (err) {
     admitted.release();
-    throw err; // TooManyObjectsOpened -> NO [LIMIT] Server Unavailable. 15: ... (errors.ts)
+    // the store session limit: NO [UNAVAILABLE] Server Unavailable. 15: 16 of 16 service sessions in use for …
+    if (err instanceof TooManyObjectsOpened) throw no(err.clientText, REFUSED_NOT_CREDENTIALS);
+    throw err;
   }
   if (s.isFinished) {
     // the client left while the session was being opened: give it back at once
