@@ -20,6 +20,8 @@ export function run(cmd: string, args: string[], opts: { input?: string | Buffer
       const stdoutBytes = Buffer.concat(out);
       resolve({ status, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
     });
+    // a command that exits before reading its input (tmux, for one) must not fail the run with EPIPE
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
