@@ -1,27 +1,26 @@
 import type { LiveSettings } from '../settings/resolve.js';
+import type { ServiceKind } from '../settings/catalog.js';
 import type { User } from '../store/types.js';
+import type { LogonRefusal } from './refusal.js';
 
-export type LimitedProtocol = 'pop' | 'imap';
+const THROTTLING: Record<ServiceKind, string> = {
+  imap: 'ThrottlingPolicy.IMAPMaxConcurrency', pop3: 'ThrottlingPolicy.POPMaxConcurrency', owa: 'ThrottlingPolicy.OWAMaxConcurrency',
+  ews: 'ThrottlingPolicy.EWSMaxConcurrency', eas: 'ThrottlingPolicy.EASMaxConcurrency',
+};
+/** Only POP3 and IMAP have a protocol connection layer (PopSettings/ImapSettings); the HTTP front ends have throttling only. */
+const PREFIX: Partial<Record<ServiceKind, string>> = { pop3: 'PopSettings', imap: 'ImapSettings' };
+/** What the throttling layer counts, in the words of the refusal. */
+const COUNTED: Record<ServiceKind, string> = {
+  imap: 'connections', pop3: 'connections', owa: 'web mail sessions', ews: 'EWS sessions', eas: 'ActiveSync sessions',
+};
 
-/** Which layer refused, with the setting that governs it: every refusal names its limit. */
-export interface LayerRefusal {
-  layer: 'protocol' | 'throttling';
-  setting: string;
-  limit: number;
-  count: number;
-  /** "the server", "127.0.0.1", "alice@example.com" */
-  scope: string;
-  /** POP3/IMAP answer family: IN-USE for per-user limits, SYS/TEMP for server capacity. */
-  code: 'IN-USE' | 'SYS/TEMP';
-}
-
-const THROTTLING: Record<LimitedProtocol, string> = { pop: 'ThrottlingPolicy.POPMaxConcurrency', imap: 'ThrottlingPolicy.IMAPMaxConcurrency' };
-const PREFIX: Record<LimitedProtocol, string> = { pop: 'PopSettings', imap: 'ImapSettings' };
+type Admission = { ok: true; release: () => void } | { ok: false; refusal: LogonRefusal };
 
 /**
  * The protocol connection layer (PopSettings/ImapSettings) and the throttling layer of one
- * protocol on this node. Counts are raised and checked in one synchronous step and lowered
- * by the returned release function, which is idempotent.
+ * front end on this node. Counts are raised and checked in one synchronous step (so parallel
+ * logons cannot both pass the last slot) and lowered by the returned release function, which
+ * is idempotent.
  */
 export class ConnectionLimits {
   private total = 0;
@@ -29,21 +28,28 @@ export class ConnectionLimits {
   private readonly byUser = new Map<number, number>();
 
   constructor(
-    readonly protocol: LimitedProtocol,
+    readonly kind: ServiceKind,
     private readonly settings: LiveSettings,
   ) {}
 
-  private setting(name: string): string {
-    return `${PREFIX[this.protocol]}.${name}`;
+  get hasProtocolLayer(): boolean {
+    return PREFIX[this.kind] !== undefined;
   }
 
-  /** On TCP accept: MaxConnections and MaxConnectionFromSingleIP. */
-  admitConnection(ip: string): { ok: true; release: () => void } | { ok: false; refusal: LayerRefusal } {
+  private setting(name: string): string {
+    return `${PREFIX[this.kind]}.${name}`;
+  }
+
+  /** On TCP accept: MaxConnections and MaxConnectionFromSingleIP (POP3 and IMAP only). */
+  admitConnection(ip: string): Admission {
+    if (!this.hasProtocolLayer) return { ok: true, release: () => undefined };
+    const refusal = (setting: string, limit: number, count: number, scope: string): Admission =>
+      ({ ok: false, refusal: { kind: 'protocol', setting: this.setting(setting), limit, count, scope, counted: 'connections', clientAddress: ip } });
     const max = this.settings.int(this.setting('MaxConnections'));
-    if (this.total >= max) return { ok: false, refusal: { layer: 'protocol', setting: this.setting('MaxConnections'), limit: max, count: this.total, scope: 'the server', code: 'SYS/TEMP' } };
+    if (this.total >= max) return refusal('MaxConnections', max, this.total, 'the server');
     const perIp = this.settings.int(this.setting('MaxConnectionFromSingleIP'));
     const fromIp = this.byIp.get(ip) ?? 0;
-    if (fromIp >= perIp) return { ok: false, refusal: { layer: 'protocol', setting: this.setting('MaxConnectionFromSingleIP'), limit: perIp, count: fromIp, scope: ip, code: 'SYS/TEMP' } };
+    if (fromIp >= perIp) return refusal('MaxConnectionFromSingleIP', perIp, fromIp, ip);
     this.total += 1;
     this.byIp.set(ip, fromIp + 1);
     let done = false;
@@ -61,8 +67,8 @@ export class ConnectionLimits {
   }
 
   /** After authentication, before the store session: MaxConnectionsPerUser, then throttling. */
-  admitUser(user: User): { ok: true; release: () => void } | { ok: false; refusal: LayerRefusal } {
-    const refusal = this.check(user);
+  admitUser(user: User, clientAddress: string): Admission {
+    const refusal = this.check(user, clientAddress);
     if (refusal) return { ok: false, refusal };
     this.byUser.set(user.id, (this.byUser.get(user.id) ?? 0) + 1);
     let done = false;
@@ -78,14 +84,20 @@ export class ConnectionLimits {
     };
   }
 
-  /** What admitUser would answer now, without counting anything (used by `access explain`). */
-  check(user: User): LayerRefusal | null {
+  /** What admitUser would answer now, without counting anything (the predicate `access explain` runs). */
+  check(user: User, clientAddress: string): LogonRefusal | null {
     const held = this.byUser.get(user.id) ?? 0;
-    const perUser = this.settings.int(this.setting('MaxConnectionsPerUser'));
-    if (held >= perUser) return { layer: 'protocol', setting: this.setting('MaxConnectionsPerUser'), limit: perUser, count: held, scope: user.address, code: 'IN-USE' };
-    const ctx = { userId: user.id, databaseId: user.databaseId };
-    const concurrency = this.settings.int(THROTTLING[this.protocol], ctx);
-    if (concurrency > 0 && held >= concurrency) return { layer: 'throttling', setting: THROTTLING[this.protocol], limit: concurrency, count: held, scope: user.address, code: 'SYS/TEMP' };
+    if (this.hasProtocolLayer) {
+      const perUser = this.settings.int(this.setting('MaxConnectionsPerUser'));
+      if (held >= perUser) {
+        return { kind: 'protocol', setting: this.setting('MaxConnectionsPerUser'), limit: perUser, count: held, scope: user.address, counted: 'connections', clientAddress };
+      }
+    }
+    const setting = THROTTLING[this.kind];
+    const concurrency = this.settings.int(setting, { userId: user.id, databaseId: user.databaseId });
+    if (concurrency > 0 && held >= concurrency) {
+      return { kind: 'throttling', setting, limit: concurrency, count: held, scope: user.address, counted: COUNTED[this.kind], clientAddress };
+    }
     return null;
   }
 
@@ -96,8 +108,4 @@ export class ConnectionLimits {
   get connections(): number {
     return this.total;
   }
-}
-
-export function refusalText(r: LayerRefusal): string {
-  return `${r.count} of ${r.limit} connections in use for ${r.scope} (${r.setting})`;
 }

@@ -1,12 +1,18 @@
 import type { LiveSettings } from '../settings/resolve.js';
 import type { ServiceKind } from '../settings/catalog.js';
 import type { User } from '../store/types.js';
-import type { UserSessionCounts } from '../governor/accounting.js';
+import type { SessionGovernor } from '../governor/governor.js';
+import type { ServerContext } from '../server/context.js';
+import { LOGON_ANSWERS, pop3Line, storeLimitRefusal } from './answers.js';
+import { normaliseClientAddress } from './client-address.js';
+import type { BruteForceGuard } from './brute-force-guard.js';
+import { connectionLimitsOf, lockoutRefusal } from './logon.js';
+import type { LogonRefusal } from './refusal.js';
 
 export type ExplainProtocol = ServiceKind;
 
 export interface LayerVerdict {
-  layer: 'protocol connection limits' | 'throttling policy' | 'store session limits';
+  layer: 'brute-force guard' | 'protocol connection limits' | 'throttling policy' | 'store session limits';
   applies: boolean;
   refuses: boolean;
   /** Each limit checked: setting, effective value, where the value comes from, current count. */
@@ -21,91 +27,117 @@ export interface AccessExplanation {
   user: string;
   dn: string;
   protocol: ExplainProtocol;
+  /** The client address the guard and per-address layers were asked about (null: not asked). */
+  from: string | null;
   allowed: boolean;
   refusedBy: LayerVerdict['layer'] | null;
+  /** The refusal the logon pipeline would return now: same kind, setting, limit and count. */
+  refusal: LogonRefusal | null;
   layers: LayerVerdict[];
   notes: string[];
 }
 
-const PROTO_PREFIX: Partial<Record<ExplainProtocol, string>> = { pop3: 'PopSettings', imap: 'ImapSettings' };
-const THROTTLE: Record<ExplainProtocol, string> = {
-  imap: 'ThrottlingPolicy.IMAPMaxConcurrency', pop3: 'ThrottlingPolicy.POPMaxConcurrency', owa: 'ThrottlingPolicy.OWAMaxConcurrency',
-  ews: 'ThrottlingPolicy.EWSMaxConcurrency', eas: 'ThrottlingPolicy.EASMaxConcurrency',
+/** What explain reads: the running server's context, or one with zero counts when none runs. */
+export type AccessState = Pick<ServerContext, 'settings' | 'connections'> & {
+  governor: Pick<SessionGovernor, 'wouldRefuse' | 'counts'>;
+  bruteForceGuard: Pick<BruteForceGuard, 'check'>;
 };
+
+/** What the client of `protocol` would read, from the one table of answers. */
+function clientSees(protocol: ExplainProtocol, r: LogonRefusal): string {
+  const answers = LOGON_ANSWERS[r.kind];
+  if (protocol === 'imap') {
+    const a = answers.imap(r);
+    return `${a.status}${a.code ? ` [${a.code}]` : ''} ${a.text}`;
+  }
+  if (protocol === 'pop3') return pop3Line(answers.pop3(r));
+  const a = answers.http(r);
+  return `HTTP ${a.status}: ${a.text}`;
+}
 
 /**
  * Says which access layer would refuse the user's next logon over `protocol` now, why, and
- * which setting would change it (SPEC §3.5). Layers are evaluated in the order the server
- * applies them; the counts are the running server's (zero when it is not running).
+ * which setting would change it (SPEC §3.5). It asks the predicates the logon pipeline asks
+ * (guard check, ConnectionLimits.check, SessionGovernor.wouldRefuse), in the pipeline's order,
+ * without reserving, counting or opening anything. The brute-force guard (and the address in
+ * the answers) needs `from`, the client's address.
  */
-export function explainAccess(
-  settings: LiveSettings,
-  user: User,
-  protocol: ExplainProtocol,
-  counts: { protocolConnectionsForUser: number; sessions: UserSessionCounts },
-): AccessExplanation {
+export async function explainAccess(state: AccessState, user: User, protocol: ExplainProtocol, opts: { from?: string } = {}): Promise<AccessExplanation> {
+  const settings: LiveSettings = state.settings;
   const ctx = { userId: user.id, databaseId: user.databaseId };
+  const from = opts.from ? normaliseClientAddress(opts.from) : null;
+  const ip = from ?? 'unknown';
   const q = (s: string) => `"${s}"`;
   const layers: LayerVerdict[] = [];
 
-  const prefix = PROTO_PREFIX[protocol];
-  if (prefix) {
-    const e = settings.explain(`${prefix}.MaxConnectionsPerUser`, ctx);
-    const limit = Number(e.value);
-    const refuses = counts.protocolConnectionsForUser >= limit;
+  // 1. brute-force guard
+  const lockout = from ? await state.bruteForceGuard.check(from) : null;
+  const lockoutR = lockout ? lockoutRefusal(lockout) : null;
+  layers.push({
+    layer: 'brute-force guard', applies: from !== null, refuses: !!lockoutR,
+    checks: lockoutR ? [{ setting: lockoutR.setting, limit: lockoutR.limit, source: 'built in', count: lockoutR.count, refuses: true }] : [],
+    clientSees: lockoutR ? clientSees(protocol, lockoutR) : undefined,
+    remedy: lockoutR ? `wait ${lockoutR.retryAfterSeconds} seconds (the lockout expires by itself)` : undefined,
+  });
+
+  // 2 and 3. protocol connection limits, throttling: the same check admitUser makes
+  const limits = connectionLimitsOf(state as ServerContext, protocol)!;
+  const connR = limits.check(user, ip);
+  const held = limits.userConnections(user.id);
+  if (limits.hasProtocolLayer) {
+    const e = settings.explain(`${protocol === 'pop3' ? 'PopSettings' : 'ImapSettings'}.MaxConnectionsPerUser`, ctx);
+    const refuses = connR?.kind === 'protocol';
     layers.push({
       layer: 'protocol connection limits', applies: true, refuses,
-      checks: [{ setting: e.def.name, limit, source: e.source, count: counts.protocolConnectionsForUser, refuses }],
-      clientSees: protocol === 'pop3' ? '-ERR [IN-USE] … (PopSettings.MaxConnectionsPerUser)' : 'NO [UNAVAILABLE] … (ImapSettings.MaxConnectionsPerUser)',
-      remedy: `mailwarden settings set ${e.def.name} ${counts.protocolConnectionsForUser + 1}`,
+      checks: [{ setting: e.def.name, limit: Number(e.value), source: e.source, count: held, refuses }],
+      clientSees: refuses ? clientSees(protocol, connR!) : undefined,
+      remedy: `mailwarden settings set ${e.def.name} ${held + 1}`,
     });
   } else {
     layers.push({ layer: 'protocol connection limits', applies: false, refuses: false, checks: [] });
   }
-
-  // the throttling layer counts the user's concurrent connections/sessions of this protocol
-  const held = prefix ? counts.protocolConnectionsForUser : counts.sessions.byKind[protocol] ?? 0;
-  const t = settings.explain(THROTTLE[protocol], ctx);
+  const throttle = { imap: 'IMAP', pop3: 'POP', owa: 'OWA', ews: 'EWS', eas: 'EAS' }[protocol];
+  const t = settings.explain(`ThrottlingPolicy.${throttle}MaxConcurrency`, ctx);
   const tLimit = Number(t.value);
-  const tRefuses = tLimit > 0 && held >= tLimit;
+  const tRefuses = connR?.kind === 'throttling' || (connR?.kind === 'protocol' && tLimit > 0 && held >= tLimit);
   layers.push({
     layer: 'throttling policy', applies: true, refuses: tRefuses,
     checks: [{ setting: t.def.name, limit: tLimit === 0 ? 'unlimited' : tLimit, source: t.source, count: held, refuses: tRefuses }],
-    clientSees: protocol === 'pop3' ? '-ERR [SYS/TEMP] …' : protocol === 'imap' ? 'NO [UNAVAILABLE] …' : 'HTTP 503',
+    clientSees: connR?.kind === 'throttling' ? clientSees(protocol, connR) : undefined,
     remedy: `mailwarden settings set ${q(t.def.name)} ${held + 1} --user ${user.address}`,
   });
 
-  const s = counts.sessions;
-  const all = settings.explain('Maximum Allowed Sessions Per User', ctx);
-  const svc = settings.explain('Maximum Allowed Service Sessions Per User', ctx);
-  const kind = settings.explain(`Maximum Allowed ${protocol.toUpperCase()} Sessions Per User`, ctx);
+  // 4. store session limits: the governor's own predicate
+  const storeErr = await state.governor.wouldRefuse(user, protocol);
+  const storeR = storeErr ? storeLimitRefusal(storeErr, ip) : null;
   const disabled = settings.bool('Disable Session Limit', ctx);
-  const kindCount = s.byKind[protocol] ?? 0;
-  const checks = [
-    { setting: all.def.name, limit: Number(all.value), source: all.source, count: s.all, refuses: !disabled && s.all >= Number(all.value) },
-    { setting: svc.def.name, limit: Number(svc.value), source: svc.source, count: s.service, refuses: !disabled && s.service >= Number(svc.value) },
-    {
-      setting: kind.def.name, limit: Number(kind.value) === 0 ? ('unlimited' as const) : Number(kind.value), source: kind.source, count: kindCount,
-      refuses: !disabled && Number(kind.value) > 0 && kindCount >= Number(kind.value),
-    },
-  ];
-  const first = checks.find((c) => c.refuses);
+  const counts = await state.governor.counts(user.id);
+  const kindName = `Maximum Allowed ${protocol.toUpperCase()} Sessions Per User`;
+  const storeChecks = ([
+    ['Maximum Allowed Sessions Per User', counts.all],
+    ['Maximum Allowed Service Sessions Per User', counts.service],
+    [kindName, counts.byKind[protocol] ?? 0],
+  ] as const).map(([name, count]) => {
+    const e = settings.explain(name, ctx);
+    const limit = Number(e.value);
+    return { setting: name, limit: limit === 0 && name === kindName ? ('unlimited' as const) : limit, source: e.source, count, refuses: storeR?.setting === name };
+  });
   layers.push({
-    layer: 'store session limits', applies: true, refuses: !!first, checks,
-    clientSees: first
-      ? `Server Unavailable. 15: ${first.count} of ${first.limit} ${first.setting === svc.def.name ? 'service sessions' : first.setting === all.def.name ? 'sessions' : `${protocol} sessions`} in use for ${user.address} (event 9646)`
-      : undefined,
-    remedy: first ? `mailwarden settings set ${q(first.setting)} ${first.count + 1} --user ${user.address}   (or without --user for the whole server)` : undefined,
+    layer: 'store session limits', applies: true, refuses: !!storeR,
+    checks: storeChecks,
+    clientSees: storeR ? `${clientSees(protocol, storeR)} (event 9646)` : undefined,
+    remedy: storeR ? `mailwarden settings set ${q(storeR.setting)} ${storeR.count + 1} --user ${user.address}   (or without --user for the whole server)` : undefined,
   });
 
+  const refusal = lockoutR ?? connR ?? storeR;
   const refusing = layers.find((l) => l.refuses) ?? null;
   const notes: string[] = [];
-  const store = layers[2];
-  if (store.refuses && (layers[0].applies || layers[1].applies)) {
+  if (storeR && layers.some((l) => l.applies && (l.layer === 'protocol connection limits' || l.layer === 'throttling policy'))) {
     notes.push(
-      `Raising ${prefix ? `${prefix}.MaxConnectionsPerUser or ` : ''}the throttling policy does not help: the store session limit refuses, and it is a separate layer (KB 980049).`,
+      `Raising ${limits.hasProtocolLayer ? `${protocol === 'pop3' ? 'PopSettings' : 'ImapSettings'}.MaxConnectionsPerUser or ` : ''}the throttling policy does not help: the store session limit refuses, and it is a separate layer (KB 980049).`,
     );
   }
   if (disabled) notes.push('"Disable Session Limit" is on for this user: store session limits are counted but not enforced.');
-  return { user: user.address, dn: user.dn, protocol, allowed: !refusing, refusedBy: refusing?.layer ?? null, layers, notes };
+  if (!from) notes.push('The brute-force guard was not asked: pass --from ADDRESS to include it.');
+  return { user: user.address, dn: user.dn, protocol, from, allowed: !refusal, refusedBy: refusing?.layer ?? null, refusal, layers, notes };
 }

@@ -31,6 +31,21 @@ export type AcquireRefusal = {
 };
 export type AcquireResult = { ok: true } | AcquireRefusal;
 
+/**
+ * The store session limits as one predicate: what refuses a user's next session of `kind`
+ * given the counts now. Every accounting implementation checks with it, and `access explain`
+ * asks it without acquiring anything, so the two cannot disagree.
+ */
+export function checkSessionLimits(counts: UserSessionCounts, limits: SessionLimits, kind: SessionKind): AcquireRefusal | null {
+  if (limits.disabled) return null;
+  const isService = kind !== 'admin';
+  const kindCount = counts.byKind[kind] ?? 0;
+  if (counts.all >= limits.all) return { ok: false, scope: 'all', limit: limits.all, count: counts.all };
+  if (isService && counts.service >= limits.service) return { ok: false, scope: 'service', limit: limits.service, count: counts.service };
+  if (isService && limits.perKind > 0 && kindCount >= limits.perKind) return { ok: false, scope: 'kind', limit: limits.perKind, count: kindCount };
+  return null;
+}
+
 export interface UserSessionCounts {
   all: number;
   service: number;

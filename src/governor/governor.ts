@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { EventLog } from '../events/event-log.js';
 import type { LiveSettings } from '../settings/resolve.js';
 import type { ObjectType, SessionKind } from '../settings/catalog.js';
 import type { User } from '../store/types.js';
-import type { SessionAccounting, SessionLimits, SessionRecord, AcquireRefusal } from './accounting.js';
+import { checkSessionLimits, type SessionAccounting, type SessionLimits, type SessionRecord, type AcquireRefusal } from './accounting.js';
 import { TooManyObjectsOpened } from './errors.js';
 
 export interface OpenRequest {
@@ -115,6 +115,10 @@ export function limitSettingName(scope: AcquireRefusal['scope'], kind: SessionKi
   return `Maximum Allowed ${kind.toUpperCase()} Sessions Per User`;
 }
 
+function sessionRefusal(user: User, kind: SessionKind, r: AcquireRefusal): TooManyObjectsOpened {
+  return new TooManyObjectsOpened(user.address, user.dn, 'session', r.limit, r.count, limitSettingName(r.scope, kind), counted(r.scope, kind), kind);
+}
+
 /**
  * The session governor (SPEC §3): every logon to a mailbox is a store session opened here.
  * Limits come from live settings (server, database and user scopes); counting lives behind
@@ -122,7 +126,6 @@ export function limitSettingName(scope: AcquireRefusal['scope'], kind: SessionKi
  */
 export class SessionGovernor {
   readonly node: string;
-  private seq = 0;
   private readonly live = new Map<string, StoreSession>();
   readonly metrics: GovernorMetrics = { opened: {}, refused: {}, objectRefusals: {} };
 
@@ -132,7 +135,7 @@ export class SessionGovernor {
     private readonly events: EventLog,
     node?: string,
   ) {
-    this.node = node ?? randomBytes(3).toString('hex');
+    this.node = node ?? randomUUID();
   }
 
   limitsFor(user: User, kind: SessionKind): SessionLimits {
@@ -154,7 +157,7 @@ export class SessionGovernor {
     await this.settings.refresh();
     const now = new Date();
     const record: SessionRecord = {
-      id: `${this.node}-${(++this.seq).toString(36)}`,
+      id: randomUUID(),
       userId: req.user.id,
       user: req.user.address,
       dn: req.user.dn,
@@ -171,12 +174,18 @@ export class SessionGovernor {
     if (!result.ok) {
       this.metrics.refused[req.kind] = (this.metrics.refused[req.kind] ?? 0) + 1;
       await this.logRefusal(req.user, 'session', result.limit);
-      throw new TooManyObjectsOpened(req.user.address, req.user.dn, 'session', result.limit, result.count, limitSettingName(result.scope, req.kind), counted(result.scope, req.kind), req.kind);
+      throw sessionRefusal(req.user, req.kind, result);
     }
     this.metrics.opened[req.kind] = (this.metrics.opened[req.kind] ?? 0) + 1;
     const session = new StoreSession(this, record, req.user);
     this.live.set(record.id, session);
     return session;
+  }
+
+  /** What open() would refuse now, without opening, counting or logging anything (`access explain`). */
+  async wouldRefuse(user: User, kind: SessionKind): Promise<TooManyObjectsOpened | null> {
+    const refused = checkSessionLimits(await this.accounting.counts(user.id), this.limitsFor(user, kind), kind);
+    return refused ? sessionRefusal(user, kind, refused) : null;
   }
 
   /** Event 9646, at most once per user and object type per interval, carrying the count. */

@@ -1,4 +1,4 @@
-import type { AcquireResult, SessionAccounting, SessionLimits, SessionRecord, UserSessionCounts } from './accounting.js';
+import { checkSessionLimits, type AcquireResult, type SessionAccounting, type SessionLimits, type SessionRecord, type UserSessionCounts } from './accounting.js';
 import type { SessionKind } from '../settings/catalog.js';
 
 interface UserEntry {
@@ -26,11 +26,8 @@ export class InProcessAccounting implements SessionAccounting {
     }
     const isService = s.kind !== 'admin';
     const kindCount = u.byKind.get(s.kind) ?? 0;
-    if (!limits.disabled) {
-      if (u.all >= limits.all) return { ok: false, scope: 'all', limit: limits.all, count: u.all };
-      if (isService && u.service >= limits.service) return { ok: false, scope: 'service', limit: limits.service, count: u.service };
-      if (isService && limits.perKind > 0 && kindCount >= limits.perKind) return { ok: false, scope: 'kind', limit: limits.perKind, count: kindCount };
-    }
+    const refused = checkSessionLimits({ all: u.all, service: u.service, byKind: { [s.kind]: kindCount } }, limits, s.kind);
+    if (refused) return refused;
     u.all += 1;
     if (isService) u.service += 1;
     u.byKind.set(s.kind, kindCount + 1);

@@ -4,7 +4,7 @@ import type { LiveSettings } from '../settings/resolve.js';
 import type { SessionGovernor } from '../governor/governor.js';
 import type { EventLog } from '../events/event-log.js';
 import type { ConnectionLimits } from '../access/connection-limits.js';
-import type { AuthGuard } from '../access/auth-guard.js';
+import type { BruteForceGuard } from '../access/brute-force-guard.js';
 import type { SharedState } from '../shared-state/shared-state.js';
 import type { Clock } from '../shared-state/clock.js';
 import type { ServerConfig } from './config.js';
@@ -22,8 +22,10 @@ export interface ServerContext {
   settings: LiveSettings;
   governor: SessionGovernor;
   events: EventLog;
-  connections: { pop: ConnectionLimits; imap: ConnectionLimits };
-  authGuard: AuthGuard;
+  /** Protocol connection and throttling limits per front end (access/connection-limits.ts). */
+  connections: Record<'pop' | 'imap' | 'owa' | 'ews' | 'eas', ConnectionLimits>;
+  /** Failed logons per client address, on `state` (access/brute-force-guard.ts). */
+  bruteForceGuard: BruteForceGuard;
   /**
    * What the nodes of a cluster must agree on (web sessions, brute-force counters, event-9646
    * windows) goes here: in process on one node, Redis in the cluster issue.

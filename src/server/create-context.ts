@@ -9,7 +9,7 @@ import { EventLog } from '../events/event-log.js';
 import { SessionGovernor } from '../governor/governor.js';
 import { InProcessAccounting } from '../governor/in-process-accounting.js';
 import { ConnectionLimits } from '../access/connection-limits.js';
-import { AuthGuard } from '../access/auth-guard.js';
+import { BruteForceGuard, type GuardPolicy } from '../access/brute-force-guard.js';
 import { InProcessState } from '../shared-state/in-process-state.js';
 import { systemClock, type Clock } from '../shared-state/clock.js';
 import { ensureTls } from './tls.js';
@@ -49,7 +49,7 @@ export async function openDataStore(dataDir: string, create: boolean, changes?: 
 }
 
 /** Everything a running server (or an in-process test server) shares between front ends. */
-export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig; clock?: Clock } = {}): Promise<ServerContext> {
+export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig; clock?: Clock; guardPolicy?: GuardPolicy } = {}): Promise<ServerContext> {
   const clock = opts.clock ?? systemClock;
   const changes = new InProcessChangeBus();
   const store = await openDataStore(dataDir, true, changes);
@@ -61,12 +61,14 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   const computer = opts.computer ?? config.hostname ?? hostname();
   const events = new EventLog(store, computer);
   const governor = new SessionGovernor(new InProcessAccounting(), settings, events);
+  const state = new InProcessState(clock);
   return {
-    store, changes, settings, governor, events,
-    state: new InProcessState(clock),
-    clock,
-    connections: { pop: new ConnectionLimits('pop', settings), imap: new ConnectionLimits('imap', settings) },
-    authGuard: new AuthGuard(events),
+    store, changes, settings, governor, events, state, clock,
+    connections: {
+      pop: new ConnectionLimits('pop3', settings), imap: new ConnectionLimits('imap', settings), owa: new ConnectionLimits('owa', settings),
+      ews: new ConnectionLimits('ews', settings), eas: new ConnectionLimits('eas', settings),
+    },
+    bruteForceGuard: new BruteForceGuard(state, events, opts.guardPolicy),
     tls: { key: tls.key, cert: tls.cert },
     dataDir: dir,
     computer,

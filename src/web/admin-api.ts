@@ -1,4 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import { normaliseClientAddress } from '../access/client-address.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../server/context.js';
 import { explainAccess, type ExplainProtocol } from '../access/explain.js';
@@ -44,18 +46,15 @@ export function registerAdminApi(app: FastifyInstance, ctx: ServerContext, admin
   });
 
   app.get('/api/admin/access/explain', { preHandler: guard }, async (req, reply) => {
-    const { user, protocol } = req.query as { user?: string; protocol?: string };
+    const { user, protocol, from } = req.query as { user?: string; protocol?: string; from?: string };
     if (!user || !protocol || !(SERVICE_KINDS as readonly string[]).includes(protocol)) {
       return reply.code(400).send({ error: `need user and protocol (${SERVICE_KINDS.join('|')})` });
     }
+    if (from !== undefined && !isIP(normaliseClientAddress(from))) return reply.code(400).send({ error: `from: ${from.slice(0, 60)} is not an IP address` });
     const u = await ctx.store.findUser(user);
     if (!u) return reply.code(404).send({ error: `no user ${user}` });
     await ctx.settings.refresh();
-    const limits = protocol === 'pop3' ? ctx.connections.pop : protocol === 'imap' ? ctx.connections.imap : null;
-    return explainAccess(ctx.settings, u, protocol as ExplainProtocol, {
-      protocolConnectionsForUser: limits?.userConnections(u.id) ?? 0,
-      sessions: await ctx.governor.counts(u.id),
-    });
+    return explainAccess(ctx, u, protocol as ExplainProtocol, { from });
   });
 
   app.get('/metrics', { preHandler: guard }, async (_req, reply) => {

@@ -90,8 +90,8 @@ test('mixed stream: expected events', () => {
     { type: 'continue' },
     { type: 'command', line: 'a1 LOGIN \0 "pw"', literals: ['alice'] },
     { type: 'error', tag: 'a2', message: 'Command line too long', fatal: false },
-    { type: 'error', tag: 'a3', message: '[TOOBIG] Literal too big', fatal: false },
-    { type: 'error', tag: 'a4', message: '[TOOBIG] Literal too big', fatal: false },
+    { type: 'error', tag: 'a3', code: 'TOOBIG', message: 'Literal too big', fatal: false },
+    { type: 'error', tag: 'a4', code: 'TOOBIG', message: 'Literal too big', fatal: false },
     { type: 'error', tag: 'a5', message: 'Command line too long', fatal: false },
     { type: 'error', tag: 'a6', message: 'NUL byte in command line', fatal: false },
     { type: 'command', line: 'a7 APPEND INBOX (\\Seen) \0', literals: ['\0\0\r\n'], literal8: [0] },
@@ -124,7 +124,7 @@ test('1 GB synchronising literal: clean non-fatal error, nothing allocated, stre
   const ev = whole('t1 APPEND INBOX {1073741824}\r\nt2 NOOP\r\n');
   assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024);
   assert.deepEqual(ev, [
-    { type: 'error', tag: 't1', message: '[TOOBIG] Literal too big', fatal: false },
+    { type: 'error', tag: 't1', code: 'TOOBIG', message: 'Literal too big', fatal: false },
     { type: 'command', line: 't2 NOOP', literals: [] },
   ]);
 });
@@ -132,14 +132,14 @@ test('1 GB synchronising literal: clean non-fatal error, nothing allocated, stre
 test('1 GB non-synchronising literal is fatal; later input is ignored', () => {
   const f = new CommandFramer(OPTS);
   assert.deepEqual(plain(f.push(Buffer.from('t1 APPEND INBOX {1073741824+}\r\n'))), [
-    { type: 'error', tag: 't1', message: '[TOOBIG] Literal too big', fatal: true },
+    { type: 'error', tag: 't1', code: 'TOOBIG', message: 'Literal too big', fatal: true },
   ]);
   assert.deepEqual(f.push(Buffer.from('t2 NOOP\r\n')), []);
 });
 
 test('absurd literal lengths do not break the framer', () => {
   assert.deepEqual(whole(`t1 X {${'9'.repeat(40)}}\r\nt2 NOOP\r\n`), [
-    { type: 'error', tag: 't1', message: '[TOOBIG] Literal too big', fatal: false },
+    { type: 'error', tag: 't1', code: 'TOOBIG', message: 'Literal too big', fatal: false },
     { type: 'command', line: 't2 NOOP', literals: [] },
   ]);
 });
@@ -148,7 +148,7 @@ test('command size counts line text and literals', () => {
   const opts = { maxLineLength: 100, maxLiteralSize: 1000, maxCommandSize: 1500 };
   const input = `c1 X {900+}\r\n${'a'.repeat(900)} {900+}\r\n${'b'.repeat(900)}\r\nc2 NOOP\r\n`;
   assert.deepEqual(whole(input, opts), [
-    { type: 'error', tag: 'c1', message: '[TOOBIG] Literal too big', fatal: false },
+    { type: 'error', tag: 'c1', code: 'TOOBIG', message: 'Literal too big', fatal: false },
     { type: 'command', line: 'c2 NOOP', literals: [] },
   ]);
 });
@@ -189,7 +189,7 @@ test('error tag is null when the line has no valid tag', () => {
     { type: 'error', tag: null, message: 'Command line too long', fatal: false },
   ]);
   assert.deepEqual(whole(`"bad" APPEND {5000}\r\n`), [
-    { type: 'error', tag: null, message: '[TOOBIG] Literal too big', fatal: false },
+    { type: 'error', tag: null, code: 'TOOBIG', message: 'Literal too big', fatal: false },
   ]);
 });
 

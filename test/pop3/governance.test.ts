@@ -44,7 +44,7 @@ test("the article's scenario: 16 held, the 17th refused exactly, one event, rais
   assert.ok(listed.every((s) => s.kind === 'pop3' && s.clientAddress === '127.0.0.1'));
   // the article's note: the per-protocol limit is not the one that refuses
   await srv.setSetting('PopSettings.MaxConnectionsPerUser', '100');
-  const explained = explainAccess(srv.ctx.settings, user, 'pop3', { protocolConnectionsForUser: srv.ctx.connections.pop.userConnections(user.id), sessions: await counts(user) });
+  const explained = await explainAccess(srv.ctx, user, 'pop3');
   assert.equal(explained.refusedBy, 'store session limits');
   assert.ok(explained.notes.some((n) => n.includes('does not help')));
   assert.match((await connectAndLogin(user.address)).answer, /^-ERR \[IN-USE\] Server Unavailable\. 15/);

@@ -87,7 +87,7 @@ test('sign-in is throttled per client address after repeated failures', async ()
   assert.match(locked.json.error, /Too many failed sign-ins/);
   assert.ok(Number(locked.headers['retry-after']) > 0);
   // other tests use the same address: forget the lockout
-  srv.ctx.authGuard.reset('127.0.0.1');
+  await srv.ctx.bruteForceGuard.reset('127.0.0.1');
 });
 
 test('one signed-in browser is one owa store session, released on sign out, idle timeout and admin kill', async () => {

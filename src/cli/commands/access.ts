@@ -2,31 +2,55 @@ import { allowOnly, CliError, type ParsedArgs } from '../args.js';
 import { dataDirOf, positional, requireUser, withStore } from '../common.js';
 import { AdminClient } from '../admin-client.js';
 import { printJson } from '../output.js';
+import { isIP } from 'node:net';
 import { explainAccess, type AccessExplanation, type ExplainProtocol } from '../../access/explain.js';
+import { normaliseClientAddress } from '../../access/client-address.js';
+import { ConnectionLimits } from '../../access/connection-limits.js';
+import { BruteForceGuard } from '../../access/brute-force-guard.js';
+import { EventLog } from '../../events/event-log.js';
+import { SessionGovernor } from '../../governor/governor.js';
+import { InProcessAccounting } from '../../governor/in-process-accounting.js';
+import { InProcessState } from '../../shared-state/in-process-state.js';
+import { systemClock } from '../../shared-state/clock.js';
 import { SERVICE_KINDS } from '../../settings/catalog.js';
 import { LiveSettings } from '../../settings/resolve.js';
+import type { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 
-/** mailwarden access explain USER --protocol P: live counts from the running server, else zero. */
+/** With no server running nothing is counted: the same predicates over empty counters. */
+async function idleServerState(store: SqliteStore) {
+  const settings = new LiveSettings(store);
+  await settings.refresh();
+  const events = new EventLog(store, 'cli');
+  const limits = (k: ExplainProtocol) => new ConnectionLimits(k, settings);
+  return {
+    settings,
+    governor: new SessionGovernor(new InProcessAccounting(), settings, events),
+    connections: { pop: limits('pop3'), imap: limits('imap'), owa: limits('owa'), ews: limits('ews'), eas: limits('eas') },
+    bruteForceGuard: new BruteForceGuard(new InProcessState(systemClock), events),
+  };
+}
+
+/** mailwarden access explain USER --protocol P [--from IP]: live counts from the running server, else zero. */
 export async function accessCommand(sub: string | undefined, args: ParsedArgs): Promise<void> {
   if (sub !== 'explain') throw new CliError(`unknown "access ${sub ?? ''}": use explain`);
-  allowOnly(args, ['protocol']);
+  allowOnly(args, ['protocol', 'from']);
   const identity = positional(args, 0, 'USER');
   const protocol = (args.flags.get('protocol') ?? '').toLowerCase().replace(/^pop$/, 'pop3').replace(/^imap4$/, 'imap');
   if (!(SERVICE_KINDS as readonly string[]).includes(protocol)) throw new CliError(`--protocol needs one of ${SERVICE_KINDS.join('|')}`);
+  const from = args.flags.get('from');
+  if (from !== undefined && !isIP(normaliseClientAddress(from))) throw new CliError(`--from needs an IP address, not "${from.slice(0, 60)}"`);
   let x: AccessExplanation;
   let live = false;
   const c = AdminClient.forDataDir(dataDirOf(args));
   if (c) {
-    const r = await c.call<AccessExplanation & { error?: string }>('GET', `/api/admin/access/explain?user=${encodeURIComponent(identity)}&protocol=${protocol}`);
+    const r = await c.call<AccessExplanation & { error?: string }>('GET', `/api/admin/access/explain?user=${encodeURIComponent(identity)}&protocol=${protocol}${from ? `&from=${encodeURIComponent(from)}` : ''}`);
     if (r.status !== 200) throw new CliError(r.body.error ?? `admin API answered ${r.status}`);
     x = r.body;
     live = true;
   } else {
     x = await withStore(args, async (store) => {
       const user = await requireUser(store, identity);
-      const settings = new LiveSettings(store);
-      await settings.refresh();
-      return explainAccess(settings, user, protocol as ExplainProtocol, { protocolConnectionsForUser: 0, sessions: { all: 0, service: 0, byKind: {} } });
+      return explainAccess(await idleServerState(store), user, protocol as ExplainProtocol, { from });
     });
   }
   if (args.switches.has('json')) return printJson({ ...x, live });

@@ -4,6 +4,7 @@
  * Input is paused while too much is queued, so a client that pipelines faster than we
  * answer cannot grow our memory.
  */
+import { normaliseClientAddress } from '../../access/client-address.js';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import zlib from 'node:zlib';
@@ -254,8 +255,9 @@ export class Connection {
     this.markClosed();
   }
 
+  /** The client's address in the one spelling every layer counts by (client-address.ts). */
   get remoteAddress(): string {
-    return this.socket.remoteAddress ?? 'unknown';
+    return normaliseClientAddress(this.socket.remoteAddress);
   }
 }
 

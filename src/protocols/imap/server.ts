@@ -6,7 +6,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { ServerContext } from '../../server/context.js';
 import type { Listener, ListenerOptions } from '../../server/listener.js';
-import { refusalText } from '../../access/connection-limits.js';
+import { LOGON_ANSWERS } from '../../access/answers.js';
+import { normaliseClientAddress } from '../../access/client-address.js';
+import { logLimitRefusal } from '../../access/logon.js';
 import { Connection } from './connection.js';
 import { ProtocolLog } from '../shared/protocol-log.js';
 import { ImapSession, type ImapTuning, type ServerShared } from './session.js';
@@ -63,7 +65,7 @@ async function accept(shared: ServerShared, socket: net.Socket, secure: boolean)
   const { ctx } = shared;
   socket.setNoDelay(true);
   socket.on('error', () => undefined); // reported through 'close'
-  const ip = socket.remoteAddress ?? 'unknown';
+  const ip = normaliseClientAddress(socket.remoteAddress);
   try {
     await ctx.settings.refresh(); // settings apply to the very next connection
   } catch {
@@ -71,10 +73,10 @@ async function accept(shared: ServerShared, socket: net.Socket, secure: boolean)
   }
   const admitted = ctx.connections.imap.admitConnection(ip);
   if (!admitted.ok) {
-    const r = admitted.refusal;
-    socket.end(`* BYE [UNAVAILABLE] ${refusalText(r)}\r\n`);
+    const a = LOGON_ANSWERS.protocol.imap(admitted.refusal);
+    socket.end(`* BYE [${a.code}] ${a.text}\r\n`);
     setTimeout(() => socket.destroy(), 1000).unref();
-    await ctx.events.write('imapConnectionLimit', [r.setting, r.count, r.limit, r.scope, ip]).catch(() => undefined);
+    await logLimitRefusal(ctx, 'imap', admitted.refusal);
     return;
   }
   if (socket.destroyed) {

@@ -4,6 +4,7 @@
  * path (LOGOUT, drop, timeout, admin kill, server shutdown) ends in finish(), which releases
  * the store session and the connection counters exactly once.
  */
+import { randomUUID } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 import type { ServerContext } from '../../server/context.js';
 import type { EndReason, StoreSession } from '../../governor/governor.js';
@@ -38,7 +39,6 @@ export interface ServerShared {
 /** Literals before login are small (a password); after it, up to the message size limit. */
 const PREAUTH_LITERAL = 64 * 1024;
 
-let nextSessionNumber = 0;
 
 export class ImapSession {
   state: ImapState = 'notauth';
@@ -51,13 +51,12 @@ export class ImapSession {
   idleWake: (() => void) | null = null;
   /** The tag of the command being run (ESEARCH echoes it). */
   tag = '*';
-  releaseUser: (() => void) | null = null;
   /** COMPRESS: the tagged OK goes out plain, everything after it deflated. */
   startCompressionAfterReply = false;
   /** STARTTLS: likewise, the handshake starts right after the tagged OK. */
   startTlsAfterReply = false;
   endReason: EndReason = 'drop';
-  readonly id = `imap-${process.pid.toString(36)}-${(++nextSessionNumber).toString(36)}`;
+  readonly id = randomUUID();
   private timer: NodeJS.Timeout | null = null;
   private finished: Promise<void> | null = null;
   private seq = 0;
@@ -166,15 +165,13 @@ export class ImapSession {
       return;
     }
     if (e.type === 'error') {
-      const f = toImapFailure(bad(e.message));
-      const m = /^\[([A-Z-]+)\] (.*)$/.exec(e.message);
-      const text = m ? m[2]! : e.message;
+      const f = toImapFailure(bad(e.message, e.code));
       if (e.fatal) {
-        this.bye(m ? `[${m[1]}] ${text}` : text);
+        this.bye(f.code ? `[${f.code}] ${f.text}` : f.text);
         this.endReason = 'error';
         this.state = 'logout';
-      } else if (e.tag) this.tagged(e.tag, 'BAD', text, m?.[1]);
-      else this.send(`BAD ${f.text}`);
+      } else if (e.tag) this.tagged(e.tag, 'BAD', f.text, f.code);
+      else this.send(`BAD ${f.code ? `[${f.code}] ` : ''}${f.text}`);
       return;
     }
     let cmd: ParsedCommand;
@@ -208,9 +205,8 @@ export class ImapSession {
     let code: string | undefined;
     try {
       const r = await spec.run(this, cmd);
-      const m = r ? /^\[([^\]]+)\] (.*)$/.exec(r) : null;
-      text = m ? m[2]! : (r ?? `${cmd.name} completed`);
-      code = m?.[1];
+      if (typeof r === 'object') ({ code, text } = r);
+      else text = r ?? `${cmd.name} completed`;
     } catch (err) {
       const f = toImapFailure(err);
       if (f.code === 'SERVERBUG') console.error(`imap ${this.id}: ${cmd.name} failed:`, err);
@@ -271,10 +267,9 @@ export class ImapSession {
 
   // ------------------------------------------------------------------ logon
   /** After a successful logon: state, timers, admin kill. */
-  loggedIn(user: User, session: StoreSession, releaseUser: () => void): void {
+  loggedIn(user: User, session: StoreSession): void {
     this.user = user;
     this.storeSession = session;
-    this.releaseUser = releaseUser;
     this.state = 'auth';
     this.activity();
     this.conn.setLimits(this.framerLimits());
@@ -346,7 +341,6 @@ export class ImapSession {
     try {
       await this.storeSession?.close(this.endReason);
     } finally {
-      this.releaseUser?.();
       this.releaseConnection();
       this.shared.sessions.delete(this);
     }

@@ -1,6 +1,6 @@
 import { TLSSocket } from 'node:tls';
-import { sleep } from '../../access/auth-guard.js';
-import { refusalText } from '../../access/connection-limits.js';
+import { LOGON_ANSWERS, OBJECT_LIMIT_ANSWERS, pop3Line } from '../../access/answers.js';
+import { logon as logonPipeline } from '../../access/logon.js';
 import { TooManyObjectsOpened } from '../../governor/errors.js';
 import { dotStuff, topOfMessage } from '../shared/dot-stuff.js';
 import { Maildrop } from './maildrop.js';
@@ -49,49 +49,23 @@ function capabilities(s: Pop3Session): string[] {
 }
 
 /**
- * Checks the password, then the access layers in SPEC §3.5 order: protocol connection
- * limits, throttling, store session limits. Every refusal names its limit.
+ * Logs on through the access pipeline (src/access/logon.ts) and answers from the one table
+ * (answers.ts): a wrong password leaves the connection open, a refusal by a limit closes it.
  */
 async function logon(s: Pop3Session, identity: string, password: string): Promise<void> {
   const { ctx } = s;
-  const locked = ctx.authGuard.lockedFor(s.clientAddress);
-  if (locked > 0) {
-    s.close(`-ERR [AUTH] Too many failed logons from ${s.clientAddress}; try again in ${Math.ceil(locked / 1000)} seconds`);
+  const r = await logonPipeline(ctx, { kind: 'pop3', identity, password, clientAddress: s.clientAddress });
+  if (!r.ok) {
+    const a = LOGON_ANSWERS[r.refusal.kind].pop3(r.refusal);
+    if (a.close) s.close(pop3Line(a));
+    else s.send(pop3Line(a));
     return;
   }
-  const user = await ctx.store.verifyPassword(identity, password);
-  if (s.isClosed) return; // the client left while the password was being checked
-  if (!user) {
-    await sleep(await ctx.authGuard.failed(s.clientAddress, 'pop3', identity));
-    s.send('-ERR [AUTH] Authentication failed');
-    return;
-  }
-  ctx.authGuard.succeeded(s.clientAddress);
-  await ctx.settings.refresh();
-  const admitted = ctx.connections.pop.admitUser(user);
-  if (!admitted.ok) {
-    const r = admitted.refusal;
-    await ctx.events
-      .write(r.layer === 'throttling' ? 'throttlingLimit' : 'popConnectionLimit',
-        r.layer === 'throttling' ? [user.address, r.setting, r.count, r.limit, 'POP3'] : [r.setting, r.count, r.limit, r.scope, s.clientAddress], user.address)
-      .catch(() => undefined);
-    s.close(`-ERR [${r.code}] ${refusalText(r)}`);
-    return;
-  }
-  s.holdRelease(admitted.release);
+  // the client may have left while the password was checked: adopt closes the session then
+  if (!(await s.adopt(r.session!))) return;
+  s.user = r.user;
   try {
-    if (!(await s.adopt(await ctx.governor.open({ user, kind: 'pop3', clientAddress: s.clientAddress })))) return;
-  } catch (err) {
-    if (err instanceof TooManyObjectsOpened) {
-      // SPEC §3.5: -ERR [IN-USE] with the original's phrase and the counts, then close
-      s.close(`-ERR [IN-USE] ${err.clientText}`);
-      return;
-    }
-    throw err;
-  }
-  s.user = user;
-  try {
-    s.maildrop = await Maildrop.open(ctx.store, user.id);
+    s.maildrop = await Maildrop.open(ctx.store, r.user.id);
   } catch (err) {
     s.close(`-ERR [SYS/TEMP] Server Unavailable. 21: cannot open the maildrop (${(err as Error).message})`);
     return;
@@ -99,7 +73,7 @@ async function logon(s: Pop3Session, identity: string, password: string): Promis
   s.state = 'TRANSACTION';
   s.authenticated();
   const { count, size } = s.maildrop.stat();
-  s.send(`+OK ${user.address} has ${count} messages (${size} octets)`);
+  s.send(`+OK ${r.user.address} has ${count} messages (${size} octets)`);
 }
 
 function plaintextRefused(s: Pop3Session): boolean {
@@ -257,7 +231,7 @@ async function withMessageObject(s: Pop3Session, fn: () => Promise<void>): Promi
   try {
     await s.storeSession!.withObject('objtMessage', fn);
   } catch (err) {
-    if (err instanceof TooManyObjectsOpened) return s.send(`-ERR [SYS/TEMP] ${err.clientText}`);
+    if (err instanceof TooManyObjectsOpened) return s.send(pop3Line(OBJECT_LIMIT_ANSWERS.pop3(err)));
     throw err;
   }
 }

@@ -2,7 +2,9 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import type { ServerContext } from '../../server/context.js';
 import type { Listener, ListenerOptions } from '../../server/listener.js';
-import { refusalText } from '../../access/connection-limits.js';
+import { LOGON_ANSWERS, pop3Line } from '../../access/answers.js';
+import { normaliseClientAddress } from '../../access/client-address.js';
+import { logLimitRefusal } from '../../access/logon.js';
 import { Pop3Session } from './session.js';
 
 /** POP3 on a plain port (STLS offered) or with implicit TLS (995). */
@@ -11,13 +13,12 @@ export async function startPop3Server(ctx: ServerContext, opts: ListenerOptions)
   const onConnection = async (socket: Socket) => {
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
-    const ip = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+    const ip = normaliseClientAddress(socket.remoteAddress);
     await ctx.settings.refresh();
     const admitted = ctx.connections.pop.admitConnection(ip);
     if (!admitted.ok) {
-      const r = admitted.refusal;
-      void ctx.events.write('popConnectionLimit', [r.setting, r.count, r.limit, r.scope, ip]).catch(() => undefined);
-      socket.end(`-ERR [${r.code}] ${refusalText(r)}\r\n`);
+      void logLimitRefusal(ctx, 'pop3', admitted.refusal);
+      socket.end(`${pop3Line(LOGON_ANSWERS.protocol.pop3(admitted.refusal))}\r\n`);
       return;
     }
     const session = new Pop3Session(ctx, socket, opts.implicitTls, ip, admitted.release, (s) => sessions.delete(s));

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ServerContext } from '../../server/context.js';
@@ -47,7 +48,7 @@ export class Pop3Session {
     private readonly onClosed: (s: Pop3Session) => void,
   ) {
     this.socket = socket;
-    this.id = `pop3-${Math.random().toString(36).slice(2, 10)}`;
+    this.id = `pop3-${randomUUID()}`;
     this.releases.push(connectionRelease);
     this.log = ctx.settings.bool('PopSettings.ProtocolLogEnabled') ? new ProtocolLog(ctx.dataDir, 'pop3') : null;
     this.attach(socket);
@@ -86,12 +87,6 @@ export class Pop3Session {
 
   get isClosed(): boolean {
     return this.closed;
-  }
-
-  /** Keeps a slot until the connection ends; a slot won after the client left is freed at once. */
-  holdRelease(release: () => void): void {
-    if (this.closed) release();
-    else this.releases.push(release);
   }
 
   /**

@@ -2,7 +2,9 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import type { ServerContext } from '../../server/context.js';
 import type { Listener, ListenerOptions } from '../../server/listener.js';
 import type { User } from '../../store/types.js';
-import { sleep } from '../../access/auth-guard.js';
+import { LOGON_ANSWERS } from '../../access/answers.js';
+import { normaliseClientAddress } from '../../access/client-address.js';
+import { logon } from '../../access/logon.js';
 import { deliverLocal, hasRoom, receivedHeader } from './deliver.js';
 import { sendDsnSafely } from './dsn.js';
 import { resolveRecipient } from './recipients.js';
@@ -106,7 +108,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
         server.options.size = ctx.settings.int('SmtpSettings.MaxMessageSize');
         server.options.maxRecipients = ctx.settings.int('SmtpSettings.MaxRecipients');
         const limit = ctx.settings.int('SmtpSettings.MaxConnectionFromSingleIP');
-        const ip = session.remoteAddress;
+        const ip = normaliseClientAddress(session.remoteAddress);
         const n = perIp.get(ip) ?? 0;
         if (n >= limit) {
           throw reply(421, '4.7.0', `Too many connections from ${ip}: ${n} of ${limit} in use (SmtpSettings.MaxConnectionFromSingleIP)`);
@@ -123,25 +125,23 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
 
     onClose(session) {
       if (!admitted.delete(session.id)) return;
-      const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
-      if (n <= 0) perIp.delete(session.remoteAddress);
-      else perIp.set(session.remoteAddress, n);
+      const ip = normaliseClientAddress(session.remoteAddress);
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) perIp.delete(ip);
+      else perIp.set(ip, n);
     },
 
     onAuth(auth, session, cb) {
       void (async () => {
-        const ip = session.remoteAddress;
         const identity = auth.username ?? '';
-        if (ctx.authGuard.lockedFor(ip) > 0) return cb(reply(454, '4.7.0', 'Too many failed logons from your address; try again later'));
-        // RFC 4616 authzid: acting for another user is not supported.
-        const authzOk = !auth.authzid || auth.authzid.toLowerCase() === identity.toLowerCase();
-        const user = authzOk ? await ctx.store.verifyPassword(identity, auth.password ?? '') : null;
-        if (!user) {
-          await sleep(await ctx.authGuard.failed(ip, 'smtp', identity));
-          return cb(reply(535, '5.7.8', 'Authentication credentials invalid'));
+        // RFC 4616 authzid: acting for another user is not supported (refused before any password check).
+        if (auth.authzid && auth.authzid.toLowerCase() !== identity.toLowerCase()) return cb(reply(535, '5.7.8', 'Authorization identity must match'));
+        const r = await logon(ctx, { kind: 'smtp', identity, password: auth.password ?? '', clientAddress: session.remoteAddress });
+        if (!r.ok) {
+          const a = LOGON_ANSWERS[r.refusal.kind].smtp(r.refusal);
+          return cb(reply(a.code, a.enhanced, a.text));
         }
-        ctx.authGuard.succeeded(ip);
-        cb(null, { user });
+        cb(null, { user: r.user });
       })().catch((err: Error) => cb(reply(454, '4.7.0', `Temporary authentication failure: ${oneLine(err.message)}`)));
     },
 

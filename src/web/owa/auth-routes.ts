@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { sleep } from '../../access/auth-guard.js';
-import type { User } from '../../store/types.js';
+import { LOGON_ANSWERS } from '../../access/answers.js';
+import { logon } from '../../access/logon.js';
 import { cookies, CSRF_COOKIE, requireSession, SESSION_COOKIE, setCookies, type OwaDeps } from './api-context.js';
-import { HttpError, OwaProblem } from './errors.js';
+import { httpAnswerError } from './errors.js';
 import { token, type WebSession } from './sessions.js';
 
 const Login = z.object({ address: z.string().min(1).max(320), password: z.string().min(1).max(1024) });
@@ -13,47 +13,8 @@ function me(s: WebSession) {
   return { address: u.address, displayName: u.displayName, isAdmin: u.isAdmin, sessionId: s.store.id };
 }
 
-/**
- * Sign-ins of one user run one at a time, so that the throttling check (count, then open)
- * cannot be passed by a burst of parallel sign-ins. The store limit itself is atomic in
- * the governor.
- */
-function serialiser() {
-  const locks = new Map<number, Promise<unknown>>();
-  return <T>(userId: number, fn: () => Promise<T>): Promise<T> => {
-    const next = (locks.get(userId) ?? Promise.resolve()).catch(() => undefined).then(fn);
-    locks.set(userId, next);
-    void next.catch(() => undefined).finally(() => {
-      if (locks.get(userId) === next) locks.delete(userId);
-    });
-    return next;
-  };
-}
-
-/** The access layers of SPEC §3.5 for web mail, in order: throttling (503 page), then the store session. */
-async function openOwaSession(deps: OwaDeps, oneAtATime: ReturnType<typeof serialiser>, req: FastifyRequest, user: User): Promise<WebSession> {
-  const { ctx } = deps;
-  return oneAtATime(user.id, async () => {
-    await ctx.settings.refresh();
-    const setting = 'ThrottlingPolicy.OWAMaxConcurrency';
-    const limit = ctx.settings.int(setting, { userId: user.id, databaseId: user.databaseId });
-    const count = (await ctx.governor.counts(user.id)).byKind.owa ?? 0;
-    if (limit > 0 && count >= limit) {
-      await ctx.events.write('throttlingLimit', [user.address, setting, count, limit, 'OWA'], user.address).catch(() => undefined);
-      throw new OwaProblem(503, 'ThrottlingPolicyLimitExceededException',
-        `${setting}: ${count} of ${limit} concurrent web mail sessions in use for ${user.address}. Sign out elsewhere or try again later.`,
-        { limitName: setting, limit, count, user: user.address }, 60);
-    }
-    const store = await ctx.governor.open({
-      user, kind: 'owa', clientAddress: req.ip, clientInfo: String(req.headers['user-agent'] ?? '').slice(0, 200) || null,
-    });
-    return deps.sessions.add(user, store);
-  });
-}
-
 export function authRoutes(app: FastifyInstance, deps: OwaDeps): void {
   const { ctx, sessions } = deps;
-  const oneAtATime = serialiser();
 
   /** Who is signed in; also hands out the CSRF cookie the sign-in form needs. */
   app.get('/api/session', async (req, reply) => {
@@ -70,22 +31,18 @@ export function authRoutes(app: FastifyInstance, deps: OwaDeps): void {
 
   app.post('/api/login', async (req, reply) => {
     const body = Login.parse(req.body);
-    const ip = req.ip;
-    const locked = ctx.authGuard.lockedFor(ip);
-    if (locked > 0) {
-      reply.header('retry-after', String(Math.ceil(locked / 1000)));
-      throw new HttpError(429, `Too many failed sign-ins from ${ip}; try again in ${Math.ceil(locked / 1000)} seconds.`, 'locked');
-    }
-    const user = await ctx.store.verifyPassword(body.address.trim(), body.password);
-    if (!user) {
-      await sleep(await ctx.authGuard.failed(ip, 'owa', body.address));
-      throw new HttpError(401, 'The user name or password you entered isn\'t correct.', 'auth');
-    }
-    ctx.authGuard.succeeded(ip);
-    // a second sign-in from the same browser replaces the first rather than leaking it
-    const old = sessions.get(cookies(req)[SESSION_COOKIE], false);
-    if (old) await sessions.end(old, 'logout');
-    const s = await openOwaSession(deps, oneAtATime, req, user);
+    // the access pipeline: guard, password, throttling, store session (src/access/logon.ts)
+    const r = await logon(ctx, {
+      kind: 'owa', identity: body.address.trim(), password: body.password, clientAddress: req.ip,
+      clientInfo: String(req.headers['user-agent'] ?? '').slice(0, 200) || null,
+      // a second sign-in from the same browser replaces the first rather than counting twice
+      authenticated: async () => {
+        const old = sessions.get(cookies(req)[SESSION_COOKIE], false);
+        if (old) await sessions.end(old, 'logout');
+      },
+    });
+    if (!r.ok) throw httpAnswerError(LOGON_ANSWERS[r.refusal.kind].http(r.refusal));
+    const s = sessions.add(r.user, r.session!);
     setCookies(reply, s.id, s.csrf);
     return { signedIn: true, user: me(s), csrf: s.csrf };
   });

@@ -3,6 +3,7 @@ import { ZodError } from 'zod';
 import { TooManyObjectsOpened } from '../../governor/errors.js';
 import { StoreError } from '../../store/errors.js';
 import { SmtpReply } from '../../protocols/smtp/replies.js';
+import { OBJECT_LIMIT_ANSWERS, STORE_ERROR_ANSWERS, type HttpAnswer } from '../../access/answers.js';
 
 /** The original's words (KB 980049), shown on the web mail error page. */
 export const PROBLEM_TITLE = 'A problem occurred while you were trying to use your mailbox.';
@@ -34,12 +35,19 @@ export class OwaProblem extends Error {
   }
 }
 
+/** An answer from the table (access/answers.ts) as the error web mail throws. */
+export function httpAnswerError(a: HttpAnswer): Error {
+  if (a.page === 'problem') return new OwaProblem(a.status, a.code, a.text, a.details ?? {}, a.retryAfterSeconds);
+  return new HttpError(a.status, a.text, a.code, a.retryAfterSeconds);
+}
+
 /** Plain refusals: { error } with a status. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly code?: string,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -63,24 +71,25 @@ function problemBody(req: FastifyRequest, server: string, user: string, exceptio
  */
 export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, server: string, user: string): FastifyReply {
   if (err instanceof TooManyObjectsOpened) {
-    const status = err.objectType === 'session' ? 503 : 429;
-    reply.header('retry-after', '30');
-    return reply.code(status).send(problemBody(req, server, err.user, TooManyObjectsOpened.exceptionType, err.clientText, {
-      limitName: err.limitName, limit: err.limit, count: err.count, objectType: err.objectType,
-    }));
+    // a session limit is a logon refusal (503 via the pipeline); here, also an object limit (429)
+    const a = OBJECT_LIMIT_ANSWERS.http(err);
+    reply.header('retry-after', String(a.retryAfterSeconds));
+    return reply.code(err.objectType === 'session' ? 503 : a.status).send(problemBody(req, server, err.user, a.code, a.text, a.details ?? {}));
   }
   if (err instanceof OwaProblem) {
     if (err.retryAfterSeconds) reply.header('retry-after', String(err.retryAfterSeconds));
     return reply.code(err.status).send(problemBody(req, server, user, err.exceptionType, err.message, err.extra));
   }
-  if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message, code: err.code });
+  if (err instanceof HttpError) {
+    if (err.retryAfterSeconds) reply.header('retry-after', String(err.retryAfterSeconds));
+    return reply.code(err.status).send({ error: err.message, code: err.code });
+  }
   if (err instanceof ZodError) {
     const first = err.issues[0];
     return reply.code(400).send({ error: `invalid request: ${first ? `${first.path.join('.') || 'body'}: ${first.message}` : 'bad input'}` });
   }
   if (err instanceof StoreError) {
-    const status = err.kind === 'not-found' ? 404 : err.kind === 'exists' ? 409 : err.kind === 'over-quota' ? 507 : err.kind === 'invalid' ? 400 : 500;
-    return reply.code(status).send({ error: err.message });
+    return reply.code(STORE_ERROR_ANSWERS[err.kind].http).send({ error: err.message });
   }
   if (err instanceof SmtpReply) {
     // 4xx replies are temporary (try again), 5xx permanent (the request itself is wrong)

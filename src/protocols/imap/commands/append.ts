@@ -79,7 +79,7 @@ export const appendCommands: Record<string, CommandSpec> = {
         }
         throw err; // over-quota -> NO [OVERQUOTA] (errors.ts)
       }
-      return `[APPENDUID ${uidValidity} ${formatSequenceSet(uids)}] APPEND completed`;
+      return { code: `APPENDUID ${uidValidity} ${formatSequenceSet(uids)}`, text: 'APPEND completed' };
     },
   },
 };

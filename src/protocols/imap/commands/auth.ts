@@ -1,66 +1,32 @@
-// STARTTLS, LOGIN, AUTHENTICATE (PLAIN, LOGIN; SASL-IR) and the governed logon behind them.
-import { sleep } from '../../../access/auth-guard.js';
-import { refusalText } from '../../../access/connection-limits.js';
-import { TooManyObjectsOpened } from '../../../governor/errors.js';
+// STARTTLS, LOGIN, AUTHENTICATE (PLAIN, LOGIN; SASL-IR); the logon itself is the access pipeline's.
+import { LOGON_ANSWERS } from '../../../access/answers.js';
+import { logon as pipelineLogon } from '../../../access/logon.js';
 import { expectArgs, atomArg, stringArg } from '../args.js';
 import { bad, no } from '../errors.js';
 import { capabilityList } from '../capabilities.js';
 import type { ImapSession } from '../session.js';
-import { NOTAUTH, type CommandSpec } from './types.js';
+import { NOTAUTH, type CommandSpec, type ImapOk } from './types.js';
 
 /**
- * The response code for a logon refused for a reason other than the credentials (store
- * session limit, MaxConnectionsPerUser, throttling, lockout): RFC 5530 UNAVAILABLE ("the
- * server is temporarily unable to log this user in"), not LIMIT or AUTHENTICATIONFAILED.
- * Clients tell it apart from a wrong password: Thunderbird shows the server's text in an
- * alert instead of offering "Enter New Password" (README, "What a client shows at the limit").
- * LIMIT stays for the per-session object limits of an authenticated session (errors.ts).
+ * Logs on through the access pipeline (src/access/logon.ts). A refusal leaves the client in
+ * the not-authenticated state with every counter the pipeline touched released, and answers
+ * from the one table (answers.ts): NO [AUTHENTICATIONFAILED] for credentials, NO [UNAVAILABLE]
+ * for the server's limits.
  */
-const REFUSED_NOT_CREDENTIALS = 'UNAVAILABLE';
-
-/**
- * SPEC 3.5, in order: password (with the auth guard's delay), the protocol and throttling
- * layers (admitUser), then the store session (governor). Any refusal leaves the client in
- * the not-authenticated state with every counter it touched released.
- */
-async function logon(s: ImapSession, identity: string, password: string): Promise<string> {
-  const { ctx } = s;
-  const ip = s.conn.remoteAddress;
-  await ctx.settings.refresh();
-  const locked = ctx.authGuard.lockedFor(ip);
-  if (locked > 0) throw no(`Logons from ${ip} are refused for ${Math.ceil(locked / 1000)} more seconds after repeated failures`, REFUSED_NOT_CREDENTIALS);
-  const user = await ctx.store.verifyPassword(identity, password);
-  if (!user) {
-    await sleep(await ctx.authGuard.failed(ip, 'imap', identity));
-    throw no('Authentication failed', 'AUTHENTICATIONFAILED');
+async function logon(s: ImapSession, identity: string, password: string): Promise<ImapOk> {
+  const r = await pipelineLogon(s.ctx, { kind: 'imap', identity, password, clientAddress: s.conn.remoteAddress, clientInfo: s.clientInfo });
+  if (!r.ok) {
+    const a = LOGON_ANSWERS[r.refusal.kind].imap(r.refusal);
+    throw no(a.text, a.code);
   }
-  ctx.authGuard.succeeded(ip);
-  const admitted = ctx.connections.imap.admitUser(user);
-  if (!admitted.ok) {
-    const r = admitted.refusal;
-    const event = r.layer === 'protocol'
-      ? ctx.events.write('imapConnectionLimit', [r.setting, r.count, r.limit, r.scope, ip], user.address)
-      : ctx.events.write('throttlingLimit', [user.address, r.setting, r.count, r.limit, 'IMAP4'], user.address);
-    await event.catch(() => undefined);
-    throw no(refusalText(r), REFUSED_NOT_CREDENTIALS);
-  }
-  let session;
-  try {
-    session = await ctx.governor.open({ user, kind: 'imap', clientAddress: ip, clientInfo: s.clientInfo });
-  } catch (err) {
-    admitted.release();
-    // the store session limit: NO [UNAVAILABLE] Server Unavailable. 15: 16 of 16 service sessions in use for …
-    if (err instanceof TooManyObjectsOpened) throw no(err.clientText, REFUSED_NOT_CREDENTIALS);
-    throw err;
-  }
+  const session = r.session!;
   if (s.isFinished) {
     // the client left while the session was being opened: give it back at once
     await session.close('drop');
-    admitted.release();
     throw no('Connection closed');
   }
-  s.loggedIn(user, session, admitted.release);
-  return `[CAPABILITY ${capabilityList(s)}] ${user.address} authenticated`;
+  s.loggedIn(r.user, session);
+  return { code: `CAPABILITY ${capabilityList(s)}`, text: `${r.user.address} authenticated` };
 }
 
 function requirePrivacy(s: ImapSession): void {
@@ -84,7 +50,7 @@ function decodeSasl(text: string): Buffer {
   return Buffer.from(text, 'base64');
 }
 
-async function authPlain(s: ImapSession, initial: string | null): Promise<string> {
+async function authPlain(s: ImapSession, initial: string | null): Promise<ImapOk> {
   const data = initial !== null ? decodeSasl(initial) : await saslResponse(s, '');
   const parts = data.toString('utf8').split('\0');
   if (parts.length !== 3) throw bad('Invalid PLAIN response');
@@ -94,7 +60,7 @@ async function authPlain(s: ImapSession, initial: string | null): Promise<string
   return logon(s, authc, password);
 }
 
-async function authLogin(s: ImapSession, initial: string | null): Promise<string> {
+async function authLogin(s: ImapSession, initial: string | null): Promise<ImapOk> {
   const user = initial !== null ? decodeSasl(initial) : await saslResponse(s, Buffer.from('Username:').toString('base64'));
   const password = await saslResponse(s, Buffer.from('Password:').toString('base64'));
   return logon(s, user.toString('utf8'), password.toString('utf8'));

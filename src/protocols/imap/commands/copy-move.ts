@@ -6,9 +6,9 @@ import type { ParsedCommand } from '../parser/command-parser.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import { messageSetArg } from '../saved-result.js';
 import type { ImapSession } from '../session.js';
-import { SELECTED, type CommandSpec } from './types.js';
+import { SELECTED, type CommandSpec, type ImapOk } from './types.js';
 
-async function copyOrMove(s: ImapSession, c: ParsedCommand, byUid: boolean, move: boolean): Promise<string> {
+async function copyOrMove(s: ImapSession, c: ParsedCommand, byUid: boolean, move: boolean): Promise<string | ImapOk> {
   expectArgs(c.args, 2);
   const name = mailboxArg(c.args[1], s.utf8);
   const view = s.view;
@@ -23,7 +23,7 @@ async function copyOrMove(s: ImapSession, c: ParsedCommand, byUid: boolean, move
   );
   // source and target UIDs both ascend in the same order, so the two sets correspond
   const code = r.pairs.length ? `COPYUID ${r.uidValidity} ${formatSequenceSet(r.pairs.map((p) => p[0]))} ${formatSequenceSet(r.pairs.map((p) => p[1]))}` : '';
-  if (!move) return code ? `[${code}] ${verb} completed` : `${verb} completed`;
+  if (!move) return { code: code || undefined, text: `${verb} completed` };
   if (code) s.send(`OK [${code}] Moved`);
   for (const line of view.remove(r.pairs.map((p) => p[0]), s.viewOptions)) s.send(line);
   return `${verb} completed`;

@@ -6,7 +6,7 @@ import { hasFlag, MailboxView } from '../mailbox-view.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { parseQresyncParam, resync, type QresyncParam } from '../qresync.js';
 import type { ImapSession } from '../session.js';
-import { AUTHED, SELECTED, type CommandSpec } from './types.js';
+import { AUTHED, SELECTED, type CommandSpec, type ImapOk } from './types.js';
 
 function parseSelectParams(s: ImapSession, c: ParsedCommand): QresyncParam | null {
   if (!c.args[1]) return null;
@@ -23,7 +23,7 @@ function parseSelectParams(s: ImapSession, c: ParsedCommand): QresyncParam | nul
   return q;
 }
 
-async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promise<string> {
+async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promise<ImapOk> {
   expectArgs(c.args, 1, 2);
   const name = mailboxArg(c.args[0], s.utf8);
   const q = parseSelectParams(s, c);
@@ -64,7 +64,7 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   s.send(`OK [UIDNEXT ${folder.uidNext}] Predicted next UID`);
   s.send(`OK [HIGHESTMODSEQ ${folder.highestModseq}] Highest`);
   if (q && q.uidValidity === folder.uidValidity) await resync(s, view, q);
-  return readOnly ? '[READ-ONLY] EXAMINE completed' : '[READ-WRITE] SELECT completed';
+  return readOnly ? { code: 'READ-ONLY', text: 'EXAMINE completed' } : { code: 'READ-WRITE', text: 'SELECT completed' };
 }
 
 export const selectCommands: Record<string, CommandSpec> = {

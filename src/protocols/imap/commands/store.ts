@@ -7,11 +7,11 @@ import type { ParsedCommand } from '../parser/command-parser.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import { messageSetArg } from '../saved-result.js';
 import type { ImapSession } from '../session.js';
-import { SELECTED, type CommandSpec } from './types.js';
+import { SELECTED, type CommandSpec, type ImapOk } from './types.js';
 
 const OPS: Record<string, FlagOperation> = { FLAGS: 'set', '+FLAGS': 'add', '-FLAGS': 'remove' };
 
-async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
+async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string | ImapOk> {
   if (c.args.length < 3) throw bad('STORE needs a sequence set, an item and flags');
   let i = 1;
   let unchangedSince: number | undefined;
@@ -42,7 +42,7 @@ async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   }
   if (failed.size) {
     const ids = r.failedModified.map((u) => (byUid ? u : view.seqOf(u)));
-    return `[MODIFIED ${formatSequenceSet(ids)}] Conditional STORE failed for some messages`;
+    return { code: `MODIFIED ${formatSequenceSet(ids)}`, text: 'Conditional STORE failed for some messages' };
   }
   return `${byUid ? 'UID ' : ''}STORE completed`;
 }

@@ -1,8 +1,14 @@
 import type { ParsedCommand } from '../parser/command-parser.js';
 import type { ImapSession, ImapState } from '../session.js';
 
-/** A command handler returns the text of its tagged OK ("[CODE] text" allowed) or throws. */
-export type Handler = (s: ImapSession, cmd: ParsedCommand) => Promise<string | void>;
+/** A tagged OK with an RFC 5530/3501 response code, kept apart from the text. */
+export interface ImapOk {
+  code?: string;
+  text: string;
+}
+
+/** A command handler returns its tagged OK (plain text, or code and text) or throws. */
+export type Handler = (s: ImapSession, cmd: ParsedCommand) => Promise<string | ImapOk | void>;
 
 export interface CommandSpec {
   states: ImapState[];

@@ -29,6 +29,8 @@ export class ImapParseError extends Error {
   constructor(
     message: string,
     public readonly tag: string | null,
+    /** An RFC 5530 response code for the answer, kept apart from the text. */
+    public readonly code?: string,
   ) {
     super(message);
     this.name = 'ImapParseError';

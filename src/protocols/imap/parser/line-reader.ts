@@ -13,7 +13,7 @@ import { LITERAL_PLACEHOLDER, extractTag } from './command-parser.js';
 export type FramerEvent =
   | { type: 'command'; line: Buffer; literals: Buffer[]; literal8: number[] }
   | { type: 'continue' }
-  | { type: 'error'; tag: string | null; message: string; fatal: boolean };
+  | { type: 'error'; tag: string | null; message: string; fatal: boolean; code?: string };
 
 export interface FramerOptions {
   maxLineLength: number;
@@ -217,7 +217,7 @@ export class CommandFramer {
     // NUL is our literal placeholder and is never valid in command text.
     if (text.includes(LITERAL_PLACEHOLDER)) return this.reject('NUL byte in command line', line);
     this.commandSize += text.length;
-    if (this.commandSize > this.maxCommandSize) return this.reject('[TOOBIG] Command too long', line);
+    if (this.commandSize > this.maxCommandSize) return this.reject('Command too long', line, 'TOOBIG');
     if (!lit) {
       this.segments.push(Buffer.from(text));
       const out = Buffer.concat(this.segments);
@@ -228,11 +228,11 @@ export class CommandFramer {
     }
     if (lit.size > this.maxLiteralSize || this.commandSize + lit.size > this.maxCommandSize) {
       if (!lit.sync && lit.size > this.maxDiscardSize) {
-        this.error(this.tag, '[TOOBIG] Literal too big', true);
+        this.error(this.tag, 'Literal too big', true, 'TOOBIG');
         this.phase = 'dead';
         return;
       }
-      return this.reject('[TOOBIG] Literal too big', line);
+      return this.reject('Literal too big', line, 'TOOBIG');
     }
     this.segments.push(Buffer.from(text), Buffer.of(LITERAL_PLACEHOLDER));
     if (lit.binary) this.literal8.push(this.literals.length);
@@ -259,8 +259,8 @@ export class CommandFramer {
   }
 
   /** Reports the error, then skips whatever the client still sends for this command. */
-  private reject(message: string, line: Buffer): void {
-    this.error(this.tag, message, false);
+  private reject(message: string, line: Buffer, code?: string): void {
+    this.error(this.tag, message, false, code);
     this.tail = Buffer.from(line.subarray(Math.max(0, line.length - TAIL_BYTES)));
     this.endDiscardedLine();
   }
@@ -292,7 +292,7 @@ export class CommandFramer {
       return;
     }
     if (lit.size > this.maxDiscardSize) {
-      this.error(this.tag, '[TOOBIG] Literal too big', true);
+      this.error(this.tag, 'Literal too big', true, 'TOOBIG');
       this.phase = 'dead';
       return;
     }
@@ -318,7 +318,8 @@ export class CommandFramer {
     this.current.reset(this.maxLineLength + 2);
   }
 
-  private error(tag: string | null, message: string, fatal: boolean): void {
-    this.events.push({ type: 'error', tag, message, fatal });
+  /** `code`: an RFC 5530 response code, kept apart from the text (answers.ts). */
+  private error(tag: string | null, message: string, fatal: boolean, code?: string): void {
+    this.events.push(code ? { type: 'error', tag, code, message, fatal } : { type: 'error', tag, message, fatal });
   }
 }

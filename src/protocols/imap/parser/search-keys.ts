@@ -36,7 +36,7 @@ export interface SearchRequest {
  */
 export class UnsupportedCharsetError extends ImapParseError {
   constructor(readonly charset: string) {
-    super(`[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset ${charset}`, null);
+    super(`Unsupported charset ${charset}`, null, 'BADCHARSET (UTF-8 US-ASCII)');
     this.name = 'UnsupportedCharsetError';
   }
 }

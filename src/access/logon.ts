@@ -1,0 +1,115 @@
+/**
+ * The one way in (SPEC §3.5, issue 12): every front end — IMAP, POP3, SMTP AUTH, web mail, and
+ * EWS/ActiveSync to come — logs a user on through `logon`, which runs the layers in order:
+ * identity → client address → brute-force guard → password → protocol connection limits →
+ * throttling → store session. It answers a session or a typed refusal (refusal.ts) that the
+ * front end turns into its protocol's answer with answers.ts; `access explain` (explain.ts)
+ * runs the same predicates without side effects.
+ */
+import type { ServerContext } from '../server/context.js';
+import type { ServiceKind } from '../settings/catalog.js';
+import type { StoreSession } from '../governor/governor.js';
+import { TooManyObjectsOpened } from '../governor/errors.js';
+import type { User } from '../store/types.js';
+import { storeLimitRefusal } from './answers.js';
+import { normaliseClientAddress } from './client-address.js';
+import type { ConnectionLimits } from './connection-limits.js';
+import { LOCKOUT_RULE, type LogonRefusal } from './refusal.js';
+import type { GuardLockout } from './brute-force-guard.js';
+
+/** The front ends that log users on: the store's session kinds, plus SMTP AUTH (no store session). */
+export type LogonKind = ServiceKind | 'smtp';
+
+export interface LogonRequest {
+  kind: LogonKind;
+  identity: string;
+  password: string;
+  /** As the socket or HTTP request reports it; normalised here. */
+  clientAddress: string;
+  clientInfo?: string | null;
+  /**
+   * Runs once the password is right, before the limits are checked: web mail ends the
+   * browser's previous session here so that a second sign-in replaces it rather than counting twice.
+   */
+  authenticated?: (user: User) => Promise<void>;
+}
+
+export type LogonResult =
+  /** `session` is null for SMTP AUTH only; its limit slots are released when the session ends. */
+  | { ok: true; user: User; session: StoreSession | null; clientAddress: string }
+  | { ok: false; refusal: LogonRefusal };
+
+/** Protocol names in the throttling event (2915), as Exchange writes them. */
+const EVENT_PROTOCOL: Record<ServiceKind, string> = { imap: 'IMAP4', pop3: 'POP3', owa: 'OWA', ews: 'EWS', eas: 'EAS' };
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The password check, in one place for every front end. (The verified-credentials cache of
+ * issue 12 item 3 replaces this call with `ctx.credentials.verify(identity, password)`.)
+ */
+export async function checkPassword(ctx: ServerContext, identity: string, password: string): Promise<User | null> {
+  return ctx.store.verifyPassword(identity, password);
+}
+
+/** The protocol/throttling limits of a front end; SMTP has none. */
+export function connectionLimitsOf(ctx: ServerContext, kind: LogonKind): ConnectionLimits | null {
+  return kind === 'smtp' ? null : ctx.connections[kind === 'pop3' ? 'pop' : kind];
+}
+
+export function lockoutRefusal(l: GuardLockout): LogonRefusal {
+  return {
+    kind: 'lockout', setting: LOCKOUT_RULE, limit: l.limit, count: l.failures, scope: l.clientAddress, counted: 'failed logons',
+    clientAddress: l.clientAddress, retryAfterSeconds: Math.max(1, Math.ceil(l.retryAfterMs / 1000)),
+  };
+}
+
+/** Event 1030 (protocol layer) or 2915 (throttling) for a refusal by the connection limits. */
+export async function logLimitRefusal(ctx: ServerContext, kind: ServiceKind, r: LogonRefusal, user?: string): Promise<void> {
+  const event = r.kind === 'throttling'
+    ? ctx.events.write('throttlingLimit', [r.scope, r.setting, r.count, r.limit, EVENT_PROTOCOL[kind]], user)
+    : ctx.events.write(kind === 'pop3' ? 'popConnectionLimit' : 'imapConnectionLimit', [r.setting, r.count, r.limit, r.scope, r.clientAddress], user);
+  await event.catch(() => undefined);
+}
+
+export async function logon(ctx: ServerContext, req: LogonRequest): Promise<LogonResult> {
+  const clientAddress = normaliseClientAddress(req.clientAddress);
+  await ctx.settings.refresh();
+
+  const reserved = await ctx.bruteForceGuard.reserve(clientAddress);
+  if (!reserved.ok) return { ok: false, refusal: lockoutRefusal(reserved.lockout) };
+  let user: User | null;
+  try {
+    user = await checkPassword(ctx, req.identity, req.password);
+  } catch (err) {
+    await ctx.bruteForceGuard.succeeded(reserved.slot); // not a failed guess: give the slot back
+    throw err;
+  }
+  if (!user) {
+    const { failures, delayMs } = await ctx.bruteForceGuard.failed(reserved.slot, req.kind, req.identity);
+    await sleep(delayMs);
+    const { lockoutAfter } = ctx.bruteForceGuard.policy;
+    return { ok: false, refusal: { kind: 'auth', setting: LOCKOUT_RULE, limit: lockoutAfter, count: failures, scope: clientAddress, counted: 'failed logons', clientAddress } };
+  }
+  await ctx.bruteForceGuard.succeeded(reserved.slot);
+  await req.authenticated?.(user);
+  if (req.kind === 'smtp') return { ok: true, user, session: null, clientAddress };
+
+  const limits = connectionLimitsOf(ctx, req.kind)!;
+  const admitted = limits.admitUser(user, clientAddress);
+  if (!admitted.ok) {
+    await logLimitRefusal(ctx, req.kind, admitted.refusal, user.address);
+    return { ok: false, refusal: admitted.refusal };
+  }
+  let session: StoreSession;
+  try {
+    session = await ctx.governor.open({ user, kind: req.kind, clientAddress, clientInfo: req.clientInfo });
+  } catch (err) {
+    admitted.release();
+    if (err instanceof TooManyObjectsOpened) return { ok: false, refusal: storeLimitRefusal(err, clientAddress) };
+    throw err;
+  }
+  // the connection/throttling slot lives exactly as long as the store session
+  session.onEnd(() => admitted.release());
+  return { ok: true, user, session, clientAddress };
+}
