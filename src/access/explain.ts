@@ -125,7 +125,7 @@ export async function explainAccess(state: AccessState, user: User, protocol: Ex
   layers.push({
     layer: 'store session limits', applies: true, refuses: !!storeR,
     checks: storeChecks,
-    clientSees: storeR ? `${clientSees(protocol, storeR)} (event 9646)` : undefined,
+    clientSees: storeR ? clientSees(protocol, storeR) : undefined,
     remedy: storeR ? `mailwarden settings set ${q(storeR.setting)} ${storeR.count + 1} --user ${user.address}   (or without --user for the whole server)` : undefined,
   });
 
@@ -137,6 +137,7 @@ export async function explainAccess(state: AccessState, user: User, protocol: Ex
       `Raising ${limits.hasProtocolLayer ? `${protocol === 'pop3' ? 'PopSettings' : 'ImapSettings'}.MaxConnectionsPerUser or ` : ''}the throttling policy does not help: the store session limit refuses, and it is a separate layer (KB 980049).`,
     );
   }
+  if (storeR) notes.push('A store session refusal also logs event 9646 (MSExchangeIS), at most once a minute per user.');
   if (disabled) notes.push('"Disable Session Limit" is on for this user: store session limits are counted but not enforced.');
   if (!from) notes.push('The brute-force guard was not asked: pass --from ADDRESS to include it.');
   return { user: user.address, dn: user.dn, protocol, from, allowed: !refusal, refusedBy: refusing?.layer ?? null, refusal, layers, notes };

@@ -33,11 +33,11 @@ export class LineClient {
     socket.on('error', end);
   }
 
-  static async connect(port: number, opts: { tls?: boolean; ca?: string } = {}): Promise<LineClient> {
+  static async connect(port: number, opts: { tls?: boolean; ca?: string; host?: string } = {}): Promise<LineClient> {
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s: Socket = opts.tls
-        ? tlsConnect({ port, host: '127.0.0.1', ca: opts.ca, servername: 'localhost' }, () => resolve(s))
-        : netConnect(port, '127.0.0.1', () => resolve(s));
+        ? tlsConnect({ port, host: opts.host ?? '127.0.0.1', ca: opts.ca, servername: 'localhost' }, () => resolve(s))
+        : netConnect(port, opts.host ?? '127.0.0.1', () => resolve(s));
       s.once('error', reject);
     });
     return new LineClient(socket);

@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
 import type { User } from '../../src/store/types.js';
 import { tempDir } from './tmp.js';
+import type { Clock } from '../../src/shared-state/clock.js';
+import type { GuardPolicy } from '../../src/access/brute-force-guard.js';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -12,12 +14,14 @@ export interface TestServer extends RunningServer {
 }
 
 /** The whole server on port 0 everywhere, on a temporary data folder. */
-export async function startTestServer(opts: { plaintext?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { plaintext?: boolean; host?: string; clock?: Clock; guardPolicy?: GuardPolicy } = {}): Promise<TestServer> {
   const tmp = tempDir();
   const dataDir = join(tmp.dir, 'data');
   const server = await startServer({
     dataDir,
-    host: '127.0.0.1',
+    host: opts.host ?? '127.0.0.1',
+    clock: opts.clock,
+    guardPolicy: opts.guardPolicy,
     ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0 },
   });
   const t: TestServer = {
