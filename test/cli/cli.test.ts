@@ -196,6 +196,10 @@ test('serve: a running server takes settings live; sessions list/kill, events, a
     r = cli(['access', 'explain', 'alice@example.com', '--protocol', 'pop3', '--data', t.data]);
     assert.match(r.stdout, /REFUSED by store session limits/);
     assert.match(r.stdout, /Raising PopSettings.MaxConnectionsPerUser or the throttling policy does not help/);
+    assert.match(r.stdout, /refusal: store by Maximum Allowed Service Sessions Per User, 16 of 16/);
+    r = cli(['access', 'explain', 'alice@example.com', '--protocol', 'pop3', '--from', '::ffff:127.0.0.1', '--data', t.data]);
+    assert.match(r.stdout, /1\. brute-force guard: passes/);
+    assert.equal(cli(['access', 'explain', 'alice@example.com', '--protocol', 'pop3', '--from', 'nowhere', '--data', t.data]).code, 2);
     // the article's note: raising the per-protocol limit alone does not help
     assert.equal(cli(['settings', 'set', 'PopSettings.MaxConnectionsPerUser', '100', '--data', t.data]).code, 0);
     const still = await popLogin(port, 'alice', 'pw');

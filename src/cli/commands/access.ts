@@ -56,6 +56,7 @@ export async function accessCommand(sub: string | undefined, args: ParsedArgs): 
   if (args.switches.has('json')) return printJson({ ...x, live });
   const out: string[] = [];
   out.push(`${x.user} over ${x.protocol}: ${x.allowed ? 'ALLOWED' : `REFUSED by ${x.refusedBy}`}${live ? '' : ' (no server running: counts are zero)'}`);
+  if (x.refusal) out.push(`refusal: ${x.refusal.kind} by ${x.refusal.setting}, ${x.refusal.count} of ${x.refusal.limit}`);
   x.layers.forEach((l, i) => {
     out.push(`${i + 1}. ${l.layer}: ${!l.applies ? 'does not apply' : l.refuses ? 'REFUSES' : 'passes'}`);
     for (const c of l.checks) out.push(`     ${c.refuses ? '✗' : '✓'} ${c.setting} = ${c.limit} (${c.source}); in use: ${c.count}`);
