@@ -72,10 +72,16 @@ export class BruteForceGuard {
     const locked = await this.lockedFor(ip);
     if (locked) return { ok: false, lockout: locked };
     const n = await this.state.increment(failKey(ip), 1, { ttlMs: this.policy.windowMs });
+    const lockedMeanwhile = await this.lockedFor(ip);
+    if (lockedMeanwhile) {
+      // another attempt locked the address between the two steps (and reset the count)
+      await this.giveBack(ip);
+      return { ok: false, lockout: lockedMeanwhile };
+    }
     if (n > this.policy.lockoutAfter) {
       // every check the window allows is used or in flight: refuse without touching the password
       await this.giveBack(ip);
-      const retryAfterMs = (await this.state.ttl(lockKey(ip))) ?? (await this.state.ttl(failKey(ip))) ?? this.policy.lockoutMs;
+      const retryAfterMs = (await this.state.ttl(failKey(ip))) ?? this.policy.lockoutMs;
       return { ok: false, lockout: { clientAddress: ip, failures: n - 1, limit: this.policy.lockoutAfter, retryAfterMs } };
     }
     return { ok: true, slot: { clientAddress: ip, settled: false } };
@@ -89,7 +95,8 @@ export class BruteForceGuard {
     if (slot.settled) return { failures: 0, delayMs: 0 };
     slot.settled = true;
     const ip = slot.clientAddress;
-    const failures = Number((await this.state.get(failKey(ip))) ?? this.policy.lockoutAfter);
+    // absent: the window ended, or a lockout reset the count, while this password was checked
+    const failures = Number((await this.state.get(failKey(ip))) ?? 1);
     if (failures >= this.policy.lockoutAfter) {
       const { lockoutMs } = this.policy;
       if (await this.state.setIfAbsent(lockKey(ip), String(failures), { ttlMs: lockoutMs })) {

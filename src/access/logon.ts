@@ -42,7 +42,7 @@ export type LogonResult =
 /** Protocol names in the throttling event (2915), as Exchange writes them. */
 const EVENT_PROTOCOL: Record<ServiceKind, string> = { imap: 'IMAP4', pop3: 'POP3', owa: 'OWA', ews: 'EWS', eas: 'EAS' };
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * The password check, in one place for every front end. (The verified-credentials cache of
@@ -73,6 +73,7 @@ export async function logLimitRefusal(ctx: ServerContext, kind: ServiceKind, r: 
 }
 
 export async function logon(ctx: ServerContext, req: LogonRequest): Promise<LogonResult> {
+  const identity = req.identity.trim();
   const clientAddress = normaliseClientAddress(req.clientAddress);
   await ctx.settings.refresh();
 
@@ -80,13 +81,13 @@ export async function logon(ctx: ServerContext, req: LogonRequest): Promise<Logo
   if (!reserved.ok) return { ok: false, refusal: lockoutRefusal(reserved.lockout) };
   let user: User | null;
   try {
-    user = await checkPassword(ctx, req.identity, req.password);
+    user = await checkPassword(ctx, identity, req.password);
   } catch (err) {
     await ctx.bruteForceGuard.succeeded(reserved.slot); // not a failed guess: give the slot back
     throw err;
   }
   if (!user) {
-    const { failures, delayMs } = await ctx.bruteForceGuard.failed(reserved.slot, req.kind, req.identity);
+    const { failures, delayMs } = await ctx.bruteForceGuard.failed(reserved.slot, req.kind, identity);
     await sleep(delayMs);
     const { lockoutAfter } = ctx.bruteForceGuard.policy;
     return { ok: false, refusal: { kind: 'auth', setting: LOCKOUT_RULE, limit: lockoutAfter, count: failures, scope: clientAddress, counted: 'failed logons', clientAddress } };

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, eventually, type TestServer } from '../helpers/server.js';
 import { LineClient } from '../helpers/line-client.js';
+import { createTransport } from 'nodemailer';
 import { ApiClient } from '../web/helpers.js';
 import { ManualClock } from '../../src/shared-state/clock.js';
 import { DEFAULT_GUARD_POLICY, type GuardPolicy } from '../../src/access/brute-force-guard.js';
@@ -93,7 +94,7 @@ test('the guard on shared state: reserved slots, lockout, window and lockout exp
   }
 });
 
-test('lockout race over IMAP, POP3 and web mail: parallel wrong passwords get no more password checks than allowed', async () => {
+test('lockout race over IMAP, POP3, web mail and SMTP AUTH: parallel wrong passwords get no more password checks than allowed', async () => {
   const clock = new ManualClock();
   const srv = await startTestServer({ plaintext: true, clock, guardPolicy: POLICY });
   const forgotten: string[] = [];
@@ -120,6 +121,22 @@ test('lockout race over IMAP, POP3 and web mail: parallel wrong passwords get no
       auth: /^401 The user name or password you entered isn't correct\.$/,
       lockout: /^429 Too many failed sign-ins from 127\.0\.0\.1; try again in \d+ seconds\.$/,
     },
+    {
+      name: 'smtp auth',
+      attempt: async (pw) => {
+        const t = createTransport({ host: '127.0.0.1', port: srv.port('smtps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: user.address, pass: pw } });
+        try {
+          await t.verify();
+          return 'OK';
+        } catch (err) {
+          return String((err as { response?: string }).response);
+        } finally {
+          t.close();
+        }
+      },
+      auth: /^535 5\.7\.8 Authentication credentials invalid$/,
+      lockout: /^454 4\.7\.0 Too many failed logons from your address; try again later$/,
+    },
   ];
   try {
     for (const f of fronts) {
@@ -136,8 +153,8 @@ test('lockout race over IMAP, POP3 and web mail: parallel wrong passwords get no
       clock.advance(POLICY.lockoutMs);
       assert.doesNotMatch(await f.attempt('secret-pw'), f.lockout);
     }
-    assert.deepEqual(forgotten, [user.address, user.address, user.address], 'the lockout hook heard each lockout');
-    assert.equal((await srv.ctx.store.listEvents({ eventId: 4625 })).length, 3);
+    assert.deepEqual(forgotten, fronts.map(() => user.address), 'the lockout hook heard each lockout');
+    assert.equal((await srv.ctx.store.listEvents({ eventId: 4625 })).length, fronts.length);
   } finally {
     await srv.close();
   }
