@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ServerContext } from '../../server/context.js';
+import { STORE_ERROR_ANSWERS } from '../../access/answers.js';
+import { StoreError } from '../../store/errors.js';
 import type { StoreSession } from '../../governor/governor.js';
 import type { User } from '../../store/types.js';
 import { ProtocolLog } from '../shared/protocol-log.js';
@@ -220,8 +222,10 @@ export class Pop3Session {
     try {
       await cmd.run(this, arg);
     } catch (err) {
-      // an unexpected failure answers like Exchange's catch-all, with the real reason after it
-      this.send(`-ERR [SYS/TEMP] Server Unavailable. 21: ${(err as Error).message.replace(/[\r\n]+/g, ' ').slice(0, 200)}`);
+      // a failure answers like Exchange's catch-all, with the real reason after it; a store
+      // error's code comes from the one table (access/answers.ts)
+      const code = err instanceof StoreError ? STORE_ERROR_ANSWERS[err.kind].pop3 : 'SYS/TEMP';
+      this.send(`-ERR [${code}] Server Unavailable. 21: ${(err as Error).message.replace(/[\r\n]+/g, ' ').slice(0, 200)}`);
     }
   }
 

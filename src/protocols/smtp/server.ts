@@ -2,7 +2,8 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import type { ServerContext } from '../../server/context.js';
 import type { Listener, ListenerOptions } from '../../server/listener.js';
 import type { User } from '../../store/types.js';
-import { LOGON_ANSWERS } from '../../access/answers.js';
+import { LOGON_ANSWERS, STORE_ERROR_ANSWERS } from '../../access/answers.js';
+import { StoreError } from '../../store/errors.js';
 import { normaliseClientAddress } from '../../access/client-address.js';
 import { logon } from '../../access/logon.js';
 import { deliverLocal, hasRoom, receivedHeader } from './deliver.js';
@@ -30,6 +31,11 @@ function settle(mode: SmtpMode, body: () => Promise<void>, cb: (err?: Error | nu
     (err: Error) => {
       if (err instanceof SmtpReply) return cb(err);
       console.error(`smtp ${mode}: ${err.stack ?? err.message}`);
+      if (err instanceof StoreError) {
+        // the reply for the store error's kind (access/answers.ts); the kind, not the internal message
+        const [code, enhanced] = STORE_ERROR_ANSWERS[err.kind].smtp;
+        return cb(reply(code, enhanced, `Local mailbox store: ${err.kind}${code < 500 ? '; try again later' : ''}`));
+      }
       cb(reply(451, '4.3.0', 'Temporary local problem; try again later'));
     },
   );
