@@ -2,11 +2,10 @@ import type { LiveSettings } from '../settings/resolve.js';
 import type { ServiceKind } from '../settings/catalog.js';
 import type { User } from '../store/types.js';
 import type { SessionGovernor } from '../governor/governor.js';
-import type { ServerContext } from '../server/context.js';
 import { LOGON_ANSWERS, pop3Line, storeLimitRefusal } from './answers.js';
 import { normaliseClientAddress } from './client-address.js';
 import type { BruteForceGuard } from './brute-force-guard.js';
-import { connectionLimitsOf, lockoutRefusal } from './logon.js';
+import { connectionLimitsOf, lockoutRefusal, type AccessContext } from './logon.js';
 import type { LogonRefusal } from './refusal.js';
 
 export type ExplainProtocol = ServiceKind;
@@ -38,7 +37,7 @@ export interface AccessExplanation {
 }
 
 /** What explain reads: the running server's context, or one with zero counts when none runs. */
-export type AccessState = Pick<ServerContext, 'settings' | 'connections'> & {
+export type AccessState = Pick<AccessContext, 'settings' | 'connections'> & {
   governor: Pick<SessionGovernor, 'wouldRefuse' | 'counts'>;
   bruteForceGuard: Pick<BruteForceGuard, 'check'>;
 };
@@ -81,7 +80,7 @@ export async function explainAccess(state: AccessState, user: User, protocol: Ex
   });
 
   // 2 and 3. protocol connection limits, throttling: the same check admitUser makes
-  const limits = connectionLimitsOf(state as ServerContext, protocol)!;
+  const limits = connectionLimitsOf(state, protocol)!;
   const connR = limits.check(user, ip);
   const held = limits.userConnections(user.id);
   if (limits.hasProtocolLayer) {

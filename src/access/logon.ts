@@ -6,16 +6,32 @@
  * front end turns into its protocol's answer with answers.ts; `access explain` (explain.ts)
  * runs the same predicates without side effects.
  */
-import type { ServerContext } from '../server/context.js';
+import type { Store } from '../store/store.js';
+import type { LiveSettings } from '../settings/resolve.js';
+import type { EventLog } from '../events/event-log.js';
 import type { ServiceKind } from '../settings/catalog.js';
-import type { StoreSession } from '../governor/governor.js';
+import type { SessionGovernor, StoreSession } from '../governor/governor.js';
 import { TooManyObjectsOpened } from '../governor/errors.js';
 import type { User } from '../store/types.js';
 import { storeLimitRefusal } from './answers.js';
 import { normaliseClientAddress } from './client-address.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { LOCKOUT_RULE, type LogonRefusal } from './refusal.js';
-import type { GuardLockout } from './brute-force-guard.js';
+import type { BruteForceGuard, GuardLockout } from './brute-force-guard.js';
+
+/**
+ * What the pipeline needs of the server (the ServerContext has it all; access does not import
+ * the server layer above it).
+ */
+export interface AccessContext {
+  store: Pick<Store, 'verifyPassword'>;
+  settings: LiveSettings;
+  governor: SessionGovernor;
+  events: EventLog;
+  /** Protocol connection and throttling limits per front end ('pop' is POP3's). */
+  connections: Record<'pop' | 'imap' | 'owa' | 'ews' | 'eas', ConnectionLimits>;
+  bruteForceGuard: BruteForceGuard;
+}
 
 /** The front ends that log users on: the store's session kinds, plus SMTP AUTH (no store session). */
 export type LogonKind = ServiceKind | 'smtp';
@@ -48,12 +64,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * The password check, in one place for every front end. (The verified-credentials cache of
  * issue 12 item 3 replaces this call with `ctx.credentials.verify(identity, password)`.)
  */
-export async function checkPassword(ctx: ServerContext, identity: string, password: string): Promise<User | null> {
+export async function checkPassword(ctx: AccessContext, identity: string, password: string): Promise<User | null> {
   return ctx.store.verifyPassword(identity, password);
 }
 
 /** The protocol/throttling limits of a front end; SMTP has none. */
-export function connectionLimitsOf(ctx: ServerContext, kind: LogonKind): ConnectionLimits | null {
+export function connectionLimitsOf(ctx: Pick<AccessContext, 'connections'>, kind: LogonKind): ConnectionLimits | null {
   return kind === 'smtp' ? null : ctx.connections[kind === 'pop3' ? 'pop' : kind];
 }
 
@@ -65,14 +81,14 @@ export function lockoutRefusal(l: GuardLockout): LogonRefusal {
 }
 
 /** Event 1030 (protocol layer) or 2915 (throttling) for a refusal by the connection limits. */
-export async function logLimitRefusal(ctx: ServerContext, kind: ServiceKind, r: LogonRefusal, user?: string): Promise<void> {
+export async function logLimitRefusal(ctx: AccessContext, kind: ServiceKind, r: LogonRefusal, user?: string): Promise<void> {
   const event = r.kind === 'throttling'
     ? ctx.events.write('throttlingLimit', [r.scope, r.setting, r.count, r.limit, EVENT_PROTOCOL[kind]], user)
     : ctx.events.write(kind === 'pop3' ? 'popConnectionLimit' : 'imapConnectionLimit', [r.setting, r.count, r.limit, r.scope, r.clientAddress], user);
   await event.catch(() => undefined);
 }
 
-export async function logon(ctx: ServerContext, req: LogonRequest): Promise<LogonResult> {
+export async function logon(ctx: AccessContext, req: LogonRequest): Promise<LogonResult> {
   const identity = req.identity.trim();
   const clientAddress = normaliseClientAddress(req.clientAddress);
   await ctx.settings.refresh();

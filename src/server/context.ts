@@ -3,7 +3,7 @@ import type { ChangeBus } from '../store/change-bus.js';
 import type { LiveSettings } from '../settings/resolve.js';
 import type { SessionGovernor } from '../governor/governor.js';
 import type { EventLog } from '../events/event-log.js';
-import type { ConnectionLimits } from '../access/connection-limits.js';
+import type { AccessContext } from '../access/logon.js';
 import type { BruteForceGuard } from '../access/brute-force-guard.js';
 import type { SharedState } from '../shared-state/shared-state.js';
 import type { Clock } from '../shared-state/clock.js';
@@ -23,7 +23,7 @@ export interface ServerContext {
   governor: SessionGovernor;
   events: EventLog;
   /** Protocol connection and throttling limits per front end (access/connection-limits.ts). */
-  connections: Record<'pop' | 'imap' | 'owa' | 'ews' | 'eas', ConnectionLimits>;
+  connections: AccessContext['connections'];
   /** Failed logons per client address, on `state` (access/brute-force-guard.ts). */
   bruteForceGuard: BruteForceGuard;
   /**
