@@ -58,11 +58,16 @@ export class BruteForceGuard {
     this.lockoutHooks.push(hook);
   }
 
+  /** Failures (and checks in flight) counted for the address in its window now. */
+  async failures(ip: string): Promise<number> {
+    return Number((await this.state.get(failKey(ip))) ?? 0);
+  }
+
   /** What reserve() would answer now, without reserving anything (`access explain --from`). */
   async check(ip: string): Promise<GuardLockout | null> {
     const locked = await this.lockedFor(ip);
     if (locked) return locked;
-    const failures = Number((await this.state.get(failKey(ip))) ?? 0);
+    const failures = await this.failures(ip);
     if (failures < this.policy.lockoutAfter) return null;
     return { clientAddress: ip, failures, limit: this.policy.lockoutAfter, retryAfterMs: (await this.state.ttl(failKey(ip))) ?? 0 };
   }

@@ -5,13 +5,13 @@ import type { SessionGovernor } from '../governor/governor.js';
 import { LOGON_ANSWERS, pop3Line, storeLimitRefusal } from './answers.js';
 import { normaliseClientAddress } from './client-address.js';
 import type { BruteForceGuard } from './brute-force-guard.js';
-import { connectionLimitsOf, lockoutRefusal, type AccessContext } from './logon.js';
+import { authRefusal, checkPassword, connectionLimitsOf, lockoutRefusal, type AccessContext } from './logon.js';
 import type { LogonRefusal } from './refusal.js';
 
 export type ExplainProtocol = ServiceKind;
 
 export interface LayerVerdict {
-  layer: 'brute-force guard' | 'protocol connection limits' | 'throttling policy' | 'store session limits';
+  layer: 'brute-force guard' | 'password' | 'protocol connection limits' | 'throttling policy' | 'store session limits';
   applies: boolean;
   refuses: boolean;
   /** Each limit checked: setting, effective value, where the value comes from, current count. */
@@ -37,9 +37,9 @@ export interface AccessExplanation {
 }
 
 /** What explain reads: the running server's context, or one with zero counts when none runs. */
-export type AccessState = Pick<AccessContext, 'settings' | 'connections'> & {
+export type AccessState = Pick<AccessContext, 'settings' | 'connections' | 'store'> & {
   governor: Pick<SessionGovernor, 'wouldRefuse' | 'counts'>;
-  bruteForceGuard: Pick<BruteForceGuard, 'check'>;
+  bruteForceGuard: Pick<BruteForceGuard, 'check' | 'failures' | 'policy'>;
 };
 
 /** What the client of `protocol` would read, from the one table of answers. */
@@ -59,9 +59,15 @@ function clientSees(protocol: ExplainProtocol, r: LogonRefusal): string {
  * which setting would change it (SPEC §3.5). It asks the predicates the logon pipeline asks
  * (guard check, ConnectionLimits.check, SessionGovernor.wouldRefuse), in the pipeline's order,
  * without reserving, counting or opening anything. The brute-force guard (and the address in
- * the answers) needs `from`, the client's address.
+ * the answers) needs `from`, the client's address; the password layer needs `password` (checked
+ * with the pipeline's checkPassword, not counted as a failure).
  */
-export async function explainAccess(state: AccessState, user: User, protocol: ExplainProtocol, opts: { from?: string } = {}): Promise<AccessExplanation> {
+export async function explainAccess(
+  state: AccessState,
+  user: User,
+  protocol: ExplainProtocol,
+  opts: { from?: string; password?: string } = {},
+): Promise<AccessExplanation> {
   const settings: LiveSettings = state.settings;
   const ctx = { userId: user.id, databaseId: user.databaseId };
   const from = opts.from ? normaliseClientAddress(opts.from) : null;
@@ -79,7 +85,23 @@ export async function explainAccess(state: AccessState, user: User, protocol: Ex
     remedy: lockoutR ? `wait ${lockoutR.retryAfterSeconds} seconds (the lockout expires by itself)` : undefined,
   });
 
-  // 2 and 3. protocol connection limits, throttling: the same check admitUser makes
+  // 2. the password (only when given): what a wrong one would be answered, counted as the next failure
+  let authR = null;
+  if (opts.password !== undefined) {
+    const right = (await checkPassword(state, user.address, opts.password)) !== null;
+    const failures = from ? await state.bruteForceGuard.failures(from) : 0;
+    authR = right ? null : authRefusal(state.bruteForceGuard.policy.lockoutAfter, failures + 1, ip);
+    layers.push({
+      layer: 'password', applies: true, refuses: !!authR,
+      checks: [{ setting: authR?.setting ?? 'password', limit: state.bruteForceGuard.policy.lockoutAfter, source: 'built in', count: failures + (right ? 0 : 1), refuses: !right }],
+      clientSees: authR ? clientSees(protocol, authR) : undefined,
+      remedy: authR ? `mailwarden user set-password ${user.address} --password-stdin   (if the user forgot it)` : undefined,
+    });
+  } else {
+    layers.push({ layer: 'password', applies: false, refuses: false, checks: [] });
+  }
+
+  // 3 and 4. protocol connection limits, throttling: the same check admitUser makes
   const limits = connectionLimitsOf(state, protocol)!;
   const connR = limits.check(user, ip);
   const held = limits.userConnections(user.id);
@@ -106,7 +128,7 @@ export async function explainAccess(state: AccessState, user: User, protocol: Ex
     remedy: `mailwarden settings set ${q(t.def.name)} ${held + 1} --user ${user.address}`,
   });
 
-  // 4. store session limits: the governor's own predicate
+  // 5. store session limits: the governor's own predicate
   const storeErr = await state.governor.wouldRefuse(user, protocol);
   const storeR = storeErr ? storeLimitRefusal(storeErr, ip) : null;
   const disabled = settings.bool('Disable Session Limit', ctx);
@@ -128,7 +150,7 @@ export async function explainAccess(state: AccessState, user: User, protocol: Ex
     remedy: storeR ? `mailwarden settings set ${q(storeR.setting)} ${storeR.count + 1} --user ${user.address}   (or without --user for the whole server)` : undefined,
   });
 
-  const refusal = lockoutR ?? connR ?? storeR;
+  const refusal = lockoutR ?? authR ?? connR ?? storeR;
   const refusing = layers.find((l) => l.refuses) ?? null;
   const notes: string[] = [];
   if (storeR && layers.some((l) => l.applies && (l.layer === 'protocol connection limits' || l.layer === 'throttling policy'))) {
@@ -139,5 +161,6 @@ export async function explainAccess(state: AccessState, user: User, protocol: Ex
   if (storeR) notes.push('A store session refusal also logs event 9646 (MSExchangeIS), at most once a minute per user.');
   if (disabled) notes.push('"Disable Session Limit" is on for this user: store session limits are counted but not enforced.');
   if (!from) notes.push('The brute-force guard was not asked: pass --from ADDRESS to include it.');
+  if (opts.password === undefined) notes.push('The password was not checked: pass --password-stdin to include it.');
   return { user: user.address, dn: user.dn, protocol, from, allowed: !refusal, refusedBy: refusing?.layer ?? null, refusal, layers, notes };
 }

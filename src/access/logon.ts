@@ -64,7 +64,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * The password check, in one place for every front end. (The verified-credentials cache of
  * issue 12 item 3 replaces this call with `ctx.credentials.verify(identity, password)`.)
  */
-export async function checkPassword(ctx: AccessContext, identity: string, password: string): Promise<User | null> {
+export async function checkPassword(ctx: Pick<AccessContext, 'store'>, identity: string, password: string): Promise<User | null> {
   return ctx.store.verifyPassword(identity, password);
 }
 
@@ -78,6 +78,11 @@ export function lockoutRefusal(l: GuardLockout): LogonRefusal {
     kind: 'lockout', setting: LOCKOUT_RULE, limit: l.limit, count: l.failures, scope: l.clientAddress, counted: 'failed logons',
     clientAddress: l.clientAddress, retryAfterSeconds: Math.max(1, Math.ceil(l.retryAfterMs / 1000)),
   };
+}
+
+/** A wrong password: counted against the guard's rule, `failures` of `lockoutAfter` from the address. */
+export function authRefusal(lockoutAfter: number, failures: number, clientAddress: string): LogonRefusal {
+  return { kind: 'auth', setting: LOCKOUT_RULE, limit: lockoutAfter, count: failures, scope: clientAddress, counted: 'failed logons', clientAddress };
 }
 
 /** Event 1030 (protocol layer) or 2915 (throttling) for a refusal by the connection limits. */
@@ -105,8 +110,7 @@ export async function logon(ctx: AccessContext, req: LogonRequest): Promise<Logo
   if (!user) {
     const { failures, delayMs } = await ctx.bruteForceGuard.failed(reserved.slot, req.kind, identity);
     await sleep(delayMs);
-    const { lockoutAfter } = ctx.bruteForceGuard.policy;
-    return { ok: false, refusal: { kind: 'auth', setting: LOCKOUT_RULE, limit: lockoutAfter, count: failures, scope: clientAddress, counted: 'failed logons', clientAddress } };
+    return { ok: false, refusal: authRefusal(ctx.bruteForceGuard.policy.lockoutAfter, failures, clientAddress) };
   }
   await ctx.bruteForceGuard.succeeded(reserved.slot);
   await req.authenticated?.(user);

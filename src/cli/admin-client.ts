@@ -23,10 +23,14 @@ export class AdminClient {
     return new AdminClient(host, info.httpPort, readFileSync(adminTokenFile(dataDir), 'utf8').trim(), readFileSync(join(dataDir, 'tls', 'cert.pem'), 'utf8'));
   }
 
-  call<T>(method: string, path: string): Promise<{ status: number; body: T }> {
+  /** `json`: a request body (for what must not go into a URL, such as a password). */
+  call<T>(method: string, path: string, json?: unknown): Promise<{ status: number; body: T }> {
+    const body = json === undefined ? undefined : JSON.stringify(json);
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
     return new Promise((resolve, reject) => {
       const req = request(
-        { host: this.host, port: this.port, path, method, ca: this.ca, servername: 'localhost', headers: { authorization: `Bearer ${this.token}` }, timeout: 10_000 },
+        { host: this.host, port: this.port, path, method, ca: this.ca, servername: 'localhost', headers, timeout: 10_000 },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -41,7 +45,7 @@ export class AdminClient {
       );
       req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (e) => reject(new CliError(`cannot reach the running server's admin API on ${this.host}:${this.port}: ${e.message}`)));
-      req.end();
+      req.end(body);
     });
   }
 }

@@ -23,7 +23,7 @@ const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session g
   sessions list [--user U] | sessions kill ID
   events list [--id N] [--since T] [--level L] [--provider P] [--user U]
   events export [--id N] [--record R] [--since T] --format xml
-  access explain USER --protocol imap|pop3|owa|ews|eas [--from IP]
+  access explain USER --protocol imap|pop3|owa|ews|eas [--from IP] [--password-stdin]
   queue list | queue retry ID | queue delete ID
   Get-PopSettings | Set-PopSettings -Param V | Get-ImapSettings | Set-ImapSettings -Param V
   Get-ThrottlingPolicy | Set-ThrottlingPolicy -Param V [-Identity U] | Get-LogonStatistics [-Identity U]

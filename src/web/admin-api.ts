@@ -45,17 +45,24 @@ export function registerAdminApi(app: FastifyInstance, ctx: ServerContext, admin
     return { killed };
   });
 
-  app.get('/api/admin/access/explain', { preHandler: guard }, async (req, reply) => {
-    const { user, protocol, from } = req.query as { user?: string; protocol?: string; from?: string };
-    if (!user || !protocol || !(SERVICE_KINDS as readonly string[]).includes(protocol)) {
+  /** GET with query parameters; POST with the same as a JSON body, plus an optional password to check. */
+  const explain = async (q: { user?: unknown; protocol?: unknown; from?: unknown; password?: unknown }, reply: FastifyReply) => {
+    const { user, protocol, from, password } = q;
+    if (typeof user !== 'string' || typeof protocol !== 'string' || !(SERVICE_KINDS as readonly string[]).includes(protocol)) {
       return reply.code(400).send({ error: `need user and protocol (${SERVICE_KINDS.join('|')})` });
     }
-    if (from !== undefined && !isIP(normaliseClientAddress(from))) return reply.code(400).send({ error: `from: ${from.slice(0, 60)} is not an IP address` });
+    if (from !== undefined && (typeof from !== 'string' || !isIP(normaliseClientAddress(from)))) return reply.code(400).send({ error: `from: ${String(from).slice(0, 60)} is not an IP address` });
+    if (password !== undefined && typeof password !== 'string') return reply.code(400).send({ error: 'password must be a string' });
     const u = await ctx.store.findUser(user);
     if (!u) return reply.code(404).send({ error: `no user ${user}` });
     await ctx.settings.refresh();
-    return explainAccess(ctx, u, protocol as ExplainProtocol, { from });
+    return explainAccess(ctx, u, protocol as ExplainProtocol, { from, password });
+  };
+  app.get('/api/admin/access/explain', { preHandler: guard }, async (req, reply) => {
+    const { password: _ignored, ...q } = req.query as Record<string, string>; // a password never travels in a URL
+    return explain(q, reply);
   });
+  app.post('/api/admin/access/explain', { preHandler: guard }, async (req, reply) => explain((req.body ?? {}) as Record<string, unknown>, reply));
 
   app.get('/metrics', { preHandler: guard }, async (_req, reply) => {
     reply.type('text/plain; version=0.0.4');

@@ -190,7 +190,7 @@ test('dual-stack listener: a client over 127.0.0.1 and ::ffff:127.0.0.1 is one c
   }
 });
 
-test('access explain names the layer, setting, limit and count of the refusal a client then gets', async () => {
+test('access explain names the layer, setting, limit and count of the refusal a client then gets: protocol, throttling, store, password, lockout', async () => {
   const clock = new ManualClock();
   const srv = await startTestServer({ plaintext: true, clock, guardPolicy: POLICY });
   const held: LineClient[] = [];
@@ -235,8 +235,18 @@ test('access explain names the layer, setting, limit and count of the refusal a 
     assert.equal(`HTTP ${web.status}: ${web.json.details.message}`, x.layers.find((l) => l.refuses)!.clientSees);
     assert.deepEqual([web.json.details.limitName, web.json.details.limit, web.json.details.count], [x.refusal?.setting, x.refusal?.limit, x.refusal?.count]);
 
+    // wrong password (IMAP): explain with the password names the failure this attempt would be
+    x = await explainAccess(srv.ctx, user, 'imap', { from: '127.0.0.1', password: 'wrong' });
+    assert.equal(x.refusedBy, 'password');
+    assert.deepEqual([x.refusal?.kind, x.refusal?.limit, x.refusal?.count], ['auth', POLICY.lockoutAfter, 1]);
+    const wrong = await imapLogin(srv.port('imap'), user.address, 'wrong');
+    wrong.c.destroy();
+    assert.equal(wrong.answer, `a1 ${x.layers.find((l) => l.refuses)!.clientSees}`);
+    assert.equal(await srv.ctx.bruteForceGuard.failures('127.0.0.1'), x.refusal?.count, 'the real failure was counted as explain said');
+    assert.equal((await explainAccess(srv.ctx, user, 'imap', { password: 'secret-pw' })).layers[1]!.refuses, false);
+
     // lockout (IMAP): failures from 127.0.0.1, then explain --from 127.0.0.1
-    for (let i = 0; i < POLICY.lockoutAfter; i++) {
+    for (let i = 1; i < POLICY.lockoutAfter; i++) {
       const r = await imapLogin(srv.port('imap'), user.address, 'wrong');
       r.c.destroy();
       assert.match(r.answer, /AUTHENTICATIONFAILED/);

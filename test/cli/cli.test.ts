@@ -199,6 +199,9 @@ test('serve: a running server takes settings live; sessions list/kill, events, a
     assert.match(r.stdout, /refusal: store by Maximum Allowed Service Sessions Per User, 16 of 16/);
     r = cli(['access', 'explain', 'alice@example.com', '--protocol', 'pop3', '--from', '::ffff:127.0.0.1', '--data', t.data]);
     assert.match(r.stdout, /1\. brute-force guard: passes/);
+    r = cli(['access', 'explain', 'alice@example.com', '--protocol', 'pop3', '--from', '127.0.0.1', '--password-stdin', '--data', t.data], 'not-pw\n');
+    assert.match(r.stdout, /REFUSED by password/);
+    assert.match(r.stdout, /client sees: -ERR \[AUTH\] Authentication failed/);
     assert.equal(cli(['access', 'explain', 'alice@example.com', '--protocol', 'pop3', '--from', 'nowhere', '--data', t.data]).code, 2);
     // the article's note: raising the per-protocol limit alone does not help
     assert.equal(cli(['settings', 'set', 'PopSettings.MaxConnectionsPerUser', '100', '--data', t.data]).code, 0);

@@ -1,5 +1,5 @@
 import { allowOnly, CliError, type ParsedArgs } from '../args.js';
-import { dataDirOf, positional, requireUser, withStore } from '../common.js';
+import { dataDirOf, positional, readPasswordFromStdin, requireUser, withStore } from '../common.js';
 import { AdminClient } from '../admin-client.js';
 import { printJson } from '../output.js';
 import { isIP } from 'node:net';
@@ -23,6 +23,7 @@ async function idleServerState(store: SqliteStore) {
   const events = new EventLog(store, 'cli');
   const limits = (k: ExplainProtocol) => new ConnectionLimits(k, settings);
   return {
+    store,
     settings,
     governor: new SessionGovernor(new InProcessAccounting(), settings, events),
     connections: { pop: limits('pop3'), imap: limits('imap'), owa: limits('owa'), ews: limits('ews'), eas: limits('eas') },
@@ -30,27 +31,29 @@ async function idleServerState(store: SqliteStore) {
   };
 }
 
-/** mailwarden access explain USER --protocol P [--from IP]: live counts from the running server, else zero. */
+/** mailwarden access explain USER --protocol P [--from IP] [--password-stdin]: live counts from the running server, else zero. */
 export async function accessCommand(sub: string | undefined, args: ParsedArgs): Promise<void> {
   if (sub !== 'explain') throw new CliError(`unknown "access ${sub ?? ''}": use explain`);
-  allowOnly(args, ['protocol', 'from']);
+  allowOnly(args, ['protocol', 'from', 'password-stdin']);
   const identity = positional(args, 0, 'USER');
   const protocol = (args.flags.get('protocol') ?? '').toLowerCase().replace(/^pop$/, 'pop3').replace(/^imap4$/, 'imap');
   if (!(SERVICE_KINDS as readonly string[]).includes(protocol)) throw new CliError(`--protocol needs one of ${SERVICE_KINDS.join('|')}`);
   const from = args.flags.get('from');
   if (from !== undefined && !isIP(normaliseClientAddress(from))) throw new CliError(`--from needs an IP address, not "${from.slice(0, 60)}"`);
+  const password = args.switches.has('password-stdin') ? await readPasswordFromStdin() : undefined;
   let x: AccessExplanation;
   let live = false;
   const c = AdminClient.forDataDir(dataDirOf(args));
   if (c) {
-    const r = await c.call<AccessExplanation & { error?: string }>('GET', `/api/admin/access/explain?user=${encodeURIComponent(identity)}&protocol=${protocol}${from ? `&from=${encodeURIComponent(from)}` : ''}`);
+    // POST: the password (if any) goes in the body, never in a URL
+    const r = await c.call<AccessExplanation & { error?: string }>('POST', '/api/admin/access/explain', { user: identity, protocol, from, password });
     if (r.status !== 200) throw new CliError(r.body.error ?? `admin API answered ${r.status}`);
     x = r.body;
     live = true;
   } else {
     x = await withStore(args, async (store) => {
       const user = await requireUser(store, identity);
-      return explainAccess(await idleServerState(store), user, protocol as ExplainProtocol, { from });
+      return explainAccess(await idleServerState(store), user, protocol as ExplainProtocol, { from, password });
     });
   }
   if (args.switches.has('json')) return printJson({ ...x, live });
