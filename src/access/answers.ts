@@ -5,8 +5,9 @@
  * never spliced into the text — and the front ends only put them on the wire.
  *
  * Decisions (issue 12): a logon the server refuses for a reason other than the credentials
- * answers IMAP `NO [UNAVAILABLE]` (RFC 5530: "temporary failure … not the user's fault"), which
- * clients show as an alert instead of asking for a new password; per-session object limits stay
+ * answers IMAP `NO [UNAVAILABLE]` (RFC 5530: a temporary failure on the server's side, not the
+ * credentials), which Thunderbird shows as an alert instead of asking for a new password (README,
+ * "What a client shows at the limit"; test/clients/at-the-limit.test.ts); per-session object limits stay
  * `NO [LIMIT]`; POP3 uses RFC 3206 `[IN-USE]` for per-user limits and `[SYS/TEMP]` otherwise.
  */
 import { TooManyObjectsOpened } from '../governor/errors.js';
