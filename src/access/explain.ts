@@ -7,6 +7,7 @@ import { normaliseClientAddress } from './client-address.js';
 import type { BruteForceGuard } from './brute-force-guard.js';
 import { authRefusal, checkPassword, connectionLimitsOf, lockoutRefusal, type AccessContext } from './logon.js';
 import type { LogonRefusal } from './refusal.js';
+import { RECLAIM_SETTING } from '../governor/reclaim.js';
 
 export type ExplainProtocol = ServiceKind;
 
@@ -20,6 +21,8 @@ export interface LayerVerdict {
   clientSees?: string;
   /** The command that would lift this layer's refusal. */
   remedy?: string;
+  /** At the store limit with reclaim on: the idle session the logon would end to get in. */
+  reclaims?: { sessionId: string; kind: string; clientAddress: string; clientInfo: string | null; idleSeconds: number; setting: string; seconds: number; source: string };
 }
 
 export interface AccessExplanation {
@@ -38,7 +41,7 @@ export interface AccessExplanation {
 
 /** What explain reads: the running server's context, or one with zero counts when none runs. */
 export type AccessState = Pick<AccessContext, 'settings' | 'connections' | 'store'> & {
-  governor: Pick<SessionGovernor, 'wouldRefuse' | 'counts'>;
+  governor: Pick<SessionGovernor, 'wouldRefuse' | 'counts' | 'reclaimCandidate'>;
   bruteForceGuard: Pick<BruteForceGuard, 'check' | 'failures' | 'policy'>;
 };
 
@@ -143,22 +146,36 @@ export async function explainAccess(
     const limit = Number(e.value);
     return { setting: name, limit: limit === 0 && name === kindName ? ('unlimited' as const) : limit, source: e.source, count, refuses: storeR?.setting === name };
   });
+  // reclaim at the limit: the governor's own choice of victim (the session open() would end now)
+  const candidate = storeR ? await state.governor.reclaimCandidate(user, protocol) : undefined;
+  const victim = candidate?.session;
+  const reclaimSetting = settings.explain(RECLAIM_SETTING, ctx);
+  const storeRefuses = !!storeR && !victim;
   layers.push({
-    layer: 'store session limits', applies: true, refuses: !!storeR,
+    layer: 'store session limits', applies: true, refuses: storeRefuses,
     checks: storeChecks,
-    clientSees: storeR ? clientSees(protocol, storeR) : undefined,
-    remedy: storeR ? `mailwarden settings set ${q(storeR.setting)} ${storeR.count + 1} --user ${user.address}   (or without --user for the whole server)` : undefined,
+    clientSees: storeRefuses ? clientSees(protocol, storeR) : undefined,
+    remedy: storeRefuses ? `mailwarden settings set ${q(storeR.setting)} ${storeR.count + 1} --user ${user.address}   (or without --user for the whole server)` : undefined,
+    reclaims: candidate && {
+      sessionId: candidate.session.id, kind: candidate.session.kind, clientAddress: candidate.session.clientAddress, clientInfo: candidate.session.clientInfo,
+      idleSeconds: candidate.idleSeconds, setting: reclaimSetting.def.name, seconds: candidate.seconds, source: reclaimSetting.source,
+    },
   });
 
-  const refusal = lockoutR ?? authR ?? connR ?? storeR;
+  const refusal = lockoutR ?? authR ?? connR ?? (storeRefuses ? storeR : null);
   const refusing = layers.find((l) => l.refuses) ?? null;
   const notes: string[] = [];
-  if (storeR && layers.some((l) => l.applies && (l.layer === 'protocol connection limits' || l.layer === 'throttling policy'))) {
+  if (storeRefuses && layers.some((l) => l.applies && (l.layer === 'protocol connection limits' || l.layer === 'throttling policy'))) {
     notes.push(
       `Raising ${limits.hasProtocolLayer ? `${protocol === 'pop3' ? 'PopSettings' : 'ImapSettings'}.MaxConnectionsPerUser or ` : ''}the throttling policy does not help: the store session limit refuses, and it is a separate layer (KB 980049).`,
     );
   }
-  if (storeR) notes.push('A store session refusal also logs event 9646 (MSExchangeIS), at most once a minute per user.');
+  if (storeRefuses) notes.push('A store session refusal also logs event 9646 (MSExchangeIS), at most once a minute per user.');
+  if (victim) {
+    notes.push(`At the limit, ${q(reclaimSetting.def.name)} (${reclaimSetting.value} s, ${reclaimSetting.source}) admits the logon by ending ${victim.kind} session ${victim.id} from ${victim.clientAddress}, idle ${candidate!.idleSeconds} s (event 9648).`);
+  } else if (storeR && Number(reclaimSetting.value) > 0) {
+    notes.push(`${q(reclaimSetting.def.name)} is ${reclaimSetting.value} s, but no ${protocol} session of this user has been idle that long: nothing to reclaim.`);
+  }
   if (disabled) notes.push('"Disable Session Limit" is on for this user: store session limits are counted but not enforced.');
   if (!from) notes.push('The brute-force guard was not asked: pass --from ADDRESS to include it.');
   if (opts.password === undefined) notes.push('The password was not checked: pass --password-stdin to include it.');

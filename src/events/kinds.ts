@@ -31,6 +31,11 @@ export const EVENT_KINDS = {
     template: 'Store session {0} ({1}) of "{2}" was ended by an administrator.',
     items: ['sessionId', 'kind', 'dn'],
   },
+  sessionReclaimed: {
+    provider: 'MSExchangeIS', eventId: 9648, qualifiers: 32774, level: 3, task: 6, keywords: CLASSIC,
+    template: 'Store session {0} ({1}) of "{2}" from {3}, idle for {4} seconds, was ended to admit new session {5} from {6} at the session limit (Reclaim Idle Session Seconds = {7}).',
+    items: ['sessionId', 'kind', 'dn', 'clientAddress', 'idleSeconds', 'newSessionId', 'newClientAddress', 'reclaimSeconds'],
+  },
   popConnectionLimit: {
     provider: 'MSExchangePOP3', eventId: 1030, qualifiers: 32772, level: 3, task: 1, keywords: CLASSIC,
     template: 'POP3 connection from {4} refused by {0}: {1} of {2} in use for {3}.',

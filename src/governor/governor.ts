@@ -3,8 +3,15 @@ import type { EventLog } from '../events/event-log.js';
 import type { LiveSettings } from '../settings/resolve.js';
 import type { ObjectType, SessionKind } from '../settings/catalog.js';
 import type { User } from '../store/types.js';
-import { checkSessionLimits, type SessionAccounting, type SessionLimits, type SessionRecord, type AcquireRefusal } from './accounting.js';
+import { checkSessionLimits, type EndReason, type SessionAccounting, type SessionLimits, type SessionRecord, type AcquireRefusal } from './accounting.js';
 import { TooManyObjectsOpened } from './errors.js';
+import { reclaimSeconds, reclaimVictims, idleSeconds } from './reclaim.js';
+import { systemClock, type Clock } from '../shared-state/clock.js';
+
+export type { EndReason } from './accounting.js';
+
+/** What the client of a reclaimed session is told, after its protocol's BYE/-ERR. */
+export const RECLAIMED_TEXT = 'Session reclaimed: it was idle when a new logon for this user reached the session limit (Reclaim Idle Session Seconds)';
 
 export interface OpenRequest {
   user: User;
@@ -13,12 +20,12 @@ export interface OpenRequest {
   clientInfo?: string | null;
 }
 
-export type EndReason = 'logout' | 'drop' | 'timeout' | 'killed' | 'shutdown' | 'error';
-
 /** Counters the /metrics endpoint exposes. */
 export interface GovernorMetrics {
   opened: Partial<Record<SessionKind, number>>;
   refused: Partial<Record<SessionKind, number>>;
+  /** Sessions ended to admit a logon at the limit (Reclaim Idle Session Seconds), by kind. */
+  reclaimed: Partial<Record<SessionKind, number>>;
   objectRefusals: Partial<Record<ObjectType, number>>;
 }
 
@@ -32,6 +39,7 @@ export class StoreSession {
 
   constructor(
     private readonly governor: SessionGovernor,
+    /** The record as opened; its activity and objects live in the accounting (governor.accounting.get(id)). */
     readonly record: SessionRecord,
     readonly user: User,
   ) {}
@@ -46,34 +54,40 @@ export class StoreSession {
     return !this.ended;
   }
 
+  /** Records activity in the accounting (fire and forget: a lost touch only makes the session look idler). */
   touch(): void {
-    this.record.lastActivity = new Date();
+    if (this.ended) return;
+    void this.governor.accounting.touch(this.id, this.governor.now()).catch(() => undefined);
   }
 
+  /** The client's own description (IMAP ID), as `sessions list` shows it. */
   setClientInfo(info: string): void {
-    this.record.clientInfo = info.slice(0, 200);
+    if (this.ended) return;
+    void this.governor.accounting.setClientInfo(this.id, info.slice(0, 200)).catch(() => undefined);
   }
 
-  /** Holds one object of `type` until the returned function is called (idempotent). */
-  openObject(type: ObjectType): () => void {
+  /**
+   * Holds one object of `type` until the returned function is called (idempotent); refuses with
+   * TooManyObjectsOpened at MaxObjsPerMapiSession. Counted in the accounting, not in this object.
+   */
+  async openObject(type: ObjectType): Promise<() => void> {
     const limit = this.governor.objectLimit(this.user, type);
-    const held = this.record.objects[type] ?? 0;
-    if (held >= limit) {
-      this.governor.refuseObject(this, type, limit, held);
-      throw new TooManyObjectsOpened(this.user.address, this.user.dn, type, limit, held, `MaxObjsPerMapiSession.${type}`, `${type} objects`, this.kind);
+    const r = await this.governor.accounting.openObject(this.id, type, limit);
+    if (!r.ok) {
+      this.governor.refuseObject(this, type, limit, r.count);
+      throw new TooManyObjectsOpened(this.user.address, this.user.dn, type, limit, r.count, `MaxObjsPerMapiSession.${type}`, `${type} objects`, this.kind);
     }
-    this.record.objects[type] = held + 1;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.record.objects[type] = (this.record.objects[type] ?? 1) - 1;
+      void this.governor.accounting.closeObject(this.id, type).catch(() => undefined);
     };
   }
 
   /** Runs fn while holding one object of `type`. */
   async withObject<T>(type: ObjectType, fn: () => Promise<T> | T): Promise<T> {
-    const release = this.openObject(type);
+    const release = await this.openObject(type);
     try {
       return await fn();
     } finally {
@@ -126,16 +140,36 @@ function sessionRefusal(user: User, kind: SessionKind, r: AcquireRefusal): TooMa
  */
 export class SessionGovernor {
   readonly node: string;
+  private readonly clock: Clock;
   private readonly live = new Map<string, StoreSession>();
-  readonly metrics: GovernorMetrics = { opened: {}, refused: {}, objectRefusals: {} };
+  readonly metrics: GovernorMetrics = { opened: {}, refused: {}, objectRefusals: {}, reclaimed: {} };
 
   constructor(
     readonly accounting: SessionAccounting,
     private readonly settings: LiveSettings,
     private readonly events: EventLog,
-    node?: string,
+    opts: { node?: string; clock?: Clock } = {},
   ) {
-    this.node = node ?? randomUUID();
+    this.node = opts.node ?? randomUUID();
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  now(): Date {
+    return new Date(this.clock.now());
+  }
+
+  /** Joins the accounting: kills of this node's sessions are routed here. */
+  async attach(): Promise<void> {
+    await this.accounting.attachNode(this.node, async (id, reason) => {
+      await this.live.get(id)?.close(reason);
+    });
+  }
+
+  /** Tells the accounting this node is alive every `ms`, until the returned function is called. */
+  startHeartbeat(ms: number): () => void {
+    const timer = setInterval(() => void this.accounting.heartbeat(this.node).catch(() => undefined), ms);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   limitsFor(user: User, kind: SessionKind): SessionLimits {
@@ -152,10 +186,14 @@ export class SessionGovernor {
     return this.settings.int(`MaxObjsPerMapiSession.${type}`, { userId: user.id, databaseId: user.databaseId });
   }
 
-  /** Opens a store session or throws TooManyObjectsOpened (after logging event 9646). */
+  /**
+   * Opens a store session or throws TooManyObjectsOpened (after logging event 9646). At the
+   * limit, with Reclaim Idle Session Seconds on, the longest-idle session of the same kind is
+   * ended in the new one's place first (event 9648).
+   */
   async open(req: OpenRequest): Promise<StoreSession> {
     await this.settings.refresh();
-    const now = new Date();
+    const now = this.now();
     const record: SessionRecord = {
       id: randomUUID(),
       userId: req.user.id,
@@ -170,11 +208,14 @@ export class SessionGovernor {
       lastActivity: now,
       objects: {},
     };
-    const result = await this.accounting.tryAcquire(record, this.limitsFor(req.user, req.kind));
+    const limits = this.limitsFor(req.user, req.kind);
+    let result = await this.accounting.tryAcquire(record, limits);
+    if (!result.ok && result.scope !== 'gone') result = (await this.reclaim(record, req.user, limits)) ?? result;
     if (!result.ok) {
+      const refusal = result as AcquireRefusal;
       this.metrics.refused[req.kind] = (this.metrics.refused[req.kind] ?? 0) + 1;
-      await this.logRefusal(req.user, 'session', result.limit);
-      throw sessionRefusal(req.user, req.kind, result);
+      await this.logRefusal(req.user, 'session', refusal.limit);
+      throw sessionRefusal(req.user, req.kind, refusal);
     }
     this.metrics.opened[req.kind] = (this.metrics.opened[req.kind] ?? 0) + 1;
     const session = new StoreSession(this, record, req.user);
@@ -186,6 +227,44 @@ export class SessionGovernor {
   async wouldRefuse(user: User, kind: SessionKind): Promise<TooManyObjectsOpened | null> {
     const refused = checkSessionLimits(await this.accounting.counts(user.id), this.limitsFor(user, kind), kind);
     return refused ? sessionRefusal(user, kind, refused) : null;
+  }
+
+  /**
+   * The session a logon of this user and kind would reclaim now, if it were refused by the
+   * limit (what `access explain` shows), or undefined.
+   */
+  async reclaimCandidate(user: User, kind: SessionKind): Promise<{ session: SessionRecord; idleSeconds: number; seconds: number } | undefined> {
+    const seconds = reclaimSeconds(this.settings, user);
+    const now = this.clock.now();
+    const [victim] = reclaimVictims(await this.accounting.list({ userId: user.id }), kind, now, seconds);
+    return victim && { session: victim, idleSeconds: idleSeconds(victim, now), seconds };
+  }
+
+  /**
+   * Tries the reclaim victims in turn, longest idle first. Each attempt releases the victim and
+   * admits the new session in one atomic accounting step, so two logons racing for the last
+   * places never take the same victim, never both take one, and never pass the limit: a logon
+   * that finds its victim gone (taken by the other, or active again) tries the next. Returns
+   * undefined when reclaim is off or no victim qualifies (the first refusal then stands).
+   */
+  private async reclaim(record: SessionRecord, user: User, limits: SessionLimits) {
+    const seconds = reclaimSeconds(this.settings, user);
+    if (seconds <= 0) return undefined;
+    const now = this.clock.now();
+    const idleBefore = new Date(now - seconds * 1000);
+    for (const victim of reclaimVictims(await this.accounting.list({ userId: user.id }), record.kind, now, seconds)) {
+      const r = await this.accounting.tryAcquire(record, limits, { id: victim.id, idleBefore, reason: 'reclaimed' });
+      if (r.ok) {
+        const ended = r.replaced ?? victim;
+        this.metrics.reclaimed[record.kind] = (this.metrics.reclaimed[record.kind] ?? 0) + 1;
+        await this.events
+          .write('sessionReclaimed', [ended.id, ended.kind, ended.dn, ended.clientAddress, idleSeconds(ended, now), record.id, record.clientAddress, seconds], user.address)
+          .catch(() => undefined);
+        return r;
+      }
+      if (r.scope !== 'gone') return r; // the limits themselves refuse (lowered meanwhile): no victim helps
+    }
+    return undefined;
   }
 
   /** Event 9646, at most once per user and object type per interval, carrying the count. */
@@ -217,12 +296,10 @@ export class SessionGovernor {
     return this.accounting.counts(userId);
   }
 
-  /** Ends a session by ID (admin); the front end's end handler closes the connection. */
+  /** Ends a session by ID (admin), on whichever node holds it; that front end's end handler closes the connection. */
   async kill(id: string): Promise<SessionRecord | undefined> {
-    const session = this.live.get(id);
-    if (!session) return undefined;
-    const record = { ...session.record };
-    await session.close('killed');
+    const record = await this.accounting.kill(id, 'killed');
+    if (!record) return undefined;
     await this.events.write('sessionKilled', [id, record.kind, record.dn], record.user).catch(() => undefined);
     return record;
   }

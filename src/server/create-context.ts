@@ -59,9 +59,10 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   await settings.refresh();
   const config = opts.config ?? defaultConfig();
   const computer = opts.computer ?? config.hostname ?? hostname();
-  const events = new EventLog(store, computer);
-  const governor = new SessionGovernor(new InProcessAccounting(), settings, events);
   const state = new InProcessState(clock);
+  const events = new EventLog(store, computer, { state, clock });
+  const governor = new SessionGovernor(new InProcessAccounting(clock), settings, events, { clock });
+  await governor.attach();
   return {
     store, changes, settings, governor, events, state, clock,
     connections: {

@@ -43,6 +43,9 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** How often this node tells the session accounting it is alive. */
+const NODE_HEARTBEAT_MS = 10_000;
+
 /** How soon a setting changed by another process reaches open sessions. */
 const SETTINGS_POLL_MS = 1000;
 
@@ -78,6 +81,8 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   };
   const stopWatchingSettings = ctx.settings.watch(SETTINGS_POLL_MS);
   stopHooks.push(async () => stopWatchingSettings());
+  const stopHeartbeat = ctx.governor.startHeartbeat(NODE_HEARTBEAT_MS);
+  stopHooks.push(async () => stopHeartbeat());
   writeFileSync(serverInfoFile(dataDir), JSON.stringify(info, null, 2) + '\n');
   await ctx.events.write('serverStarted', [VERSION, ctx.computer, listeners.map((l) => `${l.name} ${l.host}:${l.port}`).join(', ')]);
   let stopped = false;
@@ -90,6 +95,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
       for (const h of stopHooks) await h().catch(() => undefined);
       await Promise.all(listeners.map((l) => l.close().catch(() => undefined)));
       const released = await ctx.governor.closeAll();
+      await ctx.governor.accounting.releaseNode(ctx.governor.node).catch(() => undefined);
       await ctx.events.write('serverStopped', [released]).catch(() => undefined);
       rmSync(serverInfoFile(dataDir), { force: true });
       await ctx.store.close();

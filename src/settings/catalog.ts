@@ -151,6 +151,12 @@ export const SETTINGS: SettingDef[] = [
     description: 'When true, the per-user session limits are not enforced (sessions are still counted).',
   },
   {
+    name: 'Reclaim Idle Session Seconds',
+    aliases: ['reclaim-idle-session-seconds', 'ReclaimIdleSessionSeconds'],
+    group: 'store', type: 'int', default: 0, min: 0, max: MAX_INT, scope: 'overridable',
+    description: 'When a logon would be refused by a store session limit, end the user\'s longest-idle session of the same kind if it has been idle longer than this many seconds, and admit the logon (event 9648). 0 = off.',
+  },
+  {
     name: 'Event 9646 Interval Seconds',
     aliases: ['event-9646-interval'],
     group: 'store', type: 'int', default: 60, min: 1, max: 86_400, scope: 'server',

@@ -9,12 +9,15 @@ import type { ServerContext } from '../../src/server/context.js';
 import type { SessionKind } from '../../src/settings/catalog.js';
 import type { InProcessAccounting } from '../../src/governor/in-process-accounting.js';
 import { tempDir } from '../helpers/tmp.js';
+import { eventually } from '../helpers/server.js';
+import { ManualClock } from '../../src/shared-state/clock.js';
 
-async function withContext(fn: (ctx: ServerContext) => Promise<void>): Promise<void> {
+async function withContext(fn: (ctx: ServerContext, clock: ManualClock) => Promise<void>): Promise<void> {
   const tmp = tempDir();
-  const ctx = await createServerContext(join(tmp.dir, 'data'));
+  const clock = new ManualClock();
+  const ctx = await createServerContext(join(tmp.dir, 'data'), { clock });
   try {
-    await fn(ctx);
+    await fn(ctx, clock);
   } finally {
     await ctx.store.close();
     tmp.cleanup();
@@ -82,9 +85,9 @@ test('settings apply live, with per-database, per-user and per-kind overrides', 
 });
 
 test('event 9646 is written once per interval per user and object type, carrying the refusal count', async () => {
-  await withContext(async (ctx) => {
+  await withContext(async (ctx, clock) => {
     await ctx.store.putSetting({ scope: 'server', targetId: 0, name: 'Maximum Allowed Service Sessions Per User', value: '1' });
-    await ctx.store.putSetting({ scope: 'server', targetId: 0, name: 'Event 9646 Interval Seconds', value: '1' });
+    await ctx.store.putSetting({ scope: 'server', targetId: 0, name: 'Event 9646 Interval Seconds', value: '60' });
     const user = await ctx.store.createUser({ address: 'dave@example.com', password: 'pw' });
     const other = await ctx.store.createUser({ address: 'erin@example.com', password: 'pw' });
     const held = [await ctx.governor.open({ user, kind: 'imap', clientAddress: 'x' }), await ctx.governor.open({ user: other, kind: 'imap', clientAddress: 'x' })];
@@ -92,7 +95,10 @@ test('event 9646 is written once per interval per user and object type, carrying
     await assert.rejects(ctx.governor.open({ user: other, kind: 'pop3', clientAddress: 'x' }));
     let events = await ctx.store.listEvents({ eventId: 9646 });
     assert.deepEqual(events.map((e) => [e.user, e.count]), [['dave@example.com', 5], ['erin@example.com', 1]]);
-    await new Promise((r) => setTimeout(r, 1100)); // the interval (set to 1 s here) passes
+    clock.advance(59_000); // still inside the window
+    await assert.rejects(ctx.governor.open({ user, kind: 'pop3', clientAddress: 'x' }));
+    assert.equal((await ctx.store.listEvents({ eventId: 9646, user: 'dave@example.com' }))[0].count, 6);
+    clock.advance(1_000); // the interval passes
     await assert.rejects(ctx.governor.open({ user, kind: 'pop3', clientAddress: 'x' }));
     events = await ctx.store.listEvents({ eventId: 9646, user: 'dave@example.com' });
     assert.equal(events.length, 2);
@@ -106,18 +112,18 @@ test('object limits refuse one operation, keep the session open, and log 9646 fo
     await ctx.store.putSetting({ scope: 'server', targetId: 0, name: 'MaxObjsPerMapiSession.objtFolder', value: '2' });
     const user = await ctx.store.createUser({ address: 'frank@example.com', password: 'pw' });
     const s = await ctx.governor.open({ user, kind: 'imap', clientAddress: 'x' });
-    const r1 = s.openObject('objtFolder');
-    const r2 = s.openObject('objtFolder');
-    assert.throws(() => s.openObject('objtFolder'), (e: TooManyObjectsOpened) => e.objectType === 'objtFolder' && e.limit === 2 && e.count === 2);
+    const r1 = await s.openObject('objtFolder');
+    const r2 = await s.openObject('objtFolder');
+    await assert.rejects(s.openObject('objtFolder'), (e: TooManyObjectsOpened) => e.objectType === 'objtFolder' && e.limit === 2 && e.count === 2);
     assert.ok(s.isOpen);
     r1();
     r1(); // idempotent
-    const r3 = s.openObject('objtFolder');
-    assert.equal(s.record.objects.objtFolder, 2);
+    const r3 = await s.openObject('objtFolder');
+    assert.equal((await ctx.governor.accounting.get(s.id))?.objects.objtFolder, 2);
     r2();
     r3();
-    assert.equal(s.record.objects.objtFolder, 0);
-    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await ctx.governor.accounting.get(s.id))?.objects.objtFolder, 0);
+    await eventually(async () => (await ctx.store.listEvents({ eventId: 9646 })).length > 0, 5000, 'event 9646');
     const ev = await ctx.store.listEvents({ eventId: 9646 });
     assert.equal(ev.length, 1);
     assert.deepEqual(ev[0].data, [user.dn, '2', 'objtFolder']);

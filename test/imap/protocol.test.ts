@@ -167,7 +167,7 @@ test('SELECT/EXAMINE responses, FETCH items and sections, \\Seen, STORE, CONDSTO
   assert.match(await append(c, 'INBOX', sampleMessage('x')), /OK/);
 });
 
-test('ID before logon is recorded as the session\'s client; NAMESPACE, GETQUOTA', async (t) => {
+test('ID before (or after) logon is recorded as the session\'s client; NAMESPACE, GETQUOTA', async (t) => {
   const srv = await startTestServer();
   t.after(() => srv.close());
   const c = await ready(srv, false);
@@ -177,6 +177,9 @@ test('ID before logon is recorded as the session\'s client; NAMESPACE, GETQUOTA'
   await c.login();
   const [s] = await srv.ctx.governor.list({ userId: srv.user.id });
   assert.equal(s!.clientInfo, 'Thunderbird 128.0');
+  // an ID after logon updates the listing too (through the accounting, where the record lives)
+  await c.command('ID ("name" "Thunderbird" "version" "140.1")');
+  assert.equal((await srv.ctx.governor.list({ userId: srv.user.id }))[0]!.clientInfo, 'Thunderbird 140.1');
   assert.deepEqual((await c.command('NAMESPACE')).untagged, ['* NAMESPACE (("" "/")) NIL NIL']);
   assert.deepEqual((await c.command('GETQUOTA ""')).untagged, ['* QUOTA "" (STORAGE 0 2097152)']);
   assert.match((await c.command('SETQUOTA "" (STORAGE 1)')).tagged, /NO/);

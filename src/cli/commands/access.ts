@@ -65,6 +65,7 @@ export async function accessCommand(sub: string | undefined, args: ParsedArgs): 
     for (const c of l.checks) out.push(`     ${c.refuses ? '✗' : '✓'} ${c.setting} = ${c.limit} (${c.source}); in use: ${c.count}`);
     if (l.refuses && l.clientSees) out.push(`     client sees: ${l.clientSees}`);
     if (l.refuses && l.remedy) out.push(`     to allow: ${l.remedy}`);
+    if (l.reclaims) out.push(`     reclaims: ${l.reclaims.kind} session ${l.reclaims.sessionId} from ${l.reclaims.clientAddress}, idle ${l.reclaims.idleSeconds} s (${l.reclaims.setting} = ${l.reclaims.seconds}, ${l.reclaims.source})`);
   });
   for (const n of x.notes) out.push(`note: ${n}`);
   process.stdout.write(out.join('\n') + '\n');

@@ -28,7 +28,7 @@ export async function sessionsCommand(sub: string | undefined, args: ParsedArgs)
     printTable(
       ['ID', 'USER', 'KIND', 'CLIENT', 'CLIENT ID', 'NODE', 'OPENED', 'LAST ACTIVITY', 'OBJECTS'],
       sessions.map((s) => [
-        s.id, s.user, s.kind, s.clientAddress, s.clientInfo ?? '', s.node, new Date(s.openedAt).toISOString(), ago(s.lastActivity),
+        s.id, s.user, s.kind, s.clientAddress, s.clientInfo ?? '', s.node.slice(0, 8), new Date(s.openedAt).toISOString(), ago(s.lastActivity),
         Object.entries(s.objects).filter(([, n]) => n).map(([t, n]) => `${t}=${n}`).join(',') || '-',
       ]),
     );

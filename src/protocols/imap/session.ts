@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 import type { ServerContext } from '../../server/context.js';
-import type { EndReason, StoreSession } from '../../governor/governor.js';
+import { RECLAIMED_TEXT, type EndReason, type StoreSession } from '../../governor/governor.js';
 import type { User } from '../../store/types.js';
 import type { Connection } from './connection.js';
 import type { FramerOptions, FramerEvent } from './parser/line-reader.js';
@@ -274,8 +274,8 @@ export class ImapSession {
     this.activity();
     this.conn.setLimits(this.framerLimits());
     session.onEnd((reason) => {
-      if (this.isFinished || (reason !== 'killed' && reason !== 'shutdown')) return;
-      this.bye(reason === 'killed' ? 'Session ended by an administrator' : 'Server shutting down');
+      if (this.isFinished || (reason !== 'killed' && reason !== 'shutdown' && reason !== 'reclaimed')) return;
+      this.bye(reason === 'killed' ? 'Session ended by an administrator' : reason === 'reclaimed' ? RECLAIMED_TEXT : 'Server shutting down');
       this.end(reason);
     });
   }

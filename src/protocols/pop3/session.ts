@@ -4,7 +4,7 @@ import { TLSSocket } from 'node:tls';
 import type { ServerContext } from '../../server/context.js';
 import { STORE_ERROR_ANSWERS } from '../../access/answers.js';
 import { StoreError } from '../../store/errors.js';
-import type { StoreSession } from '../../governor/governor.js';
+import { RECLAIMED_TEXT, type StoreSession } from '../../governor/governor.js';
 import type { User } from '../../store/types.js';
 import { ProtocolLog } from '../shared/protocol-log.js';
 import { COMMANDS, type Pop3State } from './commands.js';
@@ -112,6 +112,7 @@ export class Pop3Session {
     this.resetIdle();
     this.storeSession?.onEnd((reason) => {
       if (reason === 'killed') this.close('-ERR [SYS/PERM] Your session was ended by an administrator');
+      else if (reason === 'reclaimed') this.close(`-ERR [SYS/TEMP] ${RECLAIMED_TEXT}`);
     });
   }
 

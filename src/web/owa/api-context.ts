@@ -64,6 +64,7 @@ export function requireSession(deps: OwaDeps, req: FastifyRequest): WebSession {
   const reason = deps.sessions.endReason(id);
   const why = reason === 'killed' ? 'Your session was ended by an administrator.'
     : reason === 'timeout' ? 'You were signed out because the session was idle.'
+    : reason === 'reclaimed' ? 'You were signed out because the session was idle when you signed in elsewhere at the session limit.'
     : reason === 'shutdown' ? 'The server was restarted.' : 'Please sign in.';
   throw new HttpError(401, why, reason ? `signed-out:${reason}` : 'signed-out');
 }

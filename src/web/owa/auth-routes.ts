@@ -42,7 +42,7 @@ export function authRoutes(app: FastifyInstance, deps: OwaDeps): void {
       },
     });
     if (!r.ok) throw httpAnswerError(LOGON_ANSWERS[r.refusal.kind].http(r.refusal));
-    const s = sessions.add(r.user, r.session!);
+    const s = await sessions.add(r.user, r.session!);
     setCookies(reply, s.id, s.csrf);
     return { signedIn: true, user: me(s), csrf: s.csrf };
   });

@@ -45,6 +45,8 @@ export function createOwa(opts: OwaOptions = {}): HttpPlugin {
       times: () => sessionTimes(ctx.settings),
       refresh: () => ctx.settings.refresh(),
       sweepMs: opts.sweepMs ?? 30_000,
+      state: ctx.state,
+      clock: ctx.clock,
     });
     const deps: OwaDeps = { ctx, sessions, pages: new PageCache(LIST_PAGE_CACHE_BYTES, ctx.changes) };
     app.decorate(OWA_DECORATION, { sessions });
@@ -58,6 +60,7 @@ export function createOwa(opts: OwaOptions = {}): HttpPlugin {
       });
       owa.addHook('onRequest', async (req, reply) => {
         if (!req.url.startsWith('/owa/api/')) return;
+        await sessions.load(cookies(req)[SESSION_COOKIE]); // the shared state's view, before any route asks
         securityHeaders(reply);
         reply.header('cache-control', 'no-store');
         checkCsrf(deps, req);

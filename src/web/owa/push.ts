@@ -12,7 +12,7 @@ const HEARTBEAT_MS = 25_000;
 export function pushRoutes(app: FastifyInstance, deps: OwaDeps, streams: Set<() => void>): void {
   app.get('/api/events', async (req, reply) => {
     const s = requireSession(deps, req);
-    const release = s.store.openObject('objtNotify');
+    const release = await s.store.openObject('objtNotify');
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -28,8 +28,7 @@ export function pushRoutes(app: FastifyInstance, deps: OwaDeps, streams: Set<() 
     };
     const unsubscribe = deps.ctx.changes.subscribeUser(s.user.id, (c) => send('change', { folderId: c.folderId, kind: c.kind }));
     const heartbeat = setInterval(() => {
-      s.lastSeen = Date.now();
-      s.store.touch();
+      deps.sessions.touch(s);
       if (!done) res.write(': keep-alive\n\n');
     }, HEARTBEAT_MS);
     const finish = (signedOut: boolean) => {
@@ -41,7 +40,7 @@ export function pushRoutes(app: FastifyInstance, deps: OwaDeps, streams: Set<() 
       release();
       s.streams -= 1;
       // the tab has gone: idle time counts from now
-      s.lastSeen = Date.now();
+      if (s.store.isOpen) deps.sessions.touch(s);
       stopOnSessionEnd();
       streams.delete(endForServer);
       res.end();

@@ -62,7 +62,7 @@ async function renderItems(s: ImapSession, m: MessageSummary, items: FetchItem[]
   let structure: MessageStructure | null = null;
   if (needBytes) {
     // a message opened for reading is one objtMessage object while we hold its bytes
-    const release = s.storeSession!.openObject('objtMessage');
+    const release = await s.storeSession!.openObject('objtMessage');
     try {
       msg = await loadMessage(s.ctx.store, m);
     } finally {

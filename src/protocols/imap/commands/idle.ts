@@ -9,7 +9,7 @@ export const idleCommands: Record<string, CommandSpec> = {
     run: async (s, c) => {
       expectArgs(c.args, 0);
       // a change subscription is one objtNotify object for as long as it lasts
-      const release = s.storeSession!.openObject('objtNotify');
+      const release = await s.storeSession!.openObject('objtNotify');
       let pushing = Promise.resolve();
       const push = () => {
         pushing = pushing.then(() => s.pushChanges(true)).catch(() => undefined);

@@ -33,7 +33,7 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
     s.send('OK [CLOSED] Previous mailbox closed');
   }
   const folder = await folderOrFail(s, name);
-  const release = s.storeSession!.openObject('objtFolder'); // NO [LIMIT] past MaxObjsPerMapiSession.objtFolder
+  const release = await s.storeSession!.openObject('objtFolder'); // NO [LIMIT] past MaxObjsPerMapiSession.objtFolder
   const rev2 = s.enabled.has('IMAP4rev2');
   const view = new MailboxView(s.ctx.store, s.user!.id, folder, readOnly, !readOnly && !rev2);
   const stopWatching = s.watchFolder(view);
