@@ -3,7 +3,7 @@ import type { Listener, ListenerOptions } from './listener.js';
 import type { ServeOptions } from './serve.js';
 import type { HttpPlugin } from '../web/http-server.js';
 import { startSmtpServer } from '../protocols/smtp/server.js';
-import { startOutboundQueue } from '../protocols/smtp/queue.js';
+import { startOutboundQueue } from '../transport/queue.js';
 import { startImapServer } from '../protocols/imap/server.js';
 import { registerOwa } from '../web/owa/index.js';
 

@@ -2,8 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { deleteQueueEntry, listQueue, retryQueueEntry, startOutboundQueue, type OutboundQueue } from '../../src/protocols/smtp/queue.js';
-import { submitMessage } from '../../src/protocols/smtp/submit.js';
+import { deleteQueueEntry, listQueue, retryQueueEntry, startOutboundQueue, type OutboundQueue } from '../../src/transport/queue.js';
+import { submitMessage } from '../../src/transport/submit.js';
 import type { User } from '../../src/store/types.js';
 import { addUser, folderMessages, makeEnv, type TestEnv } from './helpers.js';
 

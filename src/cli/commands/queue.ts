@@ -1,7 +1,7 @@
 import { allowOnly, CliError, type ParsedArgs } from '../args.js';
 import { positional, withStore } from '../common.js';
 import { printJson, printTable } from '../output.js';
-import { deleteQueueEntry, listQueue, retryQueueEntry } from '../../protocols/smtp/queue.js';
+import { deleteQueueEntry, listQueue, retryQueueEntry } from '../../transport/queue.js';
 
 function queueId(args: ParsedArgs): number {
   const id = positional(args, 0, 'queue entry ID (see "queue list")');

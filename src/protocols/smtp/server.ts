@@ -6,11 +6,12 @@ import { LOGON_ANSWERS, STORE_ERROR_ANSWERS } from '../../access/answers.js';
 import { StoreError } from '../../store/errors.js';
 import { normaliseClientAddress } from '../../access/client-address.js';
 import { logon } from '../../access/logon.js';
-import { deliverLocal, hasRoom, receivedHeader } from './deliver.js';
-import { sendDsnSafely } from './dsn.js';
-import { resolveRecipient } from './recipients.js';
-import { SmtpReply, oneLine, withEnhancedCodes } from './replies.js';
-import { submitMessage } from './submit.js';
+import { deliverLocal, hasRoom, receivedHeader } from '../../transport/deliver.js';
+import { sendDsnSafely } from '../../transport/dsn.js';
+import { resolveRecipient } from '../../transport/recipients.js';
+import { SmtpReply, oneLine } from '../../transport/replies.js';
+import { withEnhancedCodes } from './enhanced-codes.js';
+import { submitMessage } from '../../transport/submit.js';
 
 export type SmtpMode = 'mx' | 'submission';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { z } from 'zod';
-import { submitMessage } from '../../protocols/smtp/submit.js';
+import { submitMessage } from '../../transport/submit.js';
 import type { User } from '../../store/types.js';
 import { MessageId, requireSession, type OwaDeps } from './api-context.js';
 import { composedBody } from './compose-body.js';

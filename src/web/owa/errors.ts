@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { TooManyObjectsOpened } from '../../governor/errors.js';
 import { StoreError } from '../../store/errors.js';
-import { SmtpReply } from '../../protocols/smtp/replies.js';
+import { SmtpReply } from '../../transport/replies.js';
 import { OBJECT_LIMIT_ANSWERS, STORE_ERROR_ANSWERS, type HttpAnswer } from '../../access/answers.js';
 
 /** The original's words (KB 980049), shown on the web mail error page. */

@@ -1,5 +1,5 @@
-import type { ServerContext } from '../../server/context.js';
-import type { User } from '../../store/types.js';
+import type { ServerContext } from '../server/context.js';
+import type { User } from '../store/types.js';
 
 export type Recipient =
   | { kind: 'local'; address: string; user: User }

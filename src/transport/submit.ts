@@ -1,5 +1,5 @@
-import type { ServerContext } from '../../server/context.js';
-import type { User } from '../../store/types.js';
+import type { ServerContext } from '../server/context.js';
+import type { User } from '../store/types.js';
 import { deliverLocal } from './deliver.js';
 import { sendDsnSafely } from './dsn.js';
 import { wakeOutboundQueue } from './queue.js';

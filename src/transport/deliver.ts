@@ -1,6 +1,6 @@
-import type { ServerContext } from '../../server/context.js';
-import type { User } from '../../store/types.js';
-import { headerValues } from '../../mime/search-text.js';
+import type { ServerContext } from '../server/context.js';
+import type { User } from '../store/types.js';
+import { headerValues } from '../mime/search-text.js';
 import { rfc5322Date } from './dsn.js';
 import { oneLine } from './replies.js';
 

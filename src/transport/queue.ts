@@ -1,6 +1,6 @@
 import { createTransport } from 'nodemailer';
-import type { ServerContext } from '../../server/context.js';
-import type { QueueEntry } from '../../store/types.js';
+import type { ServerContext } from '../server/context.js';
+import type { QueueEntry } from '../store/types.js';
 import { sendDsnSafely, type DsnFailure } from './dsn.js';
 import { oneLine } from './replies.js';
 

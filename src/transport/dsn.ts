@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import libmime from 'libmime';
-import { scanHeader } from '../../mime/headers.js';
-import { decodeHeaderValue, headerValues } from '../../mime/search-text.js';
-import type { ServerContext } from '../../server/context.js';
+import { scanHeader } from '../mime/headers.js';
+import { decodeHeaderValue, headerValues } from '../mime/search-text.js';
+import type { ServerContext } from '../server/context.js';
 import { oneLine } from './replies.js';
 
 export interface DsnFailure {
