@@ -18,6 +18,8 @@ import { normaliseClientAddress } from './client-address.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { LOCKOUT_RULE, type LogonRefusal } from './refusal.js';
 import type { BruteForceGuard, GuardLockout } from './brute-force-guard.js';
+import type { Metrics } from '../observability/metrics.js';
+import { recordLogon, type LogonLog } from './record-logon.js';
 
 /**
  * What the pipeline needs of the server (the ServerContext has it all; access does not import
@@ -31,6 +33,8 @@ export interface AccessContext {
   /** Protocol connection and throttling limits per front end ('pop' is POP3's). */
   connections: Record<'pop' | 'imap' | 'owa' | 'ews' | 'eas', ConnectionLimits>;
   bruteForceGuard: BruteForceGuard;
+  /** Every logon is counted here (record-logon.ts), whichever front end it came through. */
+  metrics: Metrics;
 }
 
 /** The front ends that log users on: the store's session kinds, plus SMTP AUTH (no store session). */
@@ -48,6 +52,8 @@ export interface LogonRequest {
    * browser's previous session here so that a second sign-in replaces it rather than counting twice.
    */
   authenticated?: (user: User) => Promise<void>;
+  /** The connection's (or request's) logger: the logon line carries its id. Never given the password. */
+  log?: LogonLog;
 }
 
 export type LogonResult =
@@ -93,7 +99,29 @@ export async function logLimitRefusal(ctx: AccessContext, kind: ServiceKind, r: 
   await event.catch(() => undefined);
 }
 
+/** The pipeline (`admit`), with every outcome counted and logged once, here, for all front ends. */
 export async function logon(ctx: AccessContext, req: LogonRequest): Promise<LogonResult> {
+  const frontEnd = req.kind === 'pop3' || req.kind === 'imap' || req.kind === 'smtp' ? req.kind : 'owa';
+  const log = req.log ?? NO_LOG;
+  const record = { frontEnd, identity: req.identity.trim(), client: normaliseClientAddress(req.clientAddress) } as const;
+  let result: LogonResult;
+  try {
+    result = await admit(ctx, req);
+  } catch (err) {
+    recordLogon(ctx.metrics, log, { ...record, outcome: 'error', reason: (err as Error).message });
+    throw err;
+  }
+  if (result.ok) recordLogon(ctx.metrics, log, { ...record, identity: result.user.address, outcome: 'success', session: result.session?.id });
+  else {
+    const r = result.refusal;
+    recordLogon(ctx.metrics, log, { ...record, outcome: r.kind, reason: `${r.setting}: ${r.count} of ${r.limit} ${r.counted} for ${r.scope}` });
+  }
+  return result;
+}
+
+const NO_LOG: LogonLog = { info: () => undefined, error: () => undefined };
+
+async function admit(ctx: AccessContext, req: LogonRequest): Promise<LogonResult> {
   const identity = req.identity.trim();
   const clientAddress = normaliseClientAddress(req.clientAddress);
   await ctx.settings.refresh();

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { LOG_LEVELS } from '../observability/log.js';
 
 /**
  * The optional --config FILE (JSON). Everything an administrator changes often lives in
@@ -29,6 +30,11 @@ export const ServerConfigSchema = z
       })
       .strict()
       .default({ retrySchedule: [60, 300, 900, 3600, 14400, 43200] }),
+    /** The structured log on standard error; MAILWARDEN_LOG_LEVEL overrides the level for one run. */
+    log: z
+      .object({ level: z.enum(LOG_LEVELS).optional() })
+      .strict()
+      .default({}),
   })
   .strict();
 

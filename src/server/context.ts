@@ -8,6 +8,8 @@ import type { BruteForceGuard } from '../access/brute-force-guard.js';
 import type { SharedState } from '../shared-state/shared-state.js';
 import type { Clock } from '../shared-state/clock.js';
 import type { ServerConfig } from './config.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Log } from '../observability/log.js';
 
 export interface TlsMaterial {
   key: string;
@@ -38,4 +40,8 @@ export interface ServerContext {
   /** Host name shown in greetings, events and the web mail error page. */
   computer: string;
   config: ServerConfig;
+  /** Prometheus metrics (GET /metrics). */
+  metrics: Metrics;
+  /** The server's structured log; a session logs through a child carrying its session id. */
+  log: Log;
 }

@@ -15,6 +15,9 @@ import { systemClock, type Clock } from '../shared-state/clock.js';
 import { ensureTls } from './tls.js';
 import type { ServerContext } from './context.js';
 import { defaultConfig, type ServerConfig } from './config.js';
+import { Metrics } from '../observability/metrics.js';
+import { createLog, logLevel, type Log } from '../observability/log.js';
+import { exposeGovernorReadings, instrumentStore } from './instrument.js';
 
 export const STORE_FILE = 'mailwarden.sqlite';
 
@@ -41,34 +44,37 @@ export function prepareDataDir(dataDir: string, create: boolean): string {
 }
 
 /** Opens the store of a data folder, creating both when `create` is set. */
-export async function openDataStore(dataDir: string, create: boolean, changes?: ChangeBus): Promise<SqliteStore> {
+export async function openDataStore(dataDir: string, create: boolean, changes?: ChangeBus, log?: Log): Promise<SqliteStore> {
   const dir = prepareDataDir(dataDir, create);
   const file = join(dir, STORE_FILE);
   if (!create && !existsSync(file)) throw new StoreError('not-found', `no Mailwarden store in ${dir}`);
-  return SqliteStore.open(file, { changes });
+  return SqliteStore.open(file, { changes, ...(log ? { onBackgroundError: (what: string, err: unknown) => log.error({ err }, `store: ${what}`) } : {}) });
 }
 
 /** Everything a running server (or an in-process test server) shares between front ends. */
-export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig; clock?: Clock; guardPolicy?: GuardPolicy } = {}): Promise<ServerContext> {
+export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig; clock?: Clock; guardPolicy?: GuardPolicy; log?: Log } = {}): Promise<ServerContext> {
   const clock = opts.clock ?? systemClock;
-  const changes = new InProcessChangeBus();
-  const store = await openDataStore(dataDir, true, changes);
+  const config = opts.config ?? defaultConfig();
+  const log = opts.log ?? createLog(logLevel(config.log.level));
+  const metrics = new Metrics();
+  const changes = new InProcessChangeBus((err) => log.error({ err }, 'store change listener failed'));
+  const store = instrumentStore(await openDataStore(dataDir, true, changes, log), metrics);
   const dir = resolve(dataDir);
   const tls = await ensureTls(dir);
   const settings = new LiveSettings(store);
   await settings.refresh();
-  const config = opts.config ?? defaultConfig();
   const computer = opts.computer ?? config.hostname ?? hostname();
   const state = new InProcessState(clock);
   const events = new EventLog(store, computer, { state, clock });
   const governor = new SessionGovernor(new InProcessAccounting(clock), settings, events, { clock });
   await governor.attach();
+  const connections = {
+    pop: new ConnectionLimits('pop3', settings), imap: new ConnectionLimits('imap', settings), owa: new ConnectionLimits('owa', settings),
+    ews: new ConnectionLimits('ews', settings), eas: new ConnectionLimits('eas', settings),
+  };
+  exposeGovernorReadings(metrics, governor, connections);
   return {
-    store, changes, settings, governor, events, state, clock,
-    connections: {
-      pop: new ConnectionLimits('pop3', settings), imap: new ConnectionLimits('imap', settings), owa: new ConnectionLimits('owa', settings),
-      ews: new ConnectionLimits('ews', settings), eas: new ConnectionLimits('eas', settings),
-    },
+    store, changes, settings, governor, events, state, clock, connections, metrics, log,
     bruteForceGuard: new BruteForceGuard(state, events, opts.guardPolicy),
     tls: { key: tls.key, cert: tls.cert },
     dataDir: dir,

@@ -11,6 +11,7 @@ import { startHttpServer, type HttpPlugin } from '../web/http-server.js';
 import { VERSION } from '../version.js';
 import { frontEnds } from './front-ends.js';
 import { adminTokenFile, readRunningServer, serverInfoFile, type RunningServerInfo } from './running.js';
+import type { Log } from '../observability/log.js';
 
 export interface ServeOptions {
   dataDir: string;
@@ -22,6 +23,8 @@ export interface ServeOptions {
   ports: {
     imap: number; imaps: number; pop3: number; pop3s: number; smtp: number; submission: number; submissions: number; http: number;
   };
+  /** The structured log; by default pino on standard error at the configured level. */
+  log?: Log;
 }
 
 /** Unprivileged defaults so that the quick start runs without root. */
@@ -55,7 +58,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   const running = readRunningServer(dataDir);
   if (running) throw new Error(`a Mailwarden server (pid ${running.pid}) is already running on ${dataDir}`);
   const config = loadConfig(opts.configFile);
-  const ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy });
+  const ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy, log: opts.log });
   const adminToken = ensureAdminToken(dataDir);
   const listeners: Listener[] = [];
   const stopHooks: Array<() => Promise<void>> = [];
@@ -85,6 +88,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   stopHooks.push(async () => stopHeartbeat());
   writeFileSync(serverInfoFile(dataDir), JSON.stringify(info, null, 2) + '\n');
   await ctx.events.write('serverStarted', [VERSION, ctx.computer, listeners.map((l) => `${l.name} ${l.host}:${l.port}`).join(', ')]);
+  ctx.log.info({ version: VERSION, dataDir, listeners: info.listeners.map((l) => `${l.name} ${l.host}:${l.port}`) }, 'server started');
   let stopped = false;
   return {
     ctx,
@@ -97,6 +101,8 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
       const released = await ctx.governor.closeAll();
       await ctx.governor.accounting.releaseNode(ctx.governor.node).catch(() => undefined);
       await ctx.events.write('serverStopped', [released]).catch(() => undefined);
+      ctx.log.info({ sessionsReleased: released }, 'server stopped');
+      ctx.log.flush();
       rmSync(serverInfoFile(dataDir), { force: true });
       await ctx.store.close();
       await ctx.changes.close();

@@ -44,11 +44,14 @@ export class InProcessChangeBus implements ChangeBus {
   private readonly byUser = new Map<number, Set<ChangeListener>>();
   private readonly byFolder = new Map<number, Set<ChangeListener>>();
 
+  /** `onListenerError`: where a failing listener is reported (the server passes its log; the store knows no logger). */
+  constructor(private readonly onListenerError: (err: unknown) => void = (err) => console.error('store change listener failed:', err)) {}
+
   publish(change: StoreChange): void {
     const folder = this.byFolder.get(change.folderId);
-    if (folder) notify(folder, change);
+    if (folder) notify(folder, change, this.onListenerError);
     const user = this.byUser.get(change.userId);
-    if (user) notify(user, change);
+    if (user) notify(user, change, this.onListenerError);
   }
 
   subscribeUser(userId: number, listener: ChangeListener): Unsubscribe {
@@ -92,13 +95,13 @@ function add(map: Map<number, Set<ChangeListener>>, key: number, listener: Chang
   };
 }
 
-function notify(listeners: Set<ChangeListener>, change: StoreChange): void {
+function notify(listeners: Set<ChangeListener>, change: StoreChange, onError: (err: unknown) => void): void {
   for (const listener of listeners) {
     try {
       listener(change);
     } catch (err) {
       // the change is committed: a failing listener must not make the write look failed
-      console.error('store change listener failed:', err);
+      onError(err);
     }
   }
 }

@@ -56,8 +56,10 @@ export async function deliverLocal(ctx: ServerContext, sender: string, users: Us
   const delivered: User[] = [];
   const overQuota: User[] = [];
   for (const u of unique) ((await hasRoom(ctx, u, raw.length)) ? delivered : overQuota).push(u);
+  ctx.metrics.countDelivery('over-quota', overQuota.length);
   if (delivered.length === 0) {
     const queueId = relay ? (await ctx.store.enqueue(sender, relay.recipients, raw, relay.submittedBy)).id : null;
+    if (relay) ctx.metrics.countDelivery('queued', relay.recipients.length);
     return { delivered, overQuota, queueId };
   }
   const stored = Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n`), raw]);
@@ -65,6 +67,8 @@ export async function deliverLocal(ctx: ServerContext, sender: string, users: Us
   let queueId: number | null = null;
   if (relay) queueId = (await ctx.store.deliverAndEnqueue(ids, stored, { sender, recipients: relay.recipients, raw, submittedBy: relay.submittedBy })).queueId;
   else await ctx.store.deliver(ids, stored);
+  ctx.metrics.countDelivery('delivered', delivered.length);
+  if (relay) ctx.metrics.countDelivery('queued', relay.recipients.length);
   const messageId = headerValues(raw, 'message-id')[0]?.trim() ?? '';
   // The log record is not part of what the 250 promises: it commits with the next group of
   // writes instead of holding the reply back for a commit of its own.

@@ -116,8 +116,9 @@ export async function sendDsn(ctx: ServerContext, input: DsnInput): Promise<'inb
  */
 export async function sendDsnSafely(ctx: ServerContext, input: DsnInput): Promise<void> {
   try {
-    await sendDsn(ctx, input);
+    if ((await sendDsn(ctx, input)) !== 'dropped') ctx.metrics.countDelivery('dsn-sent');
   } catch (err) {
-    console.error(`DSN to <${input.sender}> for ${input.failures.map((f) => f.recipient).join(', ')} lost: ${(err as Error).message}`);
+    ctx.metrics.countDelivery('dsn-lost');
+    ctx.log.error({ err, sender: input.sender, recipients: input.failures.map((f) => f.recipient) }, 'DSN lost');
   }
 }

@@ -94,6 +94,8 @@ async function attempt(ctx: ServerContext, entry: QueueEntry): Promise<void> {
   const temp = entry.recipients.filter((r) => outcomes.get(r)!.kind === 'temp');
   const replyOf = (r: string) => (outcomes.get(r) as { reply: string }).reply;
   const smartName = ctx.config.smtp.smartHost ? `${ctx.config.smtp.smartHost.host}:${ctx.config.smtp.smartHost.port}` : '-';
+  ctx.metrics.countDelivery('relayed', ok.length);
+  ctx.metrics.countDelivery('failed', perm.length);
   if (ok.length) await events.write('relayed', [entry.id, entry.sender, ok.join(', '), smartName], user).catch(() => undefined);
 
   // Retry offsets count from the first attempt (the config's wording); entry.createdAt is when
@@ -102,6 +104,7 @@ async function attempt(ctx: ServerContext, entry: QueueEntry): Promise<void> {
   const expired = temp.length > 0 && attemptNo > schedule.length;
   const failures: DsnFailure[] = perm.map((r) => ({ recipient: r, status: statusOf(replyOf(r), '5.0.0'), diagnostic: replyOf(r) }));
   if (expired) {
+    ctx.metrics.countDelivery('failed', temp.length);
     for (const r of temp) failures.push({ recipient: r, status: statusOf(replyOf(r), '4.4.7'), diagnostic: `${replyOf(r)} (gave up after ${attemptNo} attempts)` });
   }
   if (failures.length) {
@@ -113,6 +116,7 @@ async function attempt(ctx: ServerContext, entry: QueueEntry): Promise<void> {
     await store.removeQueueEntry(entry.id);
     return;
   }
+  ctx.metrics.countDelivery('deferred', temp.length);
   const lastError = temp.map((r) => `${r}: ${replyOf(r)}`).join('; ').slice(0, 1000);
   const nextAttempt = new Date(Math.max(entry.createdAt.getTime() + schedule[attemptNo - 1] * 1000, Date.now()));
   if (temp.length === entry.recipients.length) {
@@ -148,7 +152,7 @@ export function startOutboundQueue(ctx: ServerContext, opts: { pollMs?: number }
           await attempt(ctx, e);
         } catch (err) {
           // A store failure on one entry must not stop the others; the entry stays due.
-          console.error(`outbound queue: entry ${e.id}: ${(err as Error).message}`);
+          ctx.log.error({ err, queueId: e.id }, 'outbound queue: attempt failed; the entry stays due');
         }
       }
     }

@@ -5,7 +5,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../server/context.js';
 import { explainAccess, type ExplainProtocol } from '../access/explain.js';
 import { SERVICE_KINDS } from '../settings/catalog.js';
-import { renderMetrics } from './metrics.js';
 
 /**
  * The admin API the CLI (and the web admin pages) use for what only the running server
@@ -65,7 +64,7 @@ export function registerAdminApi(app: FastifyInstance, ctx: ServerContext, admin
   app.post('/api/admin/access/explain', { preHandler: guard }, async (req, reply) => explain((req.body ?? {}) as Record<string, unknown>, reply));
 
   app.get('/metrics', { preHandler: guard }, async (_req, reply) => {
-    reply.type('text/plain; version=0.0.4');
-    return renderMetrics(ctx);
+    reply.type(ctx.metrics.contentType);
+    return ctx.metrics.render();
   });
 }

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ServerContext } from '../server/context.js';
 import type { Listener, ListenerOptions } from '../server/listener.js';
 import { registerAdminApi } from './admin-api.js';
@@ -16,13 +17,33 @@ export async function startHttpServer(
   opts: ListenerOptions & { adminToken: string; plugins?: HttpPlugin[] },
 ): Promise<Listener & { app: FastifyInstance }> {
   const app = Fastify({
-    logger: false,
+    // Each request logs through a child carrying its reqId (and, once the web mail finds the
+    // sign-in, the store session id: api-context.ts). Fastify's own per-request lines are off
+    // (they are info, one at each end): the onResponse hook below writes one line per request,
+    // at debug, and the error of an answer 5xx at error.
+    loggerInstance: ctx.log.child({ frontend: 'web' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomUUID(),
     bodyLimit: 50 * 1024 * 1024,
     ...(opts.implicitTls ? { https: { key: ctx.tls.key, cert: ctx.tls.cert } } : {}),
   }) as unknown as FastifyInstance;
   // first hook of every request: under load, requests take turns with accepts and TLS handshakes
   const turns = new TurnBudget(TURN_BUDGET_MS);
   app.addHook('onRequest', (_req, _reply, done) => turns.admit(done));
+  const failures = new WeakMap<FastifyRequest, Error>();
+  app.addHook('onError', (req, _reply, err, done) => {
+    failures.set(req, err);
+    done();
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    // the route's pattern, not the URL: bounded labels, and no search words or ids in the log
+    const route = `${req.method} ${req.routeOptions.url ?? '(no route)'}`;
+    ctx.metrics.observeCommand('http', route, reply.elapsedTime / 1000);
+    const fields = { route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (reply.statusCode >= 500) req.log.error({ ...fields, err: failures.get(req) }, 'request failed');
+    else req.log.debug(fields, 'request');
+    done();
+  });
   registerAdminApi(app, ctx, opts.adminToken);
   for (const plugin of opts.plugins ?? []) await plugin(app, ctx);
   app.get('/', async (_req, reply) => reply.redirect('/owa/'));

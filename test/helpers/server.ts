@@ -4,6 +4,8 @@ import type { User } from '../../src/store/types.js';
 import { tempDir } from './tmp.js';
 import type { Clock } from '../../src/shared-state/clock.js';
 import type { GuardPolicy } from '../../src/access/brute-force-guard.js';
+import { captureLog, type CapturedLog } from './log-capture.js';
+import type { LogLevel } from '../../src/observability/log.js';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -11,22 +13,27 @@ export interface TestServer extends RunningServer {
   addUser(address: string, password?: string): Promise<User>;
   setSetting(name: string, value: string, scope?: { userId?: number; databaseId?: number }): Promise<void>;
   close(): Promise<void>;
+  /** What the server logged (kept in memory instead of going to the test run's standard error). */
+  logged: CapturedLog;
 }
 
 /** The whole server on port 0 everywhere, on a temporary data folder. */
-export async function startTestServer(opts: { plaintext?: boolean; host?: string; clock?: Clock; guardPolicy?: GuardPolicy } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { plaintext?: boolean; host?: string; clock?: Clock; guardPolicy?: GuardPolicy; logLevel?: LogLevel } = {}): Promise<TestServer> {
   const tmp = tempDir();
   const dataDir = join(tmp.dir, 'data');
+  const logged = captureLog(opts.logLevel ?? 'info');
   const server = await startServer({
     dataDir,
     host: opts.host ?? '127.0.0.1',
     clock: opts.clock,
     guardPolicy: opts.guardPolicy,
     ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0 },
+    log: logged.log,
   });
   const t: TestServer = {
     ...server,
     dataDir,
+    logged,
     port(name: string) {
       const l = server.listeners.find((x) => x.name === name);
       if (!l) throw new Error(`no listener ${name}`);

@@ -39,8 +39,8 @@ export async function serveCommand(args: ParsedArgs): Promise<void> {
     `Watch sessions:  ./bin/mailwarden sessions list --data ${dataArg}`,
     'Stop with Ctrl-C.',
   ];
-  process.stdout.write(lines.join('\n') + '\n');
-  await new Promise<void>((resolve) => {
+  // The handlers go in before the "Stop with Ctrl-C." line: whoever reads it may signal at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -49,5 +49,7 @@ export async function serveCommand(args: ParsedArgs): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  process.stdout.write(lines.join('\n') + '\n');
+  await stopped;
   process.stdout.write('Mailwarden stopped; all sessions released.\n');
 }

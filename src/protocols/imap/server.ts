@@ -23,7 +23,7 @@ export async function startImapServer(ctx: ServerContext, opts: ListenerOptions,
   };
   const onSocket = (socket: net.Socket) => {
     accept(shared, socket, opts.implicitTls).catch((err) => {
-      console.error('imap connection failed:', err);
+      ctx.log.error({ err, frontend: 'imap' }, 'connection failed');
       socket.destroy();
     });
   };
@@ -32,7 +32,7 @@ export async function startImapServer(ctx: ServerContext, opts: ListenerOptions,
     : net.createServer({ allowHalfOpen: true }, onSocket);
   // A failed TLS handshake never reaches onSocket; it must not take the listener down.
   server.on('tlsClientError', (_err: Error, s: tls.TLSSocket) => s.destroy());
-  server.on('error', (err) => console.error('imap listener:', err));
+  server.on('error', (err) => ctx.log.error({ err, frontend: 'imap', port: opts.port }, 'listener failed'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

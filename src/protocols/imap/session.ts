@@ -17,6 +17,7 @@ import { capabilityList } from './capabilities.js';
 import type { MailboxView, ViewOptions } from './mailbox-view.js';
 import type { ProtocolLog } from '../shared/protocol-log.js';
 import { COMMANDS } from './commands/index.js';
+import type { Log } from '../../observability/log.js';
 
 export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
 
@@ -60,12 +61,16 @@ export class ImapSession {
   private timer: NodeJS.Timeout | null = null;
   private finished: Promise<void> | null = null;
   private seq = 0;
+  /** The structured log of this connection: its id, and the store session's once logged on. */
+  logger: Log;
 
   constructor(
     readonly shared: ServerShared,
     readonly conn: Connection,
     private readonly releaseConnection: () => void,
-  ) {}
+  ) {
+    this.logger = shared.ctx.log.child({ frontend: 'imap', conn: this.id });
+  }
 
   get ctx(): ServerContext {
     return this.shared.ctx;
@@ -137,6 +142,7 @@ export class ImapSession {
 
   // ------------------------------------------------------------------ main loop
   async run(): Promise<void> {
+    this.logger.debug({ client: this.conn.remoteAddress, tls: this.conn.secure }, 'connection opened');
     this.conn.onClose(() => void this.finish());
     const t = this.shared.tuning.preAuthTimeoutMs ?? this.ctx.settings.int('ImapSettings.PreAuthenticatedConnectionTimeout') * 1000;
     this.armTimer(t);
@@ -190,6 +196,7 @@ export class ImapSession {
   }
 
   private async execute(cmd: ParsedCommand): Promise<void> {
+    const started = process.hrtime.bigint();
     this.seq++;
     this.tag = cmd.tag;
     this.log('C', describe(cmd));
@@ -209,12 +216,15 @@ export class ImapSession {
       else text = r ?? `${cmd.name} completed`;
     } catch (err) {
       const f = toImapFailure(err);
-      if (f.code === 'SERVERBUG') console.error(`imap ${this.id}: ${cmd.name} failed:`, err);
+      if (f.code === 'SERVERBUG') this.logger.error({ err, command: cmd.name }, 'command failed');
       ({ status, text, code } = f);
     }
     // RFC 3501 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH (UID forms may).
     await this.pushChanges(!spec.noExpunge).catch(() => undefined);
     this.tagged(cmd.tag, status, text, code);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.ctx.metrics.observeCommand('imap', cmd.name, seconds);
+    this.logger.debug({ command: cmd.name, status, ms: Math.round(seconds * 1e4) / 10 }, 'command');
     if (this.startTlsAfterReply) {
       this.startTlsAfterReply = false;
       void this.conn.startTls(this.shared.secureContext, this.framerLimits());
@@ -270,6 +280,7 @@ export class ImapSession {
   loggedIn(user: User, session: StoreSession): void {
     this.user = user;
     this.storeSession = session;
+    this.logger = this.logger.child({ session: session.id });
     this.state = 'auth';
     this.activity();
     this.conn.setLimits(this.framerLimits());
@@ -328,7 +339,7 @@ export class ImapSession {
 
   finish(): Promise<void> {
     // never rejects: it runs from socket events, where a rejection would be unhandled
-    this.finished ??= this.release().catch((err) => console.error(`imap ${this.id}: release failed:`, err));
+    this.finished ??= this.release().catch((err) => this.logger.error({ err }, 'release failed'));
     return this.finished;
   }
 
@@ -340,6 +351,7 @@ export class ImapSession {
     this.state = 'logout';
     try {
       await this.storeSession?.close(this.endReason);
+      if (this.storeSession) this.logger.info({ reason: this.endReason }, 'session ended');
     } finally {
       this.releaseConnection();
       this.shared.sessions.delete(this);

@@ -54,7 +54,7 @@ function capabilities(s: Pop3Session): string[] {
  */
 async function logon(s: Pop3Session, identity: string, password: string): Promise<void> {
   const { ctx } = s;
-  const r = await logonPipeline(ctx, { kind: 'pop3', identity, password, clientAddress: s.clientAddress });
+  const r = await logonPipeline(ctx, { kind: 'pop3', identity, password, clientAddress: s.clientAddress, log: s.logger });
   if (!r.ok) {
     const a = LOGON_ANSWERS[r.refusal.kind].pop3(r.refusal);
     if (a.close) s.close(pop3Line(a));

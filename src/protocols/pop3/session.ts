@@ -9,6 +9,7 @@ import type { User } from '../../store/types.js';
 import { ProtocolLog } from '../shared/protocol-log.js';
 import { COMMANDS, type Pop3State } from './commands.js';
 import type { Maildrop } from './maildrop.js';
+import type { Log } from '../../observability/log.js';
 
 const DOT_LINE = Buffer.from('.\r\n');
 
@@ -40,6 +41,8 @@ export class Pop3Session {
   continuation: ((line: string) => Promise<void>) | null = null;
   private readonly releases: Array<() => void> = [];
   private readonly log: ProtocolLog | null;
+  /** The structured log of this connection: its id, and the store session's once logged on. */
+  logger: Log;
 
   constructor(
     readonly ctx: ServerContext,
@@ -51,6 +54,8 @@ export class Pop3Session {
   ) {
     this.socket = socket;
     this.id = `pop3-${randomUUID()}`;
+    this.logger = ctx.log.child({ frontend: 'pop3', conn: this.id });
+    this.logger.debug({ client: clientAddress, tls: implicitTls }, 'connection opened');
     this.releases.push(connectionRelease);
     this.log = ctx.settings.bool('PopSettings.ProtocolLogEnabled') ? new ProtocolLog(ctx.dataDir, 'pop3') : null;
     this.attach(socket);
@@ -102,6 +107,7 @@ export class Pop3Session {
       return false;
     }
     this.storeSession = session;
+    this.logger = this.logger.child({ session: session.id });
     return true;
   }
 
@@ -220,14 +226,20 @@ export class Pop3Session {
     }
     this.resetIdle();
     this.storeSession?.touch();
+    const started = process.hrtime.bigint();
     try {
       await cmd.run(this, arg);
     } catch (err) {
       // a failure answers like Exchange's catch-all, with the real reason after it; a store
       // error's code comes from the one table (access/answers.ts)
       const code = err instanceof StoreError ? STORE_ERROR_ANSWERS[err.kind].pop3 : 'SYS/TEMP';
+      if (err instanceof StoreError) this.logger.info({ err, command: name }, 'command refused by the store');
+      else this.logger.error({ err, command: name }, 'command failed');
       this.send(`-ERR [${code}] Server Unavailable. 21: ${(err as Error).message.replace(/[\r\n]+/g, ' ').slice(0, 200)}`);
     }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.ctx.metrics.observeCommand('pop3', name, seconds);
+    this.logger.debug({ command: name, ms: Math.round(seconds * 1e4) / 10 }, 'command');
   }
 
   badCommand(text: string): void {
@@ -256,6 +268,7 @@ export class Pop3Session {
     for (const r of this.releases.splice(0)) r();
     try {
       await this.storeSession?.close(reason);
+      if (this.storeSession) this.logger.info({ reason }, 'session ended');
     } finally {
       this.onClosed(this);
     }

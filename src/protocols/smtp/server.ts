@@ -6,6 +6,7 @@ import { LOGON_ANSWERS, STORE_ERROR_ANSWERS } from '../../access/answers.js';
 import { StoreError } from '../../store/errors.js';
 import { normaliseClientAddress } from '../../access/client-address.js';
 import { logon } from '../../access/logon.js';
+import type { Log } from '../../observability/log.js';
 import { deliverLocal, hasRoom, receivedHeader } from '../../transport/deliver.js';
 import { sendDsnSafely } from '../../transport/dsn.js';
 import { resolveRecipient } from '../../transport/recipients.js';
@@ -25,18 +26,19 @@ const CLOSE_GRACE_MS = 5_000;
 
 const reply = (code: number, enhanced: string, text: string) => new SmtpReply(code, enhanced, text);
 
-/** Runs a handler body; an unexpected error becomes a 451 without internal details. */
-function settle(mode: SmtpMode, body: () => Promise<void>, cb: (err?: Error | null) => void): void {
+/** Runs a handler body; an unexpected error becomes a 451 without internal details (those go to the log). */
+function settle(log: Log, body: () => Promise<void>, cb: (err?: Error | null) => void): void {
   body().then(
     () => cb(),
     (err: Error) => {
       if (err instanceof SmtpReply) return cb(err);
-      console.error(`smtp ${mode}: ${err.stack ?? err.message}`);
       if (err instanceof StoreError) {
+        log.info({ err }, 'command refused by the store');
         // the reply for the store error's kind (access/answers.ts); the kind, not the internal message
         const [code, enhanced] = STORE_ERROR_ANSWERS[err.kind].smtp;
         return cb(reply(code, enhanced, `Local mailbox store: ${err.kind}${code < 500 ? '; try again later' : ''}`));
       }
+      log.error({ err }, 'command failed');
       cb(reply(451, '4.3.0', 'Temporary local problem; try again later'));
     },
   );
@@ -76,6 +78,19 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
   const perIp = new Map<string, number>();
   const admitted = new Set<string>();
   await ctx.settings.refresh();
+  const listenerLog = ctx.log.child({ frontend: 'smtp', mode: opts.mode });
+  /** A connection's log lines carry smtp-server's session id (SMTP opens no store session). */
+  const logOf = (session: SMTPServerSession): Log => listenerLog.child({ conn: session.id });
+  /** The handler's callback, timing the command into mailwarden_command_duration_seconds when it answers. */
+  function timed<A extends unknown[]>(command: string, session: SMTPServerSession, cb: (...args: A) => void): (...args: A) => void {
+    const started = process.hrtime.bigint();
+    return (...args: A) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      ctx.metrics.observeCommand('smtp', command, seconds);
+      logOf(session).debug({ command, ms: Math.round(seconds * 1e4) / 10, refused: args[0] instanceof Error ? (args[0] as Error).message : undefined }, 'command');
+      cb(...args);
+    };
+  }
 
   const server: SMTPServer = new SMTPServer({
     secure: opts.implicitTls,
@@ -105,11 +120,12 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     authRequiredMessage: '5.7.0 Authentication required',
 
     onConnect(session, cb) {
+      logOf(session).debug({ client: session.remoteAddress, tls: opts.implicitTls }, 'connection opened');
       const tlsPending = submission && !opts.implicitTls;
       withEnhancedCodes(server, session.id, tlsPending);
       // RFC 4954 4 / Postfix's smtpd_tls_auth_only: AUTH is neither offered nor taken in clear text.
       if (tlsPending) session.disabledCommands = ['AUTH'];
-      settle(opts.mode, async () => {
+      settle(logOf(session), async () => {
         // Settings apply live: each connection sees the values in force when it arrived.
         await ctx.settings.refresh();
         server.options.size = ctx.settings.int('SmtpSettings.MaxMessageSize');
@@ -138,12 +154,13 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
       else perIp.set(ip, n);
     },
 
-    onAuth(auth, session, cb) {
+    onAuth(auth, session, answer) {
+      const cb = timed('AUTH', session, answer);
       void (async () => {
         const identity = auth.username ?? '';
         // RFC 4616 authzid: acting for another user is not supported (refused before any password check).
         if (auth.authzid && auth.authzid.toLowerCase() !== identity.toLowerCase()) return cb(reply(535, '5.7.8', 'Authorization identity must match'));
-        const r = await logon(ctx, { kind: 'smtp', identity, password: auth.password ?? '', clientAddress: session.remoteAddress });
+        const r = await logon(ctx, { kind: 'smtp', identity, password: auth.password ?? '', clientAddress: session.remoteAddress, log: logOf(session) });
         if (!r.ok) {
           const a = LOGON_ANSWERS[r.refusal.kind].smtp(r.refusal);
           return cb(reply(a.code, a.enhanced, a.text));
@@ -153,16 +170,16 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     },
 
     onMailFrom(address, session, cb) {
-      settle(opts.mode, async () => {
+      settle(logOf(session), async () => {
         if (!submission) return;
         const user = requireUser(session);
         const owner = address.address.includes('@') ? await ctx.store.findUser(address.address) : null;
         if (owner?.id !== user.id) throw reply(553, '5.7.1', `Sender address <${oneLine(address.address)}> is not one of ${user.address}'s addresses`);
-      }, cb);
+      }, timed('MAIL', session, cb));
     },
 
     onRcptTo(address: SMTPServerAddress, session, cb) {
-      settle(opts.mode, async () => {
+      settle(logOf(session), async () => {
         if (submission) requireUser(session);
         const a = address.address;
         if (!/^[^@\s]+@[^@\s]+$/.test(a)) throw reply(553, '5.1.3', `<${oneLine(a)}>: a full address (local-part@domain) is required`);
@@ -173,10 +190,11 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
           return;
         }
         if (!(await hasRoom(ctx, r.user, declaredSize(session)))) throw reply(452, '4.2.2', `<${oneLine(a)}>: Mailbox full`);
-      }, cb);
+      }, timed('RCPT', session, cb));
     },
 
-    onData(stream, session, cb) {
+    onData(stream, session, answer) {
+      const cb = timed('DATA', session, answer);
       void (async () => {
         const raw = await readMessage(stream);
         if (!raw) throw reply(552, '5.3.4', `Message size exceeds fixed maximum message size of ${server.options.size} bytes`);
@@ -211,14 +229,14 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
       })().then(
         () => cb(null, '2.6.0 Message accepted'),
         (err: Error) => {
-          if (!(err instanceof SmtpReply)) console.error(`smtp ${opts.mode}: message refused: ${err.message}`);
+          if (!(err instanceof SmtpReply)) logOf(session).error({ err }, 'message refused');
           cb(err instanceof SmtpReply ? err : reply(451, '4.3.0', 'Temporary local problem; message not accepted, try again later'));
         },
       );
     },
   });
 
-  server.on('error', (err) => console.error(`smtp ${opts.mode}: ${err.message}`));
+  server.on('error', (err) => listenerLog.error({ err }, 'listener error'));
   await new Promise<void>((resolve, reject) => {
     const netServer = server.server;
     netServer.once('error', reject);

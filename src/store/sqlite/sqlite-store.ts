@@ -58,6 +58,7 @@ export class SqliteStore implements Store {
   /** Where committed changes are published (IMAP IDLE, web push and page cache subscribe there). */
   readonly changes: ChangeBus;
   private pruneTimer: NodeJS.Timeout | null = null;
+  private onBackgroundError = (what: string, err: unknown): void => console.error(`store: ${what}:`, err);
   /** Prepared statements (cached by SQL text) and the message-writing SQL on this connection. */
   private readonly writes: MessageWrites;
   /** Deliveries, appends and events: committed in groups by a thread of their own. */
@@ -72,8 +73,10 @@ export class SqliteStore implements Store {
   }
 
   /** `changes`: the bus to publish committed changes on (the server's; a private in-process one by default). */
-  static async open(file: string, opts: { organisation?: string; serverName?: string; changes?: ChangeBus } = {}): Promise<SqliteStore> {
+  /** `onBackgroundError`: where failures of the store's own timers go (the server passes its log; the store knows no logger). */
+  static async open(file: string, opts: { organisation?: string; serverName?: string; changes?: ChangeBus; onBackgroundError?: (what: string, err: unknown) => void } = {}): Promise<SqliteStore> {
     const store = new SqliteStore(file, opts.changes ?? new InProcessChangeBus());
+    if (opts.onBackgroundError) store.onBackgroundError = opts.onBackgroundError;
     store.initialise(opts);
     return store;
   }
@@ -103,7 +106,7 @@ export class SqliteStore implements Store {
       try {
         pruneTombstones(this.db, (sql) => this.q(sql), new Date(Date.now() - TOMBSTONE_DAYS * 86_400_000));
       } catch (err) {
-        console.error('store: pruning tombstones failed (tried again tomorrow):', err);
+        this.onBackgroundError('pruning tombstones failed (tried again tomorrow)', err);
       }
       if (this.db.open) this.schedulePruning(86_400_000);
     }, delayMs);

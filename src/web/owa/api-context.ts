@@ -60,7 +60,11 @@ export function checkCsrf(deps: OwaDeps, req: FastifyRequest): void {
 export function requireSession(deps: OwaDeps, req: FastifyRequest): WebSession {
   const id = cookies(req)[SESSION_COOKIE];
   const s = deps.sessions.get(id);
-  if (s) return s;
+  if (s) {
+    // from here on every line this request logs names the store session (as IMAP and POP3 lines do)
+    req.log = req.log.child({ session: s.store.id });
+    return s;
+  }
   const reason = deps.sessions.endReason(id);
   const why = reason === 'killed' ? 'Your session was ended by an administrator.'
     : reason === 'timeout' ? 'You were signed out because the session was idle.'

@@ -35,6 +35,7 @@ export function authRoutes(app: FastifyInstance, deps: OwaDeps): void {
     const r = await logon(ctx, {
       kind: 'owa', identity: body.address.trim(), password: body.password, clientAddress: req.ip,
       clientInfo: String(req.headers['user-agent'] ?? '').slice(0, 200) || null,
+      log: req.log,
       // a second sign-in from the same browser replaces the first rather than counting twice
       authenticated: async () => {
         const old = sessions.get(cookies(req)[SESSION_COOKIE], false);
@@ -43,6 +44,10 @@ export function authRoutes(app: FastifyInstance, deps: OwaDeps): void {
     });
     if (!r.ok) throw httpAnswerError(LOGON_ANSWERS[r.refusal.kind].http(r.refusal));
     const s = await sessions.add(r.user, r.session!);
+    req.log = req.log.child({ session: s.store.id });
+    // however it ends (sign out, idle, lifetime, admin kill, shutdown), as IMAP and POP3 sessions log theirs
+    const sessionLog = ctx.log.child({ frontend: 'web', session: s.store.id });
+    s.store.onEnd((reason) => sessionLog.info({ reason }, 'session ended'));
     setCookies(reply, s.id, s.csrf);
     return { signedIn: true, user: me(s), csrf: s.csrf };
   });

@@ -14,7 +14,7 @@ import { NOTAUTH, type CommandSpec, type ImapOk } from './types.js';
  * for the server's limits.
  */
 async function logon(s: ImapSession, identity: string, password: string): Promise<ImapOk> {
-  const r = await pipelineLogon(s.ctx, { kind: 'imap', identity, password, clientAddress: s.conn.remoteAddress, clientInfo: s.clientInfo });
+  const r = await pipelineLogon(s.ctx, { kind: 'imap', identity, password, clientAddress: s.conn.remoteAddress, clientInfo: s.clientInfo, log: s.logger });
   if (!r.ok) {
     const a = LOGON_ANSWERS[r.refusal.kind].imap(r.refusal);
     throw no(a.text, a.code);
