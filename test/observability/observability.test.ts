@@ -89,7 +89,7 @@ describe('observability on a real server', () => {
     assert.equal((await web.get('/folders')).status, 200);
     await web.post('/logout');
     // the clients have left; the server notices each close on its own time
-    await eventually(() => srv.logged.records().filter((r) => r.msg === 'session ended').length === 3, 30_000, 'the end of the two IMAP sessions and the POP3 one');
+    await eventually(() => srv.logged.records().filter((r) => r.msg === 'session ended').length === 4, 30_000, 'the end of the two IMAP sessions, the POP3 one and the web one');
   });
   after(async () => srv?.close());
 
@@ -128,6 +128,7 @@ describe('observability on a real server', () => {
         if (frontend === 'owa') {
           // a web request after the sign-in logs with the session id too
           assert.ok(records.some((r) => r.msg === 'request' && r.route === 'GET /owa/api/folders' && r.session === session && typeof r.reqId === 'string'));
+          assert.ok(records.some((r) => r.msg === 'session ended' && r.session === session && r.reason === 'logout'));
           continue;
         }
         const conn = logon.conn;
