@@ -26,6 +26,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly logons: Counter<'frontend' | 'outcome'>;
   private readonly refusals: Counter<'frontend' | 'layer'>;
+  private readonly connectionRefusals: Counter<'protocol' | 'setting'>;
   private readonly commands: Histogram<'protocol' | 'command'>;
   private readonly deliveries: Counter<'result'>;
   private readonly storeOps: Histogram<'operation' | 'outcome'>;
@@ -42,6 +43,10 @@ export class Metrics {
     this.refusals = new Counter({
       name: 'mailwarden_logon_refusals_total', help: 'Refused logons by access layer (auth, lockout, protocol, throttling, store) and front end.',
       labelNames: ['frontend', 'layer'], registers,
+    });
+    this.connectionRefusals = new Counter({
+      name: 'mailwarden_connection_refusals_total', help: 'Connections refused before any logon by the protocol connection layer, by protocol and the setting that refused.',
+      labelNames: ['protocol', 'setting'], registers,
     });
     this.commands = new Histogram({
       name: 'mailwarden_command_duration_seconds', help: 'Time from a command (HTTP: request) to its answer, by protocol and command.',
@@ -61,6 +66,11 @@ export class Metrics {
   recordLogon(frontEnd: FrontEnd, outcome: LogonOutcome): void {
     this.logons.inc({ frontend: frontEnd, outcome });
     if (outcome !== 'success' && outcome !== 'error') this.refusals.inc({ frontend: frontEnd, layer: outcome });
+  }
+
+  /** A connection refused at accept time (MaxConnections, MaxConnectionFromSingleIP): the protocol layer, before any logon. */
+  recordConnectionRefusal(protocol: 'imap' | 'pop3' | 'smtp', setting: string): void {
+    this.connectionRefusals.inc({ protocol, setting });
   }
 
   /** Seconds from a command's arrival to its answer. */

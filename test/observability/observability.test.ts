@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { eventually, startTestServer, type TestServer } from '../helpers/server.js';
 import { run } from '../helpers/run.js';
@@ -155,5 +156,38 @@ describe('observability on a real server', () => {
       }
     }
     for (const r of records) assert.equal(typeof r.level, 'string');
+  });
+});
+
+/** The first line a server sends on a fresh plain connection to `port`, with the socket. */
+function greeting(port: number): Promise<{ line: string; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString();
+      if (text.includes('\r\n')) resolve({ line: text.split('\r\n')[0]!, close: () => socket.destroy() });
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('connection refusals of the protocol layer (before any logon)', () => {
+  it('an IMAP connection over MaxConnectionFromSingleIP is counted by the setting that refused it, and logged', async () => {
+    const srv = await startTestServer();
+    try {
+      await srv.setSetting('ImapSettings.MaxConnectionFromSingleIP', '1');
+      const held = await greeting(srv.port('imap'));
+      assert.match(held.line, /^\* OK /);
+      const refused = await greeting(srv.port('imap'));
+      assert.match(refused.line, /^\* BYE \[UNAVAILABLE\] .*ImapSettings\.MaxConnectionFromSingleIP/);
+      refused.close();
+      held.close();
+      const m = await scrape(srv);
+      assert.equal(sample(m, 'mailwarden_connection_refusals_total{protocol="imap",setting="ImapSettings.MaxConnectionFromSingleIP"}'), 1);
+      assert.ok(srv.logged.records().some((r) => r.msg === 'connection refused' && r.frontend === 'imap' && r.limit === 1));
+    } finally {
+      await srv.close();
+    }
   });
 });

@@ -73,7 +73,10 @@ async function accept(shared: ServerShared, socket: net.Socket, secure: boolean)
   }
   const admitted = ctx.connections.imap.admitConnection(ip);
   if (!admitted.ok) {
-    const a = LOGON_ANSWERS.protocol.imap(admitted.refusal);
+    const r = admitted.refusal;
+    ctx.metrics.recordConnectionRefusal('imap', r.setting);
+    ctx.log.info({ frontend: 'imap', client: ip, setting: r.setting, count: r.count, limit: r.limit }, 'connection refused');
+    const a = LOGON_ANSWERS.protocol.imap(r);
     socket.end(`* BYE [${a.code}] ${a.text}\r\n`);
     setTimeout(() => socket.destroy(), 1000).unref();
     await logLimitRefusal(ctx, 'imap', admitted.refusal);

@@ -17,8 +17,11 @@ export async function startPop3Server(ctx: ServerContext, opts: ListenerOptions)
     await ctx.settings.refresh();
     const admitted = ctx.connections.pop.admitConnection(ip);
     if (!admitted.ok) {
-      void logLimitRefusal(ctx, 'pop3', admitted.refusal);
-      socket.end(`${pop3Line(LOGON_ANSWERS.protocol.pop3(admitted.refusal))}\r\n`);
+      const r = admitted.refusal;
+      ctx.metrics.recordConnectionRefusal('pop3', r.setting);
+      ctx.log.info({ frontend: 'pop3', client: ip, setting: r.setting, count: r.count, limit: r.limit }, 'connection refused');
+      void logLimitRefusal(ctx, 'pop3', r);
+      socket.end(`${pop3Line(LOGON_ANSWERS.protocol.pop3(r))}\r\n`);
       return;
     }
     const session = new Pop3Session(ctx, socket, opts.implicitTls, ip, admitted.release, (s) => sessions.delete(s));

@@ -134,6 +134,8 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
         const ip = normaliseClientAddress(session.remoteAddress);
         const n = perIp.get(ip) ?? 0;
         if (n >= limit) {
+          ctx.metrics.recordConnectionRefusal('smtp', 'SmtpSettings.MaxConnectionFromSingleIP');
+          logOf(session).info({ client: ip, setting: 'SmtpSettings.MaxConnectionFromSingleIP', count: n, limit }, 'connection refused');
           throw reply(421, '4.7.0', `Too many connections from ${ip}: ${n} of ${limit} in use (SmtpSettings.MaxConnectionFromSingleIP)`);
         }
         perIp.set(ip, n + 1);
