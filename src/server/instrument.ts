@@ -9,14 +9,15 @@ import type { Metrics } from '../observability/metrics.js';
  * knows nothing of metrics and any backend (and any method added later) is measured the same way.
  */
 export function instrumentStore<S extends Store>(store: S, metrics: Metrics): S {
-  const wrapped = new Map<string, (...args: unknown[]) => unknown>();
+  // one wrapper per method function (not per name): a method replaced on the store later is wrapped afresh
+  const wrapped = new WeakMap<(...args: unknown[]) => unknown, (...args: unknown[]) => unknown>();
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function' || typeof prop !== 'string' || prop === 'constructor') return value;
-      let fn = wrapped.get(prop);
+      const method = value as (...args: unknown[]) => unknown;
+      let fn = wrapped.get(method);
       if (!fn) {
-        const method = value as (...args: unknown[]) => unknown;
         fn = (...args: unknown[]) => {
           const start = process.hrtime.bigint();
           const seconds = () => Number(process.hrtime.bigint() - start) / 1e9;
@@ -36,7 +37,7 @@ export function instrumentStore<S extends Store>(store: S, metrics: Metrics): S 
           }
           return result;
         };
-        wrapped.set(prop, fn);
+        wrapped.set(method, fn);
       }
       return fn;
     },

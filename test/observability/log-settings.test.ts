@@ -86,10 +86,19 @@ describe('store operation timings (a wrapper at the composition root)', () => {
       const user = await store.createUser({ address: 'timed@example.com', password: 'pw-timed' });
       assert.equal((await store.findUser('timed@example.com'))?.id, user.id);
       await assert.rejects(store.createUser({ address: 'not an address', password: 'x' }), /not a valid e-mail address/);
+      // a method replaced on the store afterwards (as tests that count calls do) is the one called
+      let calls = 0;
+      const real = store.findUser.bind(store);
+      store.findUser = (identity: string) => {
+        calls++;
+        return real(identity);
+      };
+      assert.equal((await store.findUser('timed@example.com'))?.id, user.id);
+      assert.equal(calls, 1);
       const text = await metrics.render();
       assert.match(text, /^mailwarden_store_operation_duration_seconds_count\{operation="createUser",outcome="ok"\} 1$/m);
       assert.match(text, /^mailwarden_store_operation_duration_seconds_count\{operation="createUser",outcome="error"\} 1$/m);
-      assert.match(text, /^mailwarden_store_operation_duration_seconds_count\{operation="findUser",outcome="ok"\} 1$/m);
+      assert.match(text, /^mailwarden_store_operation_duration_seconds_count\{operation="findUser",outcome="ok"\} 3$/m, 'the first call, the replacement and the original it called');
     } finally {
       await store.close();
       tmp.cleanup();
