@@ -139,6 +139,7 @@ export const STORE_ERROR_ANSWERS: Record<StoreErrorKind, { imap: string; pop3: s
   corrupt: { imap: 'SERVERBUG', pop3: 'SYS/PERM', smtp: [451, '4.3.0'], http: 500 },
   'read-only': { imap: 'UNAVAILABLE', pop3: 'SYS/TEMP', smtp: [451, '4.3.0'], http: 500 },
   'in-use': { imap: 'INUSE', pop3: 'IN-USE', smtp: [451, '4.3.0'], http: 500 },
+  unavailable: { imap: 'UNAVAILABLE', pop3: 'SYS/TEMP', smtp: [451, '4.3.0'], http: 503 },
   'cannot-calculate-changes': { imap: 'CANNOT', pop3: 'SYS/PERM', smtp: [451, '4.3.0'], http: 500 },
 };
 

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { InProcessChangeBus, type ChangeBus } from '../store/change-bus.js';
 import { StoreError } from '../store/errors.js';
-import { LiveSettings } from '../settings/resolve.js';
+import { LiveSettings, mailboxQuotaLimit } from '../settings/resolve.js';
 import { EventLog } from '../events/event-log.js';
 import { SessionGovernor } from '../governor/governor.js';
 import { InProcessAccounting } from '../governor/in-process-accounting.js';
@@ -48,7 +48,7 @@ export async function openDataStore(dataDir: string, create: boolean, changes?: 
   const dir = prepareDataDir(dataDir, create);
   const file = join(dir, STORE_FILE);
   if (!create && !existsSync(file)) throw new StoreError('not-found', `no Mailwarden store in ${dir}`);
-  return SqliteStore.open(file, { changes, ...(log ? { onBackgroundError: (what: string, err: unknown) => log.error({ err }, `store: ${what}`) } : {}) });
+  return SqliteStore.open(file, { changes, quotaLimit: mailboxQuotaLimit, ...(log ? { onBackgroundError: (what: string, err: unknown) => log.error({ err }, `store: ${what}`) } : {}) });
 }
 
 /** Everything a running server (or an in-process test server) shares between front ends. */

@@ -37,6 +37,15 @@ export function resolveSetting(nameOrAlias: string, overrides: SettingOverride[]
 }
 
 /**
+ * StoreOptions.quotaLimit: a mailbox's quota in bytes from 'Default Mailbox Quota Bytes' (user,
+ * then database, then server scope), null for 0 (no quota). The store enforces what this says.
+ */
+export function mailboxQuotaLimit(user: { userId: number; databaseId: number }, overrides: readonly SettingOverride[]): number | null {
+  const bytes = Number(resolveSetting('Default Mailbox Quota Bytes', overrides as SettingOverride[], user));
+  return bytes > 0 ? bytes : null;
+}
+
+/**
  * The running server's view of the settings. `refresh()` costs one small read and reloads
  * only when another process (the CLI, the admin API) changed something; front ends call
  * it before each logon so that a `settings set` applies to the very next session.

@@ -11,6 +11,8 @@ export type StoreErrorKind =
   | 'corrupt'
   | 'read-only'
   | 'in-use'
+  /** The backend is busy or locked (SQLITE_BUSY/LOCKED, a lost connection): the same call may succeed later. */
+  | 'unavailable'
   /** Store.changesSince: the state is not one of this account's, or older than the history kept. */
   | 'cannot-calculate-changes';
 

@@ -1,7 +1,7 @@
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
-  SettingOverride, SpecialUse, User,
+  SettingOverride, SpecialUse, StoredMessage, User,
 } from './types.js';
 
 export type { StoreChange } from './change-bus.js';
@@ -16,7 +16,13 @@ export interface NewUser {
 
 export interface AppendOptions {
   flags?: string[];
+  /** INTERNALDATE; now by default. */
   internalDate?: Date;
+}
+
+/** One message of Store.appendMany. */
+export interface NewMessage extends AppendOptions {
+  raw: Buffer;
 }
 
 /** An outbound queue entry to be made (Store.enqueue, Store.deliverAndEnqueue). */
@@ -34,49 +40,135 @@ export interface DeliveryOptions {
   flags?: string[];
 }
 
+/** What Store.deliver did, per recipient (user id). */
+export interface Delivery {
+  /** The new message of each recipient that had room. */
+  delivered: Map<number, AppendResult>;
+  /** Recipients whose mailbox had no room under its quota: nothing was stored for them. */
+  overQuota: number[];
+}
+
+/** What a Store.getMessages answer carries besides each message's summary. */
+export interface MessageParts {
+  /** The raw bytes (RFC 5322). */
+  raw?: boolean;
+  /** The MIME structure as stored at delivery (JSON text; null for messages stored before that). */
+  structure?: boolean;
+}
+
+/** How a backend is built; given by the composition root (src/server/), never read from above. */
+export interface StoreOptions {
+  /**
+   * A mailbox's quota in bytes (null: none), from the settings the store holds (`settings`:
+   * the settings table, re-read only when a settings write happened, in any process). The rule
+   * (which setting, which scope wins) lives in src/settings/; the store only enforces the limit.
+   * Without it no mailbox has a quota.
+   */
+  quotaLimit?: (user: { userId: number; databaseId: number }, settings: readonly SettingOverride[]) => number | null;
+}
+
 /**
- * The mailbox store. Backend-neutral and asynchronous: the SQLite backend answers at once,
- * the PostgreSQL backend (later) over the network, and callers cannot tell the difference.
+ * The mailbox store: the contract every backend (SQLite now, PostgreSQL next) fulfils, and all
+ * that front ends may assume. Asynchronous and backend-neutral: callers cannot tell a backend
+ * that answers at once from one that answers over the network.
+ *
+ * Errors: every failure is a StoreError (errors.ts) of one kind, whatever the backend raised:
+ * `not-found` (no such user, folder, message, blob; also another user's folder id), `exists`
+ * (a name taken, also by a concurrent writer), `invalid` (bad input: name, address, password),
+ * `over-quota`, `unavailable` (busy or locked: try again), `corrupt`, `read-only` (closed, or
+ * the files are not writable), `in-use`, `cannot-calculate-changes`. Anything else is a bug.
+ *
+ * Atomicity: each write operation is one transaction: after it resolves it is durable and every
+ * session sees all of it; when it rejects nothing of it happened. Nobody ever sees half of one.
+ * Writes publish a StoreChange on the ChangeBus after their commit.
+ *
+ * Ids: `userId` and `folderId` are the backend's numbers for a user and a folder; a folder id
+ * of another user is `not-found`. UIDs are IMAP UIDs (RFC 3501 2.3.1.1), per folder, strictly
+ * increasing, never reused under one UIDVALIDITY. Opaque string ids (object-ids.ts) are what
+ * APIs hand out: message `M…` (kept by move), email `E…` (kept by move and copy), mailbox `F…`
+ * (kept by rename).
+ *
+ * Flags: arrays of flag names as given (system flags `\\Seen`, keywords); a message holds each
+ * flag once. \\Recent is a session matter (claimRecent), never stored.
  */
 export interface Store {
   readonly backend: string;
+  /** Commits what was sent before, then closes; every later call fails with `read-only`. */
   close(): Promise<void>;
 
+  /** The organisation name (Exchange DNs) and server name, fixed when the store was made. */
   organisation(): Promise<Organisation>;
 
   // --- directory
+  /** A new mailbox database. `invalid` for an empty or over-long name, `exists` for a taken one. */
   createDatabase(name: string): Promise<MailboxDatabase>;
   listDatabases(): Promise<MailboxDatabase[]>;
   findDatabase(name: string): Promise<MailboxDatabase | null>;
+  /**
+   * A new mailbox with its default folders (INBOX, Drafts, Sent Items, Deleted Items, Junk Email,
+   * subscribed) and its primary address, atomically. The address is lower-cased; the alias is
+   * its local part, made unique. `invalid` (address or password), `not-found` (database),
+   * `exists` (the address belongs to a mailbox, also when a concurrent call took it first).
+   */
   createUser(user: NewUser): Promise<User>;
+  /** Every user, by address. */
   listUsers(): Promise<User[]>;
   /** By primary address, alias address, or alias (local part). Case-insensitive. */
   findUser(identity: string): Promise<User | null>;
   getUser(id: number): Promise<User | null>;
-  /** Returns the user when the password is right, null otherwise (unknown user included). */
+  /**
+   * Whether mail for this domain is ours: some mailbox has an address in it. Case-insensitive,
+   * one indexed lookup (SMTP asks at every RCPT).
+   */
+  isLocalDomain(domain: string): Promise<boolean>;
+  /** Returns the user when the password is right, null otherwise (unknown user included, in the same time). */
   verifyPassword(identity: string, password: string): Promise<User | null>;
+  /** `invalid` password, `not-found` user. */
   setPassword(userId: number, password: string): Promise<void>;
+  /** The user, their folders, messages, subscriptions and user-scoped settings, atomically. `not-found`. */
   removeUser(userId: number): Promise<void>;
+  /** Another address for the mailbox. `invalid` address, `exists` when it belongs to a mailbox. */
   addAddress(userId: number, address: string): Promise<void>;
 
   // --- settings (values as text; the settings catalog types them)
   listSettingOverrides(): Promise<SettingOverride[]>;
+  /** Sets one override (replacing the value at that scope and target) and moves settingsVersion. */
   putSetting(o: SettingOverride): Promise<void>;
+  /** Removes one override; false when there was none. Moves settingsVersion. */
   deleteSetting(o: Omit<SettingOverride, 'value'>): Promise<boolean>;
   /** A number that changes whenever any process changed settings; cheap to poll. */
   settingsVersion(): Promise<number>;
 
   // --- folders
+  /** The user's folders, INBOX first, then by name. */
   listFolders(userId: number): Promise<Folder[]>;
+  /** By name; "INBOX" in any case is INBOX. null when there is none. */
   getFolder(userId: number, name: string): Promise<Folder | null>;
   getFolderById(userId: number, folderId: number): Promise<Folder | null>;
+  /** The folder with this special use; made (with its default name) when the mailbox lacks it. */
   getSpecialFolder(userId: number, use: SpecialUse): Promise<Folder>;
+  /**
+   * A new, subscribed folder with a UIDVALIDITY no folder of this store ever had. `invalid`
+   * name (empty, over 255, NUL/CR/LF, `*` or `%`, empty hierarchy level), `exists` (also when
+   * a concurrent call created it first).
+   */
   createFolder(userId: number, name: string, specialUse?: SpecialUse | null): Promise<Folder>;
+  /**
+   * Renames a folder and its children (`a/b` with `a`), keeping ids, UIDs and UIDVALIDITY; their
+   * subscriptions follow. Renaming INBOX (RFC 3501 6.3.5) moves its messages to a new folder
+   * and leaves INBOX empty (expunged there). Atomic. `not-found`, `invalid` name, `exists` target.
+   */
   renameFolder(userId: number, folderId: number, newName: string): Promise<void>;
+  /** The folder and its messages, atomically; its subscription stays (RFC 3501 6.3.9). `not-found`; INBOX is `invalid`. */
   deleteFolder(userId: number, folderId: number): Promise<void>;
-  /** Subscriptions are names: deleting a folder keeps its subscription (RFC 3501 6.3.9), renaming moves it. */
+  /**
+   * Subscriptions are names: deleting a folder keeps its subscription (RFC 3501 6.3.9), renaming
+   * moves it. Subscribing needs the folder (`not-found`); unsubscribing works on any name.
+   */
   setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
+  /** Subscribed names, also those whose folder no longer exists, by name. */
   listSubscriptions(userId: number): Promise<string[]>;
+  /** Counts, UIDNEXT, UIDVALIDITY, HIGHESTMODSEQ in one consistent read. `not-found`. */
   folderStatus(userId: number, folderId: number): Promise<FolderStatus>;
   /** Every folder (as listFolders) with its message, unseen and byte counts, in one read: the web mail folder tree. */
   listFolderCounts(userId: number): Promise<FolderCounts[]>;
@@ -89,35 +181,81 @@ export interface Store {
   claimRecent(userId: number, folderId: number): Promise<{ from: number; to: number } | null>;
 
   // --- messages
+  /**
+   * One message into a folder: the next UID, a new MODSEQ, new object and email ids. Durable
+   * when it resolves. `not-found` folder, `over-quota` (checked inside the write).
+   */
   append(userId: number, folderId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult>;
-  /** One stored copy of the bytes, one message row per recipient, one transaction. */
-  deliver(userIds: number[], raw: Buffer, opts?: DeliveryOptions): Promise<Map<number, AppendResult>>;
+  /**
+   * Several messages into one folder, all or nothing (IMAP MULTIAPPEND, RFC 3502): consecutive
+   * UIDs in the given order, one result each. `over-quota` when all of them do not fit together.
+   */
+  appendMany(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendResult[]>;
+  /**
+   * Final delivery into each user's `specialUse` folder (INBOX by default): one stored copy of
+   * the bytes, one message row per recipient that has room, in one transaction. Recipients over
+   * quota (checked inside that transaction) get nothing and are named in `overQuota`; they do
+   * not make the delivery fail. `not-found` for an unknown user.
+   */
+  deliver(userIds: number[], raw: Buffer, opts?: DeliveryOptions): Promise<Delivery>;
   /**
    * deliver() and enqueue() of one submitted message in one transaction: after a crash both
    * are stored or neither, so a retried submission never delivers its local copies twice.
    */
-  deliverAndEnqueue(userIds: number[], raw: Buffer, entry: NewQueueEntry): Promise<{ delivered: Map<number, AppendResult>; queueId: number }>;
+  deliverAndEnqueue(userIds: number[], raw: Buffer, entry: NewQueueEntry): Promise<Delivery & { queueId: number }>;
   /**
    * Every message of a folder (or those with MODSEQ > changedSince), ascending by UID.
    * The `flags` arrays may be shared between messages of one listing: treat them as read-only.
+   * `not-found` folder.
    */
   listMessages(userId: number, folderId: number, opts?: { changedSince?: number }): Promise<MessageSummary[]>;
   /** The same listing as compact arrays (UID, MODSEQ, size, flags): the fast path for big folders. */
   listMessageIndex(userId: number, folderId: number, opts?: { changedSince?: number }): Promise<MessageIndex>;
-  /** Newest first, with header facts, for message lists. */
+  /** Newest first, with header facts, for message lists; `query` matches header facts and the bytes. */
   listMessagePage(userId: number, folderId: number, offset: number, limit: number, query?: string): Promise<{ total: number; items: MessageListItem[] }>;
   /** By stable opaque id (MessageListItem.objectId); null for another user's or a malformed id. */
   getMessage(userId: number, objectId: string): Promise<(MessageListItem & { folderId: number }) | null>;
+  /** null when the folder holds no such UID. `not-found` folder. */
   getMessageByUid(userId: number, folderId: number, uid: number): Promise<MessageSummary | null>;
-  /** Raw bytes of a stored blob (by message content hash). */
+  /**
+   * Many messages of one folder in one read (IMAP FETCH): each UID the folder holds, ascending,
+   * with the parts asked for; UIDs it does not hold are left out. `not-found` folder.
+   */
+  getMessages(userId: number, folderId: number, uids: readonly number[], parts?: MessageParts): Promise<StoredMessage[]>;
+  /** Raw bytes of a stored blob (by message content hash). `not-found`. */
   readBlob(hash: string): Promise<Buffer>;
+  /** The MIME structure stored with a blob (JSON text), null when none was. */
   readStructure(hash: string): Promise<string | null>;
+  /**
+   * Sets, adds or removes flags of the given UIDs (those the folder does not hold are skipped),
+   * atomically. Each message whose flags change gets a new MODSEQ, in UID order. With
+   * `unchangedSince` (CONDSTORE, RFC 7162 3.1.3) a message whose MODSEQ is above it is left
+   * alone and listed in `failedModified`. Removing is case-insensitive. `not-found` folder.
+   */
   storeFlags(userId: number, folderId: number, uids: number[], op: FlagOperation, flags: string[], unchangedSince?: number): Promise<{ changed: FlagChange[]; failedModified: number[] }>;
-  /** Removes the given UIDs (or all \\Deleted when uids is undefined); returns the UIDs removed, ascending. */
+  /**
+   * IMAP EXPUNGE: removes the messages flagged \\Deleted — all of them, or only those among
+   * `uids` (UID EXPUNGE, RFC 4315) — atomically, each recorded for expungedSince. Returns the
+   * UIDs removed, ascending. `not-found` folder.
+   */
   expunge(userId: number, folderId: number, uids?: number[]): Promise<number[]>;
+  /**
+   * Removes the given messages whatever their flags (POP3 DELE, web mail delete, a draft
+   * replaced), atomically: other sessions see them gone, never half-flagged. UIDs the folder
+   * does not hold are skipped. Returns the UIDs removed, ascending. `not-found` folder.
+   */
+  removeMessages(userId: number, folderId: number, uids: number[]): Promise<number[]>;
+  /**
+   * Copies messages (ascending by UID) into another folder of the same user, atomically: new
+   * UIDs there, flags kept, new object ids, email ids kept. `over-quota` (checked inside the
+   * write), `not-found` folder. `pairs`: [source UID, new UID] for COPYUID (RFC 4315).
+   */
   copyMessages(userId: number, fromFolderId: number, uids: number[], toFolderId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }>;
+  /** As copyMessages, and removes the originals in the same transaction; object ids are kept. Never over quota. */
   moveMessages(userId: number, fromFolderId: number, uids: number[], toFolderId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }>;
+  /** UIDs expunged (or moved out) with MODSEQ > `modseq` (QRESYNC, RFC 7162 3.2.5.2). `not-found` folder. */
   expungedSince(userId: number, folderId: number, modseq: number): Promise<ExpungedUid[]>;
+  /** Bytes and messages the mailbox holds, and its limit (0: none). `not-found` user. */
   quota(userId: number): Promise<QuotaUsage>;
 
   // --- account change state (EWS SyncState, ActiveSync SyncKey, JMAP state strings)
@@ -137,15 +275,20 @@ export interface Store {
   changesSince(userId: number, sinceState: string, maxChanges: number, opts?: { folderId?: number }): Promise<AccountChanges>;
 
   // --- event log
+  /** Durable when it resolves (committed with the next group of writes). */
   appendEvent(e: NewEvent): Promise<EventRecord>;
   incrementEventCount(recordId: number): Promise<void>;
+  /** Oldest first; includes every event this process appended before asking. */
   listEvents(filter?: EventFilter): Promise<EventRecord[]>;
 
   // --- outbound queue
+  /** A queue entry for the bytes (stored once), due now. */
   enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null): Promise<QueueEntry>;
   listQueue(): Promise<QueueEntry[]>;
+  /** Entries due at `now`, soonest first, at most 100. */
   dueQueueEntries(now: Date): Promise<QueueEntry[]>;
   updateQueueEntry(id: number, changes: { attempts: number; nextAttempt: Date; lastError: string | null }): Promise<void>;
+  /** Removes an entry (and its bytes unless a message holds them); false when there was none. */
   removeQueueEntry(id: number): Promise<boolean>;
 }
 

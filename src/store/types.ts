@@ -67,6 +67,13 @@ export interface MessageSummary {
   blobHash: string;
 }
 
+/** A message with the parts Store.getMessages was asked for. */
+export interface StoredMessage extends MessageSummary {
+  raw?: Buffer;
+  /** As Store.readStructure: JSON text, null when none was stored. */
+  structure?: string | null;
+}
+
 /**
  * A compact listing of a folder (Store.listMessageIndex): one entry per message, position i in
  * every array, ascending by UID. Built for the hot paths that need UIDs and flags of every

@@ -53,22 +53,20 @@ export async function hasRoom(ctx: ServerContext, user: User, size: number): Pro
  */
 export async function deliverLocal(ctx: ServerContext, sender: string, users: User[], raw: Buffer, relay?: Relay): Promise<LocalOutcome> {
   const unique = [...new Map(users.map((u) => [u.id, u])).values()];
-  const delivered: User[] = [];
-  const overQuota: User[] = [];
-  for (const u of unique) ((await hasRoom(ctx, u, raw.length)) ? delivered : overQuota).push(u);
-  ctx.metrics.countDelivery('over-quota', overQuota.length);
-  if (delivered.length === 0) {
-    const queueId = relay ? (await ctx.store.enqueue(sender, relay.recipients, raw, relay.submittedBy)).id : null;
-    if (relay) ctx.metrics.countDelivery('queued', relay.recipients.length);
-    return { delivered, overQuota, queueId };
-  }
   const stored = Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n`), raw]);
-  const ids = delivered.map((u) => u.id);
+  const ids = unique.map((u) => u.id);
+  // the store checks each mailbox's room inside the write and leaves out those that are full
   let queueId: number | null = null;
-  if (relay) queueId = (await ctx.store.deliverAndEnqueue(ids, stored, { sender, recipients: relay.recipients, raw, submittedBy: relay.submittedBy })).queueId;
-  else await ctx.store.deliver(ids, stored);
+  let out;
+  if (relay) ({ queueId, ...out } = await ctx.store.deliverAndEnqueue(ids, stored, { sender, recipients: relay.recipients, raw, submittedBy: relay.submittedBy }));
+  else out = await ctx.store.deliver(ids, stored);
+  const full = new Set(out.overQuota);
+  const delivered = unique.filter((u) => !full.has(u.id));
+  const overQuota = unique.filter((u) => full.has(u.id));
+  ctx.metrics.countDelivery('over-quota', overQuota.length);
   ctx.metrics.countDelivery('delivered', delivered.length);
   if (relay) ctx.metrics.countDelivery('queued', relay.recipients.length);
+  if (delivered.length === 0) return { delivered, overQuota, queueId };
   const messageId = headerValues(raw, 'message-id')[0]?.trim() ?? '';
   // The log record is not part of what the 250 promises: it commits with the next group of
   // writes instead of holding the reply back for a commit of its own.

@@ -5,13 +5,15 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreError } from '../../src/store/errors.js';
 import { splitFlags } from '../../src/store/store.js';
 import { tempDir } from '../helpers/tmp.js';
+import { mailboxQuotaLimit } from '../../src/settings/resolve.js';
 
 const msg = (i: number, body = 'x') => Buffer.from(`From: a@example.com\r\nTo: b@example.com\r\nSubject: m${i}\r\n\r\n${body}\r\n`);
 
 async function withStore(fn: (store: SqliteStore, file: string) => Promise<void>): Promise<void> {
   const tmp = tempDir();
   const file = join(tmp.dir, 'store.sqlite');
-  const store = await SqliteStore.open(file);
+  // the quota rule comes from settings/, as the composition root passes it in
+  const store = await SqliteStore.open(file, { quotaLimit: mailboxQuotaLimit });
   try {
     await fn(store, file);
   } finally {

@@ -65,7 +65,7 @@ export async function addAdmin(srv: TestServer, address: string, password = 'sec
 /** A message in a user's Inbox, as SMTP delivery would leave it. */
 export async function deliver(srv: TestServer, user: User, raw: string): Promise<string> {
   const r = await srv.ctx.store.deliver([user.id], Buffer.from(raw.replace(/\r?\n/g, '\r\n')));
-  return r.get(user.id)!.objectId;
+  return r.delivered.get(user.id)!.objectId;
 }
 
 export function mail(opts: { from?: string; to: string; subject: string; body?: string; html?: string; date?: string }): string {

@@ -3,7 +3,7 @@
  * delivery, parsed again only for messages stored before that), and its body parts.
  */
 import type { Store } from '../../store/store.js';
-import type { MessageSummary } from '../../store/types.js';
+import type { MessageSummary, StoredMessage } from '../../store/types.js';
 import { parseMessage, type MessageStructure, type MimePart } from '../../mime/structure.js';
 
 export interface LoadedMessage {
@@ -13,6 +13,18 @@ export interface LoadedMessage {
 
 export async function loadMessage(store: Store, m: MessageSummary): Promise<LoadedMessage> {
   return { raw: await store.readBlob(m.blobHash), structure: await loadStructure(store, m) };
+}
+
+/** The structure of a message read by Store.getMessages (with `structure`, and `raw` if the bytes are wanted too). */
+export async function structureOf(store: Store, m: StoredMessage): Promise<MessageStructure> {
+  if (m.structure) {
+    try {
+      return JSON.parse(m.structure) as MessageStructure;
+    } catch {
+      // fall through to parsing the bytes
+    }
+  }
+  return parseMessage(m.raw ?? (await store.readBlob(m.blobHash)));
 }
 
 /** Just the structure (ENVELOPE/BODYSTRUCTURE need no bytes when it was stored). */

@@ -75,8 +75,7 @@ export class Maildrop {
   async commit(): Promise<number> {
     if (this.deleted.size === 0) return 0;
     const uids = [...this.deleted];
-    await this.store.storeFlags(this.userId, this.folderId, uids, 'add', ['\\Deleted']);
-    const removed = await this.store.expunge(this.userId, this.folderId, uids);
+    const removed = await this.store.removeMessages(this.userId, this.folderId, uids);
     this.deleted.clear();
     return removed.length;
   }

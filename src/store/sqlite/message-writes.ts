@@ -1,10 +1,9 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
-import { resolveSetting } from '../../settings/resolve.js';
 import type { AnalysedMessage } from '../analyse.js';
 import { toObjectId } from '../object-ids.js';
 import { takeChangeStates } from './change-state.js';
-import type { AppendResult, QuotaUsage, SettingOverride } from '../types.js';
+import type { AppendResult } from '../types.js';
 
 /**
  * What analyseMessage found, in a form that crosses a thread boundary (structured clone):
@@ -43,9 +42,6 @@ export interface CarriedIds {
  */
 export class MessageWrites {
   private readonly stmt = new Map<string, Database.Statement>();
-  /** Quota overrides as of a settings version (re-read only when settings change, from any process). */
-  private quotaOverrides: { version: number; list: SettingOverride[] } | null = null;
-
   constructor(readonly db: Database.Database) {}
 
   q(sql: string): Database.Statement {
@@ -94,25 +90,18 @@ export class MessageWrites {
     ).lastInsertRowid);
   }
 
-  /** What a mailbox holds and its quota limit (0: none), in one statement (SMTP asks twice per message). */
-  usage(userId: number): QuotaUsage {
-    const u = this.q(
-      "SELECT used_bytes, message_count, database_id, (SELECT value FROM meta WHERE key = 'settings_version') AS version FROM users WHERE id = ?",
-    ).get(userId) as { used_bytes: number; message_count: number; database_id: number; version: string } | undefined;
-    if (!u) throw new StoreError('not-found', `no user with id ${userId}`);
-    // The settings version changes with every settings write, in this process or another (CLI).
-    const version = Number(u.version);
-    if (this.quotaOverrides?.version !== version) {
-      const rows = this.q("SELECT scope, target_id, name, value FROM settings WHERE name = 'Default Mailbox Quota Bytes'").all() as Array<{ scope: SettingOverride['scope']; target_id: number; name: string; value: string }>;
-      this.quotaOverrides = { version, list: rows.map((o) => ({ scope: o.scope, targetId: o.target_id, name: o.name, value: o.value })) };
-    }
-    const limitBytes = Number(resolveSetting('Default Mailbox Quota Bytes', this.quotaOverrides.list, { userId, databaseId: u.database_id }));
-    return { usedBytes: u.used_bytes, messages: u.message_count, limitBytes };
+  /**
+   * Throws over-quota when `bytes` more do not fit under `limit` (null: no quota). Caller holds
+   * the write transaction: the usage read here is the one the write commits on (no check-then-act).
+   */
+  checkRoom(userId: number, bytes: number, limit: number | null): void {
+    if (!this.hasRoom(userId, bytes, limit)) throw new StoreError('over-quota', `mailbox is over its quota of ${limit} bytes`);
   }
 
-  /** Throws over-quota when `bytes` more do not fit the user's mailbox; caller holds the transaction. */
-  checkRoom(userId: number, bytes: number): void {
-    const { usedBytes, limitBytes } = this.usage(userId);
-    if (limitBytes > 0 && usedBytes + bytes > limitBytes) throw new StoreError('over-quota', `mailbox is over its quota of ${limitBytes} bytes`);
+  hasRoom(userId: number, bytes: number, limit: number | null): boolean {
+    if (limit === null) return true;
+    const used = this.q('SELECT used_bytes FROM users WHERE id = ?').pluck().get(userId) as number | undefined;
+    if (used === undefined) throw new StoreError('not-found', `no user with id ${userId}`);
+    return used + bytes <= limit;
   }
 }

@@ -221,4 +221,9 @@ export const MIGRATIONS: string[] = [
   `,
   /* 7: the account change state, stable object ids and tombstones (change-state.ts) */
   CHANGE_STATE_MIGRATION,
+  /* 8: addresses by domain (Store.isLocalDomain, asked at every SMTP RCPT): the expression is ADDRESS_DOMAIN's */
+  `CREATE INDEX IF NOT EXISTS addresses_by_domain ON addresses (substr(address, instr(address, '@') + 1));`,
 ];
+
+/** The domain of a stored address, as the index of migration 8 has it: queries must use this exact text. */
+export const ADDRESS_DOMAIN = "substr(address, instr(address, '@') + 1)";

@@ -4,17 +4,19 @@ import { StoreError } from '../errors.js';
 import { analyseMessage } from '../analyse.js';
 import { hashPassword, verifyPassword } from '../../util/password.js';
 import { openSqliteDatabase } from './open.js';
+import { ADDRESS_DOMAIN } from './schema.js';
+import { toStoreError, typedErrorsOnly } from './backend-errors.js';
 import { MessageWrites, toStoredAnalysis } from './message-writes.js';
 import { WriterThread } from './writer-thread.js';
-import type { DeliverOutcome } from './write-ops.js';
-import { splitFlags, type AppendOptions, type DeliveryOptions, type NewQueueEntry, type NewUser, type Store, type StoreChange } from '../store.js';
+import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
+import { splitFlags, type AppendOptions, type Delivery, type DeliveryOptions, type MessageParts, type NewMessage, type NewQueueEntry, type NewUser, type Store, type StoreChange, type StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
 import { changesSince, currentState, pruneTombstones, takeChangeStates, TOMBSTONE_DAYS } from './change-state.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
-  SettingOverride, SpecialUse, User,
+  SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
 
 export const DEFAULT_DATABASE = 'Mailbox Database 01';
@@ -64,21 +66,29 @@ export class SqliteStore implements Store {
   /** Deliveries, appends and events: committed in groups by a thread of their own. */
   private readonly writer: WriterThread;
   private org!: Organisation;
+  private readonly quotaLimit: StoreOptions['quotaLimit'];
+  /** The settings table as of a settings version (re-read only when any process changed settings), for quotaLimit. */
+  private settingsSnapshot: { version: number; list: SettingOverride[] } | null = null;
 
-  private constructor(readonly file: string, changes: ChangeBus) {
+  private constructor(readonly file: string, changes: ChangeBus, quotaLimit: StoreOptions['quotaLimit']) {
     this.db = openSqliteDatabase(file);
     this.writes = new MessageWrites(this.db);
     this.writer = new WriterThread(file);
     this.changes = changes;
+    this.quotaLimit = quotaLimit;
   }
 
   /** `changes`: the bus to publish committed changes on (the server's; a private in-process one by default). */
   /** `onBackgroundError`: where failures of the store's own timers go (the server passes its log; the store knows no logger). */
-  static async open(file: string, opts: { organisation?: string; serverName?: string; changes?: ChangeBus; onBackgroundError?: (what: string, err: unknown) => void } = {}): Promise<SqliteStore> {
-    const store = new SqliteStore(file, opts.changes ?? new InProcessChangeBus());
-    if (opts.onBackgroundError) store.onBackgroundError = opts.onBackgroundError;
-    store.initialise(opts);
-    return store;
+  static async open(file: string, opts: StoreOptions & { organisation?: string; serverName?: string; changes?: ChangeBus; onBackgroundError?: (what: string, err: unknown) => void } = {}): Promise<SqliteStore> {
+    try {
+      const store = new SqliteStore(file, opts.changes ?? new InProcessChangeBus(), opts.quotaLimit);
+      if (opts.onBackgroundError) store.onBackgroundError = opts.onBackgroundError;
+      store.initialise(opts);
+      return store;
+    } catch (err) {
+      throw toStoreError(err);
+    }
   }
 
   private initialise(opts: { organisation?: string; serverName?: string }): void {
@@ -192,7 +202,7 @@ export class SqliteStore implements Store {
     const base = alias;
     for (let i = 2; this.q('SELECT 1 FROM users WHERE alias = ?').get(alias); i++) alias = `${base}${i}`;
     const id = this.db.transaction(() => {
-      // a concurrent `user add` of the same address fails on the UNIQUE constraint here
+      // a concurrent `user add` of the same address fails on the UNIQUE constraint here: `exists` (backend-errors.ts)
       const r = this.q(
         'INSERT INTO users (alias, address, display_name, password_hash, database_id, is_admin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ).run(alias, address, nu.displayName?.trim() || alias, hash, database.id, nu.isAdmin ? 1 : 0, Date.now());
@@ -201,12 +211,7 @@ export class SqliteStore implements Store {
       for (const [name, use] of DEFAULT_FOLDERS) this.insertFolder(userId, name, use);
       return userId;
     });
-    try {
-      return (await this.getUser(id.immediate()))!;
-    } catch (err) {
-      if (/UNIQUE/.test((err as Error).message)) throw new StoreError('exists', `a mailbox for ${address} exists already`);
-      throw err;
-    }
+    return (await this.getUser(id.immediate()))!;
   }
 
   async listUsers(): Promise<User[]> {
@@ -219,6 +224,12 @@ export class SqliteStore implements Store {
       ? this.q(`${SqliteStore.USER_SELECT} JOIN addresses a ON a.user_id = u.id WHERE a.address = ?`).get(id)
       : this.q(`${SqliteStore.USER_SELECT} WHERE u.alias = ?`).get(id)) as UserRow | undefined;
     return r ? this.toUser(r) : null;
+  }
+
+  async isLocalDomain(domain: string): Promise<boolean> {
+    const d = domain.trim().toLowerCase().replace(/\.$/, '');
+    if (!d) return false;
+    return this.q(`SELECT 1 FROM addresses WHERE ${ADDRESS_DOMAIN} = ? LIMIT 1`).get(d) !== undefined;
   }
 
   async getUser(id: number): Promise<User | null> {
@@ -263,6 +274,10 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- settings
 
   async listSettingOverrides(): Promise<SettingOverride[]> {
+    return this.readSettingOverrides();
+  }
+
+  private readSettingOverrides(): SettingOverride[] {
     return (this.q('SELECT scope, target_id, name, value FROM settings ORDER BY scope, target_id, name').all() as Array<{
       scope: SettingOverride['scope']; target_id: number; name: string; value: string;
     }>).map((r) => ({ scope: r.scope, targetId: r.target_id, name: r.name, value: r.value }));
@@ -481,34 +496,67 @@ export class SqliteStore implements Store {
   // resolves only once its transaction is on disk. The analysis is CPU work done here, so that
   // the writer does nothing but SQL.
   async append(userId: number, folderId: number, raw: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
-    const analysis = toStoredAnalysis(analyseMessage(raw));
-    const result = await this.writer.run<AppendResult>({
-      kind: 'append', userId, folderId, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: (opts.internalDate ?? new Date()).getTime(),
-    });
-    this.emit({ userId, folderId, kind: 'append', modseq: result.modseq });
-    return result;
+    return (await this.appendMany(userId, folderId, [{ raw, ...opts }]))[0]!;
   }
 
-  async deliver(userIds: number[], raw: Buffer, opts: DeliveryOptions = {}): Promise<Map<number, AppendResult>> {
-    return (await this.deliverWrite(userIds, raw, opts)).delivered;
+  async appendMany(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendResult[]> {
+    if (messages.length === 0) {
+      this.assertFolder(userId, folderId);
+      return [];
+    }
+    const now = Date.now();
+    const items = messages.map((m) => ({
+      raw: m.raw, analysis: toStoredAnalysis(analyseMessage(m.raw)), flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now,
+    }));
+    const results = await this.writer.run<AppendResult[]>({ kind: 'append', userId, folderId, items, quotaLimit: this.quotaLimitOf(userId) });
+    this.emit({ userId, folderId, kind: 'append', modseq: results[results.length - 1]!.modseq });
+    return results;
   }
 
-  async deliverAndEnqueue(userIds: number[], raw: Buffer, entry: NewQueueEntry): Promise<{ delivered: Map<number, AppendResult>; queueId: number }> {
+  async deliver(userIds: number[], raw: Buffer, opts: DeliveryOptions = {}): Promise<Delivery> {
+    const out = await this.deliverWrite(userIds, raw, opts);
+    return { delivered: out.delivered, overQuota: out.overQuota };
+  }
+
+  async deliverAndEnqueue(userIds: number[], raw: Buffer, entry: NewQueueEntry): Promise<Delivery & { queueId: number }> {
     const out = await this.deliverWrite(userIds, raw, {}, entry);
-    return { delivered: out.delivered, queueId: out.queueId! };
+    return { delivered: out.delivered, overQuota: out.overQuota, queueId: out.queueId! };
   }
 
-  private async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<{ delivered: Map<number, AppendResult>; queueId: number | null }> {
+  private async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<Delivery & { queueId: number | null }> {
     const use = opts.specialUse ?? '\\Inbox';
-    const targets = await Promise.all([...new Set(userIds)].map(async (u) => [u, (await this.getSpecialFolder(u, use)).id] as [number, number]));
+    const targets = await Promise.all([...new Set(userIds)].map(async (userId): Promise<DeliveryTarget> => (
+      { userId, folderId: (await this.getSpecialFolder(userId, use)).id, quotaLimit: this.quotaLimitOf(userId) }
+    )));
     const analysis = toStoredAnalysis(analyseMessage(raw));
     const enqueue = entry && { ...entry, analysis: toStoredAnalysis(analyseMessage(entry.raw)) };
     const out = await this.writer.run<DeliverOutcome>({
       kind: 'deliver', targets, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: Date.now(), enqueue,
     });
     const delivered = new Map(out.rows);
-    for (const [userId, folderId] of targets) this.emit({ userId, folderId, kind: 'append', modseq: delivered.get(userId)!.modseq });
-    return { delivered, queueId: out.queueId };
+    for (const { userId, folderId } of targets) {
+      const r = delivered.get(userId);
+      if (r) this.emit({ userId, folderId, kind: 'append', modseq: r.modseq });
+    }
+    return { delivered, overQuota: out.overQuota, queueId: out.queueId };
+  }
+
+  /**
+   * The user's quota limit in bytes (null: none), from StoreOptions.quotaLimit over the settings
+   * this store holds; read before a write and enforced inside it. not-found for an unknown user.
+   */
+  private quotaLimitOf(userId: number): number | null {
+    const u = this.q("SELECT database_id, (SELECT value FROM meta WHERE key = 'settings_version') AS version FROM users WHERE id = ?").get(userId) as
+      | { database_id: number; version: string }
+      | undefined;
+    if (!u) throw new StoreError('not-found', `no user with id ${userId}`);
+    if (!this.quotaLimit) return null;
+    // The settings version changes with every settings write, in this process or another (CLI).
+    const version = Number(u.version);
+    if (this.settingsSnapshot?.version !== version) {
+      this.settingsSnapshot = { version, list: this.readSettingOverrides() };
+    }
+    return this.quotaLimit({ userId, databaseId: u.database_id }, this.settingsSnapshot.list);
   }
 
   private toSummary(r: MessageRow): MessageSummary {
@@ -622,6 +670,23 @@ export class SqliteStore implements Store {
     return r ? this.toSummary(r) : null;
   }
 
+  async getMessages(userId: number, folderId: number, uids: readonly number[], parts: MessageParts = {}): Promise<StoredMessage[]> {
+    this.assertFolder(userId, folderId);
+    if (uids.length === 0) return [];
+    const cols = `m.id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}`;
+    const join = parts.raw || parts.structure ? ' JOIN blobs b ON b.hash = m.blob_hash' : '';
+    // one statement for the lot: the UIDs as a JSON array (no statement per count of parameters)
+    const rows = this.q(
+      `SELECT ${cols} FROM messages m${join} WHERE m.folder_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
+    ).all(folderId, JSON.stringify(uids)) as Array<MessageRow & { data?: Buffer; structure?: string | null }>;
+    return rows.map((r) => {
+      const m: StoredMessage = this.toSummary(r);
+      if (parts.raw) m.raw = r.data!;
+      if (parts.structure) m.structure = r.structure ?? null;
+      return m;
+    });
+  }
+
   async readBlob(hash: string): Promise<Buffer> {
     const r = this.q('SELECT data FROM blobs WHERE hash = ?').get(hash) as { data: Buffer } | undefined;
     if (!r) throw new StoreError('not-found', 'message content not found');
@@ -671,7 +736,7 @@ export class SqliteStore implements Store {
   async expunge(userId: number, folderId: number, uids?: number[]): Promise<number[]> {
     this.assertFolder(userId, folderId);
     const { removed, modseq } = this.write(() => {
-      let rows = this.q("SELECT id, uid, size, blob_hash FROM messages WHERE folder_id = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0 ORDER BY uid").all(folderId) as Array<{ id: number; uid: number; size: number; blob_hash: string }>;
+      let rows = this.q("SELECT id, uid, size, blob_hash FROM messages WHERE folder_id = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0 ORDER BY uid").all(folderId) as RemovableRow[];
       if (uids) {
         const wanted = new Set(uids);
         rows = rows.filter((r) => wanted.has(r.uid));
@@ -682,8 +747,19 @@ export class SqliteStore implements Store {
     return removed;
   }
 
+  async removeMessages(userId: number, folderId: number, uids: number[]): Promise<number[]> {
+    this.assertFolder(userId, folderId);
+    const { removed, modseq } = this.write(() => {
+      const sel = this.q('SELECT id, uid, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
+      const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(folderId, u) as RemovableRow | undefined).filter((r): r is RemovableRow => !!r);
+      return this.removeRows(userId, folderId, rows);
+    });
+    if (removed.length) this.emit({ userId, folderId, kind: 'expunge', modseq });
+    return removed;
+  }
+
   /** Deletes message rows, records them for QRESYNC, fixes quota and drops unreferenced blobs. Caller holds the transaction. */
-  private removeRows(userId: number, folderId: number, rows: Array<{ id: number; uid: number; size: number; blob_hash: string }>): { removed: number[]; modseq: number } {
+  private removeRows(userId: number, folderId: number, rows: RemovableRow[]): { removed: number[]; modseq: number } {
     let modseq = (this.q('SELECT highest_modseq FROM folders WHERE id = ?').get(folderId) as { highest_modseq: number }).highest_modseq;
     if (rows.length === 0) return { removed: [], modseq };
     modseq += 1;
@@ -715,7 +791,7 @@ export class SqliteStore implements Store {
     const out = this.write(() => {
       const sel = this.q('SELECT id, object_id, email_id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
       const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(fromFolderId, u) as MessageRow | undefined).filter((r): r is MessageRow => !!r);
-      if (!move) this.writes.checkRoom(userId, rows.reduce((s, r) => s + r.size, 0));
+      if (!move) this.writes.checkRoom(userId, rows.reduce((s, r) => s + r.size, 0), this.quotaLimitOf(userId));
       const pairs: Array<[number, number]> = [];
       let uidValidity = 0;
       let lastModseq = 0;
@@ -745,7 +821,9 @@ export class SqliteStore implements Store {
   }
 
   async quota(userId: number): Promise<QuotaUsage> {
-    return this.writes.usage(userId);
+    const limit = this.quotaLimitOf(userId);
+    const u = this.q('SELECT used_bytes, message_count FROM users WHERE id = ?').get(userId) as { used_bytes: number; message_count: number };
+    return { usedBytes: u.used_bytes, messages: u.message_count, limitBytes: limit ?? 0 };
   }
 
   async changeState(userId: number): Promise<string> {
@@ -829,6 +907,11 @@ export class SqliteStore implements Store {
     });
   }
 }
+
+/** What removing a message row needs to know of it. */
+interface RemovableRow { id: number; uid: number; size: number; blob_hash: string }
+// Typed errors only (store.ts): every operation answers a SQLite failure as a StoreError.
+typedErrorsOnly(SqliteStore.prototype);
 
 interface ListExtra { subject: string; from_text: string; to_text: string; sent_date: number | null; message_id: string | null; has_attachments: number; preview: string }
 interface EventRow { record_id: number; time: number; provider: string; event_id: number; qualifiers: number; level: number; task: number; keywords: string; computer: string; user: string | null; data: string; message: string; count: number }

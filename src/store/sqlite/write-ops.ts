@@ -7,14 +7,30 @@ import type { AppendResult } from '../types.js';
  * Each runs inside the writer's group-commit transaction, in a savepoint of its own.
  */
 export type WriteOp =
-  | { kind: 'append'; userId: number; folderId: number; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number }
+  /** Every message or none (one savepoint); `quotaLimit` in bytes, null for none. */
+  | { kind: 'append'; userId: number; folderId: number; items: NewMessageWrite[]; quotaLimit: number | null }
   /**
-   * One blob, one message row per [userId, folderId]; the caller checked room beforehand.
-   * With `enqueue`, the outbound queue entry of the same message joins the transaction.
+   * One blob, one message row per target that has room under its quota limit (bytes, null:
+   * none), the others reported over quota. With `enqueue`, the outbound queue entry of the
+   * same message joins the transaction.
    */
-  | { kind: 'deliver'; targets: Array<[number, number]>; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number; enqueue?: QueueWrite }
+  | { kind: 'deliver'; targets: DeliveryTarget[]; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number; enqueue?: QueueWrite }
   | { kind: 'event'; params: Array<string | number | null> }
   | { kind: 'event-count'; recordId: number };
+
+export interface NewMessageWrite {
+  raw: Uint8Array;
+  analysis: StoredAnalysis;
+  /** As stored: one space between flags. */
+  flags: string;
+  internalDate: number;
+}
+
+export interface DeliveryTarget {
+  userId: number;
+  folderId: number;
+  quotaLimit: number | null;
+}
 
 export interface QueueWrite {
   sender: string;
@@ -27,6 +43,8 @@ export interface QueueWrite {
 /** What a 'deliver' write answers. */
 export interface DeliverOutcome {
   rows: Array<[number, AppendResult]>;
+  /** Targets (user ids) whose mailbox had no room: nothing was written for them. */
+  overQuota: number[];
   queueId: number | null;
 }
 
@@ -36,16 +54,24 @@ const INSERT_EVENT =
 function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
   switch (op.kind) {
     case 'append': {
-      w.checkRoom(op.userId, op.raw.length);
-      const hash = w.putBlob(op.raw, op.analysis);
-      return w.insertMessage(op.userId, op.folderId, hash, op.raw.length, op.flags, op.internalDate);
+      w.checkRoom(op.userId, op.items.reduce((n, m) => n + m.raw.length, 0), op.quotaLimit);
+      return op.items.map((m) => w.insertMessage(op.userId, op.folderId, w.putBlob(m.raw, m.analysis), m.raw.length, m.flags, m.internalDate));
     }
     case 'deliver': {
-      const hash = w.putBlob(op.raw, op.analysis);
-      const rows = op.targets.map(([userId, folderId]): [number, AppendResult] => [userId, w.insertMessage(userId, folderId, hash, op.raw.length, op.flags, op.internalDate)]);
+      const rows: Array<[number, AppendResult]> = [];
+      const overQuota: number[] = [];
+      let hash: string | null = null;
+      for (const t of op.targets) {
+        if (!w.hasRoom(t.userId, op.raw.length, t.quotaLimit)) {
+          overQuota.push(t.userId);
+          continue;
+        }
+        hash ??= w.putBlob(op.raw, op.analysis);
+        rows.push([t.userId, w.insertMessage(t.userId, t.folderId, hash, op.raw.length, op.flags, op.internalDate)]);
+      }
       const q = op.enqueue;
       const queueId = q ? w.insertQueueEntry(q.sender, q.recipients, w.putBlob(q.raw, q.analysis), op.internalDate, q.submittedBy) : null;
-      return { rows, queueId } satisfies DeliverOutcome;
+      return { rows, overQuota, queueId } satisfies DeliverOutcome;
     }
     case 'event':
       return Number(w.q(INSERT_EVENT).run(...op.params).lastInsertRowid);

@@ -72,8 +72,7 @@ async function removeDraft(deps: OwaDeps, user: User, draftId: string | undefine
   const m = await store.getMessage(user.id, draftId);
   const drafts = await store.getSpecialFolder(user.id, '\\Drafts');
   if (!m || m.folderId !== drafts.id) return;
-  await store.storeFlags(user.id, drafts.id, [m.uid], 'add', ['\\Deleted']);
-  await store.expunge(user.id, drafts.id, [m.uid]);
+  await store.removeMessages(user.id, drafts.id, [m.uid]);
 }
 
 export function composeRoutes(app: FastifyInstance, deps: OwaDeps): void {

@@ -137,8 +137,7 @@ export function mailRoutes(app: FastifyInstance, deps: OwaDeps): void {
     let removed = 0;
     for (const [folderId, uids] of await locate(deps, s.user.id, body.ids)) {
       if (folderId === trash.id) {
-        await store.storeFlags(s.user.id, folderId, uids, 'add', ['\\Deleted']);
-        removed += (await store.expunge(s.user.id, folderId, uids)).length;
+        removed += (await store.removeMessages(s.user.id, folderId, uids)).length;
       } else {
         moved += (await store.moveMessages(s.user.id, folderId, uids, trash.id)).pairs.length;
       }

@@ -62,24 +62,11 @@ export const appendCommands: Record<string, CommandSpec> = {
       const items = parseItems(c.args.slice(1), s.utf8);
       const userId = s.user!.id;
       const folder = await folderOrFail(s, name, 'TRYCREATE');
-      const uids: number[] = [];
-      let uidValidity = folder.uidValidity;
-      try {
-        for (const it of items) {
-          // OK only after the store has the message durably (SPEC 6)
-          const r = await s.ctx.store.append(userId, folder.id, it.raw, { flags: it.flags, internalDate: it.date });
-          uids.push(r.uid);
-          uidValidity = r.uidValidity;
-        }
-      } catch (err) {
-        // MULTIAPPEND is all or nothing (RFC 3502): take back what went in
-        if (uids.length) {
-          await s.ctx.store.storeFlags(userId, folder.id, uids, 'add', ['\\Deleted']).catch(() => undefined);
-          await s.ctx.store.expunge(userId, folder.id, uids).catch(() => undefined);
-        }
-        throw err; // over-quota -> NO [OVERQUOTA] (errors.ts)
-      }
-      return { code: `APPENDUID ${uidValidity} ${formatSequenceSet(uids)}`, text: 'APPEND completed' };
+      // MULTIAPPEND is all or nothing (RFC 3502): one store write; OK only once it is durable (SPEC 6).
+      // over-quota -> NO [OVERQUOTA] (errors.ts)
+      const results = await s.ctx.store.appendMany(userId, folder.id, items.map((it) => ({ raw: it.raw, flags: it.flags, internalDate: it.date })));
+      const uidValidity = results[0]?.uidValidity ?? folder.uidValidity;
+      return { code: `APPENDUID ${uidValidity} ${formatSequenceSet(results.map((r) => r.uid))}`, text: 'APPEND completed' };
     },
   },
 };

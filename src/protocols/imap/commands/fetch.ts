@@ -1,5 +1,6 @@
 // FETCH and UID FETCH (RFC 3501 6.4.5, BINARY RFC 3516, CONDSTORE/QRESYNC RFC 7162).
-import type { MessageSummary } from '../../../store/types.js';
+import { splitFlags } from '../../../store/store.js';
+import type { MessageSummary, StoredMessage } from '../../../store/types.js';
 import { renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.js';
 import { extractSection, parseSectionSpec } from '../../../mime/section.js';
 import type { MessageStructure } from '../../../mime/structure.js';
@@ -8,7 +9,7 @@ import { expectArgs } from '../args.js';
 import { bad, no } from '../errors.js';
 import { flagList } from '../flags.js';
 import { hasFlag, type MailboxView } from '../mailbox-view.js';
-import { loadMessage, loadStructure, findPart, type LoadedMessage } from '../message-data.js';
+import { findPart, structureOf, type LoadedMessage } from '../message-data.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { parseFetchItems, type FetchItem } from '../parser/fetch-items.js';
 import { formatSequenceSet, seqSetContains } from '../parser/sequence-set.js';
@@ -54,23 +55,36 @@ function binaryBytes(msg: LoadedMessage, section: string): Buffer {
   return data;
 }
 
-/** One FETCH response's items: text as strings, literal data as Buffers. */
-async function renderItems(s: ImapSession, m: MessageSummary, items: FetchItem[]): Promise<Array<string | Buffer>> {
-  const needBytes = items.some((i) => BYTES.has(i.kind));
-  const needStructure = items.some((i) => STRUCTURE.has(i.kind));
-  let msg: LoadedMessage | null = null;
-  let structure: MessageStructure | null = null;
-  if (needBytes) {
-    // a message opened for reading is one objtMessage object while we hold its bytes
-    const release = await s.storeSession!.openObject('objtMessage');
-    try {
-      msg = await loadMessage(s.ctx.store, m);
-    } finally {
-      release();
-    }
-    structure = msg.structure;
-  } else if (needStructure) structure = await loadStructure(s.ctx.store, m);
+/**
+ * Messages read from the store in one call: at most this many with their bytes, and about this
+ * many bytes (FETCH BODY[] of big ones: memory), or this many without (INTERNALDATE, ENVELOPE).
+ */
+const BATCH_WITH_BYTES = 50;
+const BATCH_BYTES = 8 * 1024 * 1024;
+const BATCH_WITHOUT_BYTES = 1000;
 
+/** UIDs in store reads (Store.getMessages) of bounded count and, with bytes, bounded size (unless one alone is bigger). */
+function batches(view: MailboxView, uids: number[], withBytes: boolean): number[][] {
+  const out: number[][] = [];
+  let cur: number[] = [];
+  let bytes = 0;
+  const most = withBytes ? BATCH_WITH_BYTES : BATCH_WITHOUT_BYTES;
+  for (const uid of uids) {
+    const size = withBytes ? view.sizeOf(uid) : 0;
+    if (cur.length && (cur.length >= most || bytes + size > BATCH_BYTES)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(uid);
+    bytes += size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** One FETCH response's items: text as strings, literal data as Buffers. `msg`: bytes and structure when an item needs them. */
+function renderItems(m: MessageSummary, items: FetchItem[], msg: LoadedMessage | null, structure: MessageStructure | null): Array<string | Buffer> {
   const out: Array<string | Buffer> = [];
   const text = (t: string) => out.push(t);
   items.forEach((it, i) => {
@@ -136,37 +150,58 @@ async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
     }
   }
   const viewOnly = items.every((i) => FROM_VIEW.has(i.kind));
-  for (const uid of uids) {
-    if (!view.has(uid)) continue; // expunged by another session; its EXPUNGE comes later
-    if (req.changedSince !== undefined && view.modseqOf(uid) <= req.changedSince) continue;
-    if (viewOnly) {
+  const wanted = uids.filter((uid) => view.has(uid) && (req.changedSince === undefined || view.modseqOf(uid) > req.changedSince));
+  if (viewOnly) {
+    for (const uid of wanted) {
+      if (!view.has(uid)) continue; // expunged by another session; its EXPUNGE comes later
       const ok = s.write(`* ${view.seqOf(uid)} FETCH (${items.map((it) => viewItem(view, uid, it.kind)).join(' ')})\r\n`);
       if (!ok) await s.conn.drain();
       if (s.conn.closed) break;
-      continue;
     }
-    let parts: Array<string | Buffer>;
-    try {
-      const m = await view.summary(uid, uids.length);
-      if (!m) continue; // expunged meanwhile
-      parts = await renderItems(s, m, items);
-    } catch (err) {
-      if ((err as { kind?: string }).kind === 'not-found') continue; // expunged meanwhile
-      throw err;
+    return `${byUid ? 'UID ' : ''}FETCH completed`;
+  }
+  // Everything else in one store read per batch of messages (bytes and structure included),
+  // not a read (or three) per message.
+  const needBytes = items.some((i) => BYTES.has(i.kind));
+  const needStructure = needBytes || items.some((i) => STRUCTURE.has(i.kind));
+  for (const batch of batches(view, wanted, needBytes)) {
+    const read = await s.ctx.store.getMessages(s.user!.id, view.folder.id, batch, { raw: needBytes, structure: needStructure });
+    for (const stored of read) {
+      if (!(await writeMessage(s, view, stored, items, needBytes, needStructure))) return `${byUid ? 'UID ' : ''}FETCH completed`;
     }
-    // text-only answers (FLAGS, UID, ...) stay strings: the connection joins them into chunks
-    const head = `* ${view.seqOf(uid)} FETCH (`;
-    let ok: boolean;
-    if (parts.every((p) => typeof p === 'string')) ok = s.write(head + parts.join('') + ')\r\n');
-    else {
-      s.write(head);
-      for (const p of parts) s.write(p);
-      ok = s.write(')\r\n');
-    }
-    if (!ok) await s.conn.drain();
-    if (s.conn.closed) break;
   }
   return `${byUid ? 'UID ' : ''}FETCH completed`;
+}
+
+/** Sends one message's FETCH response; false once the connection is closed. */
+async function writeMessage(s: ImapSession, view: MailboxView, stored: StoredMessage, items: FetchItem[], needBytes: boolean, needStructure: boolean): Promise<boolean> {
+  const uid = stored.uid;
+  if (!view.has(uid)) return true; // expunged by another session meanwhile; its EXPUNGE comes later
+  const structure = needStructure ? await structureOf(s.ctx.store, stored) : null;
+  if (!view.has(uid)) return true;
+  // flags and MODSEQ as this session knows them, \Recent included (never stored)
+  const m: MessageSummary = { ...stored, flags: splitFlags(view.displayFlags(uid)), modseq: view.modseqOf(uid) };
+  let parts: Array<string | Buffer>;
+  if (needBytes) {
+    // a message opened for reading is one objtMessage object while we hold its bytes
+    const release = await s.storeSession!.openObject('objtMessage');
+    try {
+      parts = renderItems(m, items, { raw: stored.raw!, structure: structure! }, structure);
+    } finally {
+      release();
+    }
+  } else parts = renderItems(m, items, null, structure);
+  // text-only answers (FLAGS, UID, ...) stay strings: the connection joins them into chunks
+  const head = `* ${view.seqOf(uid)} FETCH (`;
+  let ok: boolean;
+  if (parts.every((p) => typeof p === 'string')) ok = s.write(head + parts.join('') + ')\r\n');
+  else {
+    s.write(head);
+    for (const p of parts) s.write(p);
+    ok = s.write(')\r\n');
+  }
+  if (!ok) await s.conn.drain();
+  return !s.conn.closed;
 }
 
 export const fetchCommands: Record<string, CommandSpec> = {
