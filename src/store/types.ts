@@ -83,8 +83,11 @@ export interface MessageIndex {
   uids: Uint32Array;
   modseqs: Float64Array;
   sizes: Float64Array;
-  /** Each message's flags as stored: one space between flags, '' for none (`splitFlags` makes an array). */
-  flags: string[];
+  /**
+   * Each message's flags. Messages with the same flags share one array (most folders have a
+   * handful of combinations): treat them as read-only.
+   */
+  flags: ReadonlyArray<ReadonlyArray<string>>;
 }
 
 /** Header facts computed once at delivery, for lists (web mail) and search. */

@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import zlib from 'node:zlib';
-import { hasFlag } from '../../src/protocols/imap/mailbox-view.js';
 import { RawClient, PASSWORD, sampleMessage, startTestServer, type TestServer } from './helpers.js';
 
 const COUNT = 1500;
@@ -21,14 +20,6 @@ function checkFlagLines(lines: string[]): void {
   assert.equal(lines.length, COUNT);
   lines.forEach((l, i) => assert.equal(l, `* ${i + 1} FETCH (UID ${i + 1} FLAGS (${flagsOf(i).join(' ')}))`));
 }
-
-test('hasFlag matches whole flags of a stored flags text only', () => {
-  assert.equal(hasFlag('\\Seen', '\\Seen'), true);
-  assert.equal(hasFlag('\\Flagged \\Seen $x', '\\Seen'), true);
-  assert.equal(hasFlag('', '\\Seen'), false);
-  assert.equal(hasFlag('\\Seenx \\Flagged', '\\Seen'), false);
-  assert.equal(hasFlag('$a\\Seen', '\\Seen'), false);
-});
 
 test('big FETCH answers: complete, in order, flags from the view; details for INTERNALDATE; changes pushed', async (t) => {
   const srv = await startTestServer();

@@ -5,7 +5,7 @@
  * sessions, SMTP delivery, this session) into the untagged responses that bring the
  * client up to date, at the moments the session chooses.
  */
-import { splitFlags, type Store } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
 import type { Folder, MessageIndex, MessageSummary } from '../../store/types.js';
 import { resolveSequenceSet, formatSequenceSet, type SeqRange } from './parser/sequence-set.js';
 import { flagList, SYSTEM_FLAGS } from './flags.js';
@@ -17,13 +17,22 @@ export interface ViewOptions {
   imap4rev2?: boolean;
 }
 
-/** Whether a stored flags text ("\\Seen $Label", one space between flags) holds `flag`. */
-export function hasFlag(text: string, flag: string): boolean {
-  for (let at = text.indexOf(flag); at >= 0; at = text.indexOf(flag, at + 1)) {
-    const end = at + flag.length;
-    if ((at === 0 || text.charCodeAt(at - 1) === 32) && (end === text.length || text.charCodeAt(end) === 32)) return true;
-  }
-  return false;
+type FlagList = ReadonlyArray<string>;
+
+/**
+ * The IMAP text of a flag list ("\\Seen $Label", inside FLAGS (...)), made once per list: the
+ * store shares one list between messages with the same flags, so a FETCH 1:* FLAGS of a big
+ * folder joins a handful of lists, not one per message.
+ */
+const flagTexts = new WeakMap<FlagList, string>();
+function flagText(flags: FlagList): string {
+  let t = flagTexts.get(flags);
+  if (t === undefined) flagTexts.set(flags, (t = flags.join(' ')));
+  return t;
+}
+
+function sameFlags(a: FlagList, b: FlagList): boolean {
+  return a === b || (a.length === b.length && a.every((f, i) => f === b[i]));
 }
 
 /** Above this many messages needing INTERNALDATE or content (and 1/16 of the folder), one listing beats a query each. */
@@ -38,7 +47,7 @@ const DETAILS_BULK = 64;
  */
 export class MailboxView {
   uids: number[] = [];
-  private flagTexts: string[] = [];
+  private flagLists: FlagList[] = [];
   private modseqs: number[] = [];
   private sizes: number[] = [];
   /** The unchanging fields of each message (id, date, size, blob), once a command needed many. */
@@ -73,8 +82,8 @@ export class MailboxView {
     this.uids = Array.from(idx.uids);
     this.modseqs = Array.from(idx.modseqs);
     this.sizes = Array.from(idx.sizes);
-    this.flagTexts = idx.flags.slice();
-    this.learnFlagTexts(idx.flags);
+    this.flagLists = idx.flags.slice();
+    this.learnFlagLists(idx.flags);
     this.highestModseq = this.folder.highestModseq;
     this.uidNext = this.folder.uidNext;
     await this.claimRecent();
@@ -104,7 +113,7 @@ export class MailboxView {
 
   /** The FLAGS a client sees: the stored ones, and \Recent where it applies (never stored). */
   displayFlags(uid: number): string {
-    const text = this.flagTexts[this.seqOf(uid) - 1]!;
+    const text = flagText(this.flagLists[this.seqOf(uid) - 1]!);
     if (!this.isRecent(uid)) return text;
     return text ? `${text} \\Recent` : '\\Recent';
   }
@@ -159,9 +168,9 @@ export class MailboxView {
     return !this.pendingExpunge.has(uid) && this.seqOf(uid) > 0;
   }
 
-  /** The flags of a known message as stored (text, one space between flags). */
-  flagsText(uid: number): string {
-    return this.flagTexts[this.seqOf(uid) - 1]!;
+  /** The stored flags of a known message (\\Recent is not among them: isRecent). */
+  flagsOf(uid: number): FlagList {
+    return this.flagLists[this.seqOf(uid) - 1]!;
   }
 
   modseqOf(uid: number): number {
@@ -172,9 +181,9 @@ export class MailboxView {
     return this.sizes[this.seqOf(uid) - 1]!;
   }
 
-  /** Flags text and MODSEQ by sequence number (1-based), for loops over the whole view. */
-  flagsTextAt(seq: number): string {
-    return this.flagTexts[seq - 1]!;
+  /** Stored flags and MODSEQ by sequence number (1-based), for loops over the whole view. */
+  flagsAt(seq: number): FlagList {
+    return this.flagLists[seq - 1]!;
   }
 
   modseqAt(seq: number): number {
@@ -206,11 +215,17 @@ export class MailboxView {
     const now = this.seqOf(uid);
     if (!now || this.pendingExpunge.has(uid)) return null;
     // \Recent among the flags: FETCH FLAGS shows it and SEARCH RECENT/NEW/OLD match on it
-    return { ...d, flags: splitFlags(this.displayFlags(uid)), modseq: this.modseqs[now - 1]! };
+    return { ...d, flags: this.flagsWithRecent(uid), modseq: this.modseqs[now - 1]! };
+  }
+
+  /** A known message's flags as a client sees them: the stored ones, and \\Recent where it applies. */
+  flagsWithRecent(uid: number): string[] {
+    const stored = this.flagsOf(uid);
+    return this.isRecent(uid) ? [...stored, '\\Recent'] : [...stored];
   }
 
   /** Adds keywords not seen before; true when FLAGS must be sent again. */
-  learnKeywords(flags: string[]): boolean {
+  learnKeywords(flags: FlagList): boolean {
     let added = false;
     for (const f of flags) {
       if (f.startsWith('\\') || this.keywords.has(f)) continue;
@@ -220,14 +235,14 @@ export class MailboxView {
     return added;
   }
 
-  /** learnKeywords for many stored flag texts (each distinct text split once). */
-  private learnFlagTexts(texts: string[]): boolean {
+  /** learnKeywords for many flag lists (each shared list looked at once). */
+  private learnFlagLists(lists: ReadonlyArray<FlagList>): boolean {
     let added = false;
-    const seen = new Set<string>();
-    for (const t of texts) {
-      if (t === '' || seen.has(t)) continue;
-      seen.add(t);
-      if (this.learnKeywords(splitFlags(t))) added = true;
+    const seen = new Set<FlagList>();
+    for (const l of lists) {
+      if (l.length === 0 || seen.has(l)) continue;
+      seen.add(l);
+      if (this.learnKeywords(l)) added = true;
     }
     return added;
   }
@@ -242,7 +257,7 @@ export class MailboxView {
   noteFlags(uid: number, flags: string[], modseq: number): void {
     const seq = this.seqOf(uid);
     if (!seq) return;
-    this.flagTexts[seq - 1] = flags.join(' ');
+    this.flagLists[seq - 1] = flags;
     this.modseqs[seq - 1] = modseq;
   }
 
@@ -260,7 +275,7 @@ export class MailboxView {
       const seq = this.seqOf(uid);
       if (!o.qresync) lines.push(`${seq} EXPUNGE`);
       this.uids.splice(seq - 1, 1);
-      this.flagTexts.splice(seq - 1, 1);
+      this.flagLists.splice(seq - 1, 1);
       this.modseqs.splice(seq - 1, 1);
       this.sizes.splice(seq - 1, 1);
       this.details?.delete(uid);
@@ -290,23 +305,23 @@ export class MailboxView {
     if (!folder || !changed) return lines;
     const last = this.uids[this.uids.length - 1] ?? 0;
     let added = 0;
-    if (this.learnFlagTexts(changed.flags)) lines.push(...this.flagsLines());
+    if (this.learnFlagLists(changed.flags)) lines.push(...this.flagsLines());
     for (let i = 0; i < changed.uids.length; i++) {
       const uid = changed.uids[i]!;
       const modseq = changed.modseqs[i]!;
-      const text = changed.flags[i]!;
+      const flags = changed.flags[i]!;
       const seq = this.seqOf(uid);
       if (seq) {
         if (modseq > this.modseqs[seq - 1]! && !this.pendingExpunge.has(uid)) {
-          const flagsChanged = this.flagTexts[seq - 1] !== text;
-          this.flagTexts[seq - 1] = text;
+          const flagsChanged = !sameFlags(this.flagLists[seq - 1]!, flags);
+          this.flagLists[seq - 1] = flags;
           this.modseqs[seq - 1] = modseq;
           if (flagsChanged || o.condstore) lines.push(this.fetchFlagsLine(uid, o));
         }
       } else if (uid > last) {
         // ascending by UID: appending keeps the view sorted
         this.uids.push(uid);
-        this.flagTexts.push(text);
+        this.flagLists.push(flags);
         this.modseqs.push(modseq);
         this.sizes.push(changed.sizes[i]!);
         added++;

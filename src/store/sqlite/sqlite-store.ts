@@ -591,14 +591,10 @@ export class SqliteStore implements Store {
     const [id, uid, modseq, flags, date, size, hash] = this.listColumns(folderId, opts.changedSince, ['id', 'uid', 'modseq', 'flags', 'internal_date', 'size', 'blob_hash']) as [
       number[], number[], number[], string[], number[], number[], string[],
     ];
-    // Most messages share a handful of flag combinations: split each distinct text once.
-    const split = new Map<string, string[]>();
+    const lists = splitEach(flags);
     const out = new Array<MessageSummary>(uid.length);
     for (let i = 0; i < uid.length; i++) {
-      const text = flags[i]!;
-      let f = split.get(text);
-      if (!f) split.set(text, (f = splitFlags(text)));
-      out[i] = { id: id[i]!, uid: uid[i]!, modseq: modseq[i]!, flags: f, internalDate: new Date(date[i]!), size: size[i]!, blobHash: hash[i]! };
+      out[i] = { id: id[i]!, uid: uid[i]!, modseq: modseq[i]!, flags: lists[i] as string[], internalDate: new Date(date[i]!), size: size[i]!, blobHash: hash[i]! };
     }
     return out;
   }
@@ -606,7 +602,7 @@ export class SqliteStore implements Store {
   async listMessageIndex(userId: number, folderId: number, opts: { changedSince?: number } = {}): Promise<MessageIndex> {
     this.assertFolder(userId, folderId);
     const [uid, modseq, size, flags] = this.listColumns(folderId, opts.changedSince, ['uid', 'modseq', 'size', 'flags']) as [number[], number[], number[], string[]];
-    return { uids: Uint32Array.from(uid), modseqs: Float64Array.from(modseq), sizes: Float64Array.from(size), flags };
+    return { uids: Uint32Array.from(uid), modseqs: Float64Array.from(modseq), sizes: Float64Array.from(size), flags: splitEach(flags) };
   }
 
   private assertFolder(userId: number, folderId: number): void {
@@ -937,4 +933,14 @@ function sameFlags(a: string[], b: string[]): boolean {
   if (a.length !== b.length) return false;
   const s = new Set(a);
   return b.every((f) => s.has(f));
+}
+
+/** Stored flags texts as arrays; most messages share a handful of combinations: each distinct text is split once, its array shared. */
+function splitEach(texts: string[]): string[][] {
+  const split = new Map<string, string[]>();
+  return texts.map((text) => {
+    let f = split.get(text);
+    if (!f) split.set(text, (f = splitFlags(text)));
+    return f;
+  });
 }

@@ -1,5 +1,4 @@
 // FETCH and UID FETCH (RFC 3501 6.4.5, BINARY RFC 3516, CONDSTORE/QRESYNC RFC 7162).
-import { splitFlags } from '../../../store/store.js';
 import type { MessageSummary, StoredMessage } from '../../../store/types.js';
 import { renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.js';
 import { extractSection, parseSectionSpec } from '../../../mime/section.js';
@@ -8,7 +7,7 @@ import { decodeTransfer } from '../../../mime/transfer-encoding.js';
 import { expectArgs } from '../args.js';
 import { bad, no } from '../errors.js';
 import { flagList } from '../flags.js';
-import { hasFlag, type MailboxView } from '../mailbox-view.js';
+import type { MailboxView } from '../mailbox-view.js';
 import { findPart, structureOf, type LoadedMessage } from '../message-data.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { parseFetchItems, type FetchItem } from '../parser/fetch-items.js';
@@ -142,7 +141,7 @@ async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   }
   // Mark \Seen first, in one store call, so that the answers carry the new flags.
   if (!view.readOnly && items.some(setsSeen)) {
-    const unseen = uids.filter((u) => view.has(u) && !hasFlag(view.flagsText(u), '\\Seen'));
+    const unseen = uids.filter((u) => view.has(u) && !view.flagsOf(u).includes('\\Seen'));
     if (unseen.length) {
       const r = await s.ctx.store.storeFlags(s.user!.id, view.folder.id, unseen, 'add', ['\\Seen']);
       for (const ch of r.changed) view.noteFlags(ch.uid, ch.flags, ch.modseq);
@@ -180,7 +179,7 @@ async function writeMessage(s: ImapSession, view: MailboxView, stored: StoredMes
   const structure = needStructure ? await structureOf(s.ctx.store, stored) : null;
   if (!view.has(uid)) return true;
   // flags and MODSEQ as this session knows them, \Recent included (never stored)
-  const m: MessageSummary = { ...stored, flags: splitFlags(view.displayFlags(uid)), modseq: view.modseqOf(uid) };
+  const m: MessageSummary = { ...stored, flags: view.flagsWithRecent(uid), modseq: view.modseqOf(uid) };
   let parts: Array<string | Buffer>;
   if (needBytes) {
     // a message opened for reading is one objtMessage object while we hold its bytes

@@ -2,7 +2,7 @@
 import { atomArg, expectArgs, listArg, mailboxArg } from '../args.js';
 import { bad } from '../errors.js';
 import { folderOrFail } from '../folders.js';
-import { hasFlag, MailboxView } from '../mailbox-view.js';
+import { MailboxView } from '../mailbox-view.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
 import { parseQresyncParam, resync, type QresyncParam } from '../qresync.js';
 import type { ImapSession } from '../session.js';
@@ -51,7 +51,7 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   s.state = 'selected';
   let firstUnseen = 0;
   for (let seq = 1; seq <= view.exists; seq++) {
-    if (!hasFlag(view.flagsTextAt(seq), '\\Seen')) {
+    if (!view.flagsAt(seq).includes('\\Seen')) {
       firstUnseen = seq;
       break;
     }

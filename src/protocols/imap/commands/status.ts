@@ -3,7 +3,6 @@ import type { Folder } from '../../../store/types.js';
 import { atomArg, expectArgs, listArg, mailboxArg } from '../args.js';
 import { bad } from '../errors.js';
 import { folderOrFail } from '../folders.js';
-import { hasFlag } from '../mailbox-view.js';
 import type { ImapSession } from '../session.js';
 import type { ImapValue } from '../parser/command-parser.js';
 import { mailboxName } from '../wire.js';
@@ -27,7 +26,7 @@ export function parseStatusItems(list: ImapValue[]): string[] {
 export async function statusLine(s: ImapSession, f: Folder, items: string[]): Promise<string> {
   const { st, deleted } = await s.storeSession!.withObject('objtFolder', async () => ({
     st: await s.ctx.store.folderStatus(s.user!.id, f.id),
-    deleted: items.includes('DELETED') ? (await s.ctx.store.listMessageIndex(s.user!.id, f.id)).flags.filter((t) => hasFlag(t, '\\Deleted')).length : 0,
+    deleted: items.includes('DELETED') ? (await s.ctx.store.listMessageIndex(s.user!.id, f.id)).flags.filter((f) => f.includes('\\Deleted')).length : 0,
   }));
   const values: Record<string, number> = {
     MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity, UNSEEN: st.unseen,
