@@ -12,30 +12,17 @@ import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
 import { splitFlags, type AppendOptions, type Delivery, type DeliveryOptions, type MessageParts, type NewMessage, type NewQueueEntry, type NewUser, type Store, type StoreChange, type StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
+import {
+  applyFlags, canonicalFolderName, checkDeletable, checkPassword, chooseAlias, DEFAULT_DATABASE, DEFAULT_FOLDERS, DEFAULT_ORGANISATION,
+  defaultFolderName, displayNameFor, DUMMY_PASSWORD_HASH, legacyDn, nextUidValidity, normaliseAddress, normaliseDatabaseName,
+  normaliseDomain, renameMovesMessages, renamePlan, sameFlags, uniqueFlags, validateFolderName,
+} from '../rules.js';
 import { changesSince, currentState, pruneTombstones, takeChangeStates, TOMBSTONE_DAYS } from './change-state.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
-
-export const DEFAULT_DATABASE = 'Mailbox Database 01';
-export const DEFAULT_ORGANISATION = 'First Organization';
-
-/** Folders every mailbox has, with the names Exchange users know. */
-export const DEFAULT_FOLDERS: Array<[string, SpecialUse]> = [
-  ['INBOX', '\\Inbox'],
-  ['Drafts', '\\Drafts'],
-  ['Sent Items', '\\Sent'],
-  ['Deleted Items', '\\Trash'],
-  ['Junk Email', '\\Junk'],
-];
-
-const ADDRESS_RE = /^[^\s@<>()",;:\\[\]]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$/;
-
-export function legacyDn(org: string, alias: string): string {
-  return `/o=${org}/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=${alias}`;
-}
 
 interface UserRow {
   id: number; alias: string; address: string; display_name: string; password_hash: string;
@@ -52,7 +39,8 @@ interface MessageRow { id: number; object_id: number; email_id: number; uid: num
 /** Folder rows with their subscription state (subscriptions are names: see schema migration 3). */
 const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = f.user_id AND s.name = f.name) AS subscribed FROM folders f';
 
-const joinFlags = (flags: Iterable<string>): string => [...new Set(flags)].join(' ');
+/** Flags as the messages.flags column holds them: each once, one space between. */
+const joinFlags = (flags: Iterable<string>): string => uniqueFlags(flags).join(' ');
 
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
@@ -159,8 +147,7 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- directory
 
   async createDatabase(name: string): Promise<MailboxDatabase> {
-    const clean = name.trim();
-    if (!clean || clean.length > 64 || /[\0\r\n]/.test(clean)) throw new StoreError('invalid', 'a database name needs 1 to 64 printable characters');
+    const clean = normaliseDatabaseName(name);
     if (await this.findDatabase(clean)) throw new StoreError('exists', `mailbox database "${clean}" exists already`);
     const r = this.q('INSERT INTO databases (name, created_at) VALUES (?, ?)').run(clean, Date.now());
     return (await this.findDatabase(clean)) ?? { id: Number(r.lastInsertRowid), name: clean, createdAt: new Date() };
@@ -190,22 +177,19 @@ export class SqliteStore implements Store {
     'SELECT u.*, d.name AS database_name FROM users u JOIN databases d ON d.id = u.database_id';
 
   async createUser(nu: NewUser): Promise<User> {
-    const address = nu.address.trim().toLowerCase();
-    if (!ADDRESS_RE.test(address) || address.length > 254) throw new StoreError('invalid', `"${nu.address}" is not a valid e-mail address`);
-    if (nu.password.length < 1 || nu.password.length > 1024) throw new StoreError('invalid', 'a password needs 1 to 1024 characters');
+    const address = normaliseAddress(nu.address);
+    checkPassword(nu.password);
     const dbName = nu.database ?? DEFAULT_DATABASE;
     const database = await this.findDatabase(dbName);
     if (!database) throw new StoreError('not-found', `no mailbox database named "${dbName}"`);
     if (await this.findUser(address)) throw new StoreError('exists', `a mailbox for ${address} exists already`);
     const hash = await hashPassword(nu.password);
-    let alias = address.split('@')[0].replace(/[^a-z0-9._-]/gi, '') || 'user';
-    const base = alias;
-    for (let i = 2; this.q('SELECT 1 FROM users WHERE alias = ?').get(alias); i++) alias = `${base}${i}`;
+    const alias = chooseAlias(address, (a) => this.q('SELECT 1 FROM users WHERE alias = ?').get(a) !== undefined);
     const id = this.db.transaction(() => {
       // a concurrent `user add` of the same address fails on the UNIQUE constraint here: `exists` (backend-errors.ts)
       const r = this.q(
         'INSERT INTO users (alias, address, display_name, password_hash, database_id, is_admin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ).run(alias, address, nu.displayName?.trim() || alias, hash, database.id, nu.isAdmin ? 1 : 0, Date.now());
+      ).run(alias, address, displayNameFor(nu.displayName, alias), hash, database.id, nu.isAdmin ? 1 : 0, Date.now());
       const userId = Number(r.lastInsertRowid);
       this.q('INSERT INTO addresses (address, user_id) VALUES (?, ?)').run(address, userId);
       for (const [name, use] of DEFAULT_FOLDERS) this.insertFolder(userId, name, use);
@@ -227,7 +211,7 @@ export class SqliteStore implements Store {
   }
 
   async isLocalDomain(domain: string): Promise<boolean> {
-    const d = domain.trim().toLowerCase().replace(/\.$/, '');
+    const d = normaliseDomain(domain);
     if (!d) return false;
     return this.q(`SELECT 1 FROM addresses WHERE ${ADDRESS_DOMAIN} = ? LIMIT 1`).get(d) !== undefined;
   }
@@ -241,12 +225,12 @@ export class SqliteStore implements Store {
     const user = await this.findUser(identity);
     const row = user ? (this.q('SELECT password_hash FROM users WHERE id = ?').get(user.id) as { password_hash: string }) : null;
     // hash even for unknown users so that timing does not tell which addresses exist
-    const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
+    const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH);
     return ok && user ? user : null;
   }
 
   async setPassword(userId: number, password: string): Promise<void> {
-    if (password.length < 1 || password.length > 1024) throw new StoreError('invalid', 'a password needs 1 to 1024 characters');
+    checkPassword(password);
     const hash = await hashPassword(password);
     const r = this.q('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, userId);
     if (r.changes === 0) throw new StoreError('not-found', `no user with id ${userId}`);
@@ -265,8 +249,7 @@ export class SqliteStore implements Store {
   }
 
   async addAddress(userId: number, address: string): Promise<void> {
-    const a = address.trim().toLowerCase();
-    if (!ADDRESS_RE.test(a)) throw new StoreError('invalid', `"${address}" is not a valid e-mail address`);
+    const a = normaliseAddress(address);
     if (await this.findUser(a)) throw new StoreError('exists', `${a} belongs to a mailbox already`);
     this.q('INSERT INTO addresses (address, user_id) VALUES (?, ?)').run(a, userId);
   }
@@ -316,10 +299,10 @@ export class SqliteStore implements Store {
     };
   }
 
-  /** UIDVALIDITY values are strictly increasing across the store, so a re-created folder never reuses one. */
+  /** The next UIDVALIDITY (rules.ts), remembered store-wide; caller holds the transaction. */
   private nextUidValidity(): number {
     const last = Number((this.q("SELECT value FROM meta WHERE key = 'last_uid_validity'").get() as { value: string }).value);
-    const next = Math.max(Math.floor(Date.now() / 1000), last + 1) % 0xffffffff || 1;
+    const next = nextUidValidity(last, Date.now());
     this.q("UPDATE meta SET value = ? WHERE key = 'last_uid_validity'").run(String(next));
     return next;
   }
@@ -346,8 +329,7 @@ export class SqliteStore implements Store {
   }
 
   async getFolder(userId: number, name: string): Promise<Folder | null> {
-    const n = name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
-    const r = this.q(`${FOLDERS} WHERE f.user_id = ? AND f.name = ?`).get(userId, n) as FolderRow | undefined;
+    const r = this.q(`${FOLDERS} WHERE f.user_id = ? AND f.name = ?`).get(userId, canonicalFolderName(name)) as FolderRow | undefined;
     return r ? this.toFolder(r) : null;
   }
 
@@ -359,7 +341,7 @@ export class SqliteStore implements Store {
   async getSpecialFolder(userId: number, use: SpecialUse): Promise<Folder> {
     const r = this.q(`${FOLDERS} WHERE f.user_id = ? AND f.special_use = ? ORDER BY f.id LIMIT 1`).get(userId, use) as FolderRow | undefined;
     if (r) return this.toFolder(r);
-    const name = DEFAULT_FOLDERS.find(([, u]) => u === use)![0];
+    const name = defaultFolderName(use);
     const existing = await this.getFolder(userId, name);
     if (existing) return existing;
     return this.createFolder(userId, name, use);
@@ -379,8 +361,8 @@ export class SqliteStore implements Store {
     if (!folder) throw new StoreError('not-found', 'no such folder');
     if (await this.getFolder(userId, newName)) throw new StoreError('exists', `folder "${newName}" exists already`);
     const inboxExpunge = this.write((): number => {
-      if (folder.name === 'INBOX') {
-        // RFC 3501 6.3.5: renaming INBOX moves its messages to the new folder and leaves INBOX empty
+      if (renameMovesMessages(folder.name)) {
+        // RFC 3501 6.3.5 (rules.ts): INBOX's messages move to a new folder, INBOX stays, empty
         const newId = this.insertFolder(userId, newName, null);
         const msgs = this.q('SELECT id, uid FROM messages WHERE folder_id = ? ORDER BY uid').all(folderId) as Array<{ id: number; uid: number }>;
         const highest = this.q('SELECT highest_modseq FROM folders WHERE id = ?').pluck().get(folderId) as number;
@@ -397,16 +379,16 @@ export class SqliteStore implements Store {
         return modseq;
       }
       const prefix = folder.name + '/';
-      const children = this.q("SELECT id, name FROM folders WHERE user_id = ? AND substr(name, 1, ?) = ?").all(userId, prefix.length, prefix) as Array<{ id: number; name: string }>;
-      this.renameFolderRow(userId, folderId, folder.name, newName);
-      for (const c of children) this.renameFolderRow(userId, c.id, c.name, newName + '/' + c.name.slice(prefix.length));
+      const children = this.q('SELECT id, name FROM folders WHERE user_id = ? AND substr(name, 1, ?) = ?').all(userId, prefix.length, prefix) as Array<{ id: number; name: string }>;
+      const ids = new Map([[folder.name, folderId], ...children.map((c): [string, number] => [c.name, c.id])]);
+      for (const [from, to] of renamePlan(folder.name, newName, ids.keys())) this.renameFolderRow(userId, ids.get(from)!, from, to);
       return 0;
     });
     this.emit({ userId, folderId, kind: 'folders', modseq: 0 });
     if (inboxExpunge) this.emit({ userId, folderId, kind: 'expunge', modseq: inboxExpunge });
   }
 
-  /** A renamed folder keeps its subscription; one left behind on the old name would list as \NonExistent. */
+  /** A renamed folder keeps its subscription (rules.ts renamePlan). */
   private renameFolderRow(userId: number, folderId: number, from: string, to: string): void {
     this.q('UPDATE folders SET name = ? WHERE id = ?').run(to, folderId);
     if (this.q('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, from).changes) {
@@ -417,7 +399,7 @@ export class SqliteStore implements Store {
   async deleteFolder(userId: number, folderId: number): Promise<void> {
     const folder = await this.getFolderById(userId, folderId);
     if (!folder) throw new StoreError('not-found', 'no such folder');
-    if (folder.name === 'INBOX') throw new StoreError('invalid', 'INBOX cannot be deleted');
+    checkDeletable(folder.name);
     this.write(() => {
       const hashes = this.q('SELECT DISTINCT blob_hash FROM messages WHERE folder_id = ?').pluck().all(folderId) as string[];
       const bytes = this.q('SELECT coalesce(sum(size), 0) AS b, count(*) AS n FROM messages WHERE folder_id = ?').get(folderId) as { b: number; n: number };
@@ -904,36 +886,14 @@ export class SqliteStore implements Store {
   }
 }
 
-/** What removing a message row needs to know of it. */
-interface RemovableRow { id: number; uid: number; size: number; blob_hash: string }
 // Typed errors only (store.ts): every operation answers a SQLite failure as a StoreError.
 typedErrorsOnly(SqliteStore.prototype);
 
+/** What removing a message row needs to know of it. */
+interface RemovableRow { id: number; uid: number; size: number; blob_hash: string }
 interface ListExtra { subject: string; from_text: string; to_text: string; sent_date: number | null; message_id: string | null; has_attachments: number; preview: string }
 interface EventRow { record_id: number; time: number; provider: string; event_id: number; qualifiers: number; level: number; task: number; keywords: string; computer: string; user: string | null; data: string; message: string; count: number }
 interface QueueRow { id: number; sender: string; recipients: string; blob_hash: string; attempts: number; next_attempt: number; last_error: string | null; created_at: number; submitted_by: number | null }
-
-// A valid hash of a random password: verifying against it costs the same as a real check.
-const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
-
-function validateFolderName(name: string): void {
-  if (!name || name.length > 255 || /[\0\r\n*%]/.test(name) || name.startsWith('/') || name.endsWith('/') || name.includes('//')) {
-    throw new StoreError('invalid', `"${name}" is not a valid folder name`);
-  }
-}
-
-function applyFlags(current: string[], op: FlagOperation, flags: string[]): string[] {
-  if (op === 'set') return [...new Set(flags)];
-  if (op === 'add') return [...new Set([...current, ...flags])];
-  const drop = new Set(flags.map((f) => f.toLowerCase()));
-  return current.filter((f) => !drop.has(f.toLowerCase()));
-}
-
-function sameFlags(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  const s = new Set(a);
-  return b.every((f) => s.has(f));
-}
 
 /** Stored flags texts as arrays; most messages share a handful of combinations: each distinct text is split once, its array shared. */
 function splitEach(texts: string[]): string[][] {
