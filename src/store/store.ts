@@ -291,6 +291,3 @@ export interface Store {
   /** Removes an entry (and its bytes unless a message holds them); false when there was none. */
   removeQueueEntry(id: number): Promise<boolean>;
 }
-
-/** A stored flags text ("\\Seen \\Flagged", as in MessageIndex.flags) as an array. */
-export const splitFlags = (s: string): string[] => (s ? s.split(' ') : []);

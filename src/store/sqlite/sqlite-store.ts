@@ -9,7 +9,7 @@ import { toStoreError, typedErrorsOnly } from './backend-errors.js';
 import { MessageWrites, toStoredAnalysis } from './message-writes.js';
 import { WriterThread } from './writer-thread.js';
 import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
-import { splitFlags, type AppendOptions, type Delivery, type DeliveryOptions, type MessageParts, type NewMessage, type NewQueueEntry, type NewUser, type Store, type StoreChange, type StoreOptions } from '../store.js';
+import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
 import {
@@ -39,8 +39,10 @@ interface MessageRow { id: number; object_id: number; email_id: number; uid: num
 /** Folder rows with their subscription state (subscriptions are names: see schema migration 3). */
 const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = f.user_id AND s.name = f.name) AS subscribed FROM folders f';
 
-/** Flags as the messages.flags column holds them: each once, one space between. */
+/** Flags as the messages.flags column holds them: each once, one space between (a flag holds no space: IMAP atoms). */
 const joinFlags = (flags: Iterable<string>): string => uniqueFlags(flags).join(' ');
+/** The messages.flags column's text as an array. */
+const splitFlags = (s: string): string[] => (s ? s.split(' ') : []);
 
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
