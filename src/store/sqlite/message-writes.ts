@@ -98,6 +98,7 @@ export class MessageWrites {
     if (!this.hasRoom(userId, bytes, limit)) throw new StoreError('over-quota', `mailbox is over its quota of ${limit} bytes`);
   }
 
+  /** Whether `bytes` more fit under `limit` (null: no quota); caller holds the write transaction. */
   hasRoom(userId: number, bytes: number, limit: number | null): boolean {
     if (limit === null) return true;
     const used = this.q('SELECT used_bytes FROM users WHERE id = ?').pluck().get(userId) as number | undefined;
