@@ -97,13 +97,15 @@ export function buildDsn(ctx: ServerContext, input: DsnInput): Buffer {
  * outbound queue (with the null sender, so it can never bounce back) for a remote one.
  * The null sender itself gets nothing (RFC 5321 4.5.5: never answer a bounce with a bounce).
  */
-export async function sendDsn(ctx: ServerContext, input: DsnInput): Promise<'inbox' | 'queued' | 'dropped'> {
+export async function sendDsn(ctx: ServerContext, input: DsnInput): Promise<'inbox' | 'queued' | 'dropped' | 'over-quota'> {
   if (!input.sender || input.failures.length === 0) return 'dropped';
   const raw = buildDsn(ctx, input);
   const user = await ctx.store.findUser(input.sender);
   if (user && input.sender.includes('@')) {
-    await ctx.store.deliver([user.id], Buffer.concat([Buffer.from('Return-Path: <>\r\n'), raw]));
-    return 'inbox';
+    const { overQuota } = await ctx.store.deliver([user.id], Buffer.concat([Buffer.from('Return-Path: <>\r\n'), raw]));
+    // The quota holds for notifications too (the store enforces it inside the write); a full
+    // mailbox cannot take its own bounce, which the caller logs rather than retrying for ever.
+    return overQuota.length > 0 ? 'over-quota' : 'inbox';
   }
   await ctx.store.enqueue('', [input.sender], raw, null);
   return 'queued';
@@ -116,7 +118,11 @@ export async function sendDsn(ctx: ServerContext, input: DsnInput): Promise<'inb
  */
 export async function sendDsnSafely(ctx: ServerContext, input: DsnInput): Promise<void> {
   try {
-    if ((await sendDsn(ctx, input)) !== 'dropped') ctx.metrics.countDelivery('dsn-sent');
+    const outcome = await sendDsn(ctx, input);
+    if (outcome === 'over-quota') {
+      ctx.metrics.countDelivery('dsn-lost');
+      ctx.log.warn({ sender: input.sender, recipients: input.failures.map((f) => f.recipient) }, 'DSN not stored: the sender\'s mailbox is over its quota');
+    } else if (outcome !== 'dropped') ctx.metrics.countDelivery('dsn-sent');
   } catch (err) {
     ctx.metrics.countDelivery('dsn-lost');
     ctx.log.error({ err, sender: input.sender, recipients: input.failures.map((f) => f.recipient) }, 'DSN lost');
