@@ -4,10 +4,13 @@
  *    a fresh store each run (WAL, synchronous=FULL as the server runs it: one durable commit per message);
  *  - listing UIDs + flags of a 100,000-message folder through Store.listMessages (ms, target < 100 ms).
  *    The folder is built with Store.append in a loop; that build is timed too and reported.
+ *  - issue 11: the cost of each Store operation on a 10,000- and a 100,000-message folder
+ *    (storeOperations below); BENCH_STORE_OPS_ONLY=1 runs only that part,
+ *    BENCH_STORE_OP_SIZES=10000,100000 sets the folder sizes.
  */
 import Database from 'better-sqlite3';
 import type { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { makeMessages } from './lib/messages.js';
+import { makeMessage, makeMessages, prng } from './lib/messages.js';
 import { mwTempDir, openSeedStore } from './lib/mailwarden.js';
 import { log, nowMs, runs, summarise, type BenchOutcome, type BenchResult } from './lib/stats.js';
 
@@ -43,6 +46,8 @@ export async function buildBigFolder(dataDir: string, count: number, password = 
 export async function benchStore(): Promise<BenchOutcome> {
   const results: BenchResult[] = [];
   const notes: string[] = [];
+  for (const size of OP_SIZES) results.push(...(await storeOperations(size, notes)));
+  if (process.env.BENCH_STORE_OPS_ONLY) return { name: 'store', results, skipped: [], notes };
 
   // --- append
   const appendMsgs = makeMessages(APPEND_COUNT, APPEND_SIZE, APPEND_SIZE, 7, 'append');
@@ -129,4 +134,109 @@ export async function benchStore(): Promise<BenchOutcome> {
     tmp.cleanup();
   }
   return { name: 'store', results, skipped: [], notes };
+}
+
+const OP_SIZES = (process.env.BENCH_STORE_OP_SIZES ?? '10000,100000').split(',').map(Number).filter((n) => n > 0);
+/** Messages appended at once while filling a folder: the writer thread commits them in groups (setup only, not measured). */
+const FILL_CONCURRENCY = 200;
+
+/** Appends the messages with FILL_CONCURRENCY in flight; the UIDs they got, ascending. */
+async function fillConcurrently(store: SqliteStore, userId: number, folderId: number, msgs: Buffer[], flags: (i: number) => string[]): Promise<number[]> {
+  const uids: number[] = [];
+  for (let i = 0; i < msgs.length; i += FILL_CONCURRENCY) {
+    const batch = msgs.slice(i, i + FILL_CONCURRENCY);
+    const done = await Promise.all(batch.map((m, k) => store.append(userId, folderId, m, { flags: flags(i + k) })));
+    uids.push(...done.map((r) => r.uid));
+  }
+  return uids.sort((a, b) => a - b);
+}
+
+/**
+ * Issue 11: what each Store operation costs on a folder of `size` 1 KB messages (the Inbox of
+ * one user, flags as buildBigFolder sets them), median of BENCH_RUNS (default 7) calls each,
+ * in ms per call. Writes go where the server sends them (append and deliver through the writer
+ * thread, the rest on the store's connection), each awaited alone: the latency of one call,
+ * not a throughput. Messages an operation removes are not the same from run to run (each run
+ * takes UIDs not used yet), so no run meets the effect of an earlier one.
+ */
+async function storeOperations(size: number, notes: string[]): Promise<BenchResult[]> {
+  const tmp = mwTempDir('mw-bench-store-ops-');
+  const store = await openSeedStore(tmp.dataDir);
+  const n = runs(7);
+  const label = size.toLocaleString('en-US');
+  try {
+    const user = await store.createUser({ address: 'ops@bench.test', password: 'pw' });
+    const inbox = await store.getSpecialFolder(user.id, '\\Inbox');
+    const other = await store.createFolder(user.id, 'Archive');
+    const t0 = nowMs();
+    let uids = await fillConcurrently(store, user.id, inbox.id, makeMessages(size, LIST_MSG_SIZE, LIST_MSG_SIZE, 42, `ops${size}`), benchFlags);
+    log(`store ops: ${label}-message folder filled in ${((nowMs() - t0) / 1000).toFixed(1)} s`);
+    notes.push(`Per-operation costs: the ${label}-message folder was filled with ${FILL_CONCURRENCY} Store.append calls in flight (${((nowMs() - t0) / 1000).toFixed(0)} s).`);
+    const rnd = prng(size);
+    const pick = () => uids[Math.floor(rnd() * uids.length)]!;
+    /**
+     * UIDs for one run of a removing operation, taken from the oldest end and never used again;
+     * as many new messages are appended first (not timed), so the folder keeps its size.
+     */
+    let topUps = 0;
+    const take = async (k: number) => {
+      const fresh = makeMessages(k, LIST_MSG_SIZE, LIST_MSG_SIZE, 1000 + topUps++, `ops${size}-top${topUps}`);
+      uids.push(...(await fillConcurrently(store, user.id, inbox.id, fresh, benchFlags)));
+      const out = uids.slice(0, k);
+      uids = uids.slice(k);
+      return out;
+    };
+    const one = makeMessage(`ops${size}-new`, LIST_MSG_SIZE, prng(1));
+    const times = new Map<string, number[]>();
+    const time = async (op: string, fn: () => Promise<unknown>, before?: () => Promise<unknown>) => {
+      for (let r = 0; r < n; r++) {
+        await before?.();
+        const t = nowMs();
+        await fn();
+        const ms = nowMs() - t;
+        times.set(op, [...(times.get(op) ?? []), ms]);
+      }
+    };
+    const PAGE = 50;
+    await time('append 1 message (Store.append)', () => store.append(user.id, inbox.id, one));
+    await time('deliver 1 message to 1 user (Store.deliver)', () => store.deliver([user.id], one));
+    await time(`first page of ${PAGE}, newest first (Store.listMessagePage)`, () => store.listMessagePage(user.id, inbox.id, 0, PAGE));
+    await time(`last page of ${PAGE} (Store.listMessagePage, offset ${label} − ${PAGE})`, () => store.listMessagePage(user.id, inbox.id, size - PAGE, PAGE));
+    await time('every message (Store.listMessages)', () => store.listMessages(user.id, inbox.id));
+    await time('every message, compact (Store.listMessageIndex)', () => store.listMessageIndex(user.id, inbox.id));
+    await time('counters (Store.folderStatus)', () => store.folderStatus(user.id, inbox.id));
+    let flip = false;
+    const flags = () => ((flip = !flip) ? 'add' : 'remove') as 'add' | 'remove';
+    await time('flag change on 1 message (Store.storeFlags +/−\\Flagged)', () => store.storeFlags(user.id, inbox.id, [pick()], flags(), ['\\Flagged']));
+    let thousand: number[] = [];
+    const block = () => {
+      const start = Math.floor(rnd() * (uids.length - 1000));
+      thousand = uids.slice(start, start + 1000);
+    };
+    await time('flag change on 1,000 messages (Store.storeFlags)', () => store.storeFlags(user.id, inbox.id, thousand, flags(), ['\\Flagged']), async () => block());
+    let state = '';
+    await time('changesSince, 1,000 messages changed (Store.changesSince)', () => store.changesSince(user.id, state, 5000), async () => {
+      state = await store.changeState(user.id);
+      block();
+      await store.storeFlags(user.id, inbox.id, thousand, flags(), ['\\Flagged']);
+    });
+    const objectIds = (await store.listMessagePage(user.id, inbox.id, 0, 1000)).items.map((m) => m.objectId);
+    await time('one message by id (Store.getMessage)', () => store.getMessage(user.id, objectIds[Math.floor(rnd() * objectIds.length)]!));
+    await time('copy 100 messages (Store.copyMessages)', () => store.copyMessages(user.id, inbox.id, uids.slice(uids.length - 100), other.id));
+    let batch: number[] = [];
+    await time('move 100 messages (Store.moveMessages)', () => store.moveMessages(user.id, inbox.id, batch, other.id), async () => void (batch = await take(100)));
+    await time('expunge 1,000 messages flagged \\Deleted (Store.expunge)', () => store.expunge(user.id, inbox.id, batch), async () => {
+      batch = await take(1000);
+      await store.storeFlags(user.id, inbox.id, batch, 'add', ['\\Deleted']);
+    });
+    const status = await store.folderStatus(user.id, inbox.id);
+    log(`store ops on ${label}: done (folder now ${status.messages} messages)`);
+    return [...times].map(([op, t]) => {
+      log(`store ops ${label}: ${op}: median ${summarise(t).median.toFixed(2)} ms`);
+      return { bench: 'store', metric: `${label}-message folder: ${op}`, unit: 'ms', better: 'lower' as const, mw: summarise(t) };
+    });
+  } finally {
+    await store.close();
+    tmp.cleanup();
+  }
 }

@@ -8,6 +8,7 @@ import { prepareDataDir, STORE_FILE } from '../../src/server/create-context.js';
 import type { User } from '../../src/store/types.js';
 import { processTreeMemory, stopChild, type MemoryUse } from './proc.js';
 import { log } from './stats.js';
+import { eventLoopDelayOf, type EventLoopDelay } from './event-loop-delay.js';
 
 /** A temporary folder for one Mailwarden data folder; remove with cleanup(). */
 export function mwTempDir(prefix = 'mw-bench-'): { dir: string; dataDir: string; cleanup: () => void } {
@@ -48,6 +49,8 @@ export interface MailwardenProcess {
   listeners: Array<{ name: string; port: number; implicitTls: boolean }>;
   port(name: string): number | undefined;
   memory(): MemoryUse;
+  /** The server's event-loop delay since the last reset (bench/lib/event-loop-delay.ts). */
+  eventLoopDelay: { reset(): Promise<void>; read(): Promise<EventLoopDelay> };
   stop(): Promise<void>;
 }
 
@@ -106,6 +109,7 @@ export async function startMailwarden(dataDir: string, opts: { nofile?: number }
     listeners: info.listeners,
     port: (name) => info.listeners.find((l) => l.name === name)?.port,
     memory: () => processTreeMemory(info.pid),
+    eventLoopDelay: eventLoopDelayOf(child),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -2,15 +2,18 @@
  * Child process that runs a whole Mailwarden server (startServer) for a benchmark, so that
  * the benchmark's clients never share an event loop with the server they measure — as with
  * Dovecot. Usage: node dist/bench/lib/mw-server.js DATA_DIR. Prints one JSON line with the
- * listeners, then runs until SIGTERM or until the parent goes away.
+ * listeners, then runs until SIGTERM or until the parent goes away. Over IPC it answers
+ * the benchmark's event-loop delay requests (event-loop-delay.ts).
  */
 import { startServer } from '../../src/server/serve.js';
+import { serveEventLoopDelay } from './event-loop-delay.js';
 
 const dataDir = process.argv[2];
 if (!dataDir) {
   process.stderr.write('usage: mw-server DATA_DIR\n');
   process.exit(2);
 }
+serveEventLoopDelay();
 const server = await startServer({
   dataDir,
   host: '127.0.0.1',
