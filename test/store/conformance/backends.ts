@@ -1,0 +1,152 @@
+/**
+ * The store backends the conformance suite runs on, each with an inspector that recounts from
+ * outside what the backend keeps (counters, list order, tombstones). Adding a backend is one
+ * entry of BACKENDS: a factory for empty stores and an inspector over its own storage (the
+ * PostgreSQL backend of the cluster issue: a schema per run, an inspector on a second
+ * connection). Everything else in test/store/conformance/ is backend-neutral.
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
+import { toObjectId } from '../../../src/store/object-ids.js';
+import type { Store } from '../../../src/store/store.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+/** Counters a backend keeps for a folder, or recounts from its message rows. */
+export interface FolderCounters { messages: number; unseen: number; size: number }
+export interface UserCounters { messages: number; bytes: number }
+
+/** One folder's message list as the backend keeps it for pages, and as its rows say it must be. */
+export interface ListOrder {
+  folderId: number;
+  /** One key per message ("internalDate uid id size hash subject"), newest first, as kept. */
+  kept: string[];
+  /** The same keys recomputed from the messages, ordered by internal date then UID, descending. */
+  recomputed: string[];
+}
+
+/**
+ * A view of a backend's storage from outside the Store (its own connection, read-only use):
+ * what the invariants compare, and the hooks the sabotage test breaks a backend with.
+ */
+export interface Inspector {
+  folderCounters(): Promise<Array<{ folderId: number; userId: number; stored: FolderCounters; recount: FolderCounters }>>;
+  userCounters(): Promise<Array<{ userId: number; stored: UserCounters; recount: UserCounters }>>;
+  listOrders(): Promise<ListOrder[]>;
+  /** Message object ids (MessageListItem.objectId) with a tombstone, per user. */
+  messageTombstones(userId: number): Promise<Set<string>>;
+  /**
+   * Runs backend-specific statements on the storage (sabotage.test.ts breaks an invariant on
+   * purpose with it). SQL for SQLite and PostgreSQL alike.
+   */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An open store of a backend, its inspector, and where it lives (to reopen it, or to hand it to a child process). */
+export interface OpenBackend {
+  store: Store;
+  inspector: Inspector;
+  location: string;
+  close(): Promise<void>;
+}
+
+export interface Backend {
+  name: string;
+  /** A new, empty storage location; `remove` deletes it. */
+  create(): Promise<{ location: string; remove(): Promise<void> }>;
+  /** Opens the store at `location` (and its inspector). Also what a crash-test child calls. */
+  open(location: string): Promise<OpenBackend>;
+}
+
+// ------------------------------------------------------------------------------------ SQLite
+
+const SEEN = "instr(' ' || flags || ' ', ' \\Seen ') = 0";
+
+class SqliteInspector implements Inspector {
+  private readonly db: Database.Database;
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('busy_timeout = 10000');
+  }
+  /** One read transaction: every figure of an answer is from one snapshot. */
+  private read<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+  async folderCounters() {
+    return this.read(() =>
+      (this.db.prepare(
+        `SELECT f.id AS folderId, f.user_id AS userId, f.message_count AS sm, f.unseen_count AS su, f.total_size AS ss,
+           (SELECT count(*) FROM messages WHERE folder_id = f.id) AS rm,
+           (SELECT count(*) FROM messages WHERE folder_id = f.id AND ${SEEN}) AS ru,
+           (SELECT coalesce(sum(size), 0) FROM messages WHERE folder_id = f.id) AS rs
+         FROM folders f ORDER BY f.id`,
+      ).all() as Array<{ folderId: number; userId: number; sm: number; su: number; ss: number; rm: number; ru: number; rs: number }>).map((r) => ({
+        folderId: r.folderId, userId: r.userId, stored: { messages: r.sm, unseen: r.su, size: r.ss }, recount: { messages: r.rm, unseen: r.ru, size: r.rs },
+      })),
+    );
+  }
+  async userCounters() {
+    return this.read(() =>
+      (this.db.prepare(
+        `SELECT u.id AS userId, u.message_count AS sm, u.used_bytes AS sb,
+           (SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id WHERE f.user_id = u.id) AS rm,
+           (SELECT coalesce(sum(m.size), 0) FROM messages m JOIN folders f ON f.id = m.folder_id WHERE f.user_id = u.id) AS rb
+         FROM users u ORDER BY u.id`,
+      ).all() as Array<{ userId: number; sm: number; sb: number; rm: number; rb: number }>).map((r) => ({
+        userId: r.userId, stored: { messages: r.sm, bytes: r.sb }, recount: { messages: r.rm, bytes: r.rb },
+      })),
+    );
+  }
+  async listOrders() {
+    return this.read(() => {
+      const key = "internal_date || ' ' || uid || ' ' || id || ' ' || size || ' ' || blob_hash || ' ' || subject";
+      const kept = this.db.prepare(`SELECT ${key} FROM message_list WHERE folder_id = ? ORDER BY internal_date DESC, uid DESC`).pluck();
+      const recomputed = this.db.prepare(
+        `SELECT m.internal_date || ' ' || m.uid || ' ' || m.id || ' ' || m.size || ' ' || m.blob_hash || ' ' || b.subject
+         FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = ? ORDER BY m.internal_date DESC, m.uid DESC`,
+      ).pluck();
+      // rows of folders that no longer exist count as kept by a folder of their own
+      const ids = this.db.prepare('SELECT id FROM folders UNION SELECT DISTINCT folder_id FROM message_list ORDER BY 1').pluck().all() as number[];
+      return ids.map((folderId) => ({ folderId, kept: kept.all(folderId) as string[], recomputed: recomputed.all(folderId) as string[] }));
+    });
+  }
+  async messageTombstones(userId: number) {
+    const ids = this.db.prepare("SELECT object_id FROM tombstones WHERE user_id = ? AND kind = 'message'").pluck().all(userId) as number[];
+    return new Set(ids.map((n) => toObjectId('message', n)));
+  }
+  async exec(sql: string) {
+    this.db.exec(sql);
+  }
+  async close() {
+    this.db.close();
+  }
+}
+
+export const sqliteBackend: Backend = {
+  name: 'SQLite',
+  async create() {
+    const tmp = tempDir('mailwarden-conformance-');
+    return { location: join(tmp.dir, 'store.sqlite'), remove: async () => tmp.cleanup() };
+  },
+  async open(location) {
+    const store = await SqliteStore.open(location);
+    const inspector = new SqliteInspector(location);
+    return {
+      store, inspector, location,
+      async close() {
+        await inspector.close();
+        await store.close();
+      },
+    };
+  },
+};
+
+/** Every backend the conformance suite runs on. A new backend: one more entry here. */
+export const BACKENDS: Backend[] = [sqliteBackend];
+
+export const backendByName = (name: string): Backend => {
+  const b = BACKENDS.find((x) => x.name === name);
+  if (!b) throw new Error(`no backend named ${name}`);
+  return b;
+};
