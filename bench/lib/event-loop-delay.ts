@@ -18,17 +18,22 @@ type Request = { eventLoopDelay: 'reset' | 'read'; seq: number };
 type Reply = { eventLoopDelaySeq: number; delay?: EventLoopDelay };
 
 /**
- * In the server child: samples the loop (Node's default 10 ms resolution: the delay recorded
- * is how late each sample ran, so shorter stalls count too) and answers reset/read requests.
+ * Sampling interval in ms. The histogram records the time between two samples (an idle loop
+ * reads ≈ the interval, not 0: measured), so the delay is that minus the interval; 1 ms, so
+ * that stalls of a few ms are caught (a 10 ms interval misses most of them).
  */
+const RESOLUTION_MS = 1;
+
+/** In the server child: samples the loop and answers reset/read requests. */
 export function serveEventLoopDelay(): void {
-  const h = monitorEventLoopDelay();
+  const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   h.enable();
+  const ms = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
   process.on('message', (m: Request) => {
     if (!m || typeof m !== 'object' || !('eventLoopDelay' in m)) return;
     let delay: EventLoopDelay | undefined;
     if (m.eventLoopDelay === 'reset') h.reset();
-    else delay = { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
+    else delay = { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
     process.send?.({ eventLoopDelaySeq: m.seq, delay } satisfies Reply);
   });
 }
