@@ -192,6 +192,12 @@ async function compare(store: Store, inspector: Inspector, before: Snapshot, aft
   }
 }
 
+/** Every invariant that one state must satisfy (after a crash and reopen, say), through the Store and the inspector. */
+export async function checkInvariants(backend: Pick<OpenBackend, 'store' | 'inspector'>): Promise<void> {
+  await snapshot(backend.store);
+  await inspect(backend.inspector);
+}
+
 export interface Checked {
   /** The store to use: every write through it is followed by the invariant check. */
   store: Store;
