@@ -8,6 +8,7 @@ import { StoreError, type StoreErrorKind } from '../../../src/store/errors.js';
 import type { User } from '../../../src/store/types.js';
 import type { Backend, OpenBackend } from './backends.js';
 import { checked, type Checked } from './invariants.js';
+import { sabotageNamed } from './sabotages.js';
 
 export interface Fixture {
   backend: Backend;
@@ -41,6 +42,9 @@ export async function runContract(backend: Backend, contract: Contract): Promise
   const { location, remove } = await backend.create();
   const opened = await backend.open(location);
   try {
+    // sabotage.test.ts runs the whole suite once with an invariant broken on purpose: it must fail
+    const sabotage = process.env.CONFORMANCE_SABOTAGE;
+    if (sabotage) await opened.inspector.exec(sabotageNamed(backend.name, sabotage).sql);
     const c = await checked(opened);
     await contract.run({
       backend, store: c.store, opened, checked: c,
