@@ -16,7 +16,7 @@
  *    a UID; a removed message is in expungedSince (QRESYNC), has a tombstone, and changesSince
  *    reports it destroyed; every change moves the account state.
  */
-import type { Store } from '../../../src/store/store.js';
+import { splitFlags, type Store } from '../../../src/store/store.js';
 import type { Inspector, OpenBackend } from './backends.js';
 
 export class InvariantViolation extends Error {
@@ -76,7 +76,7 @@ async function snapshot(store: Store): Promise<Snapshot> {
         if (m.uid >= status.uidNext) fail('UIDs below UIDNEXT', `${where}: UID ${m.uid}, UIDNEXT ${status.uidNext}`);
         if (m.modseq > status.highestModseq) fail('MODSEQ at most HIGHESTMODSEQ', `${where}: UID ${m.uid} has MODSEQ ${m.modseq} > ${status.highestModseq}`);
       }
-      if (!same([...index.uids], list.map((m) => m.uid)) || !same([...index.modseqs], list.map((m) => m.modseq)) || !same(index.flags.map((x) => flagText(x ? x.split(' ') : [])), list.map((m) => flagText(m.flags)))) {
+      if (!same([...index.uids], list.map((m) => m.uid)) || !same([...index.modseqs], list.map((m) => m.modseq)) || !same(index.flags.map((x) => flagText(splitFlags(x))), list.map((m) => flagText(m.flags)))) {
         fail('listMessageIndex equals listMessages', where);
       }
       const byUid = new Map(list.map((m) => [m.uid, m]));
