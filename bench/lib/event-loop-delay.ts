@@ -4,7 +4,8 @@
  * client of the node waited because the loop was busy (e.g. in a synchronous SQLite call).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { summarise, type BenchResult } from './stats.js';
 
 /** Delay percentiles over one window, in ms. */
@@ -55,13 +56,36 @@ export function eventLoopDelayOf(child: ChildProcess): { reset(): Promise<void>;
   return { reset: async () => void (await ask('reset')), read: async () => (await ask('read'))! };
 }
 
+/** Starts bench/lib/loop-probe.js: an idle Node process's event-loop delay, the machine's baseline. */
+export function startIdleProbe(): { delay: ReturnType<typeof eventLoopDelayOf>; stop(): void } {
+  const child = fork(fileURLToPath(new URL('./loop-probe.js', import.meta.url)), [], { stdio: 'ignore' });
+  return { delay: eventLoopDelayOf(child), stop: () => child.disconnect() };
+}
+
 export const formatDelay = (d: EventLoopDelay): string => `event-loop delay p50 ${d.p50.toFixed(1)} ms, p99 ${d.p99.toFixed(1)} ms, max ${d.max.toFixed(1)} ms`;
 
-/** Result rows: the per-round p50, p99 and max of the server's event-loop delay under a load. */
-export function delayResults(bench: string, load: string, rounds: EventLoopDelay[]): BenchResult[] {
+/**
+ * Result rows: the per-round p50, p99 and max of the server's event-loop delay under a load,
+ * and the p99 and max of an idle Node process at the same time (the machine's baseline).
+ */
+export function delayResults(bench: string, load: string, rounds: EventLoopDelay[], idle: EventLoopDelay[]): BenchResult[] {
   if (!rounds.length) return [];
-  return (['p50', 'p99', 'max'] as const).map((k) => ({
-    bench, metric: `Mailwarden server event-loop delay ${k} during ${load} (per round)`, unit: 'ms', better: 'lower' as const,
-    mw: summarise(rounds.map((r) => r[k])), target: k === 'p99' ? '< 5 ms' : undefined,
-  }));
+  return [
+    ...(['p50', 'p99', 'max'] as const).map((k) => ({
+      bench, metric: `Mailwarden server event-loop delay ${k} during ${load} (per round)`, unit: 'ms', better: 'lower' as const,
+      mw: summarise(rounds.map((r) => r[k])), target: k === 'p99' ? '< 5 ms' : undefined,
+    })),
+    ...(['p99', 'max'] as const).map((k) => ({
+      bench, metric: `baseline: an idle Node process's event-loop delay ${k} at the same time (waiting for a core)`, unit: 'ms', better: 'lower' as const,
+      mw: summarise(idle.map((r) => r[k])),
+    })),
+  ];
+}
+
+/** The server's and the idle probe's delay over one load round: reset both, run, read both. */
+export async function measureDelays<T>(server: ReturnType<typeof eventLoopDelayOf>, probe: ReturnType<typeof eventLoopDelayOf>, load: () => Promise<T>): Promise<{ result: T; server: EventLoopDelay; idle: EventLoopDelay }> {
+  await Promise.all([server.reset(), probe.reset()]);
+  const result = await load();
+  const [s, i] = await Promise.all([server.read(), probe.read()]);
+  return { result, server: s, idle: i };
 }
