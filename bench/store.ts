@@ -201,7 +201,7 @@ async function storeOperations(size: number, notes: string[]): Promise<BenchResu
     await time('append 1 message (Store.append)', () => store.append(user.id, inbox.id, one));
     await time('deliver 1 message to 1 user (Store.deliver)', () => store.deliver([user.id], one));
     await time(`first page of ${PAGE}, newest first (Store.listMessagePage)`, () => store.listMessagePage(user.id, inbox.id, 0, PAGE));
-    await time(`last page of ${PAGE} (Store.listMessagePage, offset ${label} − ${PAGE})`, () => store.listMessagePage(user.id, inbox.id, size - PAGE, PAGE));
+    await time(`last page of ${PAGE} (Store.listMessagePage, offset: messages − ${PAGE})`, () => store.listMessagePage(user.id, inbox.id, size - PAGE, PAGE));
     await time('every message (Store.listMessages)', () => store.listMessages(user.id, inbox.id));
     await time('every message, compact (Store.listMessageIndex)', () => store.listMessageIndex(user.id, inbox.id));
     await time('counters (Store.folderStatus)', () => store.folderStatus(user.id, inbox.id));
