@@ -3,8 +3,8 @@
  * WORKERS writes in flight: appends, and on some of the acknowledged messages a flag change, a
  * move or a removal. Prints one line per acknowledged write (after its promise resolved, i.e.
  * once the store said it is durable):
- *   A <objectId>   appended          F <objectId>   \Flagged added
- *   M <objectId>   moved to Archive  X <objectId>   removed (\Deleted + expunge)
+ *   A <objectId> <next>   appended; <next> is what follows (F, M, X or -), perhaps cut by the kill
+ *   F <objectId>   \Flagged added    M <objectId>   moved to Archive    X <objectId>   removed (\Deleted + expunge)
  * Usage: node crash-child.js BACKEND LOCATION ADDRESS
  */
 import { backendByName } from './backends.js';
@@ -24,7 +24,7 @@ async function worker(): Promise<never> {
     const body = 'x'.repeat(200 + ((i * 7919) % 20_000)).replace(/.{76}/g, '$&\r\n');
     const raw = Buffer.from(`From: crash@example.org\r\nSubject: crash ${i}\r\nMessage-ID: <${i}.${process.pid}@crash>\r\n\r\n${body}\r\n`);
     const r = await store.append(user.id, inbox.id, raw, { flags: i % 2 ? ['\\Seen'] : [] });
-    ack(`A ${r.objectId}`);
+    ack(`A ${r.objectId} ${'-FMX'[i % 4]}`);
     switch (i % 4) {
       case 1:
         await store.storeFlags(user.id, inbox.id, [r.uid], 'add', ['\\Flagged']);
