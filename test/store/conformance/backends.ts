@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import { toObjectId } from '../../../src/store/object-ids.js';
+import { mailboxQuotaLimit } from '../../../src/settings/resolve.js';
 import type { Store } from '../../../src/store/store.js';
 import { tempDir } from '../../helpers/tmp.js';
 
@@ -130,7 +131,8 @@ export const sqliteBackend: Backend = {
     return { location: join(tmp.dir, 'store.sqlite'), remove: async () => tmp.cleanup() };
   },
   async open(location) {
-    const store = await SqliteStore.open(location);
+    // the quota rule as the server composes it: the limit from the settings the store holds
+    const store = await SqliteStore.open(location, { quotaLimit: mailboxQuotaLimit });
     const inspector = new SqliteInspector(location);
     return {
       store, inspector, location,

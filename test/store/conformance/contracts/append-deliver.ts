@@ -50,7 +50,7 @@ export const contracts: Contract[] = [
       const a = await user();
       const b = await user();
       const raw = msg('delivered');
-      const out = await store.deliver([a.id, b.id, a.id], raw);
+      const out = (await store.deliver([a.id, b.id, a.id], raw)).delivered;
       assert.deepEqual([...out.keys()].sort(), [a.id, b.id].sort());
       for (const u of [a, b]) {
         const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
@@ -60,7 +60,7 @@ export const contracts: Contract[] = [
         assert.ok((await store.readBlob(list[0]!.blobHash)).equals(raw));
       }
       assert.notEqual(out.get(a.id)!.objectId, out.get(b.id)!.objectId);
-      const junk = await store.deliver([a.id], msg('spam'), { specialUse: '\\Junk', flags: ['$Junk'] });
+      const junk = (await store.deliver([a.id], msg('spam'), { specialUse: '\\Junk', flags: ['$Junk'] })).delivered;
       const junkFolder = await store.getSpecialFolder(a.id, '\\Junk');
       const j = await store.getMessageByUid(a.id, junkFolder.id, junk.get(a.id)!.uid);
       assert.deepEqual(j?.flags, ['$Junk']);

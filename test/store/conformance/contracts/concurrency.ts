@@ -9,7 +9,6 @@ function oneWinsOneExists(r: { ok: unknown[]; errors: Array<{ kind: string }> })
   assert.deepEqual(r.errors.map((e) => e.kind), ['exists']);
 }
 
-const UNTYPED = 'on main the loser of the race gets the driver\'s raw UNIQUE-constraint error, not StoreError "exists" (issue 11: "driver errors leak"); the store-api branch turns it into a typed error';
 
 export const contracts: Contract[] = [
   {
@@ -21,7 +20,6 @@ export const contracts: Contract[] = [
   },
   {
     name: 'the same folder created twice at once: one succeeds, the other is "exists"',
-    todo: UNTYPED,
     async run({ store, user }) {
       const u = await user();
       oneWinsOneExists(await settleTyped([0, 1].map(() => store.createFolder(u.id, 'Race'))));
@@ -29,7 +27,6 @@ export const contracts: Contract[] = [
   },
   {
     name: 'two folders renamed to one name at once: one succeeds, the other is "exists"',
-    todo: UNTYPED,
     async run({ store, user }) {
       const u = await user();
       const a = await store.createFolder(u.id, 'A');
@@ -39,7 +36,6 @@ export const contracts: Contract[] = [
   },
   {
     name: 'one address added to two users at once: one succeeds, the other is "exists"',
-    todo: UNTYPED,
     async run({ store, user }) {
       const a = await user();
       const b = await user();
@@ -48,7 +44,6 @@ export const contracts: Contract[] = [
   },
   {
     name: 'the same mailbox database created twice at once: one succeeds, the other is "exists"',
-    todo: UNTYPED,
     async run({ store }) {
       oneWinsOneExists(await settleTyped([0, 1].map(() => store.createDatabase('Raced Database'))));
     },
