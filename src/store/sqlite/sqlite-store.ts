@@ -366,7 +366,7 @@ export class SqliteStore implements Store {
       if (renameMovesMessages(folder.name)) {
         // RFC 3501 6.3.5 (rules.ts): INBOX's messages move to a new folder, INBOX stays, empty
         const newId = this.insertFolder(userId, newName, null);
-        const msgs = this.q('SELECT id, uid FROM messages WHERE folder_id = ? ORDER BY uid').all(folderId) as Array<{ id: number; uid: number }>;
+        const msgs = this.q('SELECT id, uid, object_id FROM messages WHERE folder_id = ? ORDER BY uid').all(folderId) as Array<{ id: number; uid: number; object_id: number }>;
         const highest = this.q('SELECT highest_modseq FROM folders WHERE id = ?').pluck().get(folderId) as number;
         let uid = 1;
         for (const m of msgs) this.q('UPDATE messages SET folder_id = ?, uid = ? WHERE id = ?').run(newId, uid++, m.id);
@@ -377,6 +377,11 @@ export class SqliteStore implements Store {
         const modseq = highest + 1;
         const rec = this.q('INSERT OR REPLACE INTO expunged (folder_id, uid, modseq) VALUES (?, ?, ?)');
         for (const m of msgs) rec.run(folderId, m.uid, modseq);
+        // and for a folder sync of INBOX (changesSince with folderId) they left, as after a MOVE:
+        // a tombstone naming INBOX, so the new folder reports them as created and INBOX as destroyed
+        const first = takeChangeStates((sql) => this.q(sql), msgs.length);
+        const tomb = this.q("INSERT INTO tombstones (user_id, state, kind, object_id, folder_id, time) VALUES (?, ?, 'message', ?, (SELECT object_id FROM folders WHERE id = ?), unixepoch())");
+        msgs.forEach((m, i) => tomb.run(userId, first + i, m.object_id, folderId));
         this.q('UPDATE folders SET highest_modseq = ? WHERE id = ?').run(modseq, folderId);
         return modseq;
       }
