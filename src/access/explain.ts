@@ -5,7 +5,7 @@ import type { SessionGovernor } from '../governor/governor.js';
 import { LOGON_ANSWERS, pop3Line, storeLimitRefusal } from './answers.js';
 import { normaliseClientAddress } from './client-address.js';
 import type { BruteForceGuard } from './brute-force-guard.js';
-import { authRefusal, checkPassword, connectionLimitsOf, lockoutRefusal, type AccessContext } from './logon.js';
+import { authRefusal, connectionLimitsOf, lockoutRefusal, type AccessContext } from './logon.js';
 import type { LogonRefusal } from './refusal.js';
 import { RECLAIM_SETTING } from '../governor/reclaim.js';
 
@@ -63,7 +63,8 @@ function clientSees(protocol: ExplainProtocol, r: LogonRefusal): string {
  * (guard check, ConnectionLimits.check, SessionGovernor.wouldRefuse), in the pipeline's order,
  * without reserving, counting or opening anything. The brute-force guard (and the address in
  * the answers) needs `from`, the client's address; the password layer needs `password` (checked
- * with the pipeline's checkPassword, not counted as a failure).
+ * against the store in full, not through the credential cache, so that nothing is cached; not
+ * counted as a failure).
  */
 export async function explainAccess(
   state: AccessState,
@@ -91,7 +92,7 @@ export async function explainAccess(
   // 2. the password (only when given): what a wrong one would be answered, counted as the next failure
   let authR = null;
   if (opts.password !== undefined) {
-    const right = (await checkPassword(state, user.address, opts.password)) !== null;
+    const right = (await state.store.verifyPassword(user.address, opts.password)) !== null;
     const failures = from ? await state.bruteForceGuard.failures(from) : 0;
     authR = right ? null : authRefusal(state.bruteForceGuard.policy.lockoutAfter, failures + 1, ip);
     layers.push({

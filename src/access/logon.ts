@@ -20,6 +20,7 @@ import { LOCKOUT_RULE, type LogonRefusal } from './refusal.js';
 import type { BruteForceGuard, GuardLockout } from './brute-force-guard.js';
 import type { Metrics } from '../observability/metrics.js';
 import { recordLogon, type LogonLog } from './record-logon.js';
+import type { CredentialCache } from './credentials.js';
 
 /**
  * What the pipeline needs of the server (the ServerContext has it all; access does not import
@@ -27,6 +28,8 @@ import { recordLogon, type LogonLog } from './record-logon.js';
  */
 export interface AccessContext {
   store: Pick<Store, 'verifyPassword'>;
+  /** The verified-credentials cache (credentials.ts): the pipeline's password step. */
+  credentials: Pick<CredentialCache, 'verify'>;
   settings: LiveSettings;
   governor: SessionGovernor;
   events: EventLog;
@@ -67,11 +70,11 @@ const EVENT_PROTOCOL: Record<ServiceKind, string> = { imap: 'IMAP4', pop3: 'POP3
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * The password check, in one place for every front end. (The verified-credentials cache of
- * issue 12 item 3 replaces this call with `ctx.credentials.verify(identity, password)`.)
+ * The password check, in one place for every front end: through the verified-credentials cache,
+ * so that a client logging on again within its TTL skips scrypt (a wrong password never does).
  */
-export async function checkPassword(ctx: Pick<AccessContext, 'store'>, identity: string, password: string): Promise<User | null> {
-  return ctx.store.verifyPassword(identity, password);
+export async function checkPassword(ctx: Pick<AccessContext, 'credentials'>, identity: string, password: string): Promise<User | null> {
+  return ctx.credentials.verify(identity, password);
 }
 
 /** The protocol/throttling limits of a front end; SMTP has none. */

@@ -7,6 +7,7 @@ import type { AccessContext } from '../access/logon.js';
 import type { BruteForceGuard } from '../access/brute-force-guard.js';
 import type { SharedState } from '../shared-state/shared-state.js';
 import type { Clock } from '../shared-state/clock.js';
+import type { CredentialCache } from '../access/credentials.js';
 import type { ServerConfig } from './config.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Log } from '../observability/log.js';
@@ -35,6 +36,8 @@ export interface ServerContext {
   state: SharedState;
   /** Where time comes from, so that windows and TTLs can be tested with a manual clock. */
   clock: Clock;
+  /** Verified-credentials cache: every front end checks passwords through it (verify), never the store directly. */
+  credentials: CredentialCache;
   tls: TlsMaterial;
   dataDir: string;
   /** Host name shown in greetings, events and the web mail error page. */

@@ -12,6 +12,7 @@ import { ConnectionLimits } from '../access/connection-limits.js';
 import { BruteForceGuard, type GuardPolicy } from '../access/brute-force-guard.js';
 import { InProcessState } from '../shared-state/in-process-state.js';
 import { systemClock, type Clock } from '../shared-state/clock.js';
+import { CredentialCache } from '../access/credentials.js';
 import { ensureTls } from './tls.js';
 import type { ServerContext } from './context.js';
 import { defaultConfig, type ServerConfig } from './config.js';
@@ -73,9 +74,11 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
     ews: new ConnectionLimits('ews', settings), eas: new ConnectionLimits('eas', settings),
   };
   exposeGovernorReadings(metrics, governor, connections);
+  const credentials = new CredentialCache(store, settings);
+  const bruteForceGuard = new BruteForceGuard(state, events, opts.guardPolicy);
+  bruteForceGuard.onLockout((identity) => credentials.forget(identity));
   return {
-    store, changes, settings, governor, events, state, clock, connections, metrics, log,
-    bruteForceGuard: new BruteForceGuard(state, events, opts.guardPolicy),
+    store, changes, settings, governor, events, state, clock, connections, metrics, log, credentials, bruteForceGuard,
     tls: { key: tls.key, cert: tls.cert },
     dataDir: dir,
     computer,

@@ -11,7 +11,7 @@ export type SettingScope = 'server' | 'overridable';
 export interface SettingDef {
   name: string;
   aliases: string[];
-  group: 'store' | 'objects' | 'pop' | 'imap' | 'throttling' | 'smtp' | 'web';
+  group: 'store' | 'objects' | 'pop' | 'imap' | 'throttling' | 'smtp' | 'web' | 'access';
   type: SettingType;
   default: number | boolean | string;
   min?: number;
@@ -206,6 +206,18 @@ export const SETTINGS: SettingDef[] = [
     aliases: ['smtp.MaxConnectionFromSingleIP'],
     group: 'smtp', type: 'int', default: 100, min: 1, max: 25_000, scope: 'server',
     description: 'SMTP connections accepted from one client IP address.',
+  },
+  {
+    name: 'Credential Cache TTL Seconds',
+    aliases: ['credential-cache-ttl', 'auth_cache_ttl'],
+    group: 'access', type: 'int', default: 900, min: 0, max: 86_400, scope: 'server',
+    description: 'Seconds a verified password is remembered (as an HMAC, never the password) so that logons skip scrypt; 0 turns the cache off. Wrong passwords are never remembered; set-password and user remove apply at once.',
+  },
+  {
+    name: 'Credential Cache Size',
+    aliases: ['credential-cache-size', 'auth_cache_size'],
+    group: 'access', type: 'int', default: 10_000, min: 1, max: 1_000_000, scope: 'server',
+    description: 'Identities the credential cache remembers at most (least recently used out first).',
   },
   {
     name: 'Default Mailbox Quota Bytes',

@@ -123,6 +123,13 @@ export interface Store {
   isLocalDomain(domain: string): Promise<boolean>;
   /** Returns the user when the password is right, null otherwise (unknown user included, in the same time). */
   verifyPassword(identity: string, password: string): Promise<User | null>;
+  /**
+   * What a verified-credentials cache (access/credentials.ts) checks on each hit, without hashing:
+   * the user an identity names now and a stamp that changes whenever that user's password changes,
+   * also when another process (the CLI) changed it; null when the identity names no user (removed).
+   * One indexed read.
+   */
+  credentialStamp(identity: string): Promise<{ user: User; stamp: string } | null>;
   /** `invalid` password, `not-found` user. */
   setPassword(userId: number, password: string): Promise<void>;
   /** The user, their folders, messages, subscriptions and user-scoped settings, atomically. `not-found`. */

@@ -31,3 +31,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const key = await scrypt(password, salt, expected.length, { N: n, r, p, maxmem: 64 * 1024 * 1024 });
   return timingSafeEqual(key, expected);
 }
+
+/**
+ * The salt of a stored hash: random per hashPassword, so it changes whenever the password is set,
+ * and safe to hold (it is no secret). The whole text for a hash not in our format.
+ */
+export function passwordSalt(stored: string): string {
+  const parts = stored.split('$');
+  return parts.length === 6 && parts[0] === 'scrypt' ? parts[4] : stored;
+}

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import { analyseMessage } from '../analyse.js';
-import { hashPassword, verifyPassword } from '../../util/password.js';
+import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.js';
 import { openSqliteDatabase } from './open.js';
 import { ADDRESS_DOMAIN } from './schema.js';
 import { toStoreError, typedErrorsOnly } from './backend-errors.js';
@@ -204,11 +204,15 @@ export class SqliteStore implements Store {
     return (this.q(`${SqliteStore.USER_SELECT} ORDER BY u.address`).all() as UserRow[]).map((r) => this.toUser(r));
   }
 
-  async findUser(identity: string): Promise<User | null> {
+  private findUserRow(identity: string): UserRow | undefined {
     const id = identity.trim().toLowerCase();
-    const r = (id.includes('@')
+    return (id.includes('@')
       ? this.q(`${SqliteStore.USER_SELECT} JOIN addresses a ON a.user_id = u.id WHERE a.address = ?`).get(id)
       : this.q(`${SqliteStore.USER_SELECT} WHERE u.alias = ?`).get(id)) as UserRow | undefined;
+  }
+
+  async findUser(identity: string): Promise<User | null> {
+    const r = this.findUserRow(identity);
     return r ? this.toUser(r) : null;
   }
 
@@ -216,6 +220,12 @@ export class SqliteStore implements Store {
     const d = normaliseDomain(domain);
     if (!d) return false;
     return this.q(`SELECT 1 FROM addresses WHERE ${ADDRESS_DOMAIN} = ? LIMIT 1`).get(d) !== undefined;
+  }
+
+  async credentialStamp(identity: string): Promise<{ user: User; stamp: string } | null> {
+    const r = this.findUserRow(identity);
+    // the hash's salt: random for every hashPassword, so any set-password changes it, and it is not secret
+    return r ? { user: this.toUser(r), stamp: passwordSalt(r.password_hash) } : null;
   }
 
   async getUser(id: number): Promise<User | null> {
