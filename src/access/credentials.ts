@@ -32,8 +32,8 @@ export class CredentialCache {
   misses = 0;
 
   constructor(
-    private readonly store: Store,
-    private readonly settings: LiveSettings,
+    private readonly store: Pick<Store, 'verifyPassword' | 'credentialStamp'>,
+    private readonly settings: Pick<LiveSettings, 'int'>,
     private readonly now: () => number = Date.now,
   ) {}
 
