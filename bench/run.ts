@@ -13,6 +13,7 @@ import { benchPop3 } from './pop3.js';
 import { benchImap } from './imap.js';
 import { benchSmtp } from './smtp.js';
 import { benchOwa } from './owa.js';
+import { benchLogon } from './logon.js';
 import { dovecotVersion } from './lib/dovecot.js';
 import { cpuModel } from './lib/proc.js';
 import { fmtSummary, log, ratio, type BenchOutcome } from './lib/stats.js';
@@ -24,6 +25,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   imap: benchImap,
   smtp: benchSmtp,
   owa: benchOwa,
+  logon: benchLogon,
 };
 
 /** bench/ in the source tree (dist/bench/run.js → ../../bench). */

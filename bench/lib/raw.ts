@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 
 /**
  * A raw TCP connection with a pull-style reader, shared by the POP3, IMAP and SMTP/LMTP
@@ -22,13 +23,14 @@ export class RawConn {
     sock.on('error', (e) => this.finish(e));
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawConn> {
+  /** `secure`: implicit TLS (imaps, pop3s, submissions); the benchmark servers' certificates are self-signed, so not verified. */
+  static connect(port: number, host = '127.0.0.1', secure = false): Promise<RawConn> {
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ port, host });
+      const sock = secure ? tls.connect({ port, host, rejectUnauthorized: false }) : net.connect({ port, host });
       sock.setNoDelay(true);
       const onErr = (e: Error) => reject(e);
       sock.once('error', onErr);
-      sock.once('connect', () => {
+      sock.once(secure ? 'secureConnect' : 'connect', () => {
         sock.off('error', onErr);
         resolve(new RawConn(sock));
       });
@@ -116,8 +118,8 @@ export class RawConn {
 export class Pop3Client {
   private constructor(readonly conn: RawConn) {}
 
-  static async connect(port: number): Promise<Pop3Client> {
-    const c = new Pop3Client(await RawConn.connect(port));
+  static async connect(port: number, secure = false): Promise<Pop3Client> {
+    const c = new Pop3Client(await RawConn.connect(port, undefined, secure));
     await c.expectOk('greeting');
     return c;
   }
@@ -175,8 +177,8 @@ export class ImapClient {
   private seq = 0;
   private constructor(readonly conn: RawConn) {}
 
-  static async connect(port: number): Promise<ImapClient> {
-    const c = new ImapClient(await RawConn.connect(port));
+  static async connect(port: number, secure = false): Promise<ImapClient> {
+    const c = new ImapClient(await RawConn.connect(port, undefined, secure));
     const greeting = await c.conn.line();
     if (!greeting.startsWith('* OK')) throw new Error(`IMAP greeting: ${greeting}`);
     return c;
@@ -234,8 +236,8 @@ export class ImapClient {
 export class SmtpClient {
   private constructor(readonly conn: RawConn) {}
 
-  static async connect(port: number, lmtp: boolean, heloName = 'client.bench.test'): Promise<SmtpClient> {
-    const c = new SmtpClient(await RawConn.connect(port));
+  static async connect(port: number, lmtp: boolean, heloName = 'client.bench.test', secure = false): Promise<SmtpClient> {
+    const c = new SmtpClient(await RawConn.connect(port, undefined, secure));
     await c.reply(220, 'greeting');
     c.conn.write(`${lmtp ? 'LHLO' : 'EHLO'} ${heloName}\r\n`);
     await c.reply(250, lmtp ? 'LHLO' : 'EHLO');
