@@ -234,11 +234,10 @@ export class SqliteStore implements Store {
   }
 
   async verifyPassword(identity: string, password: string): Promise<User | null> {
-    const user = await this.findUser(identity);
-    const row = user ? (this.q('SELECT password_hash FROM users WHERE id = ?').get(user.id) as { password_hash: string }) : null;
+    const row = this.findUserRow(identity);
     // hash even for unknown users so that timing does not tell which addresses exist
     const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH);
-    return ok && user ? user : null;
+    return ok && row ? this.toUser(row) : null;
   }
 
   async setPassword(userId: number, password: string): Promise<void> {
