@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import type { User } from '../store/types.js';
 import type { LiveSettings } from '../settings/resolve.js';
+import { systemClock, type Clock } from '../shared-state/clock.js';
 
 export const CREDENTIAL_CACHE_TTL = 'Credential Cache TTL Seconds';
 export const CREDENTIAL_CACHE_SIZE = 'Credential Cache Size';
@@ -34,7 +35,7 @@ export class CredentialCache {
   constructor(
     private readonly store: Pick<Store, 'verifyPassword' | 'credentialStamp'>,
     private readonly settings: Pick<LiveSettings, 'int'>,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** The drop-in for Store.verifyPassword: the user when the password is right, null otherwise. */
@@ -46,7 +47,7 @@ export class CredentialCache {
     }
     const key = normaliseIdentity(identity);
     const entry = this.entries.get(key);
-    if (entry && this.now() - entry.created >= ttlMs) this.entries.delete(key);
+    if (entry && this.clock.now() - entry.created >= ttlMs) this.entries.delete(key);
     else if (entry) {
       const current = await this.store.credentialStamp(identity);
       if (current && current.user.id === entry.userId && timingSafeEqual(entry.mac, this.mac(current.user.id, current.stamp, password))) {
@@ -64,7 +65,7 @@ export class CredentialCache {
     const before = await this.store.credentialStamp(identity);
     const user = await this.store.verifyPassword(identity, password);
     if (user && before && before.user.id === user.id && epoch === this.epoch) {
-      this.remember(key, { userId: user.id, mac: this.mac(user.id, before.stamp, password), created: this.now() });
+      this.remember(key, { userId: user.id, mac: this.mac(user.id, before.stamp, password), created: this.clock.now() });
     }
     return user;
   }

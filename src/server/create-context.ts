@@ -74,7 +74,7 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
     ews: new ConnectionLimits('ews', settings), eas: new ConnectionLimits('eas', settings),
   };
   exposeGovernorReadings(metrics, governor, connections);
-  const credentials = new CredentialCache(store, settings);
+  const credentials = new CredentialCache(store, settings, clock);
   const bruteForceGuard = new BruteForceGuard(state, events, opts.guardPolicy);
   bruteForceGuard.onLockout((identity) => credentials.forget(identity));
   return {

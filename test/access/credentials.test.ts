@@ -6,6 +6,7 @@ import { LiveSettings } from '../../src/settings/resolve.js';
 import { CredentialCache, CREDENTIAL_CACHE_SIZE, CREDENTIAL_CACHE_TTL } from '../../src/access/credentials.js';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers/tmp.js';
+import { ManualClock } from '../../src/shared-state/clock.js';
 import { startTestServer } from '../helpers/server.js';
 import { LineClient } from '../helpers/line-client.js';
 import { run } from '../helpers/run.js';
@@ -14,7 +15,7 @@ import { DEFAULT_GUARD_POLICY } from '../../src/access/brute-force-guard.js';
 import { logon } from '../../src/access/logon.js';
 
 /** The real store, with its password checks (the scrypt path) counted. */
-async function withCache(fn: (t: { store: SqliteStore; settings: LiveSettings; cache: CredentialCache; scrypts: () => number; clock: { ms: number } }) => Promise<void>): Promise<void> {
+async function withCache(fn: (t: { store: SqliteStore; settings: LiveSettings; cache: CredentialCache; scrypts: () => number; clock: ManualClock }) => Promise<void>): Promise<void> {
   const tmp = tempDir();
   const store = await openDataStore(join(tmp.dir, 'data'), true);
   try {
@@ -28,8 +29,8 @@ async function withCache(fn: (t: { store: SqliteStore; settings: LiveSettings; c
       },
       credentialStamp: (identity: string) => store.credentialStamp(identity),
     };
-    const clock = { ms: 1_000_000 };
-    const cache = new CredentialCache(counted, settings, () => clock.ms);
+    const clock = new ManualClock();
+    const cache = new CredentialCache(counted, settings, clock);
     await fn({ store, settings, cache, scrypts: () => scrypts, clock });
   } finally {
     await store.close();
@@ -74,14 +75,14 @@ test('entries expire after the TTL (injected clock), and a shorter TTL applies a
   await withCache(async ({ store, settings, cache, scrypts, clock }) => {
     await store.createUser({ address: 'alice@example.com', password: 'pw' });
     await cache.verify('alice@example.com', 'pw');
-    clock.ms += 899_000;
+    clock.advance(899_000);
     await cache.verify('alice@example.com', 'pw');
     assert.equal(scrypts(), 1, 'within the default 900 s');
-    clock.ms += 1_000;
+    clock.advance(1_000);
     await cache.verify('alice@example.com', 'pw');
     assert.equal(scrypts(), 2, 'expired at 900 s');
     await setServer(store, settings, CREDENTIAL_CACHE_TTL, '10');
-    clock.ms += 10_000;
+    clock.advance(10_000);
     await cache.verify('alice@example.com', 'pw');
     assert.equal(scrypts(), 3, 'the live TTL of 10 s applies to the entry made before');
   });
