@@ -224,6 +224,15 @@ export async function benchLogon(): Promise<BenchOutcome> {
     if (popBytes.on !== undefined && popBytes.dovecot !== undefined && popBytes.on !== popBytes.dovecot) {
       notes.push(`POP3 RETR body bytes per round differ: Mailwarden ${popBytes.on}, Dovecot ${popBytes.dovecot}.`);
     }
+    if (dc) {
+      // the machine is shared: rounds next to each other see about the same load, so the ratio of
+      // each round's pair is steadier than the ratio of the medians
+      const paired = (side: 'off' | 'on', m: Metric) => values[side][m].map((v, i) => v / values.dovecot[m][i]);
+      for (const m of METRICS) {
+        const on = paired('on', m);
+        notes.push(`${m}: per-round ratio cache on / Dovecot ${on.map((q) => q.toFixed(2)).join(', ')} (median ${summarise(on).median.toFixed(2)}); cache off / Dovecot median ${summarise(paired('off', m)).median.toFixed(2)}; on / off median ${summarise(values.on[m].map((v, i) => v / values.off[m][i])).median.toFixed(1)}×.`);
+      }
+    }
     const what: Record<Metric, { metric: string; unit: string }> = {
       imap: { metric: `(a) IMAP over TLS, ${IMAP_CLIENTS} clients × ${IMAP_SESSIONS} sessions of LOGIN, LIST, STATUS, SELECT, FETCH, STORE, APPEND, STORE, EXPUNGE, LOGOUT`, unit: 'commands/s' },
       pop3: { metric: `(b) POP3 over TLS download, ${POP_CLIENTS} clients: USER/PASS, STAT, UIDL, RETR ${POP_PER_USER} (10–100 KB), QUIT`, unit: 'MB/s' },
