@@ -24,9 +24,10 @@ export class RawConn {
   }
 
   /** `secure`: implicit TLS (imaps, pop3s, submissions); the benchmark servers' certificates are self-signed, so not verified. */
-  static connect(port: number, host = '127.0.0.1', secure = false): Promise<RawConn> {
+  /** `localAddress`: the client's own address (e.g. 127.0.1.N), so that many clients are many addresses. */
+  static connect(port: number, host = '127.0.0.1', secure = false, localAddress?: string): Promise<RawConn> {
     return new Promise((resolve, reject) => {
-      const sock = secure ? tls.connect({ port, host, rejectUnauthorized: false }) : net.connect({ port, host });
+      const sock = secure ? tls.connect({ port, host, localAddress, rejectUnauthorized: false } as tls.ConnectionOptions) : net.connect({ port, host, localAddress });
       sock.setNoDelay(true);
       const onErr = (e: Error) => reject(e);
       sock.once('error', onErr);
@@ -118,8 +119,8 @@ export class RawConn {
 export class Pop3Client {
   private constructor(readonly conn: RawConn) {}
 
-  static async connect(port: number, secure = false): Promise<Pop3Client> {
-    const c = new Pop3Client(await RawConn.connect(port, undefined, secure));
+  static async connect(port: number, secure = false, localAddress?: string): Promise<Pop3Client> {
+    const c = new Pop3Client(await RawConn.connect(port, undefined, secure, localAddress));
     await c.expectOk('greeting');
     return c;
   }
@@ -177,8 +178,8 @@ export class ImapClient {
   private seq = 0;
   private constructor(readonly conn: RawConn) {}
 
-  static async connect(port: number, secure = false): Promise<ImapClient> {
-    const c = new ImapClient(await RawConn.connect(port, undefined, secure));
+  static async connect(port: number, secure = false, localAddress?: string): Promise<ImapClient> {
+    const c = new ImapClient(await RawConn.connect(port, undefined, secure, localAddress));
     const greeting = await c.conn.line();
     if (!greeting.startsWith('* OK')) throw new Error(`IMAP greeting: ${greeting}`);
     return c;
@@ -236,8 +237,8 @@ export class ImapClient {
 export class SmtpClient {
   private constructor(readonly conn: RawConn) {}
 
-  static async connect(port: number, lmtp: boolean, heloName = 'client.bench.test', secure = false): Promise<SmtpClient> {
-    const c = new SmtpClient(await RawConn.connect(port, undefined, secure));
+  static async connect(port: number, lmtp: boolean, heloName = 'client.bench.test', secure = false, localAddress?: string): Promise<SmtpClient> {
+    const c = new SmtpClient(await RawConn.connect(port, undefined, secure, localAddress));
     await c.reply(220, 'greeting');
     c.conn.write(`${lmtp ? 'LHLO' : 'EHLO'} ${heloName}\r\n`);
     await c.reply(250, lmtp ? 'LHLO' : 'EHLO');
