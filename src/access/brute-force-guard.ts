@@ -5,7 +5,7 @@ import type { SharedState } from '../shared-state/shared-state.js';
 export interface GuardPolicy {
   /** Failures are counted in a window that starts at the first one. */
   windowMs: number;
-  /** This many failures (checks in flight included) in the window lock the address out. */
+  /** This many failures in the window lock the address out (checks in flight never exceed what is left). */
   lockoutAfter: number;
   lockoutMs: number;
   /** Each failure delays its answer by delayStepMs × failures so far, up to maxDelayMs. */
@@ -20,7 +20,7 @@ export const DEFAULT_GUARD_POLICY: GuardPolicy = {
 /** The guard's state for one address, as the pipeline and `access explain` see it. */
 export interface GuardLockout {
   clientAddress: string;
-  /** Failures (and checks in flight) counted in the window. */
+  /** Failures counted in the window. */
   failures: number;
   limit: number;
   retryAfterMs: number;
@@ -34,18 +34,28 @@ export interface GuardSlot {
 
 const failKey = (ip: string) => `auth-fail:${ip}`;
 const lockKey = (ip: string) => `auth-lock:${ip}`;
+const pendingKey = (ip: string) => `auth-pending:${ip}`;
+/** A password check never takes this long; bounds what a node that died mid-check leaves counted. */
+const PENDING_TTL_MS = 60_000;
+/** How often a waiting attempt looks again when the check it waits for runs on another node. */
+const RECHECK_MS = 100;
 
 /**
  * Failed logons per client address, on the shared state so that every front end (and, later,
- * every node) counts the same failures. A password is checked only after a slot is reserved
- * with one atomic increment of `auth-fail:<ip>`: N parallel attempts from one address get at
- * most `lockoutAfter` password checks, whatever their interleaving. A failure keeps its slot
- * (it is the failure count), a success gives it back. When the count reaches the limit the
- * address is locked (`auth-lock:<ip>`, set once with a TTL, so one event per lockout) and its
- * count starts over after the lockout. Windows and TTLs follow the shared state's clock.
+ * every node) counts the same failures. Two counters per address: `auth-fail:<ip>`, the failures
+ * in the window (it starts at the first), and `auth-pending:<ip>`, the password checks in flight.
+ * A password is checked only when failures + checks in flight stay within `lockoutAfter`, so N
+ * parallel guesses from one address get at most `lockoutAfter` checks whatever their
+ * interleaving; an attempt that would go over waits for a check in flight to settle instead of
+ * being refused, so many right passwords at once from one address (a NAT'd office, a client
+ * opening connections in parallel) all get in. When the failures reach the limit the address is
+ * locked (`auth-lock:<ip>`, set once with a TTL, so one event per lockout) and its count starts
+ * over after the lockout. Windows and TTLs follow the shared state's clock.
  */
 export class BruteForceGuard {
   private readonly lockoutHooks: Array<(identity: string, clientAddress: string) => void> = [];
+  /** Attempts of this node waiting for a check in flight to settle, per address. */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly state: SharedState,
@@ -58,12 +68,22 @@ export class BruteForceGuard {
     this.lockoutHooks.push(hook);
   }
 
-  /** Failures (and checks in flight) counted for the address in its window now. */
+  /** Failures counted for the address in its window now. */
   async failures(ip: string): Promise<number> {
     return Number((await this.state.get(failKey(ip))) ?? 0);
   }
 
-  /** What reserve() would answer now, without reserving anything (`access explain --from`). */
+  /** Password checks in flight for the address (all nodes). */
+  async inFlight(ip: string): Promise<number> {
+    return Number((await this.state.get(pendingKey(ip))) ?? 0);
+  }
+
+  /** Attempts on this node waiting for a check in flight to settle. */
+  waiting(ip: string): number {
+    return this.waiters.get(ip)?.size ?? 0;
+  }
+
+  /** What reserve() would answer now about a lockout, without reserving anything (`access explain --from`). */
   async check(ip: string): Promise<GuardLockout | null> {
     const locked = await this.lockedFor(ip);
     if (locked) return locked;
@@ -72,36 +92,40 @@ export class BruteForceGuard {
     return { clientAddress: ip, failures, limit: this.policy.lockoutAfter, retryAfterMs: (await this.state.ttl(failKey(ip))) ?? 0 };
   }
 
-  /** Reserves one password check for the address, or says why it is refused. */
+  /**
+   * Reserves one password check for the address, or says why it is refused. While the checks in
+   * flight could use up what the window has left, it waits for one of them to settle.
+   */
   async reserve(ip: string): Promise<{ ok: true; slot: GuardSlot } | { ok: false; lockout: GuardLockout }> {
-    const locked = await this.lockedFor(ip);
-    if (locked) return { ok: false, lockout: locked };
-    const n = await this.state.increment(failKey(ip), 1, { ttlMs: this.policy.windowMs });
-    const lockedMeanwhile = await this.lockedFor(ip);
-    if (lockedMeanwhile) {
-      // another attempt locked the address between the two steps (and reset the count)
-      await this.giveBack(ip);
-      return { ok: false, lockout: lockedMeanwhile };
+    for (;;) {
+      const locked = await this.check(ip);
+      if (locked) return { ok: false, lockout: locked };
+      const inFlight = await this.state.increment(pendingKey(ip), 1, { ttlMs: PENDING_TTL_MS });
+      const failures = await this.failures(ip);
+      if (failures + inFlight <= this.policy.lockoutAfter) {
+        const lockedMeanwhile = await this.lockedFor(ip);
+        if (!lockedMeanwhile) return { ok: true, slot: { clientAddress: ip, settled: false } };
+        // another attempt locked the address between the steps
+        await this.decrement(pendingKey(ip));
+        return { ok: false, lockout: lockedMeanwhile };
+      }
+      // the checks in flight could fill the window: wait until one settles, then decide again
+      const settledSignal = this.nextSettle(ip);
+      await this.decrement(pendingKey(ip));
+      await settledSignal;
     }
-    if (n > this.policy.lockoutAfter) {
-      // every check the window allows is used or in flight: refuse without touching the password
-      await this.giveBack(ip);
-      const retryAfterMs = (await this.state.ttl(failKey(ip))) ?? this.policy.lockoutMs;
-      return { ok: false, lockout: { clientAddress: ip, failures: n - 1, limit: this.policy.lockoutAfter, retryAfterMs } };
-    }
-    return { ok: true, slot: { clientAddress: ip, settled: false } };
   }
 
   /**
-   * The password was wrong: the slot stays counted. Locks the address when the count reaches
-   * the limit. Returns the failures counted and how long to wait before answering.
+   * The password was wrong: one failure more in the window. Locks the address when the count
+   * reaches the limit. Returns the failures counted and how long to wait before answering.
    */
   async failed(slot: GuardSlot, protocol: string, identity: string): Promise<{ failures: number; delayMs: number }> {
     if (slot.settled) return { failures: 0, delayMs: 0 };
     slot.settled = true;
     const ip = slot.clientAddress;
-    // absent: the window ended, or a lockout reset the count, while this password was checked
-    const failures = Number((await this.state.get(failKey(ip))) ?? 1);
+    const failures = await this.state.increment(failKey(ip), 1, { ttlMs: this.policy.windowMs });
+    await this.decrement(pendingKey(ip));
     if (failures >= this.policy.lockoutAfter) {
       const { lockoutMs } = this.policy;
       if (await this.state.setIfAbsent(lockKey(ip), String(failures), { ttlMs: lockoutMs })) {
@@ -116,14 +140,16 @@ export class BruteForceGuard {
         }
       }
     }
+    this.wake(ip);
     return { failures, delayMs: Math.min(this.policy.delayStepMs * failures, this.policy.maxDelayMs) };
   }
 
-  /** The password was right: the slot is given back (earlier failures stay counted). */
+  /** The password was right (or not checked): the check is no longer in flight; earlier failures stay counted. */
   async succeeded(slot: GuardSlot): Promise<void> {
     if (slot.settled) return;
     slot.settled = true;
-    await this.giveBack(slot.clientAddress);
+    await this.decrement(pendingKey(slot.clientAddress));
+    this.wake(slot.clientAddress);
   }
 
   /** Forgets an address's failures and lockout (an administrator's unlock). */
@@ -139,13 +165,33 @@ export class BruteForceGuard {
     return { clientAddress: ip, failures, limit: this.policy.lockoutAfter, retryAfterMs: ttl };
   }
 
-  /** Takes one back from the counter, never below zero and never creating it (a lockout may have reset it). */
-  private async giveBack(ip: string): Promise<void> {
+  /** Resolves when a check of this address settles on this node, or after RECHECK_MS (one on another node). */
+  private nextSettle(ip: string): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(ip);
+      if (!set) this.waiters.set(ip, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        set!.delete(done);
+        if (set!.size === 0 && this.waiters.get(ip) === set) this.waiters.delete(ip);
+        resolve();
+      };
+      const timer = setTimeout(done, RECHECK_MS);
+      set.add(done);
+    });
+  }
+
+  private wake(ip: string): void {
+    for (const done of [...(this.waiters.get(ip) ?? [])]) done();
+  }
+
+  /** Takes one from a counter, never below zero and never creating it (a lockout or expiry may have removed it). */
+  private async decrement(key: string): Promise<void> {
     for (;;) {
-      const v = await this.state.get(failKey(ip));
+      const v = await this.state.get(key);
       if (v === null) return;
       const n = Number(v);
-      if (await this.state.compareAndSet(failKey(ip), v, n <= 1 ? null : String(n - 1), { keepTtl: true })) return;
+      if (await this.state.compareAndSet(key, v, n <= 1 ? null : String(n - 1), { keepTtl: true })) return;
     }
   }
 }

@@ -56,19 +56,36 @@ test('the guard on shared state: reserved slots, lockout, window and lockout exp
   const srv = await startTestServer({ clock, guardPolicy: POLICY });
   try {
     const guard = srv.ctx.bruteForceGuard;
-    // 20 parallel reservations from one address: exactly lockoutAfter get a password check
-    const tries = await Promise.all(Array.from({ length: 20 }, () => guard.reserve('192.0.2.7')));
-    const slots = tries.flatMap((t) => (t.ok ? [t.slot] : []));
+    // 20 parallel reservations from one address: lockoutAfter get a password check at once,
+    // the others wait for one of those to settle instead of being refused
+    type Reserved = Awaited<ReturnType<typeof guard.reserve>>;
+    const done: Reserved[] = [];
+    let onDone = () => {};
+    const resolvedCount = (n: number) => new Promise<void>((resolve) => {
+      onDone = () => done.length >= n && resolve();
+      onDone();
+    });
+    for (let i = 0; i < 20; i++) void guard.reserve('192.0.2.7').then((r) => { done.push(r); onDone(); });
+    await resolvedCount(5);
+    const slots = done.flatMap((t) => (t.ok ? [t.slot] : []));
     assert.equal(slots.length, 5);
-    assert.equal(await guard.check('192.0.2.7') !== null, true, 'all checks in flight: a sixth is refused');
-    // one succeeds: its slot comes back, so one more may try
-    await guard.succeeded(slots.pop()!);
-    assert.equal(await guard.check('192.0.2.7'), null);
-    for (const s of slots) await guard.failed(s, 'imap', 'guess@example.com');
+    // the other 15 register as waiting (each after taking back its tentative count)
+    const until = async (cond: () => boolean | Promise<boolean>) => { while (!(await cond())) await new Promise((r) => setImmediate(r)); };
+    await until(async () => guard.waiting('192.0.2.7') === 15 && (await guard.inFlight('192.0.2.7')) === 5);
+    assert.equal(await guard.check('192.0.2.7'), null, 'checks in flight are not failures');
+    // one succeeds (a right password): one waiting attempt gets its check
+    await guard.succeeded(slots.shift()!);
+    await resolvedCount(6);
+    assert.ok(done[5].ok);
+    slots.push(done[5].slot);
+    for (const s of slots.slice(0, 4)) await guard.failed(s, 'imap', 'guess@example.com');
     assert.equal(await guard.check('192.0.2.7'), null, '4 failures of 5');
-    const fifth = await guard.reserve('192.0.2.7');
-    assert.ok(fifth.ok);
-    await guard.failed(fifth.slot, 'imap', 'guess@example.com');
+    await until(async () => guard.waiting('192.0.2.7') === 14 && (await guard.inFlight('192.0.2.7')) === 1);
+    assert.equal(done.length, 6, 'one check in flight and 4 failures: the others still wait');
+    await guard.failed(slots[4], 'imap', 'guess@example.com');
+    await resolvedCount(20);
+    assert.equal(done.filter((r) => r.ok).length, 6, 'the fifth failure locks the address: every waiting attempt is refused');
+    assert.equal(await guard.inFlight('192.0.2.7'), 0);
     const locked = await guard.check('192.0.2.7');
     assert.ok(locked);
     assert.equal(locked.retryAfterMs, POLICY.lockoutMs);
@@ -89,6 +106,24 @@ test('the guard on shared state: reserved slots, lockout, window and lockout exp
     clock.advance(POLICY.windowMs);
     await failFourTimes();
     assert.equal(await guard.check('192.0.2.8'), null);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('many right passwords at once from one address (a NAT\'d office, a client opening connections in parallel) all get in: they wait for checks in flight, never refused', async () => {
+  const srv = await startTestServer({ plaintext: true, guardPolicy: POLICY });
+  try {
+    const user = await srv.addUser('office@example.com');
+    const N = 3 * POLICY.lockoutAfter; // 15: within the 16 service sessions
+    const answers = await Promise.all(Array.from({ length: N }, async () => {
+      const { c, answer } = await imapLogin(srv.port('imap'), user.address, 'secret-pw');
+      c.destroy();
+      return answer;
+    }));
+    assert.deepEqual(answers.filter((a) => !/^a1 OK /.test(a)), [], 'every right password is let in');
+    assert.equal(await srv.ctx.bruteForceGuard.inFlight('127.0.0.1'), 0);
+    assert.equal(await srv.ctx.bruteForceGuard.failures('127.0.0.1'), 0);
   } finally {
     await srv.close();
   }
