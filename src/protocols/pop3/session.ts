@@ -123,10 +123,12 @@ export class Pop3Session {
   }
 
   private resetIdle(): void {
-    if (this.state !== 'TRANSACTION') return;
+    // closed: the client may leave while the maildrop opens, after adopt()
+    if (this.state !== 'TRANSACTION' || this.closed) return;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     const ms = this.ctx.settings.int('PopSettings.AuthenticatedConnectionTimeout') * 1000;
     this.idleTimer = setTimeout(() => this.timeout('-ERR [SYS/TEMP] Idle too long; closing'), ms);
+    this.idleTimer.unref(); // the listener keeps the server alive; a session's timer must not keep a closed one
   }
 
   private timeout(text: string): void {
