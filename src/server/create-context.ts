@@ -2,6 +2,8 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openThreadedStore } from '../store/sqlite/threaded/threaded-store.js';
+import type { Store } from '../store/store.js';
 import { InProcessChangeBus, type ChangeBus } from '../store/change-bus.js';
 import { StoreError } from '../store/errors.js';
 import { LiveSettings, mailboxQuotaLimit } from '../settings/resolve.js';
@@ -52,6 +54,22 @@ export async function openDataStore(dataDir: string, create: boolean, changes?: 
   return SqliteStore.open(file, { changes, quotaLimit: mailboxQuotaLimit, ...(log ? { onBackgroundError: (what: string, err: unknown) => log.error({ err }, `store: ${what}`) } : {}) });
 }
 
+/**
+ * The server's store: its SQLite work on a thread of its own (store/sqlite/threaded/), so that
+ * no client of the node waits while another one's query runs. MAILWARDEN_STORE_THREAD=0 runs
+ * it on the event loop as before (for comparison measurements). The CLI opens SqliteStore
+ * directly (openDataStore): one command, nothing to share its event loop with.
+ */
+async function openServerStore(dataDir: string, changes: ChangeBus, log: Log): Promise<Store> {
+  if (process.env.MAILWARDEN_STORE_THREAD === '0') return openDataStore(dataDir, true, changes, log);
+  const file = join(prepareDataDir(dataDir, true), STORE_FILE);
+  return openThreadedStore(file, changes, {
+    // the store thread imports this module for the options that are functions (openDataStore's)
+    optionsModule: new URL('./store-thread-options.js', import.meta.url).href,
+    onBackgroundError: (what, err) => log.error({ err }, `store: ${what}`),
+  });
+}
+
 /** Everything a running server (or an in-process test server) shares between front ends. */
 export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig; clock?: Clock; guardPolicy?: GuardPolicy; log?: Log } = {}): Promise<ServerContext> {
   const clock = opts.clock ?? systemClock;
@@ -59,7 +77,7 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   const log = opts.log ?? createLog(logLevel(config.log.level));
   const metrics = new Metrics();
   const changes = new InProcessChangeBus((err) => log.error({ err }, 'store change listener failed'));
-  const store = instrumentStore(await openDataStore(dataDir, true, changes, log), metrics);
+  const store = instrumentStore(await openServerStore(dataDir, changes, log), metrics);
   const dir = resolve(dataDir);
   const tls = await ensureTls(dir);
   const settings = new LiveSettings(store);

@@ -90,7 +90,7 @@ export interface WireError {
 
 export type WriteOutcome = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
 
-function toWire(err: unknown): WireError {
+export function toWire(err: unknown): WireError {
   const e = err as { message?: string; kind?: string; code?: string };
   return { message: String(e?.message ?? err), kind: e?.kind, code: e?.code };
 }

@@ -5,7 +5,7 @@ import type { ToWriter } from './write-worker.js';
 
 type FromWriter = { results: WriteOutcome[] } | { closed: true };
 
-function fromWire(e: WireError): Error {
+export function fromWire(e: WireError): Error {
   if (e.kind) return new StoreError(e.kind as StoreErrorKind, e.message);
   return Object.assign(new Error(e.message), e.code ? { code: e.code } : {});
 }

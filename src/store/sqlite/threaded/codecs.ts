@@ -1,0 +1,61 @@
+/**
+ * Compact forms for the few answers too big for structured clone. Cloning a listing of 10,000
+ * MessageSummary objects cost the main thread 21 ms to take apart (bench/store-hop.ts), more
+ * than building it on the main thread did (15 ms); as columns in one Float64Array (moved, not
+ * copied), the distinct flag sets and one string of hashes it costs a few. Every other operation needs no entry here.
+ */
+import type { MessageSummary } from '../../types.js';
+
+export interface ResultCodec<T, W> {
+  /** On the store thread: the wire form and the memory to move with it. */
+  encode(value: T): { wire: W; transfer: ArrayBuffer[] };
+  /** On the main thread. */
+  decode(wire: W): T;
+}
+
+interface SummaryColumns {
+  /** id, uid, modseq, internal date, size of message i at [5i … 5i+4]. */
+  numbers: Float64Array;
+  /** The distinct flag sets, and per message the index of its own. */
+  flagSets: string[][];
+  flagOf: Uint32Array;
+  /** The blob hashes joined by newlines (one string clones as one copy). */
+  hashes: string;
+}
+
+const summaries: ResultCodec<MessageSummary[], SummaryColumns> = {
+  encode(list) {
+    const numbers = new Float64Array(list.length * 5);
+    const flagOf = new Uint32Array(list.length);
+    const sets = new Map<string, number>();
+    const flagSets: string[][] = [];
+    const hashes = new Array<string>(list.length);
+    list.forEach((m, i) => {
+      numbers.set([m.id, m.uid, m.modseq, m.internalDate.getTime(), m.size], i * 5);
+      const key = m.flags.join('\0');
+      let k = sets.get(key);
+      if (k === undefined) {
+        sets.set(key, (k = flagSets.length));
+        flagSets.push([...m.flags]);
+      }
+      flagOf[i] = k;
+      hashes[i] = m.blobHash;
+    });
+    return { wire: { numbers, flagSets, flagOf, hashes: hashes.join('\n') }, transfer: [numbers.buffer as ArrayBuffer, flagOf.buffer as ArrayBuffer] };
+  },
+  decode({ numbers, flagSets, flagOf, hashes }) {
+    const flags = flagSets; // one array per combination, shared between messages, as SqliteStore.listMessages does
+    const hash = flagOf.length ? hashes.split('\n') : [];
+    const out = new Array<MessageSummary>(flagOf.length);
+    for (let i = 0; i < out.length; i++) {
+      const o = i * 5;
+      out[i] = { id: numbers[o]!, uid: numbers[o + 1]!, modseq: numbers[o + 2]!, flags: flags[flagOf[i]!]!, internalDate: new Date(numbers[o + 3]!), size: numbers[o + 4]!, blobHash: hash[i]! };
+    }
+    return out;
+  },
+};
+
+/** By store method name. */
+export const RESULT_CODECS: Record<string, ResultCodec<never, never> | undefined> = {
+  listMessages: summaries as unknown as ResultCodec<never, never>,
+};

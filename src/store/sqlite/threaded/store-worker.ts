@@ -1,0 +1,82 @@
+/**
+ * The store thread: one SqliteStore (its connection, migrations at open, and its own writer
+ * thread for group-committed deliveries) that answers calls by method name, so that SQLite's
+ * work runs here and never on the server's event loop. Calls are served in arrival order on
+ * one connection, as they were on the main thread: a read sent after a write resolved sees it.
+ * Committed changes go back as messages before the answer of the call that made them; the
+ * main thread publishes them on the server's ChangeBus.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { SqliteStore } from '../sqlite-store.js';
+import { toWire } from '../write-ops.js';
+import type { ChangeBus, StoreChange } from '../../change-bus.js';
+import type { StoreOptions } from '../../store.js';
+import { RESULT_CODECS } from './codecs.js';
+import { findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
+
+const port = parentPort!;
+const send = (m: FromStoreThread, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+/** Publishes to the main thread; nothing subscribes on this side. */
+const toMainThread: ChangeBus = {
+  publish: (change: StoreChange) => send({ change }),
+  subscribeUser: () => () => undefined,
+  subscribeFolder: () => () => undefined,
+  close: async () => undefined,
+};
+
+const { file, organisation, serverName, optionsModule } = workerData as { file: string; organisation?: string; serverName?: string; optionsModule?: string };
+/** Options that are functions (a quota rule): from a module the composition root names. */
+const moduleOptions = optionsModule ? ((await import(optionsModule)) as { storeOptions: StoreOptions }).storeOptions : {};
+const onBackgroundError = (what: string, err: unknown) => send({ backgroundError: { what, error: toWire(err) } });
+
+/** The store's methods by name: what the main thread may call (new operations need no code here). */
+function methodNames(store: object): string[] {
+  const names = new Set<string>();
+  for (let p = Object.getPrototypeOf(store) as object | null; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    for (const n of Object.getOwnPropertyNames(p)) if (n !== 'constructor' && typeof (store as Record<string, unknown>)[n] === 'function') names.add(n);
+  }
+  return [...names];
+}
+
+async function answer(store: SqliteStore, methods: Set<string>, id: number, method: string, args: unknown[]): Promise<void> {
+  try {
+    if (!methods.has(method)) throw new TypeError(`the store has no operation ${method}`);
+    const fn = (store as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
+    const value = await fn.apply(store, args);
+    const codec = RESULT_CODECS[method];
+    if (codec) {
+      const { wire, transfer } = codec.encode(value as never);
+      send({ id, ok: true, value: wire, buffers: [], coded: true }, transfer);
+      return;
+    }
+    const transfer = new Set<ArrayBuffer>();
+    const buffers = findBuffers(value, transfer);
+    send({ id, ok: true, value, buffers }, [...transfer]);
+  } catch (err) {
+    send({ id, ok: false, error: toWire(err) });
+  }
+}
+
+function serve(store: SqliteStore): void {
+  const methods = new Set(methodNames(store));
+  send({ opened: [...methods] });
+  port.on('message', (m: ToStoreThread) => {
+    if ('close' in m) {
+      void store.close().finally(() => {
+        send({ closed: true });
+        port.close();
+      });
+      return;
+    }
+    void answer(store, methods, m.id, m.method, restoreBuffers(m.args, m.buffers));
+  });
+}
+
+try {
+  serve(await SqliteStore.open(file, { ...moduleOptions, organisation, serverName, changes: toMainThread, onBackgroundError }));
+} catch (err) {
+  // the port delivers this before it closes; the thread then ends, having nothing else to do
+  send({ openError: toWire(err) });
+  port.close();
+}

@@ -1,0 +1,104 @@
+import { Worker } from 'node:worker_threads';
+import { StoreError } from '../../errors.js';
+import { fromWire } from '../writer-thread.js';
+import type { ChangeBus } from '../../change-bus.js';
+import type { Store } from '../../store.js';
+import { RESULT_CODECS } from './codecs.js';
+import { findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
+
+/** A Store whose SQLite work runs on a thread of its own (see store-worker.ts). */
+export type ThreadedStore = Store & {
+  readonly changes: ChangeBus;
+  readonly file: string;
+};
+
+/**
+ * Opens the store at `file` on a store thread and answers the Store interface by forwarding
+ * each call, by method name, to it: the server's event loop never waits for SQLite (a flag
+ * change blocked it 10–34 ms while deliveries ran). Opening checks and migrates the file there
+ * and fails as SqliteStore.open would (the same StoreError kinds). Changes the thread commits
+ * are published on `changes` here, before the call that made them resolves.
+ */
+export interface ThreadedStoreOptions {
+  organisation?: string;
+  serverName?: string;
+  /** URL of a module exporting `storeOptions` (StoreOptions with functions, which cannot be posted), imported by the thread. */
+  optionsModule?: string;
+  /** Where failures of the store's own timers go (default: console.error). */
+  onBackgroundError?: (what: string, err: Error) => void;
+}
+
+export async function openThreadedStore(file: string, changes: ChangeBus, opts: ThreadedStoreOptions = {}): Promise<ThreadedStore> {
+  const thread = new StoreThread(file, changes, opts);
+  const methods = await thread.opened;
+  const store: Record<string, unknown> = { backend: 'sqlite', changes, file, close: () => thread.close() };
+  for (const name of methods) if (!(name in store)) store[name] = (...args: unknown[]) => thread.call(name, args);
+  return store as unknown as ThreadedStore;
+}
+
+class StoreThread {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { method: string; resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private closing: Promise<void> | null = null;
+  private stopped: Error | null = null;
+  readonly opened: Promise<string[]>;
+
+  constructor(file: string, private readonly changes: ChangeBus, opts: ThreadedStoreOptions) {
+    const { onBackgroundError = (what, err) => console.error(`store: ${what}:`, err), ...data } = opts;
+    this.worker = new Worker(new URL('./store-worker.js', import.meta.url), { workerData: { file, ...data } });
+    let opened!: (m: string[]) => void;
+    let failed!: (e: Error) => void;
+    this.opened = new Promise<string[]>((resolve, reject) => ((opened = resolve), (failed = reject)));
+    this.worker.on('message', (m: FromStoreThread) => {
+      if ('change' in m) this.changes.publish(m.change);
+      else if ('id' in m) this.settle(m);
+      else if ('backgroundError' in m) onBackgroundError(m.backgroundError.what, fromWire(m.backgroundError.error));
+      else if ('opened' in m) {
+        this.worker.unref(); // held only while calls are outstanding, as the writer thread
+        opened(m.opened);
+      } else if ('openError' in m) failed(fromWire(m.openError));
+    });
+    const gone = (err: Error) => {
+      this.stopped ??= err;
+      failed(err);
+      for (const w of this.waiting.values()) w.reject(err); // not answered: may or may not be committed
+      this.waiting.clear();
+    };
+    this.worker.on('error', gone);
+    this.worker.once('exit', (code) => gone(new StoreError('read-only', `the store thread stopped (exit code ${code})`)));
+  }
+
+  call(method: string, args: unknown[]): Promise<unknown> {
+    if (this.closing || this.stopped) return Promise.reject(this.stopped ?? new StoreError('read-only', 'the store is closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { method, resolve, reject });
+      if (this.waiting.size === 1) this.worker.ref();
+      // the caller keeps its Buffers (it may use them after): they are copied, not moved
+      const buffers = args.flatMap((a, i) => findBuffers(a, null, [i]));
+      this.worker.postMessage({ id, method, args, buffers } satisfies ToStoreThread);
+    });
+  }
+
+  private settle(m: Extract<FromStoreThread, { id: number }>): void {
+    const w = this.waiting.get(m.id);
+    if (!w) return;
+    this.waiting.delete(m.id);
+    if (this.waiting.size === 0 && !this.closing) this.worker.unref();
+    if (m.ok) w.resolve(m.coded ? RESULT_CODECS[w.method]!.decode(m.value as never) : restoreBuffers(m.value, m.buffers));
+    else w.reject(fromWire(m.error));
+  }
+
+  /** Lets the calls already sent finish, commits the writer thread's writes, then stops the thread. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.stopped) return;
+      this.worker.ref();
+      const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+      this.worker.postMessage({ close: true } satisfies ToStoreThread);
+      await exited;
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,127 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openThreadedStore, type ThreadedStore } from '../../src/store/sqlite/threaded/threaded-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { InProcessChangeBus } from '../../src/store/change-bus.js';
+import { StoreError } from '../../src/store/errors.js';
+import type { StoreChange } from '../../src/store/store.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const msg = (i: number, body = 'x') => Buffer.from(`From: a@example.com\r\nTo: b@example.com\r\nSubject: m${i}\r\n\r\n${body}\r\n`);
+
+async function withThreaded(fn: (store: ThreadedStore, bus: InProcessChangeBus, file: string) => Promise<void>): Promise<void> {
+  const tmp = tempDir();
+  const file = join(tmp.dir, 'store.sqlite');
+  const bus = new InProcessChangeBus();
+  const store = await openThreadedStore(file, bus);
+  try {
+    await fn(store, bus, file);
+  } finally {
+    await store.close();
+    tmp.cleanup();
+  }
+}
+
+test('the store thread answers every operation as SqliteStore does: Buffers, Dates, Maps, typed arrays, shared flags', async () => {
+  await withThreaded(async (store, _bus, file) => {
+    const u = await store.createUser({ address: 'thread@example.com', password: 'pw' });
+    assert.ok(u.createdAt instanceof Date);
+    const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
+    const delivered = await store.deliver([u.id], msg(1, 'delivered'));
+    assert.ok(delivered instanceof Map);
+    // a Buffer that is a slice of a bigger one (Node's pool): the bytes of the slice only
+    const pooled = Buffer.concat([Buffer.from('junk'), msg(2, 'appended')]).subarray(4);
+    await store.append(u.id, inbox.id, pooled, { flags: ['\\Seen'], internalDate: new Date(1_700_000_000_000) });
+    const list = await store.listMessages(u.id, inbox.id);
+    assert.deepEqual(list.map((m) => m.uid), [1, 2]);
+    assert.ok(list[1]!.internalDate instanceof Date);
+    assert.equal(list[1]!.internalDate.getTime(), 1_700_000_000_000);
+    const raw = await store.readBlob(list[1]!.blobHash);
+    assert.ok(Buffer.isBuffer(raw), 'readBlob gives a Buffer');
+    assert.equal(raw.toString(), msg(2, 'appended').toString());
+    const idx = await store.listMessageIndex(u.id, inbox.id);
+    assert.ok(idx.uids instanceof Uint32Array);
+    assert.deepEqual([...idx.uids], [1, 2]);
+    // what the thread answers equals what the store on this thread answers
+    const direct = await SqliteStore.open(file);
+    try {
+      assert.deepEqual(await store.listMessages(u.id, inbox.id), await direct.listMessages(u.id, inbox.id));
+      assert.deepEqual(await store.listMessagePage(u.id, inbox.id, 0, 10), await direct.listMessagePage(u.id, inbox.id, 0, 10));
+      assert.deepEqual(await store.listFolders(u.id), await direct.listFolders(u.id));
+    } finally {
+      await direct.close();
+    }
+  });
+});
+
+test('a read sent after a write resolved sees it; changes are published here before the write resolves', async () => {
+  await withThreaded(async (store, bus) => {
+    const u = await store.createUser({ address: 'ryw@example.com', password: 'pw' });
+    const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
+    const heard: StoreChange[] = [];
+    bus.subscribeUser(u.id, (c) => heard.push(c));
+    for (let i = 0; i < 20; i++) {
+      const a = await store.append(u.id, inbox.id, msg(i));
+      assert.equal(heard.at(-1)?.modseq, a.modseq, 'the append was published before it resolved');
+      const f = await store.storeFlags(u.id, inbox.id, [a.uid], 'add', ['\\Flagged']);
+      assert.equal(heard.at(-1)?.kind, 'flags');
+      assert.equal((await store.getMessageByUid(u.id, inbox.id, a.uid))!.modseq, f.changed[0]!.modseq);
+      assert.deepEqual((await store.getMessageByUid(u.id, inbox.id, a.uid))!.flags, ['\\Flagged']);
+    }
+    assert.equal((await store.folderStatus(u.id, inbox.id)).messages, 20);
+  });
+});
+
+test('errors cross the thread with their kind; an unknown operation and a closed store are refused', async () => {
+  await withThreaded(async (store) => {
+    const u = await store.createUser({ address: 'err@example.com', password: 'pw' });
+    await assert.rejects(store.createFolder(u.id, 'INBOX'), (e: unknown) => e instanceof StoreError && e.kind === 'exists');
+    await assert.rejects(store.folderStatus(u.id, 999_999), (e: unknown) => e instanceof StoreError && e.kind === 'not-found');
+    assert.equal((store as unknown as Record<string, unknown>).noSuchOperation, undefined);
+  });
+  const tmp = tempDir();
+  try {
+    const store = await openThreadedStore(join(tmp.dir, 's.sqlite'), new InProcessChangeBus());
+    await store.close();
+    await assert.rejects(store.listUsers(), (e: unknown) => e instanceof StoreError);
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('opening refuses what SqliteStore.open refuses, with the same kind', async () => {
+  const tmp = tempDir();
+  try {
+    const file = join(tmp.dir, 'not-a-store.sqlite');
+    writeFileSync(file, 'plain text, not SQLite');
+    await assert.rejects(openThreadedStore(file, new InProcessChangeBus()), (e: unknown) => e instanceof StoreError && e.kind === 'not-a-mailwarden-database');
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('close commits the writes already sent: every acknowledged and pending append is there after reopening', async () => {
+  const tmp = tempDir();
+  try {
+    const file = join(tmp.dir, 'store.sqlite');
+    const store = await openThreadedStore(file, new InProcessChangeBus());
+    const u = await store.createUser({ address: 'close@example.com', password: 'pw' });
+    const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
+    const pending = Array.from({ length: 50 }, (_, i) => store.append(u.id, inbox.id, msg(i)));
+    const closed = store.close();
+    const settled = await Promise.allSettled(pending);
+    await closed;
+    const ok = settled.filter((s) => s.status === 'fulfilled').length;
+    const reopened = await SqliteStore.open(file);
+    try {
+      assert.equal((await reopened.listMessages(u.id, inbox.id)).length, ok);
+      assert.equal(ok, 50, 'writes sent before close were committed');
+    } finally {
+      await reopened.close();
+    }
+  } finally {
+    tmp.cleanup();
+  }
+});
