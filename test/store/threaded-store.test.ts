@@ -29,7 +29,7 @@ test('the store thread answers every operation as SqliteStore does: Buffers, Dat
     const u = await store.createUser({ address: 'thread@example.com', password: 'pw' });
     assert.ok(u.createdAt instanceof Date);
     const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
-    const delivered = await store.deliver([u.id], msg(1, 'delivered'));
+    const { delivered } = await store.deliver([u.id], msg(1, 'delivered'));
     assert.ok(delivered instanceof Map);
     // a Buffer that is a slice of a bigger one (Node's pool): the bytes of the slice only
     const pooled = Buffer.concat([Buffer.from('junk'), msg(2, 'appended')]).subarray(4);
