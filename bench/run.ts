@@ -1,7 +1,8 @@
 /**
  * Runs the benchmarks (all, or those named: `node dist/bench/run.js pop3 store`), prints a
  * table and rewrites bench/RESULTS.md. Results of benchmarks not run this time are kept from
- * bench/results.json, so running one benchmark updates only its section.
+ * bench/results.json, so running one benchmark updates only its section; the hand-written sections
+ * after them (titles saying "hand-written") are kept.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, release } from 'node:os';
@@ -109,6 +110,16 @@ function markdown(stored: Stored): string {
   return out.join('\n');
 }
 
+/** Sections below the generated ones whose title says "hand-written" (A/B runs, session notes) are kept as they are. */
+const HAND_WRITTEN = /^## .*hand-written/m;
+
+function writeResults(stored: Stored): void {
+  const file = join(BENCH_DIR, 'RESULTS.md');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const at = previous.search(HAND_WRITTEN);
+  writeFileSync(file, markdown(stored) + (at >= 0 ? '\n' + previous.slice(at) : ''));
+}
+
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   for (const w of wanted) if (!BENCHES[w]) throw new Error(`unknown benchmark "${w}" (choose from ${Object.keys(BENCHES).join(', ')})`);
@@ -135,7 +146,7 @@ async function main(): Promise<void> {
     }
     // write after every benchmark so that a long run keeps what it measured
     writeFileSync(jsonFile, JSON.stringify(stored, null, 2) + '\n');
-    writeFileSync(join(BENCH_DIR, 'RESULTS.md'), markdown(stored));
+    writeResults(stored);
   }
   printTable(done);
   process.stdout.write(`wrote ${join(BENCH_DIR, 'RESULTS.md')}\n`);
