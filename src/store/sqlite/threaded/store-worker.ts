@@ -61,15 +61,21 @@ async function answer(store: SqliteStore, methods: Set<string>, id: number, meth
 function serve(store: SqliteStore): void {
   const methods = new Set(methodNames(store));
   send({ opened: [...methods] });
+  /** Calls being answered: close waits for their answers to be sent, or the port would drop them. */
+  const answering = new Set<Promise<void>>();
   port.on('message', (m: ToStoreThread) => {
     if ('close' in m) {
-      void store.close().finally(() => {
-        send({ closed: true });
-        port.close();
-      });
+      void Promise.allSettled([...answering])
+        .then(() => store.close())
+        .finally(() => {
+          send({ closed: true });
+          port.close();
+        });
       return;
     }
-    void answer(store, methods, m.id, m.method, restoreBuffers(m.args, m.buffers));
+    const a = answer(store, methods, m.id, m.method, restoreBuffers(m.args, m.buffers));
+    answering.add(a);
+    void a.finally(() => answering.delete(a));
   });
 }
 
