@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createUsers, mwTempDir, openFileLimit, openSeedStore, putBenchSettings, spawnNode, startMailwarden, type MailwardenProcess } from './lib/mailwarden.js';
 import { buildBigFolder, benchFlags } from './store.js';
-import { delayResults, formatDelay, measureDelays, startIdleProbe, type EventLoopDelay } from './lib/event-loop-delay.js';
+import { delayResults, formatDelay, RoundDelays } from './lib/event-loop-delay.js';
 import { log, nowMs, runs, sleep, summarise, type BenchOutcome, type BenchResult, type Summary } from './lib/stats.js';
 
 const CLIENTS = 50;
@@ -253,21 +253,11 @@ export async function benchImap(): Promise<BenchOutcome> {
       log(`imap ${s.key} warm-up: ${(w.commands / (w.ms / 1000)).toFixed(0)} commands/s`);
     }
     const n = runs(5);
-    const loopDelays: EventLoopDelay[] = [];
-    const idleDelays: EventLoopDelay[] = [];
-    const idleProbe = startIdleProbe();
+    const delays = new RoundDelays(mw?.eventLoopDelay);
     try {
       for (let r = 0; r < n; r++) {
         for (const s of sides) {
-          let delay: EventLoopDelay | null = null;
-          let m: Awaited<ReturnType<typeof mixedRound>>;
-          if (s.key === 'mw') {
-            const d = await measureDelays(mw!.eventLoopDelay, idleProbe.delay, () => mixedRound(s.port, users, appendMsg));
-            ({ result: m, server: delay } = d);
-            loopDelays.push(d.server);
-            idleDelays.push(d.idle);
-            log(`  idle Node process meanwhile: ${formatDelay(d.idle)}`);
-          } else m = await mixedRound(s.port, users, appendMsg);
+          const { result: m, delay } = await delays.round(s.key === 'mw', () => mixedRound(s.port, users, appendMsg));
           cmdRates[s.key].push(m.commands / (m.ms / 1000));
           const b = await bigMailbox(s.port, 'list@bench.test');
           bigMs[s.key].push(b.ms);
@@ -275,7 +265,7 @@ export async function benchImap(): Promise<BenchOutcome> {
         }
       }
     } finally {
-      idleProbe.stop();
+      delays.stop();
     }
     if (IDLE > 0) {
       for (const s of sides) {
@@ -286,7 +276,7 @@ export async function benchImap(): Promise<BenchOutcome> {
     const one = (v: number | undefined): Summary | undefined => (v === undefined ? undefined : summarise([v]));
     const results: BenchResult[] = [
       { bench: 'imap', metric: `mixed load, ${CLIENTS} clients × ${SESSIONS} sessions × ${COMMANDS_PER_SESSION} commands`, unit: 'commands/s', better: 'higher', mw: mw ? summarise(cmdRates.mw) : undefined, dovecot: dc ? summarise(cmdRates.dovecot) : undefined, note: `logons: Mailwarden scrypt, Dovecot ${dovecotScheme()}` },
-      ...delayResults('imap', 'the mixed load', loopDelays, idleDelays),
+      ...delayResults('imap', 'the mixed load', delays.server, delays.idle),
       { bench: 'imap', metric: `SELECT + UID FETCH 1:* (FLAGS), ${BIG.toLocaleString('en-US')} messages (warm)`, unit: 'ms', better: 'lower', mw: mw ? summarise(bigMs.mw) : undefined, dovecot: dc ? summarise(bigMs.dovecot) : undefined },
     ];
     if (IDLE > 0) {

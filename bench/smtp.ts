@@ -10,7 +10,7 @@ import { SmtpClient } from './lib/raw.js';
 import { dataPayload, makeMessages } from './lib/messages.js';
 import { dovecotMissing, startDovecot, type Dovecot } from './lib/dovecot.js';
 import { createUsers, mwTempDir, openSeedStore, putBenchSettings, startMailwarden, type MailwardenProcess } from './lib/mailwarden.js';
-import { delayResults, formatDelay, measureDelays, startIdleProbe, type EventLoopDelay } from './lib/event-loop-delay.js';
+import { delayResults, formatDelay, RoundDelays } from './lib/event-loop-delay.js';
 import { log, nowMs, runs, summarise, type BenchOutcome } from './lib/stats.js';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,27 +79,17 @@ export async function benchSmtp(): Promise<BenchOutcome> {
     // warm-up: 200 messages each (creates the Maildirs / warms the caches)
     for (const s of sides) await round(s.port, s.lmtp, payloads.slice(0, 200));
     const n = runs(3);
-    const loopDelays: EventLoopDelay[] = [];
-    const idleDelays: EventLoopDelay[] = [];
-    const idleProbe = startIdleProbe();
+    const delays = new RoundDelays(mw?.eventLoopDelay);
     try {
       for (let r = 0; r < n; r++) {
         for (const s of sides) {
-          let delay: EventLoopDelay | null = null;
-          let x: Awaited<ReturnType<typeof round>>;
-          if (s.key === 'mw') {
-            const d = await measureDelays(mw!.eventLoopDelay, idleProbe.delay, () => round(s.port, s.lmtp, payloads));
-            ({ result: x, server: delay } = d);
-            loopDelays.push(d.server);
-            idleDelays.push(d.idle);
-            log(`  idle Node process meanwhile: ${formatDelay(d.idle)}`);
-          } else x = await round(s.port, s.lmtp, payloads);
+          const { result: x, delay } = await delays.round(s.key === 'mw', () => round(s.port, s.lmtp, payloads));
           rates[s.key].push(x.sent / (x.ms / 1000));
           log(`smtp ${s.key} round ${r + 1}/${n}: ${rates[s.key].at(-1)!.toFixed(0)} messages/s (${(x.ms / 1000).toFixed(1)} s)${delay ? `; ${formatDelay(delay)}` : ''}`);
         }
       }
     } finally {
-      idleProbe.stop();
+      delays.stop();
     }
     if (dc) {
       const dir = join(dc.maildir(user(0)), 'new');
@@ -112,7 +102,7 @@ export async function benchSmtp(): Promise<BenchOutcome> {
       notes,
       results: [
         { bench: 'smtp', metric: `deliver ${MESSAGES.toLocaleString('en-US')} messages (4–64 KB), ${CONNECTIONS} connections, ${USERS} users — Mailwarden SMTP vs Dovecot LMTP`, unit: 'messages/s', better: 'higher', mw: mw ? summarise(rates.mw) : undefined, dovecot: dc ? summarise(rates.dovecot) : undefined },
-        ...delayResults('smtp', 'the deliveries', loopDelays, idleDelays),
+        ...delayResults('smtp', 'the deliveries', delays.server, delays.idle),
       ],
     };
   } finally {

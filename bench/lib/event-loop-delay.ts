@@ -6,7 +6,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { summarise, type BenchResult } from './stats.js';
+import { log, summarise, type BenchResult } from './stats.js';
 
 /** Delay percentiles over one window, in ms. */
 export interface EventLoopDelay {
@@ -88,4 +88,31 @@ export async function measureDelays<T>(server: ReturnType<typeof eventLoopDelayO
   const result = await load();
   const [s, i] = await Promise.all([server.read(), probe.read()]);
   return { result, server: s, idle: i };
+}
+
+/**
+ * The event-loop delays of a benchmark's load rounds: Mailwarden's rounds are measured (the
+ * server's delay, and an idle Node process's at the same time as the baseline for waiting for a
+ * core); Dovecot's rounds just run.
+ */
+export class RoundDelays {
+  readonly server: EventLoopDelay[] = [];
+  readonly idle: EventLoopDelay[] = [];
+  private readonly probe = startIdleProbe();
+
+  constructor(private readonly serverDelay: ReturnType<typeof eventLoopDelayOf> | undefined) {}
+
+  /** Runs one round of the load, measured when `measure` (Mailwarden's side); `delay` is the server's. */
+  async round<T>(measure: boolean, load: () => Promise<T>): Promise<{ result: T; delay: EventLoopDelay | null }> {
+    if (!measure || !this.serverDelay) return { result: await load(), delay: null };
+    const d = await measureDelays(this.serverDelay, this.probe.delay, load);
+    this.server.push(d.server);
+    this.idle.push(d.idle);
+    log(`  idle Node process meanwhile: ${formatDelay(d.idle)}`);
+    return { result: d.result, delay: d.server };
+  }
+
+  stop(): void {
+    this.probe.stop();
+  }
 }
