@@ -4,22 +4,10 @@ import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreError } from '../../src/store/errors.js';
 import { tempDir } from '../helpers/tmp.js';
-import { mailboxQuotaLimit } from '../../src/settings/resolve.js';
+import { withStore } from './with-store.js';
 
 const msg = (i: number, body = 'x') => Buffer.from(`From: a@example.com\r\nTo: b@example.com\r\nSubject: m${i}\r\n\r\n${body}\r\n`);
 
-async function withStore(fn: (store: SqliteStore, file: string) => Promise<void>): Promise<void> {
-  const tmp = tempDir();
-  const file = join(tmp.dir, 'store.sqlite');
-  // the quota rule comes from settings/, as the composition root passes it in
-  const store = await SqliteStore.open(file, { quotaLimit: mailboxQuotaLimit });
-  try {
-    await fn(store, file);
-  } finally {
-    await store.close();
-    tmp.cleanup();
-  }
-}
 
 test('listMessages and listMessageIndex agree, in UID order, with flags, sizes, MODSEQs and changedSince', async () => {
   await withStore(async (store) => {

@@ -7,22 +7,11 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreError, type StoreErrorKind } from '../../src/store/errors.js';
 import { toStoreError } from '../../src/store/sqlite/backend-errors.js';
-import { mailboxQuotaLimit } from '../../src/settings/resolve.js';
 import { tempDir } from '../helpers/tmp.js';
+import { withStore } from './with-store.js';
 
 const msg = (i: number | string, body = 'x') => Buffer.from(`From: a@example.com\r\nTo: b@example.com\r\nSubject: m${i}\r\n\r\n${body}\r\n`);
 
-async function withStore(fn: (store: SqliteStore, file: string) => Promise<void>): Promise<void> {
-  const tmp = tempDir();
-  const file = join(tmp.dir, 'store.sqlite');
-  const store = await SqliteStore.open(file, { quotaLimit: mailboxQuotaLimit });
-  try {
-    await fn(store, file);
-  } finally {
-    await store.close();
-    tmp.cleanup();
-  }
-}
 
 const kindIs = (kind: StoreErrorKind) => (e: unknown) => e instanceof StoreError && e.kind === kind;
 
