@@ -30,6 +30,7 @@ export const LAYERS = [
   { name: 'pop3', rank: 6, frontEnd: true, paths: ['src/protocols/pop3'] },
   { name: 'smtp', rank: 6, frontEnd: true, paths: ['src/protocols/smtp'] },
   { name: 'web', rank: 6, frontEnd: true, paths: ['src/web'] },
+  { name: 'ews', rank: 6, frontEnd: true, paths: ['src/protocols/ews'] },
   // What the composition root hands to the layers below it: the context's type, listener options,
   // the configuration's type, where a running server leaves its address. Any layer may import these.
   // They import the layers they describe (rank 5.5: above everything below the front ends).

@@ -144,6 +144,51 @@ export const STORE_ERROR_ANSWERS: Record<StoreErrorKind, { imap: string; pop3: s
 };
 
 
+/**
+ * Exchange Web Services (issue 17): a logon refusal is a SOAP fault whose detail carries the EWS
+ * response code clients act on — exchangelib backs off on ErrorServerBusy (BackOffMilliseconds),
+ * turns ErrorTooManyObjectsOpened into ErrorServerBusy for its caller, and lowers its connection
+ * pool on ErrorExceededConnectionCount. A wrong password is HTTP 401 with the Basic challenge,
+ * which is how clients know to ask for credentials. A lockout is not a wrong password (README,
+ * "What a client shows at the limit"): it asks the client to come back after the lockout.
+ */
+export interface EwsAnswer {
+  /** 401: the Basic challenge, no SOAP body; 500: a SOAP fault (as Exchange answers faults). */
+  httpStatus: 401 | 500;
+  responseCode: string;
+  text: string;
+  backOffMs?: number;
+}
+
+export const EWS_LOGON_ANSWERS: Record<RefusalKind, (r: LogonRefusal) => EwsAnswer> = {
+  auth: () => ({ httpStatus: 401, responseCode: 'ErrorAccessDenied', text: 'Authentication failed' }),
+  lockout: (r) => ({ httpStatus: 500, responseCode: 'ErrorServerBusy', text: refusalReason(r), backOffMs: (r.retryAfterSeconds ?? 60) * 1000 }),
+  protocol: (r) => ({ httpStatus: 500, responseCode: 'ErrorExceededConnectionCount', text: refusalReason(r) }),
+  throttling: (r) => ({ httpStatus: 500, responseCode: 'ErrorExceededConnectionCount', text: refusalReason(r) }),
+  store: (r) => ({ httpStatus: 500, responseCode: 'ErrorTooManyObjectsOpened', text: refusalReason(r) }),
+};
+
+/** A per-session object limit inside an EWS request: that operation's response message fails. */
+export const EWS_OBJECT_LIMIT_ANSWER = (e: TooManyObjectsOpened): { responseCode: string; text: string } =>
+  ({ responseCode: 'ErrorTooManyObjectsOpened', text: e.clientText });
+
+/**
+ * Store errors as EWS response codes. `unavailable` (the store is busy: overload) is the one
+ * answered as ErrorServerBusy with a back-off, so clients wait instead of failing.
+ */
+export const EWS_STORE_ERRORS: Record<StoreErrorKind, { responseCode: string; backOffMs?: number }> = {
+  'not-found': { responseCode: 'ErrorItemNotFound' },
+  exists: { responseCode: 'ErrorFolderExists' },
+  invalid: { responseCode: 'ErrorInvalidRequest' },
+  'over-quota': { responseCode: 'ErrorQuotaExceeded' },
+  'not-a-mailwarden-database': { responseCode: 'ErrorInternalServerError' },
+  corrupt: { responseCode: 'ErrorCorruptData' },
+  'read-only': { responseCode: 'ErrorInternalServerTransientError' },
+  'in-use': { responseCode: 'ErrorInternalServerTransientError' },
+  unavailable: { responseCode: 'ErrorServerBusy', backOffMs: 2000 },
+  'cannot-calculate-changes': { responseCode: 'ErrorInvalidSyncStateData' },
+};
+
 /** On-the-wire forms, for the few places that write a line themselves (BYE on accept, POP3 greeting). */
 export const pop3Line = (a: Pop3Answer): string => `-ERR ${a.code ? `[${a.code}] ` : ''}${a.text}`;
 export const smtpLine = (a: SmtpAnswer): string => `${a.code} ${a.enhanced} ${a.text}`;

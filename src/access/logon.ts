@@ -104,7 +104,7 @@ export async function logLimitRefusal(ctx: AccessContext, kind: ServiceKind, r: 
 
 /** The pipeline (`admit`), with every outcome counted and logged once, here, for all front ends. */
 export async function logon(ctx: AccessContext, req: LogonRequest): Promise<LogonResult> {
-  const frontEnd = req.kind === 'pop3' || req.kind === 'imap' || req.kind === 'smtp' ? req.kind : 'owa';
+  const frontEnd = req.kind;
   const log = req.log ?? NO_LOG;
   const record = { frontEnd, identity: req.identity.trim(), client: normaliseClientAddress(req.clientAddress) } as const;
   let result: LogonResult;

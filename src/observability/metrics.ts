@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The front ends a logon comes through (label `frontend`). */
-export type FrontEnd = 'imap' | 'pop3' | 'smtp' | 'owa';
+export type FrontEnd = 'imap' | 'pop3' | 'smtp' | 'owa' | 'ews' | 'eas';
 
 /**
  * How a logon ended (label `outcome`): `success`, or the layer that refused it — the refusal

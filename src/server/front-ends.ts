@@ -6,9 +6,10 @@ import { startSmtpServer } from '../protocols/smtp/server.js';
 import { startOutboundQueue } from '../transport/queue.js';
 import { startImapServer } from '../protocols/imap/server.js';
 import { registerOwa } from '../web/owa/index.js';
+import { registerEws } from '../protocols/ews/endpoint.js';
 
 /**
- * The front ends besides POP3 and the HTTP shell: IMAP, SMTP, web mail. Kept in one place so
+ * The front ends besides POP3 and the HTTP shell: IMAP, SMTP, web mail, Exchange Web Services. Kept in one place so
  * that serve.ts reads as the list of what runs; each entry starts one listener.
  */
 export async function frontEnds(
@@ -30,5 +31,5 @@ export async function frontEnds(
   }
   const queue = startOutboundQueue(ctx);
   stopHooks.push(() => queue.stop());
-  return { listeners, stopHooks, httpPlugins: [registerOwa] };
+  return { listeners, stopHooks, httpPlugins: [registerOwa, registerEws] };
 }
