@@ -6,7 +6,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import type { Folder, MessageListItem } from '../../store/types.js';
 import { EwsError, type EwsCall } from './call.js';
 import { folderIdXml, itemChangeKey, itemIdXml } from './ids.js';
-import { child, children, esc, type XmlElement } from './xml.js';
+import { child, children, esc, xsBool, type XmlElement } from './xml.js';
 
 export type StoredItem = MessageListItem & { folderId: number };
 
@@ -40,7 +40,7 @@ export function readItemShape(op: XmlElement, name = 'ItemShape'): ItemShape {
   const fields = new Set(children(extra, 'FieldURI').map((f) => (f.attrs['FieldURI'] ?? '').replace(/^\w+:/, '')));
   const extended = children(extra, 'ExtendedFieldURI').map(readExtendedUri).filter((x): x is ExtendedUri => x !== null);
   const bodyType = (child(shape, 'BodyType')?.text.trim() ?? 'Best') as ItemShape['bodyType'];
-  const mime = child(shape, 'IncludeMimeContent')?.text.trim() === 'true' || fields.has('MimeContent');
+  const mime = xsBool(child(shape, 'IncludeMimeContent')?.text.trim()) || fields.has('MimeContent');
   return { base: ['IdOnly', 'Default', 'AllProperties'].includes(base) ? base : 'Default', bodyType, mime, fields, extended };
 }
 

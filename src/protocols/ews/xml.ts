@@ -170,3 +170,6 @@ export function esc(s: string | number): string {
   return String(s).replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!)
     .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
 }
+
+/** xs:boolean: "true" or "1". */
+export const xsBool = (s: string | undefined): boolean => s === 'true' || s === '1';

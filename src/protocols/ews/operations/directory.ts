@@ -2,7 +2,7 @@
 import type { Operation } from '../call.js';
 import { EwsError } from '../call.js';
 import { errorMessage, okMessage, responseMessages, perObject } from '../responses.js';
-import { children, childText, child, esc } from '../xml.js';
+import { children, childText, child, esc, xsBool } from '../xml.js';
 
 export const resolveNames: Operation = async (call, op) => {
   const entry = (childText(op, 'UnresolvedEntry') ?? '').replace(/^(smtp|sip):/i, '').trim().toLowerCase();
@@ -10,7 +10,7 @@ export const resolveNames: Operation = async (call, op) => {
   const users = (await call.ctx.store.listUsers()).filter((u) =>
     u.address.toLowerCase().startsWith(entry) || u.alias.toLowerCase().startsWith(entry) || u.displayName.toLowerCase().split(/\s+/).some((w) => w.startsWith(entry)));
   if (!users.length) return responseMessages([errorMessage('ResolveNames', 'ErrorNameResolutionNoResults', 'No results were found.')]);
-  const full = op.attrs['ReturnFullContactData'] === 'true';
+  const full = xsBool(op.attrs['ReturnFullContactData']);
   const resolutions = users.slice(0, 100).map((u) => `<t:Resolution><t:Mailbox><t:Name>${esc(u.displayName || u.address)}</t:Name><t:EmailAddress>${esc(u.address)}</t:EmailAddress>`
     + `<t:RoutingType>SMTP</t:RoutingType><t:MailboxType>Mailbox</t:MailboxType></t:Mailbox>`
     + (full ? `<t:Contact><t:DisplayName>${esc(u.displayName || u.address)}</t:DisplayName><t:EmailAddresses><t:Entry Key="EmailAddress1">SMTP:${esc(u.address)}</t:Entry></t:EmailAddresses><t:ContactSource>ActiveDirectory</t:ContactSource></t:Contact>` : '')

@@ -7,7 +7,7 @@ import {
 } from '../folders.js';
 import { folderIdXml } from '../ids.js';
 import { okMessage, perObject, responseMessages, failure } from '../responses.js';
-import { child, childText, children, esc, type XmlElement } from '../xml.js';
+import { child, childText, children, esc, xsBool, type XmlElement } from '../xml.js';
 import { readChangeState, writeChangeState } from '../sync-state.js';
 
 const requireFolder = (f: EwsFolderRef): Folder => {
@@ -178,7 +178,7 @@ export const copyFolder: Operation = async (call, op) => {
 };
 
 export const emptyFolder: Operation = async (call, op) => {
-  const subFolders = op.attrs['DeleteSubFolders'] === 'true';
+  const subFolders = xsBool(op.attrs['DeleteSubFolders']);
   const type = op.attrs['DeleteType'] ?? 'HardDelete';
   const { store } = call.ctx;
   return perObject('EmptyFolder', folderIdElements(child(op, 'FolderIds')), async (el) => {

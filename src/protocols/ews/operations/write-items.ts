@@ -13,7 +13,7 @@ import { folderIdElements, resolveFolder } from '../folders.js';
 import { itemChangeKey, itemIdXml } from '../ids.js';
 import { categoriesOf, loadItem, readExtendedUri, type StoredItem } from '../items.js';
 import { perObject } from '../responses.js';
-import { child, childText, children, type XmlElement } from '../xml.js';
+import { child, childText, children, xsBool, type XmlElement } from '../xml.js';
 
 const ID_CHANGE_KEY = /^CK:(\d+):(\d+)$/;
 
@@ -34,7 +34,7 @@ function applyUpdate(flags: Set<string>, u: XmlElement): void {
   const ext = child(u, 'ExtendedFieldURI');
   const item = u.children.find((c) => c.name === 'Message' || c.name === 'Item');
   if (fieldUri === 'message:IsRead') {
-    const v = set && childText(item, 'IsRead') === 'true';
+    const v = set && xsBool(childText(item, 'IsRead'));
     if (v) flags.add('\\Seen'); else flags.delete('\\Seen');
   } else if (fieldUri === 'item:Categories') {
     for (const c of categoriesOf([...flags])) flags.delete(c);
@@ -141,7 +141,7 @@ export const moveItem = moveOrCopy('MoveItem');
 export const copyItem = moveOrCopy('CopyItem');
 
 export const markAllItemsAsRead: Operation = async (call, op) => {
-  const read = childText(op, 'ReadFlag') !== 'false';
+  const read = childText(op, 'ReadFlag') === undefined || xsBool(childText(op, 'ReadFlag'));
   const { store } = call.ctx;
   return perObject('MarkAllItemsAsRead', folderIdElements(child(op, 'FolderIds')), async (el) => {
     const f = await resolveFolder(call, el);
@@ -222,7 +222,7 @@ export const createItem: Operation = async (call, op) => {
     }
     const folder = savedIn ? await resolveFolder(call, folderIdElements(savedIn)[0]) : await store.getSpecialFolder(call.user.id, '\\Drafts');
     if (!folder) throw new EwsError('ErrorInvalidOperation', 'Items cannot be saved in the root folder');
-    const flags = [...(folder.specialUse === '\\Drafts' ? ['\\Draft'] : []), ...(childText(item, 'IsRead') === 'true' ? ['\\Seen'] : [])];
+    const flags = [...(folder.specialUse === '\\Drafts' ? ['\\Draft'] : []), ...(xsBool(childText(item, 'IsRead')) ? ['\\Seen'] : [])];
     const r = await store.append(call.user.id, folder.id, raw, { flags });
     return `<m:Items><t:Message>${itemIdXml(r.objectId, itemChangeKey(folder.id, r.modseq))}</t:Message></m:Items>`;
   });
@@ -230,7 +230,7 @@ export const createItem: Operation = async (call, op) => {
 
 /** SendItem: sends a saved item (a draft) and removes it; with SaveItemToFolder a copy goes to Sent Items. */
 export const sendItem: Operation = async (call, op) => {
-  const save = op.attrs['SaveItemToFolder'] !== 'false';
+  const save = op.attrs['SaveItemToFolder'] === undefined || xsBool(op.attrs['SaveItemToFolder']);
   return perObject('SendItem', children(child(op, 'ItemIds'), 'ItemId'), async (el) => {
     const m = await loadItem(call, el.attrs['Id']);
     const given = readChangeKey(el.attrs['ChangeKey']);
