@@ -120,3 +120,35 @@ elif scenario == "at-the-limit":
         out("refused", code=type(e).__name__, text=str(e))
     sys.stdin.readline()  # the test frees a session, then says so
     out("retried", inbox=account().inbox.all().count())
+
+if scenario == "streaming":
+    # a streaming subscription on the inbox; the test delivers a message once "listening" is printed
+    a = account()
+    sub = a.inbox.subscribe_to_streaming()
+    out("listening")
+    seen = []
+    new_id = None
+    # (the stream holds the client's one HTTP session: read the item after leaving the stream)
+    for notification in a.inbox.get_streaming_events(sub, connection_timeout=1):
+        for event in notification.events:
+            seen.append(type(event).__name__)
+            if type(event).__name__ == "NewMailEvent":
+                new_id = event.item_id.id
+        if new_id:
+            break
+    if new_id:
+        out("new-mail", subject=a.inbox.get(id=new_id).subject, events=seen)
+        a.inbox.unsubscribe(sub)
+        sys.exit(0)
+    out("stream-ended", events=seen)
+
+if scenario == "pull":
+    a = account()
+    sub, watermark = a.inbox.subscribe_to_pull()
+    out("subscribed")
+    sys.stdin.readline()
+    events = []
+    for notification in a.inbox.get_events(sub, watermark):
+        events += [type(e).__name__ for e in notification.events]
+    out("events", events=events)
+    a.inbox.unsubscribe(sub)

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ImapFlow } from 'imapflow';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { eventually, startTestServer, type TestServer } from '../helpers/server.js';
 import { run } from '../helpers/run.js';
 import type { User } from '../../src/store/types.js';
 
@@ -155,4 +155,49 @@ test('exchangelib at the store session limit: ErrorTooManyObjectsOpened, then th
     await srv.ctx.settings.refresh();
     child.kill();
   }
+});
+
+/** Runs a scenario that prints `waitFor`, then calls `act` and lets the script go on; returns its steps. */
+async function interactive(name: string, waitFor: string, act: () => Promise<void>): Promise<Step[]> {
+  const child = spawn(PYTHON, [CLIENT, url(), 'alice@example.com', 'secret-pw', name], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  const steps: Step[] = [];
+  try {
+    for await (const line of createInterface({ input: child.stdout })) {
+      const s = JSON.parse(line) as Step;
+      steps.push(s);
+      if (s.step === waitFor) {
+        await act();
+        child.stdin.write('go\n');
+      }
+    }
+    assert.equal(await exited, 0, stderr.slice(-2000));
+    return steps;
+  } finally {
+    child.kill();
+  }
+}
+
+test('exchangelib: a streaming subscription hears a new message (NewMailEvent) and holds one ews session while it listens', async () => {
+  let sessionsWhileListening = 0;
+  const steps = await interactive('streaming', 'listening', async () => {
+    // the stream is opened right after "listening": wait for its session, then deliver
+    sessionsWhileListening = await eventually(async () =>
+      (await srv.ctx.governor.accounting.list({ userId: alice.id })).filter((s) => s.kind === 'ews').length, 120_000, 'the streaming request');
+    await srv.ctx.store.deliver([alice.id], Buffer.from('From: carol@example.net\r\nTo: alice@example.com\r\nSubject: streamed\r\n\r\nhi\r\n'));
+  });
+  const got = steps.find((s) => s.step === 'new-mail');
+  assert.ok(got, JSON.stringify(steps));
+  assert.equal(got['subject'], 'streamed');
+  assert.ok(sessionsWhileListening >= 1);
+});
+
+test('exchangelib: pull subscription (Subscribe, GetEvents, Unsubscribe)', async () => {
+  const steps = await interactive('pull', 'subscribed', async () => {
+    await srv.ctx.store.deliver([alice.id], Buffer.from('From: carol@example.net\r\nTo: alice@example.com\r\nSubject: pulled\r\n\r\nhi\r\n'));
+  });
+  const events = steps.find((s) => s.step === 'events')!['events'] as string[];
+  assert.ok(events.includes('NewMailEvent') && events.includes('CreatedEvent'), JSON.stringify(events));
 });

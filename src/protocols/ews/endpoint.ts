@@ -18,6 +18,7 @@ import { OPERATIONS } from './operations/index.js';
 import { errorMessage, responseMessages } from './responses.js';
 import { atLeast, envelope, faultEnvelope, readEnvelope, responseElement, SoapFault, SERVER_VERSION } from './soap.js';
 import { autodiscoverResponse } from './autodiscover.js';
+import { closeSubscriptions } from './subscriptions.js';
 
 /** Largest request accepted (a message with attachments travels base64 in MimeContent). */
 export const MAX_REQUEST_BYTES = 35 * 1024 * 1024;
@@ -180,4 +181,6 @@ export async function registerEws(app: FastifyInstance, ctx: ServerContext): Pro
     }
     for (const path of AUTODISCOVER_PATHS) ews.post(path, (req, reply) => handleAutodiscover(ctx, req, reply));
   });
+  // streaming connections never go idle, so the server would wait for them: end them first
+  app.addHook('preClose', async () => closeSubscriptions(ctx));
 }
