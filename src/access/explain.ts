@@ -2,7 +2,7 @@ import type { LiveSettings } from '../settings/resolve.js';
 import type { ServiceKind } from '../settings/catalog.js';
 import type { User } from '../store/types.js';
 import type { SessionGovernor } from '../governor/governor.js';
-import { LOGON_ANSWERS, pop3Line, storeLimitRefusal } from './answers.js';
+import { EWS_LOGON_ANSWERS, LOGON_ANSWERS, pop3Line, storeLimitRefusal } from './answers.js';
 import { normaliseClientAddress } from './client-address.js';
 import type { BruteForceGuard } from './brute-force-guard.js';
 import { authRefusal, connectionLimitsOf, lockoutRefusal, type AccessContext } from './logon.js';
@@ -53,6 +53,10 @@ function clientSees(protocol: ExplainProtocol, r: LogonRefusal): string {
     return `${a.status}${a.code ? ` [${a.code}]` : ''} ${a.text}`;
   }
   if (protocol === 'pop3') return pop3Line(answers.pop3(r));
+  if (protocol === 'ews') {
+    const e = EWS_LOGON_ANSWERS[r.kind](r);
+    return e.httpStatus === 401 ? 'HTTP 401 with the Basic challenge' : `SOAP fault ${e.responseCode}${e.backOffMs ? ` (BackOffMilliseconds ${e.backOffMs})` : ''}: ${e.text}`;
+  }
   const a = answers.http(r);
   return `HTTP ${a.status}: ${a.text}`;
 }

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { ImapFlow } from 'imapflow';
 import { eventually, startTestServer, type TestServer } from '../helpers/server.js';
 import { run } from '../helpers/run.js';
+import { explainAccess } from '../../src/access/explain.js';
 import type { User } from '../../src/store/types.js';
 
 const CLIENT = resolve('test/ews/exchangelib-client.py');
@@ -140,6 +141,12 @@ test('exchangelib at the store session limit: ErrorTooManyObjectsOpened, then th
       const s = JSON.parse(line) as Step;
       steps.push(s);
       if (s.step === 'refused') {
+        // access explain names the same refusal, with the EWS client's answer and the real counts
+        const x = await explainAccess(srv.ctx, alice, 'ews');
+        assert.equal(x.refusedBy, 'store session limits');
+        const store = x.layers.find((l) => l.layer === 'store session limits')!;
+        assert.match(store.clientSees ?? '', /^SOAP fault ErrorTooManyObjectsOpened: Server Unavailable\. 15: 1 of 1 service sessions in use for alice@example\.com/);
+        assert.deepEqual(store.checks.find((c) => c.setting === 'Maximum Allowed Service Sessions Per User')?.count, 1);
         await imap.logout(); // the session is freed …
         child.stdin.write('go\n'); // … and the client tries again
       }
@@ -186,6 +193,11 @@ test('exchangelib: a streaming subscription hears a new message (NewMailEvent) a
     // the stream is opened right after "listening": wait for its session, then deliver
     sessionsWhileListening = await eventually(async () =>
       (await srv.ctx.governor.accounting.list({ userId: alice.id })).filter((s) => s.kind === 'ews').length, 120_000, 'the streaming request');
+    // access explain counts the streaming connection's session, and the throttling slot it holds
+    const x = await explainAccess(srv.ctx, alice, 'ews');
+    const kindCheck = x.layers.find((l) => l.layer === 'store session limits')!.checks.find((c) => c.setting === 'Maximum Allowed EWS Sessions Per User');
+    assert.equal(kindCheck?.count, 1);
+    assert.equal(x.layers.find((l) => l.layer === 'throttling policy')!.checks[0]!.count, 1);
     await srv.ctx.store.deliver([alice.id], Buffer.from('From: carol@example.net\r\nTo: alice@example.com\r\nSubject: streamed\r\n\r\nhi\r\n'));
   });
   const got = steps.find((s) => s.step === 'new-mail');

@@ -5,7 +5,7 @@ import { convertId, resolveNames } from './directory.js';
 import { copyFolder, createFolder, deleteFolder, emptyFolder, findFolder, getFolder, moveFolder, syncFolderHierarchy, updateFolder } from './folders.js';
 import { getEvents, getStreamingEvents, subscribe, unsubscribe } from './notifications.js';
 import { findItem, getAttachment, getItem, syncFolderItems } from './read-items.js';
-import { copyItem, createItem, deleteItem, markAllItemsAsRead, moveItem, sendItem, updateItem } from './write-items.js';
+import { copyItem, createAttachment, createItem, deleteItem, markAllItemsAsRead, moveItem, sendItem, updateItem } from './write-items.js';
 
 export interface OperationEntry {
   run: Operation;
@@ -22,6 +22,7 @@ export const OPERATIONS: Record<string, OperationEntry> = {
   FindItem: op(findItem), GetItem: op(getItem), SyncFolderItems: op(syncFolderItems), GetAttachment: op(getAttachment),
   CreateItem: op(createItem), SendItem: op(sendItem), UpdateItem: op(updateItem), DeleteItem: op(deleteItem),
   MoveItem: op(moveItem), CopyItem: op(copyItem), MarkAllItemsAsRead: op(markAllItemsAsRead, 'Exchange2010_SP1'),
+  CreateAttachment: op(createAttachment),
   ResolveNames: op(resolveNames), ConvertId: op(convertId, 'Exchange2007_SP1'),
   Subscribe: op(subscribe), GetEvents: op(getEvents), Unsubscribe: op(unsubscribe),
   GetStreamingEvents: op(getStreamingEvents, 'Exchange2010_SP1'),

@@ -13,6 +13,7 @@ import { folderIdElements, resolveFolder } from '../folders.js';
 import { itemChangeKey, itemIdXml } from '../ids.js';
 import { categoriesOf, loadItem, readExtendedUri, type StoredItem } from '../items.js';
 import { perObject } from '../responses.js';
+import { stageAttachment, takeAttachments, withAttachments } from '../attachments.js';
 import { child, childText, children, xsBool, type XmlElement } from '../xml.js';
 
 const ID_CHANGE_KEY = /^CK:(\d+):(\d+)$/;
@@ -235,8 +236,22 @@ export const sendItem: Operation = async (call, op) => {
     const m = await loadItem(call, el.attrs['Id']);
     const given = readChangeKey(el.attrs['ChangeKey']);
     if (given && (given.folderId !== m.folderId || given.modseq !== m.modseq)) throw conflict();
-    await send(call, null, await call.ctx.store.readBlob(m.blobHash), save);
+    const raw = withAttachments(await call.ctx.store.readBlob(m.blobHash), takeAttachments(call.ctx, m.objectId));
+    await send(call, null, raw, save);
     await call.ctx.store.removeMessages(call.user.id, m.folderId, [m.uid]);
     return '';
+  });
+};
+
+/** CreateAttachment: file attachments of a saved item, staged until it is sent (attachments.ts). */
+export const createAttachment: Operation = async (call, op) => {
+  const parent = child(op, 'ParentItemId');
+  const atts = child(op, 'Attachments')?.children ?? [];
+  return perObject('CreateAttachment', atts, async (a) => {
+    if (a.name !== 'FileAttachment') throw new EwsError('ErrorInvalidAttachmentSubfilter', 'Only file attachments are supported');
+    const m = await loadItem(call, parent?.attrs['RootItemId'] ?? parent?.attrs['Id']);
+    const content = Buffer.from(childText(a, 'Content') ?? '', 'base64');
+    const index = stageAttachment(call.ctx, m.objectId, { name: childText(a, 'Name') ?? 'attachment', contentType: childText(a, 'ContentType') ?? 'application/octet-stream', content });
+    return `<m:Attachments><t:FileAttachment><t:AttachmentId Id="${m.objectId}_staged${index}" RootItemId="${m.objectId}" RootItemChangeKey="${itemChangeKey(m.folderId, m.modseq)}"/></t:FileAttachment></m:Attachments>`;
   });
 };
