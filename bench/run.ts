@@ -15,6 +15,7 @@ import { benchImap } from './imap.js';
 import { benchSmtp } from './smtp.js';
 import { benchOwa } from './owa.js';
 import { benchLogon } from './logon.js';
+import { benchEws } from './ews.js';
 import { dovecotVersion } from './lib/dovecot.js';
 import { cpuModel } from './lib/proc.js';
 import { fmtSummary, log, ratio, type BenchOutcome } from './lib/stats.js';
@@ -27,6 +28,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   smtp: benchSmtp,
   owa: benchOwa,
   logon: benchLogon,
+  ews: benchEws,
 };
 
 /** bench/ in the source tree (dist/bench/run.js → ../../bench). */
