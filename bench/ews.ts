@@ -88,6 +88,35 @@ async function getItemLoad(port: number, ids: string[]): Promise<{ perSecond: nu
   return { perSecond: (CLIENTS * GETITEMS_PER_CLIENT) / ((nowMs() - t0) / 1000) };
 }
 
+const STREAMS = Number(process.env.BENCH_EWS_STREAMS ?? 1000);
+
+/** Opens STREAMS streaming subscriptions with a connection each; the server's RSS per one. */
+async function streamingMemory(port: number, memory: () => { rssKiB: number }): Promise<{ perStreamKiB: number; baseMiB: number; totalMiB: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  const ids: string[] = [];
+  for (let i = 0; i < STREAMS; i += 4) {
+    await Promise.all(Array.from({ length: Math.min(4, STREAMS - i) }, async () => {
+      const r = await post(agent, port, soap('<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>'));
+      ids.push(/<m:SubscriptionId>([^<]+)</.exec(r)![1]!);
+    }));
+  }
+  agent.destroy();
+  const base = memory().rssKiB;
+  const open: Array<{ destroy: () => void }> = [];
+  for (let i = 0; i < ids.length; i += 20) {
+    await Promise.all(ids.slice(i, i + 20).map((id) => new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/EWS/Exchange.asmx', method: 'POST', rejectUnauthorized: false,
+        headers: { 'content-type': 'text/xml; charset=utf-8', authorization: AUTH } }, (res) => res.once('data', () => resolve()));
+      req.on('error', reject);
+      req.end(soap(`<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>${id}</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>30</m:ConnectionTimeout></m:GetStreamingEvents>`));
+      open.push(req);
+    })));
+  }
+  const total = memory().rssKiB;
+  for (const r of open) r.destroy();
+  return { perStreamKiB: (total - base) / STREAMS, baseMiB: base / 1024, totalMiB: total / 1024 };
+}
+
 /** Runs fn while sampling the server's RSS every 50 ms; the peak in MiB. */
 async function withPeak<T>(memory: () => { rssKiB: number }, fn: () => Promise<T>): Promise<{ value: T; peakMiB: number }> {
   let peak = memory().rssKiB;
@@ -151,7 +180,10 @@ export async function benchEws(): Promise<BenchOutcome> {
       log(`ews: GetItem, ${CLIENTS} clients: ${g.perSecond.toFixed(0)} requests/s`);
     }
     results.push({ bench: 'ews', metric: `GetItem (one item a request), ${CLIENTS} concurrent clients`, unit: 'requests/s', better: 'higher', mw: summarise(rates) });
-    notes.push('The "dovecot" column of the full-sync rows is Mailwarden\'s own IMAP on the same mailbox (no open-source server offers EWS); the ratio is EWS/IMAP. Memory per streaming subscription (1,000 subscriptions) is not measured yet.');
+    const stream = await streamingMemory(https, () => mw.memory());
+    results.push({ bench: 'ews', metric: `server memory per streaming subscription with an open GetStreamingEvents connection (${STREAMS.toLocaleString('en-US')} at once)`, unit: 'KiB', better: 'lower', mw: summarise([stream.perStreamKiB]) });
+    notes.push(`Streaming: ${STREAMS} subscriptions, each with its own GetStreamingEvents connection (its own store session and TLS connection) open at once: RSS ${stream.baseMiB.toFixed(0)} → ${stream.totalMiB.toFixed(0)} MiB.`);
+    notes.push('The "dovecot" column of the full-sync rows is Mailwarden\'s own IMAP on the same mailbox (no open-source server offers EWS); the ratio is EWS/IMAP.');
   } finally {
     await mw.stop();
     tmp.cleanup();
