@@ -6,7 +6,7 @@ import { relative } from 'node:path';
 
 const DESCRIBE: Record<string, string> = {
   imap: 'IMAP4 (STARTTLS)', imaps: 'IMAP4 over TLS', pop3: 'POP3 (STLS)', pop3s: 'POP3 over TLS', smtp: 'SMTP inbound (STARTTLS)',
-  submission: 'SMTP submission (STARTTLS, AUTH)', smtps: 'SMTP submission over TLS', https: 'HTTPS web mail /owa and admin API',
+  submission: 'SMTP submission (STARTTLS, AUTH)', smtps: 'SMTP submission over TLS', https: 'HTTPS web mail /owa, EWS /EWS/Exchange.asmx, admin API',
 };
 
 /** mailwarden serve: runs until SIGINT/SIGTERM, then releases every session and exits. */
