@@ -56,7 +56,7 @@ test('EWSMaxConcurrency: a streaming connection holds a slot; the next request g
     req.destroy();
   }
   // the stream's session and slot are given back when its client goes away
-  await eventually(async () => (await srv.ctx.governor.accounting.list({ userId: alice.id })).length === 0, 30_000, 'the stream to end');
+  await eventually(async () => (await srv.ctx.governor.accounting.list({ userId: alice.id })).length === 0, 120_000, 'the stream to end');
   assert.match(await curl(GET_INBOX), /<t:DisplayName>Inbox<\/t:DisplayName>/);
   await srv.ctx.store.deleteSetting({ scope: 'user', targetId: alice.id, name: 'ThrottlingPolicy.EWSMaxConcurrency' });
   await srv.ctx.settings.refresh();
