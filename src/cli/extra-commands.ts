@@ -3,4 +3,6 @@ import type { ParsedArgs } from './args.js';
 /** Command groups contributed by front ends, loaded only when used. */
 export const extraCommands: Record<string, (sub: string | undefined, args: ParsedArgs) => Promise<void>> = {
   queue: async (sub, args) => (await import('./commands/queue.js')).queueCommand(sub, args),
+  backup: async (_sub, args) => (await import('./commands/backup.js')).backupCommand(args),
+  restore: async (_sub, args) => (await import('./commands/backup.js')).restoreCommand(args),
 };

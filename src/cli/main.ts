@@ -25,11 +25,15 @@ const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session g
   events export [--id N] [--record R] [--since T] --format xml
   access explain USER --protocol imap|pop3|owa|ews|eas [--from IP] [--password-stdin]
   queue list | queue retry ID | queue delete ID
+  backup --to FILE | restore --from FILE      (consistent online snapshot of the data folder)
   Get-PopSettings | Set-PopSettings -Param V | Get-ImapSettings | Set-ImapSettings -Param V
   Get-ThrottlingPolicy | Set-ThrottlingPolicy -Param V [-Identity U] | Get-LogonStatistics [-Identity U]
 
 Every command takes --data DIR (default ./data) and --json for machine-readable output.
 `;
+
+/** Commands whose first word after the command is an option or a value, not a subcommand. */
+const NO_SUBCOMMAND = new Set(['serve', 'backup', 'restore']);
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
@@ -52,8 +56,8 @@ async function main(argv: string[]): Promise<void> {
     }
     return exchangeCommand(cmd, theirs, parseArgs(ours));
   }
-  const sub = cmd === 'serve' ? undefined : rest[0];
-  const args = parseArgs(cmd === 'serve' ? rest : rest.slice(1));
+  const sub = NO_SUBCOMMAND.has(cmd) ? undefined : rest[0];
+  const args = parseArgs(NO_SUBCOMMAND.has(cmd) ? rest : rest.slice(1));
   switch (cmd) {
     case 'serve': return (await import('./commands/serve.js')).serveCommand(args); // loads the servers only when serving
     case 'user': return userCommand(sub, args);
