@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 /** Lower rank = more basic. A file may import its own layer or a layer of lower rank. */
 export const LAYERS = [
-  { name: 'libraries', rank: 0, paths: ['src/mime', 'src/util', 'src/types', 'src/observability', 'src/version.ts'] },
+  { name: 'libraries', rank: 0, paths: ['src/mime', 'src/util', 'src/types', 'src/observability', 'src/tls', 'src/version.ts'] },
   // Key/value state shared between nodes (web sessions, the brute-force guard, rate windows):
   // below everything that keeps such state, above nothing.
   { name: 'shared state', rank: 0, paths: ['src/shared-state'] },

@@ -30,6 +30,16 @@ export const ServerConfigSchema = z
       })
       .strict()
       .default({ retrySchedule: [60, 300, 900, 3600, 14400, 43200] }),
+    /** Certificates besides the data folder's own (README "Certificates"); all reloaded live when their files change. */
+    tls: z
+      .object({
+        /** PEM files; the first is what clients that send no server name get. Each one serves the names it holds (SNI). */
+        certificates: z.array(z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()).default([]),
+        /** How often the certificate files are looked at for changes (0: never; SIGHUP still reloads). */
+        pollSeconds: z.number().min(0).max(3600).default(2),
+      })
+      .strict()
+      .default({ certificates: [], pollSeconds: 2 }),
     /** The structured log on standard error; MAILWARDEN_LOG_LEVEL overrides the level for one run. */
     log: z
       .object({ level: z.enum(LOG_LEVELS).optional() })

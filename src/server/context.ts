@@ -11,11 +11,8 @@ import type { CredentialCache } from '../access/credentials.js';
 import type { ServerConfig } from './config.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Log } from '../observability/log.js';
+import type { Certificates } from '../tls/certificates.js';
 
-export interface TlsMaterial {
-  key: string;
-  cert: string;
-}
 
 /** What every front end gets: the store and the governance around it. Front ends never import each other. */
 export interface ServerContext {
@@ -38,7 +35,8 @@ export interface ServerContext {
   clock: Clock;
   /** Verified-credentials cache: every front end checks passwords through it (verify), never the store directly. */
   credentials: CredentialCache;
-  tls: TlsMaterial;
+  /** The certificates every listener serves (SNI, live reload): src/tls/certificates.ts. */
+  tls: Certificates;
   dataDir: string;
   /** Host name shown in greetings, events and the web mail error page. */
   computer: string;

@@ -16,6 +16,7 @@ import { InProcessState } from '../shared-state/in-process-state.js';
 import { systemClock, type Clock } from '../shared-state/clock.js';
 import { CredentialCache } from '../access/credentials.js';
 import { ensureTls } from './tls.js';
+import { Certificates } from '../tls/certificates.js';
 import type { ServerContext } from './context.js';
 import { defaultConfig, type ServerConfig } from './config.js';
 import { Metrics } from '../observability/metrics.js';
@@ -79,7 +80,14 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   const changes = new InProcessChangeBus((err) => log.error({ err }, 'store change listener failed'));
   const store = instrumentStore(await openServerStore(dataDir, changes, log), metrics);
   const dir = resolve(dataDir);
-  const tls = await ensureTls(dir);
+  const own = await ensureTls(dir);
+  const tls = new Certificates({
+    own,
+    configured: config.tls.certificates.map((c) => ({ certFile: resolve(c.cert), keyFile: resolve(c.key) })),
+    pollMs: config.tls.pollSeconds * 1000,
+    onError: (message) => log.warn({ problem: message }, 'tls: a certificate did not load; the one before it stays in service'),
+    onReload: (loaded) => log.info({ certificates: loaded.map((c) => ({ names: c.names, fingerprint: c.fingerprint256, validTo: c.validTo })) }, 'tls: certificates reloaded'),
+  });
   const settings = new LiveSettings(store);
   await settings.refresh();
   const computer = opts.computer ?? config.hostname ?? hostname();
@@ -97,7 +105,7 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   bruteForceGuard.onLockout((identity) => credentials.forget(identity));
   return {
     store, changes, settings, governor, events, state, clock, connections, metrics, log, credentials, bruteForceGuard,
-    tls: { key: tls.key, cert: tls.cert },
+    tls,
     dataDir: dir,
     computer,
     config,

@@ -104,6 +104,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
       ctx.log.info({ sessionsReleased: released }, 'server stopped');
       ctx.log.flush();
       rmSync(serverInfoFile(dataDir), { force: true });
+      ctx.tls.close();
       await ctx.store.close();
       await ctx.changes.close();
       await ctx.state.close();

@@ -4,6 +4,8 @@ import type { ServerContext } from '../server/context.js';
 import type { Listener, ListenerOptions } from '../server/listener.js';
 import { registerAdminApi } from './admin-api.js';
 import { TurnBudget } from './turn-budget.js';
+import type { Server as TlsServer } from 'node:tls';
+import { followCertificates } from '../tls/certificates.js';
 
 /** Extra route sets (web mail) register themselves here, so this file stays the HTTP shell. */
 export type HttpPlugin = (app: FastifyInstance, ctx: ServerContext) => void | Promise<void>;
@@ -25,7 +27,7 @@ export async function startHttpServer(
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     bodyLimit: 50 * 1024 * 1024,
-    ...(opts.implicitTls ? { https: { key: ctx.tls.key, cert: ctx.tls.cert } } : {}),
+    ...(opts.implicitTls ? { https: ctx.tls.serverOptions() } : {}),
   }) as unknown as FastifyInstance;
   // first hook of every request: under load, requests take turns with accepts and TLS handshakes
   const turns = new TurnBudget(TURN_BUDGET_MS);
@@ -50,5 +52,6 @@ export async function startHttpServer(
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  return { name: 'https', host: opts.host, port, implicitTls: opts.implicitTls, app, close: () => app.close() };
+  const stopFollowing = opts.implicitTls ? followCertificates(app.server as unknown as TlsServer, ctx.tls) : () => undefined;
+  return { name: 'https', host: opts.host, port, implicitTls: opts.implicitTls, app, close: () => { stopFollowing(); return app.close(); } };
 }

@@ -31,19 +31,24 @@ export async function serveCommand(args: ParsedArgs): Promise<void> {
   const rel = relative(process.cwd(), dataDir) || '.';
   const dataArg = rel.startsWith('..') ? dataDir : rel;
   const lines = [
-    `Mailwarden ${VERSION} serving ${dataDir} (store: ${server.ctx.store.backend}, TLS certificate: ${dataArg}/tls/cert.pem)`,
+    `Mailwarden ${VERSION} serving ${dataDir} (store: ${server.ctx.store.backend}, TLS certificate: ${dataArg}/tls/cert.pem, SHA-256 ${server.ctx.tls.default.fingerprint256})`,
     ...server.listeners.map((l) => `  ${l.name.padEnd(12)} ${l.host}:${l.port}  ${DESCRIBE[l.name] ?? ''}`),
     '',
     'Add a user (in another terminal):',
     `  echo 'choose-a-password' | ./bin/mailwarden user add alice@example.com --password-stdin --data ${dataArg}`,
     `Watch sessions:  ./bin/mailwarden sessions list --data ${dataArg}`,
+    `Trust the certificate: ./bin/mailwarden tls show --data ${dataArg}`,
     'Stop with Ctrl-C.',
   ];
+  // SIGHUP reloads the certificates at once (certbot's deploy hook: systemctl reload mailwarden)
+  const reloadCertificates = () => void server.ctx.tls.reload();
+  process.on('SIGHUP', reloadCertificates);
   // The handlers go in before the "Stop with Ctrl-C." line: whoever reads it may signal at once.
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('SIGHUP', reloadCertificates);
       void server.stop().then(resolve);
     };
     process.on('SIGINT', stop);

@@ -7,6 +7,7 @@
 import { normaliseClientAddress } from '../../access/client-address.js';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SniCallback } from '../../tls/certificates.js';
 import zlib from 'node:zlib';
 import { CommandFramer, type FramerEvent, type FramerOptions } from './parser/line-reader.js';
 
@@ -204,14 +205,14 @@ export class Connection {
    * Swaps the plain socket for TLS (STARTTLS). Bytes the client pipelined after the command
    * are dropped (RFC 3501 6.2.1: they could have been injected by an attacker).
    */
-  startTls(context: SecureContext, framerLimits: FramerOptions): Promise<void> {
+  startTls(tlsOptions: { secureContext: SecureContext; SNICallback: SniCallback }, framerLimits: FramerOptions): Promise<void> {
     this.flush(); // the tagged OK still goes out in the clear
     const raw = this.socket;
     raw.off('data', this.onData);
     this.queue = [];
     this.queuedBytes = 0;
     this.framer = new CommandFramer(framerLimits);
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+    const secure = new TLSSocket(raw, { isServer: true, ...tlsOptions });
     this.socket = secure;
     this.secure = true;
     this.attach(secure);

@@ -10,15 +10,15 @@ import { LOGON_ANSWERS } from '../../access/answers.js';
 import { normaliseClientAddress } from '../../access/client-address.js';
 import { logLimitRefusal } from '../../access/logon.js';
 import { Connection } from './connection.js';
+import { followCertificates } from '../../tls/certificates.js';
 import { ProtocolLog } from '../shared/protocol-log.js';
 import { ImapSession, type ImapTuning, type ServerShared } from './session.js';
 
 export type { ImapTuning } from './session.js';
 
 export async function startImapServer(ctx: ServerContext, opts: ListenerOptions, tuning: ImapTuning = {}): Promise<Listener> {
-  const secureContext = tls.createSecureContext({ key: ctx.tls.key, cert: ctx.tls.cert });
   const shared: ServerShared = {
-    ctx, implicitTls: opts.implicitTls, secureContext, tuning,
+    ctx, implicitTls: opts.implicitTls, tuning,
     log: new ProtocolLog(ctx.dataDir, 'imap'), sessions: new Set(),
   };
   const onSocket = (socket: net.Socket) => {
@@ -28,8 +28,17 @@ export async function startImapServer(ctx: ServerContext, opts: ListenerOptions,
     });
   };
   const server = opts.implicitTls
-    ? tls.createServer({ key: ctx.tls.key, cert: ctx.tls.cert, allowHalfOpen: true }, onSocket)
+    ? tls.createServer({ ...ctx.tls.serverOptions(), allowHalfOpen: true }, onSocket)
     : net.createServer({ allowHalfOpen: true }, onSocket);
+  const stopFollowing = server instanceof tls.Server ? followCertificates(server, ctx.tls) : () => undefined;
+  // Every accepted TCP connection, also those still in the TLS handshake: a client that vanishes
+  // mid-handshake leaves (with allowHalfOpen) a socket that no session owns and that would hold
+  // up close() until the handshake timeout. close() ends the ones no session ended.
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
   // A failed TLS handshake never reaches onSocket; it must not take the listener down.
   server.on('tlsClientError', (_err: Error, s: tls.TLSSocket) => s.destroy());
   server.on('error', (err) => ctx.log.error({ err, frontend: 'imap', port: opts.port }, 'listener failed'));
@@ -47,6 +56,7 @@ export async function startImapServer(ctx: ServerContext, opts: ListenerOptions,
     port: address.port,
     implicitTls: opts.implicitTls,
     async close() {
+      stopFollowing();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const sessions = [...shared.sessions];
       for (const s of sessions) {
@@ -55,6 +65,7 @@ export async function startImapServer(ctx: ServerContext, opts: ListenerOptions,
         s.end('shutdown');
       }
       await Promise.all(sessions.map((s) => s.finish()));
+      for (const s of sockets) s.destroy();
       await closed;
       await shared.log.flushed();
     },
@@ -82,8 +93,12 @@ async function accept(shared: ServerShared, socket: net.Socket, secure: boolean)
     await logLimitRefusal(ctx, 'imap', admitted.refusal);
     return;
   }
-  if (socket.destroyed) {
+  // The client may have gone while the settings were read: with allowHalfOpen its 'end' has
+  // been emitted already and no 'close' follows, so a session made now would wait for input
+  // that never comes (and hold up the listener's close until the pre-login timeout).
+  if (socket.destroyed || socket.readableEnded) {
     admitted.release();
+    socket.destroy();
     return;
   }
   const placeholder = { maxLineLength: 10_240, maxLiteralSize: 64 * 1024, maxCommandSize: 128 * 1024 };

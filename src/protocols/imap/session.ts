@@ -5,7 +5,6 @@
  * the store session and the connection counters exactly once.
  */
 import { randomUUID } from 'node:crypto';
-import type { SecureContext } from 'node:tls';
 import type { ServerContext } from '../../server/context.js';
 import { RECLAIMED_TEXT, type EndReason, type StoreSession } from '../../governor/governor.js';
 import type { User } from '../../store/types.js';
@@ -31,7 +30,6 @@ export interface ImapTuning {
 export interface ServerShared {
   ctx: ServerContext;
   implicitTls: boolean;
-  secureContext: SecureContext;
   tuning: ImapTuning;
   log: ProtocolLog;
   sessions: Set<ImapSession>;
@@ -227,7 +225,7 @@ export class ImapSession {
     this.logger.debug({ command: cmd.name, status, ms: Math.round(seconds * 1e4) / 10 }, 'command');
     if (this.startTlsAfterReply) {
       this.startTlsAfterReply = false;
-      void this.conn.startTls(this.shared.secureContext, this.framerLimits());
+      void this.conn.startTls({ secureContext: this.shared.ctx.tls.contextFor(), SNICallback: this.shared.ctx.tls.SNICallback }, this.framerLimits());
     }
     if (this.startCompressionAfterReply) {
       this.startCompressionAfterReply = false;

@@ -106,7 +106,7 @@ export const COMMANDS: Record<string, Pop3Command> = {
       s.send('+OK Begin TLS negotiation');
       const plain = s.socket;
       s.detach();
-      const tls = new TLSSocket(plain, { isServer: true, key: s.ctx.tls.key, cert: s.ctx.tls.cert });
+      const tls = new TLSSocket(plain, { isServer: true, secureContext: s.ctx.tls.contextFor(), SNICallback: s.ctx.tls.SNICallback });
       s.attach(tls);
     },
   },

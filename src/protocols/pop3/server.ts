@@ -1,5 +1,6 @@
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { followCertificates } from '../../tls/certificates.js';
 import type { ServerContext } from '../../server/context.js';
 import type { Listener, ListenerOptions } from '../../server/listener.js';
 import { LOGON_ANSWERS, pop3Line } from '../../access/answers.js';
@@ -29,8 +30,9 @@ export async function startPop3Server(ctx: ServerContext, opts: ListenerOptions)
     session.greet();
   };
   const server: Server = opts.implicitTls
-    ? createTlsServer({ key: ctx.tls.key, cert: ctx.tls.cert }, (s) => void onConnection(s))
+    ? createTlsServer(ctx.tls.serverOptions(), (s) => void onConnection(s))
     : createNetServer((s) => void onConnection(s));
+  const stopFollowing = opts.implicitTls ? followCertificates(server as TlsServer, ctx.tls) : () => undefined;
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -43,6 +45,7 @@ export async function startPop3Server(ctx: ServerContext, opts: ListenerOptions)
     port: typeof addr === 'object' && addr ? addr.port : opts.port,
     implicitTls: opts.implicitTls,
     async close() {
+      stopFollowing();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const s of sessions) {

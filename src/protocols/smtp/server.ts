@@ -96,6 +96,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     secure: opts.implicitTls,
     key: ctx.tls.key,
     cert: ctx.tls.cert,
+    SNICallback: ctx.tls.SNICallback,
     name: ctx.computer,
     banner: 'Mailwarden',
     logger: false,
@@ -239,6 +240,8 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
   });
 
   server.on('error', (err) => listenerLog.error({ err }, 'listener error'));
+  // smtp-server upgrades sockets itself (implicit TLS and STARTTLS): its default context is renewed here
+  const stopFollowing = ctx.tls.onChange(() => server.updateSecureContext({ key: ctx.tls.key, cert: ctx.tls.cert }));
   await new Promise<void>((resolve, reject) => {
     const netServer = server.server;
     netServer.once('error', reject);
@@ -254,6 +257,9 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     host: opts.host,
     port,
     implicitTls: opts.implicitTls,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => {
+      stopFollowing();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
