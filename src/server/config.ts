@@ -40,6 +40,26 @@ export const ServerConfigSchema = z
       })
       .strict()
       .default({ certificates: [], pollSeconds: 2 }),
+    /** Certificates from an ACME CA (Let's Encrypt…), obtained and renewed by the server itself (README "Certificates"). */
+    acme: z
+      .object({
+        /** The CA's directory, e.g. https://acme-v02.api.letsencrypt.org/directory */
+        directoryUrl: z.string().url(),
+        /** The names the certificate is for; the first is its subject. */
+        domains: z.array(z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+$/, 'a host name')).min(1).max(100),
+        /** Contact address for the CA's expiry notices. */
+        email: z.string().email().optional(),
+        /** HTTP-01 responder: the CA asks on port 80 of each domain; this port must receive it. */
+        httpPort: z.number().int().min(0).max(65535).default(80),
+        httpHost: z.string().optional(),
+        /** A CA file to trust for the directory's HTTPS (a private ACME CA). */
+        directoryCaFile: z.string().optional(),
+        renewWhenLeft: z.number().gt(0).lt(1).default(1 / 3),
+        checkIntervalSeconds: z.number().int().min(1).default(12 * 3600),
+        retryAfterFailureSeconds: z.number().int().min(1).default(3600),
+      })
+      .strict()
+      .optional(),
     /** The structured log on standard error; MAILWARDEN_LOG_LEVEL overrides the level for one run. */
     log: z
       .object({ level: z.enum(LOG_LEVELS).optional() })

@@ -8,6 +8,7 @@ import type { Clock } from '../shared-state/clock.js';
 import type { GuardPolicy } from '../access/brute-force-guard.js';
 import { startPop3Server } from '../protocols/pop3/server.js';
 import { startHttpServer, type HttpPlugin } from '../web/http-server.js';
+import { AcmeCertificates } from '../tls/acme.js';
 import { VERSION } from '../version.js';
 import { frontEnds } from './front-ends.js';
 import { adminTokenFile, readRunningServer, serverInfoFile, type RunningServerInfo } from './running.js';
@@ -43,6 +44,8 @@ function ensureAdminToken(dataDir: string): string {
 export interface RunningServer {
   ctx: ServerContext;
   listeners: Listener[];
+  /** Certificates from an ACME CA, when the configuration asks for them. */
+  acme: AcmeCertificates | null;
   stop(): Promise<void>;
 }
 
@@ -82,6 +85,17 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
     pid: process.pid, host: opts.host, httpPort: http.port,
     listeners: listeners.map((l) => ({ name: l.name, host: l.host, port: l.port, implicitTls: l.implicitTls })),
   };
+  let acmeCertificates: AcmeCertificates | null = null;
+  if (config.acme) {
+    acmeCertificates = new AcmeCertificates(dataDir, { ...config.acme, httpHost: config.acme.httpHost ?? opts.host }, ctx.tls, {
+      now: () => ctx.clock.now(),
+      onIssued: (cert, renewal) => ctx.log.info({ names: cert.names, fingerprint: cert.fingerprint256, validTo: cert.validTo }, renewal ? 'acme: certificate renewed' : 'acme: certificate obtained'),
+      onError: (message, err) => ctx.log.error({ err }, message),
+    });
+    await acmeCertificates.start();
+    const a = acmeCertificates;
+    stopHooks.push(() => a.stop());
+  }
   const stopWatchingSettings = ctx.settings.watch(SETTINGS_POLL_MS);
   stopHooks.push(async () => stopWatchingSettings());
   const stopHeartbeat = ctx.governor.startHeartbeat(NODE_HEARTBEAT_MS);
@@ -93,6 +107,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   return {
     ctx,
     listeners,
+    acme: acmeCertificates,
     async stop() {
       if (stopped) return;
       stopped = true;
