@@ -127,7 +127,7 @@ export class Certificates {
   constructor(private readonly opts: CertificatesOptions) {
     this.configured = [...(opts.configured ?? [])];
     this.pollMs = opts.pollMs ?? 2_000;
-    const { errors } = this.reload();
+    const { errors } = this.reload(true);
     // At start-up a configured pair that does not load is an error: better no server than one
     // that silently serves the wrong certificate.
     if (errors.length > 0) throw new Error(errors.join('; '));
@@ -190,7 +190,7 @@ export class Certificates {
    * Reads every pair again. A pair that fails keeps its previous version in service (or stays
    * out if it never loaded). Listeners hear of it only when a fingerprint changed.
    */
-  reload(): { changed: boolean; errors: string[] } {
+  reload(initial = false): { changed: boolean; errors: string[] } {
     const errors: string[] = [];
     const next: LoadedCertificate[] = [];
     for (const files of [...this.configured, this.opts.own]) {
@@ -208,7 +208,7 @@ export class Certificates {
     const changed = fingerprints(next) !== fingerprints(this.loaded);
     if (next.length === 0) return { changed: false, errors };
     this.loaded = next;
-    if (changed) {
+    if (changed && !initial) {
       this.opts.onReload?.(next);
       for (const fn of this.listeners) fn();
     }
@@ -224,6 +224,8 @@ export class Certificates {
         // a key and its certificate are usually written one after the other: the first change
         // may see a mismatched pair (reported, old one kept), the second one loads
         watchFile(file, { interval: this.pollMs, persistent: false }, (cur, prev) => {
+          // a file that is gone (stat all zeros) is not a new certificate: what is in service stays
+          if (cur.nlink === 0 && cur.mtimeMs === 0) return;
           if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino || cur.size !== prev.size) this.reload();
         });
       }
