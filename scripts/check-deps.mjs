@@ -25,6 +25,8 @@ export const LAYERS = [
   { name: 'governor', rank: 3, paths: ['src/governor'] },
   { name: 'access', rank: 4, paths: ['src/access'] },
   { name: 'transport', rank: 4, paths: ['src/transport'] },
+  // Moving mail in from other servers (Maildir, mbox, IMAP): reads sources, writes through the store.
+  { name: 'import', rank: 4, paths: ['src/import'] },
   { name: 'protocol helpers', rank: 5, paths: ['src/protocols/shared'] },
   { name: 'imap', rank: 6, frontEnd: true, paths: ['src/protocols/imap'] },
   { name: 'pop3', rank: 6, frontEnd: true, paths: ['src/protocols/pop3'] },

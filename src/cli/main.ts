@@ -26,6 +26,8 @@ const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session g
   access explain USER --protocol imap|pop3|owa|ews|eas [--from IP] [--password-stdin]
   queue list | queue retry ID | queue delete ID
   backup --to FILE | restore --from FILE      (consistent online snapshot of the data folder)
+  import maildir PATH --user U | import mbox FILE… --user U [--folder NAME]
+  import imap --from imaps://HOST[:PORT] --user U [--source-user X] --password-stdin [--insecure|--ca FILE]
   tls show [--config FILE]                   (certificates served, fingerprints, how to trust them)
   Get-PopSettings | Set-PopSettings -Param V | Get-ImapSettings | Set-ImapSettings -Param V
   Get-ThrottlingPolicy | Set-ThrottlingPolicy -Param V [-Identity U] | Get-LogonStatistics [-Identity U]

@@ -214,8 +214,10 @@ test('serve: a running server takes settings live; sessions list/kill, events, a
     assert.match(seventeenth.answer, /^\+OK/);
     held.push(seventeenth.socket);
     const events = JSON.parse(cli(['events', 'list', '--id', '9646', '--json', '--data', t.data]).stdout) as Array<{ count: number }>;
-    assert.equal(events.length, 1);
-    assert.equal(events[0].count, 2);
+    // two refusals: one event carrying both, or (when a loaded machine took over a minute
+    // between them: the window is the real clock's in a spawned server) one event each
+    assert.ok(events.length === 1 || events.length === 2, `${events.length} events`);
+    assert.equal(events.reduce((n: number, e: { count: number }) => n + e.count, 0), 2);
     r = cli(['events', 'export', '--id', '9646', '--format', 'xml', '--data', t.data]);
     assert.match(r.stdout, /<EventID Qualifiers="49158">9646<\/EventID>/);
     // kill one: the client is disconnected and the count drops
