@@ -208,6 +208,12 @@ export const SETTINGS: SettingDef[] = [
     description: 'SMTP connections accepted from one client IP address.',
   },
   {
+    name: 'SmtpSettings.GreetingDelay',
+    aliases: ['smtp.GreetingDelay', 'postscreen_greet_wait'],
+    group: 'smtp', type: 'int', default: 100, min: 0, max: 30_000, scope: 'server',
+    description: 'Milliseconds the port-25 listener waits before its 220 greeting; a client that talks first is answered 421 "You talk too soon" (spam software does). 0 greets at once. Submission and LMTP never wait.',
+  },
+  {
     name: 'Credential Cache TTL Seconds',
     aliases: ['credential-cache-ttl', 'auth_cache_ttl'],
     group: 'access', type: 'int', default: 900, min: 0, max: 86_400, scope: 'server',
