@@ -7,7 +7,7 @@ export interface ParsedArgs {
   switches: Set<string>;
 }
 
-const SWITCHES = new Set(['json', 'password-stdin', 'admin', 'help', 'quiet']);
+const SWITCHES = new Set(['json', 'password-stdin', 'admin', 'help', 'quiet', 'force']);
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const positionals: string[] = [];

@@ -14,7 +14,7 @@ import { VERSION } from '../version.js';
 const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session governor
 
   serve [--data DIR] [--config FILE] [--host H] [--imap-port N] [--imaps-port N] [--pop3-port N]
-        [--pop3s-port N] [--smtp-port N] [--submission-port N] [--submissions-port N] [--http-port N]
+        [--pop3s-port N] [--smtp-port N] [--submission-port N] [--submissions-port N] [--lmtp-port N] [--http-port N]
   user add ADDRESS --password-stdin [--display-name N] [--database DB] [--admin]
   user list | user set-password ADDRESS --password-stdin | user remove ADDRESS
   database add NAME | database list
@@ -25,6 +25,8 @@ const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session g
   events export [--id N] [--record R] [--since T] --format xml
   access explain USER --protocol imap|pop3|owa|ews|eas [--from IP] [--password-stdin]
   queue list | queue retry ID | queue delete ID
+  dkim create DOMAIN [--selector S] [--algorithm rsa-sha256|ed25519-sha256] [--bits N] | dkim list
+  dkim activate DOMAIN SELECTOR | dkim remove DOMAIN SELECTOR [--force]
   Get-PopSettings | Set-PopSettings -Param V | Get-ImapSettings | Set-ImapSettings -Param V
   Get-ThrottlingPolicy | Set-ThrottlingPolicy -Param V [-Identity U] | Get-LogonStatistics [-Identity U]
 

@@ -2,6 +2,7 @@ import { createTransport } from 'nodemailer';
 import type { ServerContext } from '../server/context.js';
 import type { QueueEntry } from '../store/types.js';
 import { sendDsnSafely, type DsnFailure } from './dsn.js';
+import { signOutbound } from './dkim-sign.js';
 import { oneLine } from './replies.js';
 
 export interface OutboundQueue {
@@ -88,7 +89,9 @@ async function attempt(ctx: ServerContext, entry: QueueEntry): Promise<void> {
     await events.write('deliveryFailed', [entry.id, entry.sender, recipientsText, `message content missing: ${(err as Error).message}`], user).catch(() => undefined);
     return;
   }
-  const outcomes = await relay(ctx, entry, raw);
+  // Signed at each attempt, not at submission: a key activated or rotated meanwhile applies,
+  // and the signature's time (t=) is the sending time.
+  const outcomes = await relay(ctx, entry, await signOutbound(ctx, raw));
   const ok = entry.recipients.filter((r) => outcomes.get(r)!.kind === 'ok');
   const perm = entry.recipients.filter((r) => outcomes.get(r)!.kind === 'perm');
   const temp = entry.recipients.filter((r) => outcomes.get(r)!.kind === 'temp');
