@@ -30,6 +30,14 @@ export const ServerConfigSchema = z
       })
       .strict()
       .default({ retrySchedule: [60, 300, 900, 3600, 14400, 43200] }),
+    /**
+     * DNS for SPF/DKIM/DMARC checks and delivery by MX: `servers` ("IP" or "IP:PORT") replaces
+     * the system's resolvers (/etc/resolv.conf). Tests point it at a server on 127.0.0.1.
+     */
+    dns: z
+      .object({ servers: z.array(z.string().min(1)).min(1).optional() })
+      .strict()
+      .default({}),
     /** The structured log on standard error; MAILWARDEN_LOG_LEVEL overrides the level for one run. */
     log: z
       .object({ level: z.enum(LOG_LEVELS).optional() })

@@ -14,6 +14,7 @@ import { SmtpReply, oneLine } from '../../transport/replies.js';
 import { withEnhancedCodes } from './enhanced-codes.js';
 import { submitMessage } from '../../transport/submit.js';
 import { setGreetingDelay } from './greeting-delay.js';
+import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js';
 
 /**
  * mx: port 25, mail for local mailboxes from anyone. submission: 587/465, authenticated users
@@ -103,11 +104,11 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
    * Delivers an accepted message to the local recipients of the envelope, in one store commit,
    * and says per envelope recipient (in RCPT order) what happened: a "2.0.0 …" text or a refusal.
    */
-  async function deliverInbound(sender: string, rcpts: string[], message: Buffer): Promise<{ replies: Array<string | SmtpReply>; overQuota: User[] }> {
+  async function deliverInbound(sender: string, rcpts: string[], message: Buffer, folder: '\\Inbox' | '\\Junk' = '\\Inbox'): Promise<{ replies: Array<string | SmtpReply>; overQuota: User[] }> {
     // Resolved again: a mailbox removed between RCPT and DATA must not be delivered to.
     const resolved = await Promise.all(rcpts.map((a) => resolveRecipient(ctx, a)));
     const users = resolved.flatMap((r) => (r.kind === 'local' ? [r.user] : []));
-    const out = await deliverLocal(ctx, sender, users, message);
+    const out = await deliverLocal(ctx, sender, users, message, undefined, folder);
     const full = new Set(out.overQuota.map((u) => u.id));
     const replies = resolved.map((r) => {
       const a = oneLine(r.address);
@@ -238,8 +239,26 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
           await submitMessage(ctx, requireUser(session), { from: sender, to: rcpts, raw, saveToSent: false }, trace);
           return '2.6.0 Message accepted';
         }
-        const message = Buffer.concat([Buffer.from(trace), raw]);
-        const { replies, overQuota } = await deliverInbound(sender, rcpts, message);
+        let authHeader = '';
+        let folder: '\\Inbox' | '\\Junk' = '\\Inbox';
+        let body = raw;
+        if (opts.mode === 'mx' && ctx.settings.bool('SmtpSettings.InboundAuthentication')) {
+          body = withoutOurResults(raw, ctx.computer);
+          try {
+            const check = await checkInbound(ctx, { raw: body, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender });
+            logOf(session).info({ ...check.results, verdict: check.verdict, sender }, 'inbound authentication');
+            if (check.verdict === 'reject') throw reply(550, '5.7.1', check.reason);
+            authHeader = check.header;
+            if (check.verdict === 'junk') folder = '\\Junk';
+          } catch (err) {
+            if (err instanceof SmtpReply) throw err;
+            // a library fault must not lose mail: delivered without the header, and logged
+            logOf(session).error({ err }, 'inbound authentication checks failed; delivered without Authentication-Results');
+          }
+        }
+        // RFC 8601 5: Authentication-Results above the trace line of the server that checked
+        const message = Buffer.concat([Buffer.from(authHeader + trace), body]);
+        const { replies, overQuota } = await deliverInbound(sender, rcpts, message, folder);
         // LMTP: one reply per RCPT, in order (RFC 2033 4.2); the client bounces or retries each.
         if (lmtp) return replies;
         if (!replies.some((r) => typeof r === 'string')) {
