@@ -25,11 +25,16 @@ export const ServerConfigSchema = z
           })
           .strict()
           .optional(),
+        /**
+         * Port of the receiving servers when delivering by MX (no smart host): 25. Another value is
+         * for tests, whose receivers on loopback cannot all listen on port 25.
+         */
+        deliveryPort: z.number().int().min(1).max(65535).default(25),
         /** Retry schedule for the outbound queue, in seconds after the first attempt. */
         retrySchedule: z.array(z.number().int().positive()).min(1).default([60, 300, 900, 3600, 14400, 43200]),
       })
       .strict()
-      .default({ retrySchedule: [60, 300, 900, 3600, 14400, 43200] }),
+      .default({ deliveryPort: 25, retrySchedule: [60, 300, 900, 3600, 14400, 43200] }),
     /**
      * DNS for SPF/DKIM/DMARC checks and delivery by MX: `servers` ("IP" or "IP:PORT") replaces
      * the system's resolvers (/etc/resolv.conf). Tests point it at a server on 127.0.0.1.
