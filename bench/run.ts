@@ -14,6 +14,7 @@ import { benchPop3 } from './pop3.js';
 import { benchImap } from './imap.js';
 import { benchSmtp } from './smtp.js';
 import { benchSmtpMix } from './smtp-mix.js';
+import { benchOutbound } from './outbound.js';
 import { benchOwa } from './owa.js';
 import { benchLogon } from './logon.js';
 import { benchEws } from './ews.js';
@@ -28,6 +29,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   imap: benchImap,
   smtp: benchSmtp,
   'smtp-mix': benchSmtpMix,
+  outbound: benchOutbound,
   owa: benchOwa,
   logon: benchLogon,
   ews: benchEws,

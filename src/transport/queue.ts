@@ -97,9 +97,13 @@ async function attempt(ctx: ServerContext, entry: QueueEntry): Promise<void> {
   await events.write('deliveryDeferred', [entry.id, entry.sender, temp.join(', '), attemptNo, lastError], user).catch(() => undefined);
 }
 
+/** Entries attempted at the same time (Postfix's default_destination_concurrency_limit is 20). */
+const CONCURRENT_ATTEMPTS = 10;
+
 /**
- * The outbound queue runner: polls for due entries and relays them through the smart host.
- * Passes never overlap (one chain), so an entry is never sent twice by this process.
+ * The outbound queue runner: polls for due entries and sends them (smart host or MX), up to
+ * CONCURRENT_ATTEMPTS at once. Passes never overlap (one chain) and an entry is taken once per
+ * pass, so an entry is never sent twice by this process.
  */
 export function startOutboundQueue(ctx: ServerContext, opts: { pollMs?: number } = {}): OutboundQueue {
   let stopped = false;
@@ -111,16 +115,22 @@ export function startOutboundQueue(ctx: ServerContext, opts: { pollMs?: number }
     for (;;) {
       const due = (await ctx.store.dueQueueEntries(new Date())).filter((e) => !seen.has(e.id));
       if (due.length === 0 || stopped) return;
-      for (const e of due) {
-        seen.add(e.id);
-        if (stopped) return;
-        try {
-          await attempt(ctx, e);
-        } catch (err) {
-          // A store failure on one entry must not stop the others; the entry stays due.
-          ctx.log.error({ err, queueId: e.id }, 'outbound queue: attempt failed; the entry stays due');
+      for (const e of due) seen.add(e.id);
+      // Several entries at once (each its own connection): one slow or dead receiver must not
+      // hold up the rest, and a connection's round trips overlap with others' work.
+      let next = 0;
+      const worker = async () => {
+        while (next < due.length && !stopped) {
+          const e = due[next++];
+          try {
+            await attempt(ctx, e);
+          } catch (err) {
+            // A store failure on one entry must not stop the others; the entry stays due.
+            ctx.log.error({ err, queueId: e.id }, 'outbound queue: attempt failed; the entry stays due');
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENT_ATTEMPTS, due.length) }, worker));
     }
   };
 
