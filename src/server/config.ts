@@ -30,11 +30,18 @@ export const ServerConfigSchema = z
          * for tests, whose receivers on loopback cannot all listen on port 25.
          */
         deliveryPort: z.number().int().min(1).max(65535).default(25),
+        /**
+         * PEM of CAs trusted besides the system's for MTA-STS (the policy host's certificate and
+         * the MX certificates of an enforced policy): a private CA, or the tests' own.
+         */
+        trustedCa: z.string().optional(),
+        /** Port of MTA-STS policy hosts: 443. Another value is for tests only, like deliveryPort. */
+        mtaStsPort: z.number().int().min(1).max(65535).default(443),
         /** Retry schedule for the outbound queue, in seconds after the first attempt. */
         retrySchedule: z.array(z.number().int().positive()).min(1).default([60, 300, 900, 3600, 14400, 43200]),
       })
       .strict()
-      .default({ deliveryPort: 25, retrySchedule: [60, 300, 900, 3600, 14400, 43200] }),
+      .default({ deliveryPort: 25, mtaStsPort: 443, retrySchedule: [60, 300, 900, 3600, 14400, 43200] }),
     /**
      * DNS for SPF/DKIM/DMARC checks and delivery by MX: `servers` ("IP" or "IP:PORT") replaces
      * the system's resolvers (/etc/resolv.conf). Tests point it at a server on 127.0.0.1.

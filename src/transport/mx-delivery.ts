@@ -3,6 +3,7 @@ import type { ServerContext } from '../server/context.js';
 import { dnsLookupOf, type DnsLookup } from './dns.js';
 import { domainOf } from './recipients.js';
 import { sendOnce, type Outcome } from './smtp-send.js';
+import { mxAllowed, stsPolicy, trustedCas } from './mta-sts.js';
 
 /** Where mail for a domain goes (RFC 5321 5.1), or why it cannot go anywhere. */
 export type MxRoute =
@@ -61,11 +62,22 @@ export async function deliverByMx(ctx: ServerContext, sender: string, recipients
     }
     const tried: string[] = [];
     let answered: Map<string, Outcome> | null = null;
+    // MTA-STS enforce (RFC 8461 5.1): only the policy's MX hosts, only over TLS with a
+    // certificate valid for the MX name; a host that fails that is skipped like a dead one.
+    const policy = await stsPolicy(ctx, domain);
+    const enforce = policy?.mode === 'enforce';
     for (const host of route.hosts) {
+      if (enforce && !mxAllowed(policy, host)) {
+        tried.push(`${host}: not an MX host of ${domain}'s MTA-STS policy`);
+        continue;
+      }
       const addresses = await addressesOf(lookup, host);
       if (addresses.length === 0) tried.push(`${host}: no address`);
       for (const address of addresses) {
-        const r = await sendOnce({ host: address, port, name: ctx.computer, tls: { servername: isIP(host) ? undefined : host, rejectUnauthorized: false } }, sender, rcpts, raw);
+        const tls = enforce
+          ? { servername: host, rejectUnauthorized: true, ca: trustedCas(ctx) }
+          : { servername: isIP(host) ? undefined : host, rejectUnauthorized: false };
+        const r = await sendOnce({ host: address, port, name: ctx.computer, requireTLS: enforce, tls }, sender, rcpts, raw);
         if (r instanceof Map) {
           answered = r;
           via.push(`${host} [${address}]:${port}`);
@@ -75,7 +87,7 @@ export async function deliverByMx(ctx: ServerContext, sender: string, recipients
       }
       if (answered) break;
     }
-    const fail: Outcome = { kind: 'temp', reply: `451 4.4.1 no MX host of ${domain} answered: ${tried.join('; ').slice(0, 400)}` };
+    const fail: Outcome = { kind: 'temp', reply: `451 4.4.1 no MX host of ${domain} answered${enforce ? ' (MTA-STS enforce: TLS with a valid certificate required)' : ''}: ${tried.join('; ').slice(0, 400)}` };
     for (const r of rcpts) outcomes.set(r, answered?.get(r) ?? fail);
   }
   return { outcomes, via };

@@ -1,6 +1,11 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import https from 'node:https';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { listQueue, retryQueueEntry, startOutboundQueue, type OutboundQueue } from '../../src/transport/queue.js';
 import { submitMessage } from '../../src/transport/submit.js';
@@ -188,5 +193,91 @@ describe('delivery by MX (RFC 5321 5.1) through a loopback DNS server', () => {
     assert.ok(dns.asked.includes('MX far.test'));
     assert.ok(dns.asked.includes('A mx1.far.test'));
     assert.ok(dns.asked.includes('AAAA mx1.far.test'));
+  });
+});
+
+/** A CA and a certificate it signed for `names`, made with openssl (the test's own PKI). */
+function makePki(dir: string, names: string[]): { ca: string; key: string; cert: string } {
+  const run = (args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Mailwarden test CA']);
+  run(['req', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', `/CN=${names[0]}`]);
+  writeFileSync(join(dir, 'ext.cnf'), `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\n`);
+  run(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '2', '-extfile', 'ext.cnf']);
+  return { ca: readFileSync(join(dir, 'ca.pem'), 'utf8'), key: readFileSync(join(dir, 'leaf.key'), 'utf8'), cert: readFileSync(join(dir, 'leaf.pem'), 'utf8') };
+}
+
+describe('MTA-STS (RFC 8461) enforce', () => {
+  let dns: TestDns;
+  let env: TestEnv;
+  let queue: OutboundQueue;
+  let alice: User;
+  let good: Receiver; // 127.0.0.2: certificate from the trusted CA for mx1.sts.test
+  let bad: Receiver; // 127.0.0.3: self-signed certificate (the server's own)
+  let policyHost: https.Server;
+  let pkiDir: string;
+
+  before(async () => {
+    dns = await new TestDns().start();
+    pkiDir = mkdtempSync(join(tmpdir(), 'mw-pki-'));
+    const pki = makePki(pkiDir, ['mx1.sts.test', 'mta-sts.sts.test', 'mta-sts.badsts.test']);
+    const port = await freePortOn(['127.0.0.2', '127.0.0.3', '127.0.0.6']);
+    policyHost = https.createServer({ key: pki.key, cert: pki.cert }, (req, res) => {
+      const host = String(req.headers.host ?? '');
+      const mx = host === 'mta-sts.sts.test' ? 'mx: mx1.sts.test\r\nmx: mx2.sts.test' : 'mx: *.badsts.test';
+      if (req.url !== '/.well-known/mta-sts.txt') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`version: STSv1\r\nmode: enforce\r\n${mx}\r\nmax_age: 86400\r\n`);
+    });
+    await new Promise<void>((r) => policyHost.listen(port, '127.0.0.6', () => r()));
+    env = await makeEnv({ dns: { servers: [dns.server] }, smtp: { deliveryPort: port, mtaStsPort: port, trustedCa: pki.ca, retrySchedule: [60] } });
+    good = new Receiver('127.0.0.2', { key: pki.key, cert: pki.cert });
+    bad = new Receiver('127.0.0.3', env.ctx.tls);
+    await Promise.all([good.up(port), bad.up(port)]);
+    // sts.test: the preferred MX has an invalid certificate, the second a valid one; an MX outside the policy
+    dns.set('sts.test', { MX: [{ preference: 5, exchange: 'rogue.elsewhere.test' }, { preference: 10, exchange: 'mx2.sts.test' }, { preference: 20, exchange: 'mx1.sts.test' }] });
+    dns.set('_mta-sts.sts.test', { TXT: ['v=STSv1; id=20261206a'] });
+    dns.set('mta-sts.sts.test', { A: ['127.0.0.6'] });
+    dns.set('rogue.elsewhere.test', { A: ['127.0.0.3'] });
+    dns.set('mx2.sts.test', { A: ['127.0.0.3'] });
+    dns.set('mx1.sts.test', { A: ['127.0.0.2'] });
+    // badsts.test: its only MX has no valid certificate
+    dns.set('badsts.test', { MX: [{ preference: 10, exchange: 'mx.badsts.test' }] });
+    dns.set('_mta-sts.badsts.test', { TXT: ['v=STSv1; id=1'] });
+    dns.set('mta-sts.badsts.test', { A: ['127.0.0.6'] });
+    dns.set('mx.badsts.test', { A: ['127.0.0.3'] });
+    alice = await addUser(env.ctx, 'alice@test.example');
+    queue = startOutboundQueue(env.ctx, { pollMs: 600_000 });
+  });
+  after(async () => {
+    await queue.stop();
+    await Promise.all([good.down(), bad.down()]);
+    await new Promise<void>((r) => policyHost.close(() => r()));
+    await env.cleanup();
+    await dns.stop();
+    rmSync(pkiDir, { recursive: true, force: true });
+  });
+
+  const submit = (tag: string, to: string) => submitMessage(env.ctx, alice, { from: 'alice@test.example', to: [to], raw: msg(tag, to), saveToSent: false });
+
+  it('skips MX hosts outside the policy and one without a valid certificate; delivers over verified TLS', async () => {
+    await submit('sts-ok', 'bob@sts.test');
+    await queue.runNow();
+    assert.equal(bad.got.length, 0, 'neither the rogue MX nor the one with a self-signed certificate got it');
+    assert.equal(good.got.length, 1);
+    assert.equal(good.got[0].secure, true);
+    assert.equal((await listQueue(env.ctx)).length, 0);
+  });
+
+  it('keeps the message queued when no MX host has a valid certificate', async () => {
+    await submit('sts-bad', 'carol@badsts.test');
+    await queue.runNow();
+    assert.equal(bad.got.length, 0);
+    const [entry] = await listQueue(env.ctx);
+    assert.ok(entry, 'still queued (a temporary failure, retried on the schedule)');
+    assert.match(entry.lastError ?? '', /MTA-STS enforce/);
+    assert.match(entry.lastError ?? '', /mx\.badsts\.test \[127\.0\.0\.3\]/);
   });
 });
