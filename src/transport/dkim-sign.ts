@@ -1,4 +1,3 @@
-import { dkimSign } from 'mailauth';
 import { parseAddressList } from '../mime/address.js';
 import { headerValues } from '../mime/search-text.js';
 import type { ServerContext } from '../server/context.js';
@@ -32,6 +31,8 @@ export async function signOutbound(ctx: Pick<ServerContext, 'dataDir' | 'store' 
   if (!domain) return raw;
   const keys = keyringOf(ctx).signingKeys(domain);
   if (keys.length === 0) return raw;
+  // loaded at the first message to sign: mailauth takes long to load and most servers start without keys
+  const { dkimSign } = await import('mailauth/lib/dkim/sign.js');
   const r = await dkimSign(raw, {
     signingDomain: domain, selector: keys[0].selector, privateKey: keys[0].privateKey,
     canonicalization: 'relaxed/relaxed', signTime: now,

@@ -1,4 +1,3 @@
-import { authenticate } from 'mailauth';
 import { scanHeader } from '../mime/headers.js';
 import type { ServerContext } from '../server/context.js';
 import { dnsLookupOf } from './dns.js';
@@ -29,6 +28,8 @@ export async function checkInbound(
   input: { raw: Buffer; ip: string; helo: string; sender: string },
   random: () => number = Math.random,
 ): Promise<InboundCheck> {
+  // loaded at the first check, not at start: mailauth's modules take long to load (seconds on a busy machine)
+  const { authenticate } = await import('mailauth');
   const r = await authenticate(input.raw, {
     ip: input.ip, helo: input.helo, sender: input.sender, mta: ctx.computer,
     resolver: dnsLookupOf(ctx) as never, disableBimi: true,

@@ -1,8 +1,9 @@
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
-// mailauth's parser and MX matcher; the fetch is ours, so that the resolver, trusted CAs and
-// port come from the server's configuration (mailauth's fetchPolicy uses the system's).
-import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
+// mailauth's policy record and file parsers (loaded at first use); the fetch is ours, so that the
+// resolver, trusted CAs and port come from the server's configuration (mailauth's fetchPolicy
+// uses the system's), and so is the MX match (mailauth's lets "*." match several labels).
+const stsLib = () => import('mailauth/lib/mta-sts.js');
 import type { ServerContext } from '../server/context.js';
 import { dnsLookupOf, type DnsLookup } from './dns.js';
 
@@ -58,6 +59,7 @@ async function fetchPolicy(ctx: Pick<ServerContext, 'config'>, lookup: DnsLookup
   const servername = `mta-sts.${domain}`;
   const addresses = [...((await lookup(servername, 'A').catch(() => [])) as string[]), ...((await lookup(servername, 'AAAA').catch(() => [])) as string[])];
   if (addresses.length === 0) throw new Error(`${servername} has no address`);
+  const { parsePolicy } = await stsLib();
   const p = parsePolicy(await fetchText(ctx, addresses[0], servername)) as { mode: StsPolicy['mode']; mx?: string[]; maxAge?: number };
   return { id, mode: p.mode, mx: p.mx ?? [], expires: Date.now() + (p.maxAge ?? 86_400) * 1000 };
 }
@@ -74,6 +76,7 @@ export async function stsPolicy(ctx: Pick<ServerContext, 'config' | 'store' | 'l
   const cached = cache.get(domain);
   let id: string | false;
   try {
+    const { resolvePolicy } = await stsLib();
     id = await resolvePolicy(domain, { resolver: lookup as never });
   } catch {
     id = false;
@@ -90,7 +93,14 @@ export async function stsPolicy(ctx: Pick<ServerContext, 'config' | 'store' | 'l
   }
 }
 
-/** Whether `mx` is one of the policy's allowed MX hosts (RFC 8461 4.1; "*." matches one label). */
+/** Whether `mx` is one of the policy's allowed MX hosts (RFC 8461 4.1: "*." stands for exactly one leftmost label). */
 export function mxAllowed(policy: StsPolicy, mx: string): boolean {
-  return validateMx(mx, { mode: policy.mode, mx: policy.mx } as never).valid;
+  const host = mx.toLowerCase().replace(/\.$/, '');
+  return policy.mx.some((pattern) => {
+    const p = pattern.trim().toLowerCase().replace(/\.$/, '');
+    if (!p.startsWith('*.')) return p === host;
+    const suffix = p.slice(1); // ".example.com"
+    const label = host.slice(0, host.length - suffix.length);
+    return host.endsWith(suffix) && label.length > 0 && !label.includes('.');
+  });
 }
