@@ -13,6 +13,8 @@ import { benchStore } from './store.js';
 import { benchPop3 } from './pop3.js';
 import { benchImap } from './imap.js';
 import { benchSmtp } from './smtp.js';
+import { benchSmtpMix } from './smtp-mix.js';
+import { benchOutbound } from './outbound.js';
 import { benchOwa } from './owa.js';
 import { benchLogon } from './logon.js';
 import { benchEws } from './ews.js';
@@ -26,6 +28,8 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   pop3: benchPop3,
   imap: benchImap,
   smtp: benchSmtp,
+  'smtp-mix': benchSmtpMix,
+  outbound: benchOutbound,
   owa: benchOwa,
   logon: benchLogon,
   ews: benchEws,

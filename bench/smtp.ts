@@ -17,11 +17,12 @@ import { join } from 'node:path';
 
 const MESSAGES = Number(process.env.BENCH_SMTP_MESSAGES ?? 10_000);
 const CONNECTIONS = 10;
-const USERS = 100;
+export const USERS = 100;
 const PASSWORD = 'bench-pw';
-const user = (i: number) => `rcpt${i}@bench.test`;
+export const user = (i: number) => `rcpt${i}@bench.test`;
 
-async function round(port: number, lmtp: boolean, payloads: Buffer[]): Promise<{ ms: number; sent: number }> {
+/** One pass of `payloads` over CONNECTIONS connections (message i to user i mod USERS). */
+export async function round(port: number, lmtp: boolean, payloads: Buffer[]): Promise<{ ms: number; sent: number }> {
   const t0 = nowMs();
   let next = 0;
   let sent = 0;

@@ -17,7 +17,7 @@ serveEventLoopDelay();
 const server = await startServer({
   dataDir,
   host: '127.0.0.1',
-  ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0 },
+  ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0, lmtp: 0 },
 });
 process.stdout.write(JSON.stringify({ pid: process.pid, listeners: server.listeners.map((l) => ({ name: l.name, port: l.port, implicitTls: l.implicitTls })) }) + '\n');
 let stopping = false;

@@ -7,7 +7,7 @@ export interface ParsedArgs {
   switches: Set<string>;
 }
 
-const SWITCHES = new Set(['json', 'password-stdin', 'admin', 'help', 'quiet', 'insecure', 'keep-names']);
+const SWITCHES = new Set(['json', 'password-stdin', 'admin', 'help', 'quiet', 'insecure', 'keep-names', 'force']);
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const positionals: string[] = [];

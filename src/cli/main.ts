@@ -14,7 +14,7 @@ import { VERSION } from '../version.js';
 const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session governor
 
   serve [--data DIR] [--config FILE] [--host H] [--imap-port N] [--imaps-port N] [--pop3-port N]
-        [--pop3s-port N] [--smtp-port N] [--submission-port N] [--submissions-port N] [--http-port N]
+        [--pop3s-port N] [--smtp-port N] [--submission-port N] [--submissions-port N] [--lmtp-port N] [--http-port N]
   user add ADDRESS --password-stdin [--display-name N] [--database DB] [--admin]
   user list | user set-password ADDRESS --password-stdin | user remove ADDRESS
   database add NAME | database list
@@ -29,6 +29,8 @@ const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session g
   import maildir PATH --user U | import mbox FILE… --user U [--folder NAME]
   import imap --from imaps://HOST[:PORT] --user U [--source-user X] --password-stdin [--insecure|--ca FILE]
   tls show [--config FILE]                   (certificates served, fingerprints, how to trust them)
+  dkim create DOMAIN [--selector S] [--algorithm rsa-sha256|ed25519-sha256] [--bits N] | dkim list
+  dkim activate DOMAIN SELECTOR | dkim remove DOMAIN SELECTOR [--force]
   Get-PopSettings | Set-PopSettings -Param V | Get-ImapSettings | Set-ImapSettings -Param V
   Get-ThrottlingPolicy | Set-ThrottlingPolicy -Param V [-Identity U] | Get-LogonStatistics [-Identity U]
 

@@ -33,20 +33,66 @@ export function bodyText(raw: Buffer, msg: MessageStructure): string {
   return out.join('\n');
 }
 
-function collect(raw: Buffer, part: MimePart, out: string[]): void {
-  if (part.parts) for (const p of part.parts) collect(raw, p, out);
-  else if (part.message) collect(raw, part.message.root, out);
-  else if (part.contentType.type === 'text') {
-    const body = raw.subarray(part.bodyStart, part.bodyEnd);
-    const bytes = decodeTransfer(body, part.encoding) ?? body; // an unknown encoding: search the bytes as they are
-    let text: string;
-    try {
-      text = decodeCharset(bytes, charsetOf(part));
-    } catch {
-      text = bytes.toString('utf8');
-    }
-    out.push(part.contentType.subtype === 'html' ? htmlToText(text) : text);
+/**
+ * The start of bodyText: at least enough of it that its first `chars` characters, whitespace runs
+ * collapsed and leading whitespace trimmed, are those of the whole (what a preview shows). Stops
+ * after the part that gives enough, and converts only as much of an HTML part as it needs, so a
+ * message with a long HTML body or several text parts costs a preview no more than a short one.
+ */
+export function bodyTextPrefix(raw: Buffer, msg: MessageStructure, chars: number): string {
+  const out: string[] = [];
+  collect(raw, msg.root, out, chars);
+  return out.join('\n');
+}
+
+/** Whether `text` already fixes the first `chars` characters of a preview (see analyse.ts preview). */
+function enough(text: string, chars: number): boolean {
+  const t = text.trimStart();
+  return t.slice(0, chars * 8).replace(/\s+/g, ' ').length > chars;
+}
+
+/** Appends the text of the leaves under `part`; with `limit`, returns true once the text so far is enough. */
+function collect(raw: Buffer, part: MimePart, out: string[], limit?: number): boolean {
+  if (part.parts) {
+    for (const p of part.parts) if (collect(raw, p, out, limit)) return true;
+    return false;
   }
+  if (part.message) return collect(raw, part.message.root, out, limit);
+  if (part.contentType.type !== 'text') return false;
+  const body = raw.subarray(part.bodyStart, part.bodyEnd);
+  const bytes = decodeTransfer(body, part.encoding) ?? body; // an unknown encoding: search the bytes as they are
+  let text: string;
+  try {
+    text = decodeCharset(bytes, charsetOf(part));
+  } catch {
+    text = bytes.toString('utf8');
+  }
+  if (part.contentType.subtype !== 'html') {
+    out.push(text);
+  } else if (limit === undefined) {
+    out.push(htmlToText(text));
+  } else {
+    out.push(htmlPrefixToText(text, out, limit));
+  }
+  return limit !== undefined && enough(out.join('\n'), limit);
+}
+
+/**
+ * htmlToText of a prefix of `html` that, after what `before` holds, is enough for `limit`
+ * characters; the whole when no prefix is. A prefix ends just after a '>' (no tag or entity is
+ * cut) and holds no unclosed script, style or comment, so its text is a prefix of the whole's.
+ */
+function htmlPrefixToText(html: string, before: string[], limit: number): string {
+  const head = before.length ? before.join('\n') + '\n' : '';
+  for (let take = 4096; take < html.length; take *= 4) {
+    const cut = html.lastIndexOf('>', take) + 1;
+    if (cut <= 0) continue;
+    const prefix = html.slice(0, cut);
+    if (/<(script|style)\b(?![\s\S]*<\/\1\s*>)|<!--(?![\s\S]*-->)/i.test(prefix)) continue;
+    const text = htmlToText(prefix);
+    if (enough(head + text, limit)) return text;
+  }
+  return htmlToText(html);
 }
 
 function charsetOf(part: MimePart): string {

@@ -25,11 +25,23 @@ export const ServerConfigSchema = z
           })
           .strict()
           .optional(),
+        /**
+         * Port of the receiving servers when delivering by MX (no smart host): 25. Another value is
+         * for tests, whose receivers on loopback cannot all listen on port 25.
+         */
+        deliveryPort: z.number().int().min(1).max(65535).default(25),
+        /**
+         * PEM of CAs trusted besides the system's for MTA-STS (the policy host's certificate and
+         * the MX certificates of an enforced policy): a private CA, or the tests' own.
+         */
+        trustedCa: z.string().optional(),
+        /** Port of MTA-STS policy hosts: 443. Another value is for tests only, like deliveryPort. */
+        mtaStsPort: z.number().int().min(1).max(65535).default(443),
         /** Retry schedule for the outbound queue, in seconds after the first attempt. */
         retrySchedule: z.array(z.number().int().positive()).min(1).default([60, 300, 900, 3600, 14400, 43200]),
       })
       .strict()
-      .default({ retrySchedule: [60, 300, 900, 3600, 14400, 43200] }),
+      .default({ deliveryPort: 25, mtaStsPort: 443, retrySchedule: [60, 300, 900, 3600, 14400, 43200] }),
     /** Certificates besides the data folder's own (README "Certificates"); all reloaded live when their files change. */
     tls: z
       .object({
@@ -60,6 +72,14 @@ export const ServerConfigSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * DNS for SPF/DKIM/DMARC checks and delivery by MX: `servers` ("IP" or "IP:PORT") replaces
+     * the system's resolvers (/etc/resolv.conf). Tests point it at a server on 127.0.0.1.
+     */
+    dns: z
+      .object({ servers: z.array(z.string().min(1)).min(1).optional() })
+      .strict()
+      .default({}),
     /** The structured log on standard error; MAILWARDEN_LOG_LEVEL overrides the level for one run. */
     log: z
       .object({ level: z.enum(LOG_LEVELS).optional() })

@@ -25,6 +25,7 @@ export async function frontEnds(
     listeners.push(await startSmtpServer(ctx, { ...at(opts.ports.smtp, false), mode: 'mx' }));
     listeners.push(await startSmtpServer(ctx, { ...at(opts.ports.submission, false), mode: 'submission' }));
     listeners.push(await startSmtpServer(ctx, { ...at(opts.ports.submissions, true), mode: 'submission' }));
+    if (opts.ports.lmtp !== undefined) listeners.push(await startSmtpServer(ctx, { ...at(opts.ports.lmtp, false), mode: 'lmtp' }));
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close().catch(() => undefined)));
     throw err;

@@ -23,6 +23,8 @@ export interface ServeOptions {
   guardPolicy?: GuardPolicy;
   ports: {
     imap: number; imaps: number; pop3: number; pop3s: number; smtp: number; submission: number; submissions: number; http: number;
+    /** LMTP (RFC 2033) for a mail server in front; not started when left out. */
+    lmtp?: number;
   };
   /** The structured log; by default pino on standard error at the configured level. */
   log?: Log;
@@ -30,7 +32,7 @@ export interface ServeOptions {
 
 /** Unprivileged defaults so that the quick start runs without root. */
 export const DEFAULT_PORTS: ServeOptions['ports'] = {
-  imap: 1143, imaps: 1993, pop3: 1110, pop3s: 1995, smtp: 2525, submission: 1587, submissions: 1465, http: 8443,
+  imap: 1143, imaps: 1993, pop3: 1110, pop3s: 1995, smtp: 2525, submission: 1587, submissions: 1465, http: 8443, lmtp: 2424,
 };
 
 function ensureAdminToken(dataDir: string): string {

@@ -208,6 +208,24 @@ export const SETTINGS: SettingDef[] = [
     description: 'SMTP connections accepted from one client IP address.',
   },
   {
+    name: 'SmtpSettings.GreetingDelay',
+    aliases: ['smtp.GreetingDelay', 'postscreen_greet_wait'],
+    group: 'smtp', type: 'int', default: 100, min: 0, max: 30_000, scope: 'server',
+    description: 'Milliseconds the port-25 listener waits before its 220 greeting; a client that talks first is answered 421 "You talk too soon" (spam software does). 0 greets at once. Submission and LMTP never wait.',
+  },
+  {
+    name: 'SmtpSettings.InboundAuthentication',
+    aliases: ['smtp.InboundAuthentication', 'inbound-auth'],
+    group: 'smtp', type: 'bool', default: true, scope: 'server',
+    description: 'Checks SPF, DKIM, DMARC and ARC of mail arriving on port 25 and records them in an Authentication-Results header (RFC 8601). LMTP and submission are never checked (the server in front, or the logon, vouches for them).',
+  },
+  {
+    name: 'SmtpSettings.DmarcRejectAction',
+    aliases: ['smtp.DmarcRejectAction', 'dmarc-reject-action'],
+    group: 'smtp', type: 'enum', default: 'Reject', values: ['Reject', 'Junk', 'HeaderOnly'], scope: 'server',
+    description: 'What a message failing DMARC gets when its domain publishes p=reject: Reject (550 5.7.1 at the end of DATA), Junk (delivered to Junk Email), HeaderOnly (delivered to the Inbox; only the Authentication-Results header tells). p=quarantine failures go to Junk Email unless HeaderOnly.',
+  },
+  {
     name: 'Credential Cache TTL Seconds',
     aliases: ['credential-cache-ttl', 'auth_cache_ttl'],
     group: 'access', type: 'int', default: 900, min: 0, max: 86_400, scope: 'server',

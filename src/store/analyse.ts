@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { parseMessage, type MessageStructure } from '../mime/structure.js';
-import { bodyText, decodeHeaderValue, headerValues } from '../mime/search-text.js';
+import { bodyTextPrefix, decodeHeaderValue, headerValues } from '../mime/search-text.js';
 import type { MessageHeaderFacts } from './types.js';
+
+const PREVIEW_CHARS = 200;
 
 export interface AnalysedMessage {
   hash: string;
@@ -30,7 +32,7 @@ export function analyseMessage(raw: Buffer): AnalysedMessage {
       date: parsedDate && !Number.isNaN(parsedDate.getTime()) ? parsedDate : null,
       messageId: headerValues(raw, 'message-id')[0]?.trim() ?? null,
       hasAttachments: hasAttachment(structure.root),
-      preview: preview(text, 200),
+      preview: preview(text, PREVIEW_CHARS),
     },
   };
 }
@@ -52,7 +54,8 @@ export function preview(text: string, max: number): string {
 
 function safeBodyText(raw: Buffer, s: MessageStructure): string {
   try {
-    return bodyText(raw, s);
+    // only the preview needs the text: its start is enough (SEARCH reads bodyText itself)
+    return bodyTextPrefix(raw, s, PREVIEW_CHARS);
   } catch {
     return ''; // broken MIME must never block a delivery
   }

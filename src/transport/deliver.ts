@@ -51,7 +51,7 @@ export async function hasRoom(ctx: ServerContext, user: User, size: number): Pro
  * the `relay` recipients, so that a crash cannot keep the local copies without the entry (a
  * retried submission would deliver them twice). Resolves only after the commit.
  */
-export async function deliverLocal(ctx: ServerContext, sender: string, users: User[], raw: Buffer, relay?: Relay): Promise<LocalOutcome> {
+export async function deliverLocal(ctx: ServerContext, sender: string, users: User[], raw: Buffer, relay?: Relay, folder: '\\Inbox' | '\\Junk' = '\\Inbox'): Promise<LocalOutcome> {
   const unique = [...new Map(users.map((u) => [u.id, u])).values()];
   const stored = Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n`), raw]);
   const ids = unique.map((u) => u.id);
@@ -59,7 +59,7 @@ export async function deliverLocal(ctx: ServerContext, sender: string, users: Us
   let queueId: number | null = null;
   let out;
   if (relay) ({ queueId, ...out } = await ctx.store.deliverAndEnqueue(ids, stored, { sender, recipients: relay.recipients, raw, submittedBy: relay.submittedBy }));
-  else out = await ctx.store.deliver(ids, stored);
+  else out = await ctx.store.deliver(ids, stored, folder === '\\Inbox' ? undefined : { specialUse: folder });
   const full = new Set(out.overQuota);
   const delivered = unique.filter((u) => !full.has(u.id));
   const overQuota = unique.filter((u) => full.has(u.id));

@@ -1,26 +1,15 @@
-import { createTransport } from 'nodemailer';
 import type { ServerContext } from '../server/context.js';
 import type { QueueEntry } from '../store/types.js';
 import { sendDsnSafely, type DsnFailure } from './dsn.js';
-import { oneLine } from './replies.js';
+import { signOutbound } from './dkim-sign.js';
+import { sendOnce, type Outcome } from './smtp-send.js';
+import { deliverByMx } from './mx-delivery.js';
 
 export interface OutboundQueue {
   stop(): Promise<void>;
   /** One pass over the due entries; resolves when a pass that started after the call ended. */
   runNow(): Promise<void>;
 }
-
-/** What a smart host error looks like (nodemailer attaches these to its errors). */
-interface SendError {
-  message: string;
-  code?: string;
-  responseCode?: number;
-  response?: string;
-  rejectedErrors?: SendError[];
-  recipient?: string;
-}
-
-type Outcome = { kind: 'ok' } | { kind: 'temp' | 'perm'; reply: string };
 
 const runners = new WeakMap<object, () => void>();
 
@@ -29,45 +18,17 @@ export function wakeOutboundQueue(ctx: Pick<ServerContext, 'store'>): void {
   runners.get(ctx)?.();
 }
 
-function classify(err: SendError): Outcome {
-  const reply = oneLine(err.response ?? err.message, 500);
-  // A smart host refusing our own credentials or TLS is a configuration fault the
-  // administrator can fix: retry, do not bounce every message. 503 is a session-state
-  // complaint, not a verdict on the message (nodemailer's isPermanentResponseCode agrees).
-  if (err.code === 'EAUTH' || err.code === 'ETLS' || err.code === 'ECONFIG') return { kind: 'temp', reply };
-  const code = err.responseCode ?? 0;
-  return code >= 500 && code !== 503 ? { kind: 'perm', reply } : { kind: 'temp', reply };
-}
-
 /** Hands one entry to the smart host and says what happened to each recipient. */
 async function relay(ctx: ServerContext, entry: QueueEntry, raw: Buffer): Promise<Map<string, Outcome>> {
-  const out = new Map<string, Outcome>();
-  const smart = ctx.config.smtp.smartHost;
-  if (!smart) {
-    for (const r of entry.recipients) out.set(r, { kind: 'temp', reply: 'no smart host configured (smtp.smartHost in the config file)' });
-    return out;
-  }
-  const transport = createTransport({
+  const smart = ctx.config.smtp.smartHost!;
+  const r = await sendOnce({
     host: smart.host, port: smart.port, name: ctx.computer,
     secure: smart.tls === 'implicit', requireTLS: smart.tls === 'starttls', ignoreTLS: smart.tls === 'none',
     auth: smart.user ? { user: smart.user, pass: smart.password ?? '' } : undefined,
     tls: { servername: smart.host, ...(smart.ca ? { ca: smart.ca } : {}) },
-    connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 120_000, logger: false,
-  });
-  try {
-    const info = await transport.sendMail({ envelope: { from: entry.sender, to: entry.recipients }, raw });
-    for (const r of info.accepted) out.set(String(r).toLowerCase(), { kind: 'ok' });
-    for (const e of (info as { rejectedErrors?: SendError[] }).rejectedErrors ?? []) if (e.recipient) out.set(e.recipient.toLowerCase(), classify(e));
-  } catch (e) {
-    const err = e as SendError;
-    for (const r of err.rejectedErrors ?? []) if (r.recipient) out.set(r.recipient.toLowerCase(), classify(r));
-    const whole = classify(err);
-    for (const r of entry.recipients) if (!out.has(r.toLowerCase())) out.set(r.toLowerCase(), whole);
-  } finally {
-    transport.close();
-  }
-  // Keys are lowercased for matching; answer under the addresses as queued.
-  return new Map(entry.recipients.map((r) => [r, out.get(r.toLowerCase()) ?? { kind: 'temp', reply: 'no answer for this recipient' }]));
+  }, entry.sender, entry.recipients, raw);
+  if (r instanceof Map) return r;
+  return new Map(entry.recipients.map((x) => [x, { kind: 'temp', reply: r.unreachable }]));
 }
 
 function statusOf(reply: string, fallback: string): string {
@@ -88,12 +49,17 @@ async function attempt(ctx: ServerContext, entry: QueueEntry): Promise<void> {
     await events.write('deliveryFailed', [entry.id, entry.sender, recipientsText, `message content missing: ${(err as Error).message}`], user).catch(() => undefined);
     return;
   }
-  const outcomes = await relay(ctx, entry, raw);
+  // Signed at each attempt, not at submission: a key activated or rotated meanwhile applies,
+  // and the signature's time (t=) is the sending time.
+  const signed = await signOutbound(ctx, raw);
+  // The smart host when one is configured, else each recipient domain's MX (RFC 5321 5.1).
+  const smart = ctx.config.smtp.smartHost;
+  const { outcomes, via } = smart ? { outcomes: await relay(ctx, entry, signed), via: [`${smart.host}:${smart.port}`] } : await deliverByMx(ctx, entry.sender, entry.recipients, signed);
   const ok = entry.recipients.filter((r) => outcomes.get(r)!.kind === 'ok');
   const perm = entry.recipients.filter((r) => outcomes.get(r)!.kind === 'perm');
   const temp = entry.recipients.filter((r) => outcomes.get(r)!.kind === 'temp');
   const replyOf = (r: string) => (outcomes.get(r) as { reply: string }).reply;
-  const smartName = ctx.config.smtp.smartHost ? `${ctx.config.smtp.smartHost.host}:${ctx.config.smtp.smartHost.port}` : '-';
+  const smartName = via.join(', ') || '-';
   ctx.metrics.countDelivery('relayed', ok.length);
   ctx.metrics.countDelivery('failed', perm.length);
   if (ok.length) await events.write('relayed', [entry.id, entry.sender, ok.join(', '), smartName], user).catch(() => undefined);
@@ -131,9 +97,13 @@ async function attempt(ctx: ServerContext, entry: QueueEntry): Promise<void> {
   await events.write('deliveryDeferred', [entry.id, entry.sender, temp.join(', '), attemptNo, lastError], user).catch(() => undefined);
 }
 
+/** Entries attempted at the same time (Postfix's default_destination_concurrency_limit is 20). */
+const CONCURRENT_ATTEMPTS = 10;
+
 /**
- * The outbound queue runner: polls for due entries and relays them through the smart host.
- * Passes never overlap (one chain), so an entry is never sent twice by this process.
+ * The outbound queue runner: polls for due entries and sends them (smart host or MX), up to
+ * CONCURRENT_ATTEMPTS at once. Passes never overlap (one chain) and an entry is taken once per
+ * pass, so an entry is never sent twice by this process.
  */
 export function startOutboundQueue(ctx: ServerContext, opts: { pollMs?: number } = {}): OutboundQueue {
   let stopped = false;
@@ -145,16 +115,22 @@ export function startOutboundQueue(ctx: ServerContext, opts: { pollMs?: number }
     for (;;) {
       const due = (await ctx.store.dueQueueEntries(new Date())).filter((e) => !seen.has(e.id));
       if (due.length === 0 || stopped) return;
-      for (const e of due) {
-        seen.add(e.id);
-        if (stopped) return;
-        try {
-          await attempt(ctx, e);
-        } catch (err) {
-          // A store failure on one entry must not stop the others; the entry stays due.
-          ctx.log.error({ err, queueId: e.id }, 'outbound queue: attempt failed; the entry stays due');
+      for (const e of due) seen.add(e.id);
+      // Several entries at once (each its own connection): one slow or dead receiver must not
+      // hold up the rest, and a connection's round trips overlap with others' work.
+      let next = 0;
+      const worker = async () => {
+        while (next < due.length && !stopped) {
+          const e = due[next++];
+          try {
+            await attempt(ctx, e);
+          } catch (err) {
+            // A store failure on one entry must not stop the others; the entry stays due.
+            ctx.log.error({ err, queueId: e.id }, 'outbound queue: attempt failed; the entry stays due');
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENT_ATTEMPTS, due.length) }, worker));
     }
   };
 

@@ -13,7 +13,7 @@ export function cli(args: string[], input?: string): CliResult {
 
 /** Starts `mailwarden serve` on free ports and resolves once it printed its listeners. */
 export function serve(dataDir: string, extra: string[] = []): Promise<{ child: ChildProcess; out: string; port: (name: string) => number; stop: () => Promise<void> }> {
-  const ports = ['imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'submissions', 'http'].flatMap((p) => [`--${p}-port`, '0']);
+  const ports = ['imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'submissions', 'lmtp', 'http'].flatMap((p) => [`--${p}-port`, '0']);
   const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, ...ports, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolveStart, reject) => {

@@ -27,7 +27,7 @@ export async function startTestServer(opts: { plaintext?: boolean; host?: string
     host: opts.host ?? '127.0.0.1',
     clock: opts.clock,
     guardPolicy: opts.guardPolicy,
-    ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0 },
+    ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0, lmtp: 0 },
     log: logged.log,
   });
   const t: TestServer = {

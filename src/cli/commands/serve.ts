@@ -6,12 +6,12 @@ import { relative } from 'node:path';
 
 const DESCRIBE: Record<string, string> = {
   imap: 'IMAP4 (STARTTLS)', imaps: 'IMAP4 over TLS', pop3: 'POP3 (STLS)', pop3s: 'POP3 over TLS', smtp: 'SMTP inbound (STARTTLS)',
-  submission: 'SMTP submission (STARTTLS, AUTH)', smtps: 'SMTP submission over TLS', https: 'HTTPS web mail /owa, EWS /EWS/Exchange.asmx, admin API',
+  submission: 'SMTP submission (STARTTLS, AUTH)', lmtp: 'LMTP for a mail server in front (Postfix, Exim)', smtps: 'SMTP submission over TLS', https: 'HTTPS web mail /owa, EWS /EWS/Exchange.asmx, admin API',
 };
 
 /** mailwarden serve: runs until SIGINT/SIGTERM, then releases every session and exits. */
 export async function serveCommand(args: ParsedArgs): Promise<void> {
-  allowOnly(args, ['config', 'host', 'imap-port', 'imaps-port', 'pop3-port', 'pop3s-port', 'smtp-port', 'submission-port', 'submissions-port', 'http-port']);
+  allowOnly(args, ['config', 'host', 'imap-port', 'imaps-port', 'pop3-port', 'pop3s-port', 'smtp-port', 'submission-port', 'submissions-port', 'http-port', 'lmtp-port']);
   const dataDir = dataDirOf(args);
   const server = await startServer({
     dataDir,
@@ -26,6 +26,7 @@ export async function serveCommand(args: ParsedArgs): Promise<void> {
       submission: intFlag(args, 'submission-port', DEFAULT_PORTS.submission),
       submissions: intFlag(args, 'submissions-port', DEFAULT_PORTS.submissions),
       http: intFlag(args, 'http-port', DEFAULT_PORTS.http),
+      lmtp: intFlag(args, 'lmtp-port', DEFAULT_PORTS.lmtp!),
     },
   });
   const rel = relative(process.cwd(), dataDir) || '.';

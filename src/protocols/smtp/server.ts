@@ -13,8 +13,15 @@ import { resolveRecipient } from '../../transport/recipients.js';
 import { SmtpReply, oneLine } from '../../transport/replies.js';
 import { withEnhancedCodes } from './enhanced-codes.js';
 import { submitMessage } from '../../transport/submit.js';
+import { setGreetingDelay } from './greeting-delay.js';
+import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js';
 
-export type SmtpMode = 'mx' | 'submission';
+/**
+ * mx: port 25, mail for local mailboxes from anyone. submission: 587/465, authenticated users
+ * send to anyone. lmtp: RFC 2033, a mail server in front (Postfix, Exim) hands over mail for
+ * local mailboxes and gets one reply per recipient after the commit.
+ */
+export type SmtpMode = 'mx' | 'submission' | 'lmtp';
 
 // RFC 5321 4.5.3.1.4 allows 512 octets per command line; AUTH PLAIN with a long password
 // needs more (RFC 4954 4: 12288 for the whole exchange), so the bound is set between.
@@ -75,6 +82,7 @@ function declaredSize(session: SMTPServerSession): number {
  */
 export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions & { mode: SmtpMode }): Promise<Listener> {
   const submission = opts.mode === 'submission';
+  const lmtp = opts.mode === 'lmtp';
   const perIp = new Map<string, number>();
   const admitted = new Set<string>();
   await ctx.settings.refresh();
@@ -92,6 +100,25 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     };
   }
 
+  /**
+   * Delivers an accepted message to the local recipients of the envelope, in one store commit,
+   * and says per envelope recipient (in RCPT order) what happened: a "2.0.0 …" text or a refusal.
+   */
+  async function deliverInbound(sender: string, rcpts: string[], message: Buffer, folder: '\\Inbox' | '\\Junk' = '\\Inbox'): Promise<{ replies: Array<string | SmtpReply>; overQuota: User[] }> {
+    // Resolved again: a mailbox removed between RCPT and DATA must not be delivered to.
+    const resolved = await Promise.all(rcpts.map((a) => resolveRecipient(ctx, a)));
+    const users = resolved.flatMap((r) => (r.kind === 'local' ? [r.user] : []));
+    const out = await deliverLocal(ctx, sender, users, message, undefined, folder);
+    const full = new Set(out.overQuota.map((u) => u.id));
+    const replies = resolved.map((r) => {
+      const a = oneLine(r.address);
+      if (r.kind !== 'local') return reply(550, '5.1.1', `<${a}>: no such mailbox here`);
+      if (full.has(r.user.id)) return reply(452, '4.2.2', `<${a}>: Mailbox full`);
+      return `2.0.0 <${a}> delivered`;
+    });
+    return { replies, overQuota: out.overQuota };
+  }
+
   const server: SMTPServer = new SMTPServer({
     secure: opts.implicitTls,
     key: ctx.tls.key,
@@ -99,6 +126,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     SNICallback: ctx.tls.SNICallback,
     name: ctx.computer,
     banner: 'Mailwarden',
+    lmtp,
     logger: false,
     // Reverse DNS would delay every greeting; Received: shows the address literal instead.
     disableReverseLookup: true,
@@ -112,7 +140,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     hideSMTPUTF8: false,
     hide8BITMIME: false,
     hidePIPELINING: false,
-    // Port 25 offers no AUTH at all: passwords are for the submission ports, and a
+    // Port 25 and LMTP offer no AUTH at all: passwords are for the submission ports, and a
     // password guesser on the MX port gets nothing to guess at.
     disabledCommands: submission ? [] : ['AUTH'],
     authMethods: ['PLAIN', 'LOGIN'],
@@ -210,27 +238,44 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
         });
         if (submission) {
           await submitMessage(ctx, requireUser(session), { from: sender, to: rcpts, raw, saveToSent: false }, trace);
-          return;
+          return '2.6.0 Message accepted';
         }
-        // Resolved again: a mailbox removed between RCPT and DATA must not be delivered to.
-        const users: User[] = [];
-        for (const a of rcpts) {
-          const r = await resolveRecipient(ctx, a);
-          if (r.kind === 'local') users.push(r.user);
+        let authHeader = '';
+        let folder: '\\Inbox' | '\\Junk' = '\\Inbox';
+        let body = raw;
+        if (opts.mode === 'mx' && ctx.settings.bool('SmtpSettings.InboundAuthentication')) {
+          body = withoutOurResults(raw, ctx.computer);
+          try {
+            const check = await checkInbound(ctx, { raw: body, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender });
+            logOf(session).info({ ...check.results, verdict: check.verdict, sender }, 'inbound authentication');
+            if (check.verdict === 'reject') throw reply(550, '5.7.1', check.reason);
+            authHeader = check.header;
+            if (check.verdict === 'junk') folder = '\\Junk';
+          } catch (err) {
+            if (err instanceof SmtpReply) throw err;
+            // a library fault must not lose mail: delivered without the header, and logged
+            logOf(session).error({ err }, 'inbound authentication checks failed; delivered without Authentication-Results');
+          }
         }
-        const message = Buffer.concat([Buffer.from(trace), raw]);
-        const out = await deliverLocal(ctx, sender, users, message);
-        if (out.delivered.length === 0) {
-          throw out.overQuota.length ? reply(452, '4.2.2', 'Mailbox full') : reply(450, '4.2.1', 'Recipient mailboxes unavailable; try again later');
+        // RFC 8601 5: Authentication-Results above the trace line of the server that checked
+        const message = Buffer.concat([Buffer.from(authHeader + trace), body]);
+        const { replies, overQuota } = await deliverInbound(sender, rcpts, message, folder);
+        // LMTP: one reply per RCPT, in order (RFC 2033 4.2); the client bounces or retries each.
+        if (lmtp) return replies;
+        if (!replies.some((r) => typeof r === 'string')) {
+          throw overQuota.length ? reply(452, '4.2.2', 'Mailbox full') : reply(450, '4.2.1', 'Recipient mailboxes unavailable; try again later');
         }
-        if (out.overQuota.length) {
+        // SMTP has one reply for all recipients: some have the message, so it is accepted and
+        // the sender learns about the full mailboxes from a DSN.
+        if (overQuota.length) {
           await sendDsnSafely(ctx, {
             sender, original: message,
-            failures: out.overQuota.map((u) => ({ recipient: u.address, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' })),
+            failures: overQuota.map((u) => ({ recipient: u.address, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' })),
           });
         }
+        return '2.6.0 Message accepted';
       })().then(
-        () => cb(null, '2.6.0 Message accepted'),
+        (accepted) => cb(null, accepted as string),
         (err: Error) => {
           if (!(err instanceof SmtpReply)) logOf(session).error({ err }, 'message refused');
           cb(err instanceof SmtpReply ? err : reply(451, '4.3.0', 'Temporary local problem; message not accepted, try again later'));
@@ -239,6 +284,8 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     },
   });
 
+  // The early-talker pause (smtp-server's 100 ms) only where spam software talks first: port 25.
+  setGreetingDelay(server, () => (opts.mode === 'mx' ? ctx.settings.int('SmtpSettings.GreetingDelay') : 0));
   server.on('error', (err) => listenerLog.error({ err }, 'listener error'));
   // smtp-server upgrades sockets itself (implicit TLS and STARTTLS): its default context is renewed here
   const stopFollowing = ctx.tls.onChange(() => server.updateSecureContext({ key: ctx.tls.key, cert: ctx.tls.cert }));
@@ -253,7 +300,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   return {
-    name: submission ? (opts.implicitTls ? 'smtps' : 'submission') : 'smtp',
+    name: submission ? (opts.implicitTls ? 'smtps' : 'submission') : lmtp ? 'lmtp' : 'smtp',
     host: opts.host,
     port,
     implicitTls: opts.implicitTls,
