@@ -418,10 +418,9 @@ export class SqliteStore implements Store {
     checkDeletable(folder.name);
     this.write(() => {
       const hashes = this.q('SELECT DISTINCT blob_hash FROM messages WHERE folder_id = ?').pluck().all(folderId) as string[];
-      const bytes = this.q('SELECT coalesce(sum(size), 0) AS b, count(*) AS n FROM messages WHERE folder_id = ?').get(folderId) as { b: number; n: number };
+      // the user's counters follow the deleted rows (trigger, schema migration 9): before the folder row goes
       this.q('DELETE FROM messages WHERE folder_id = ?').run(folderId);
       this.q('DELETE FROM folders WHERE id = ?').run(folderId);
-      this.q('UPDATE users SET used_bytes = used_bytes - ?, message_count = message_count - ? WHERE id = ?').run(bytes.b, bytes.n, userId);
       for (const h of hashes) this.dropBlobIfUnused(h);
     });
     this.emit({ userId, folderId, kind: 'folders', modseq: 0 });
@@ -735,7 +734,7 @@ export class SqliteStore implements Store {
         const wanted = new Set(uids);
         rows = rows.filter((r) => wanted.has(r.uid));
       }
-      return this.removeRows(userId, folderId, rows);
+      return this.removeRows(folderId, rows);
     });
     if (removed.length) this.emit({ userId, folderId, kind: 'expunge', modseq });
     return removed;
@@ -746,27 +745,24 @@ export class SqliteStore implements Store {
     const { removed, modseq } = this.write(() => {
       const sel = this.q('SELECT id, uid, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
       const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(folderId, u) as RemovableRow | undefined).filter((r): r is RemovableRow => !!r);
-      return this.removeRows(userId, folderId, rows);
+      return this.removeRows(folderId, rows);
     });
     if (removed.length) this.emit({ userId, folderId, kind: 'expunge', modseq });
     return removed;
   }
 
-  /** Deletes message rows, records them for QRESYNC, fixes quota and drops unreferenced blobs. Caller holds the transaction. */
-  private removeRows(userId: number, folderId: number, rows: RemovableRow[]): { removed: number[]; modseq: number } {
+  /** Deletes message rows, records them for QRESYNC and drops unreferenced blobs (the counters are triggers'). Caller holds the transaction. */
+  private removeRows(folderId: number, rows: RemovableRow[]): { removed: number[]; modseq: number } {
     let modseq = (this.q('SELECT highest_modseq FROM folders WHERE id = ?').get(folderId) as { highest_modseq: number }).highest_modseq;
     if (rows.length === 0) return { removed: [], modseq };
     modseq += 1;
     const del = this.q('DELETE FROM messages WHERE id = ?');
     const rec = this.q('INSERT OR REPLACE INTO expunged (folder_id, uid, modseq) VALUES (?, ?, ?)');
-    let bytes = 0;
     for (const r of rows) {
-      del.run(r.id);
+      del.run(r.id); // folder and user counters, the message list: triggers (schema migrations 5, 6, 9)
       rec.run(folderId, r.uid, modseq);
-      bytes += r.size;
     }
     this.q('UPDATE folders SET highest_modseq = ? WHERE id = ?').run(modseq, folderId);
-    this.q('UPDATE users SET used_bytes = used_bytes - ?, message_count = message_count - ? WHERE id = ?').run(bytes, rows.length, userId);
     for (const h of new Set(rows.map((r) => r.blob_hash))) this.dropBlobIfUnused(h);
     return { removed: rows.map((r) => r.uid), modseq };
   }
@@ -798,7 +794,7 @@ export class SqliteStore implements Store {
         pairs.push([r.uid, res.uid]);
       }
       let expungeModseq = 0;
-      if (move) expungeModseq = this.removeRows(userId, fromFolderId, rows.map((r) => ({ id: r.id, uid: r.uid, size: r.size, blob_hash: r.blob_hash }))).modseq;
+      if (move) expungeModseq = this.removeRows(fromFolderId, rows.map((r) => ({ id: r.id, uid: r.uid, size: r.size, blob_hash: r.blob_hash }))).modseq;
       if (!uidValidity) uidValidity = (this.q('SELECT uid_validity FROM folders WHERE id = ?').get(toFolderId) as { uid_validity: number }).uid_validity;
       return { uidValidity, pairs, lastModseq, expungeModseq };
     });
