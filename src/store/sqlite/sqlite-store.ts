@@ -8,6 +8,7 @@ import { ADDRESS_DOMAIN } from './schema.js';
 import { toStoreError, typedErrorsOnly } from './backend-errors.js';
 import { MessageWrites, toStoredAnalysis } from './message-writes.js';
 import { WriterThread } from './writer-thread.js';
+import { InThreadGroupWriter, type GroupWriter } from './group-commit.js';
 import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
 import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
@@ -39,6 +40,18 @@ interface MessageRow { id: number; object_id: number; email_id: number; uid: num
 /** Folder rows with their subscription state (subscriptions are names: see schema migration 3). */
 const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = f.user_id AND s.name = f.name) AS subscribed FROM folders f';
 
+/**
+ * listMessageIndex of a folder of at least this many messages is kept in memory (for at most
+ * INDEX_CACHE_FOLDERS folders, ~20 bytes a message plus the shared flag arrays) and answered
+ * again while the folder row's HIGHESTMODSEQ, UIDNEXT, UIDVALIDITY and counters are unchanged: every write to
+ * a folder's messages moves one of them (a new message UIDNEXT and HIGHESTMODSEQ, a flag change
+ * or an expunge HIGHESTMODSEQ; the counters are triggers'), whichever connection or process
+ * wrote. A SELECT of an unchanged 100,000-message folder then costs one row read instead of a
+ * 40–60 ms scan — what Dovecot's index files give it. Small folders are read each time (cheap).
+ */
+const INDEX_CACHE_MIN_MESSAGES = 5_000;
+const INDEX_CACHE_FOLDERS = 8;
+
 /** Flags as the messages.flags column holds them: each once, one space between (a flag holds no space: IMAP atoms). */
 const joinFlags = (flags: Iterable<string>): string => uniqueFlags(flags).join(' ');
 /** The messages.flags column's text as an array. */
@@ -53,26 +66,36 @@ export class SqliteStore implements Store {
   private onBackgroundError = (what: string, err: unknown): void => console.error(`store: ${what}:`, err);
   /** Prepared statements (cached by SQL text) and the message-writing SQL on this connection. */
   private readonly writes: MessageWrites;
-  /** Deliveries, appends and events: committed in groups by a thread of their own. */
-  private readonly writer: WriterThread;
+  /** Deliveries, appends and events: committed in groups (group-commit.ts), by a thread of their own unless the store has one. */
+  private readonly writer: GroupWriter;
   private org!: Organisation;
   private readonly quotaLimit: StoreOptions['quotaLimit'];
+  /** Indexes of big folders (listMessageIndex), by folder id, with the folder row's counters they were read at; oldest first. */
+  private readonly indexCache = new Map<number, { stamp: string; index: MessageIndex }>();
   /** The settings table as of a settings version (re-read only when any process changed settings), for quotaLimit. */
   private settingsSnapshot: { version: number; list: SettingOverride[] } | null = null;
 
-  private constructor(readonly file: string, changes: ChangeBus, quotaLimit: StoreOptions['quotaLimit']) {
+  private constructor(readonly file: string, changes: ChangeBus, quotaLimit: StoreOptions['quotaLimit'], groupCommit: 'writer-thread' | 'this-thread') {
     this.db = openSqliteDatabase(file);
     this.writes = new MessageWrites(this.db);
-    this.writer = new WriterThread(file);
+    this.writer = groupCommit === 'this-thread' ? new InThreadGroupWriter(this.db, this.writes) : new WriterThread(file);
     this.changes = changes;
     this.quotaLimit = quotaLimit;
   }
 
   /** `changes`: the bus to publish committed changes on (the server's; a private in-process one by default). */
   /** `onBackgroundError`: where failures of the store's own timers go (the server passes its log; the store knows no logger). */
-  static async open(file: string, opts: StoreOptions & { organisation?: string; serverName?: string; changes?: ChangeBus; onBackgroundError?: (what: string, err: unknown) => void } = {}): Promise<SqliteStore> {
+  /**
+   * `groupCommit`: who commits deliveries, appends and events — a writer thread (the default: the
+   * caller's event loop never waits for a commit's fsync) or this thread, on this connection (for
+   * a store that has a thread of its own already: threaded/store-worker.ts; group-commit.ts says why).
+   */
+  static async open(
+    file: string,
+    opts: StoreOptions & { organisation?: string; serverName?: string; changes?: ChangeBus; onBackgroundError?: (what: string, err: unknown) => void; groupCommit?: 'writer-thread' | 'this-thread' } = {},
+  ): Promise<SqliteStore> {
     try {
-      const store = new SqliteStore(file, opts.changes ?? new InProcessChangeBus(), opts.quotaLimit);
+      const store = new SqliteStore(file, opts.changes ?? new InProcessChangeBus(), opts.quotaLimit, opts.groupCommit ?? 'writer-thread');
       if (opts.onBackgroundError) store.onBackgroundError = opts.onBackgroundError;
       store.initialise(opts);
       return store;
@@ -489,9 +512,9 @@ export class SqliteStore implements Store {
     ).run(hash, hash, hash);
   }
 
-  // Appends and deliveries go to the writer thread, which commits them in groups; each
-  // resolves only once its transaction is on disk. The analysis is CPU work done here, so that
-  // the writer does nothing but SQL.
+  // Appends and deliveries go to the group writer (a writer thread, or this thread's group
+  // commit), which commits them in groups; each resolves only once its transaction is on disk.
+  // The analysis is CPU work done here, so that the writer does nothing but SQL.
   async append(userId: number, folderId: number, raw: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
     return (await this.appendMany(userId, folderId, [{ raw, ...opts }]))[0]!;
   }
@@ -597,8 +620,32 @@ export class SqliteStore implements Store {
   }
 
   async listMessageIndex(userId: number, folderId: number, opts: { changedSince?: number } = {}): Promise<MessageIndex> {
-    this.assertFolder(userId, folderId);
-    const [uid, modseq, size, flags] = this.listColumns(folderId, opts.changedSince, ['uid', 'modseq', 'size', 'flags']) as [number[], number[], number[], string[]];
+    if (opts.changedSince !== undefined) {
+      this.assertFolder(userId, folderId);
+      return this.readMessageIndex(folderId, opts.changedSince);
+    }
+    const f = this.q('SELECT message_count, highest_modseq, uid_next, uid_validity, unseen_count, total_size FROM folders WHERE id = ? AND user_id = ?').raw().get(folderId, userId) as number[] | undefined;
+    if (!f) throw new StoreError('not-found', 'no such folder');
+    if (f[0]! < INDEX_CACHE_MIN_MESSAGES) return this.readMessageIndex(folderId, undefined);
+    // A big folder's index is kept while the folder row says nothing changed (see INDEX_CACHE_MIN_MESSAGES)
+    const stamp = f.join(' ');
+    let cached = this.indexCache.get(folderId);
+    if (cached?.stamp !== stamp) {
+      cached = { stamp, index: this.readMessageIndex(folderId, undefined) };
+      this.indexCache.delete(folderId);
+      this.indexCache.set(folderId, cached);
+      for (const old of this.indexCache.keys()) {
+        if (this.indexCache.size <= INDEX_CACHE_FOLDERS) break;
+        this.indexCache.delete(old);
+      }
+    }
+    // copies: the caller owns what it gets (and the store thread moves these buffers to the main thread)
+    const { uids, modseqs, sizes, flags } = cached.index;
+    return { uids: uids.slice(), modseqs: modseqs.slice(), sizes: sizes.slice(), flags: flags.slice() };
+  }
+
+  private readMessageIndex(folderId: number, changedSince: number | undefined): MessageIndex {
+    const [uid, modseq, size, flags] = this.listColumns(folderId, changedSince, ['uid', 'modseq', 'size', 'flags']) as [number[], number[], number[], string[]];
     return { uids: Uint32Array.from(uid), modseqs: Float64Array.from(modseq), sizes: Float64Array.from(size), flags: splitEach(flags) };
   }
 

@@ -1,6 +1,6 @@
 /**
- * The store thread: one SqliteStore (its connection, migrations at open, and its own writer
- * thread for group-committed deliveries) that answers calls by method name, so that SQLite's
+ * The store thread: one SqliteStore (its connection, migrations at open, and the group commit
+ * of deliveries, appends and events on that connection) that answers calls by method name, so that SQLite's
  * work runs here and never on the server's event loop. Calls are served in arrival order on
  * one connection, as they were on the main thread: a read sent after a write resolved sees it.
  * Committed changes go back as messages before the answer of the call that made them; the
@@ -73,6 +73,11 @@ function serve(store: SqliteStore): void {
         });
       return;
     }
+    if ('collectGarbage' in m) {
+      (globalThis as { gc?: () => void }).gc?.();
+      send({ id: m.id, ok: true, value: undefined, buffers: [] });
+      return;
+    }
     const a = answer(store, methods, m.id, m.method, restoreBuffers(m.args, m.buffers));
     answering.add(a);
     void a.finally(() => answering.delete(a));
@@ -80,7 +85,8 @@ function serve(store: SqliteStore): void {
 }
 
 try {
-  serve(await SqliteStore.open(file, { ...moduleOptions, organisation, serverName, changes: toMainThread, onBackgroundError }));
+  // this thread commits the writes itself: a writer thread of its own would add two thread hops per write (group-commit.ts)
+  serve(await SqliteStore.open(file, { ...moduleOptions, organisation, serverName, changes: toMainThread, onBackgroundError, groupCommit: 'this-thread' }));
 } catch (err) {
   // the port delivers this before it closes; the thread then ends, having nothing else to do
   send({ openError: toWire(err) });

@@ -10,7 +10,11 @@ import type { WireError } from '../write-ops.js';
 /** A Buffer's place in a value: keys from the top (an argument index, a property, an array index). */
 export type BufferPath = Array<string | number>;
 
-export type ToStoreThread = { id: number; method: string; args: unknown[]; buffers: BufferPath[] } | { close: true };
+export type ToStoreThread =
+  | { id: number; method: string; args: unknown[]; buffers: BufferPath[] }
+  /** A full garbage collection of the thread's heap (process started with --expose-gc), answered as a call. */
+  | { id: number; collectGarbage: true }
+  | { close: true };
 
 export type FromStoreThread =
   | { opened: string[] }
