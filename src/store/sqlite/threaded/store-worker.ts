@@ -15,7 +15,41 @@ import { RESULT_CODECS } from './codecs.js';
 import { findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
 
 const port = parentPort!;
-const send = (m: FromStoreThread, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+/**
+ * What this thread says goes out in one message per turn of its loop: the answers of the calls
+ * that arrived together, and the changes before the answers of the calls that made them, in
+ * order. Each message costs the main thread a wake-up and a deserialisation; under load the
+ * calls arrive in groups (a turn of the main thread sends many), and so do their answers.
+ */
+let outbox: FromStoreThread[] = [];
+let outboxTransfer: ArrayBuffer[] = [];
+let flushScheduled = false;
+
+function flush(): void {
+  flushScheduled = false;
+  if (!outbox.length) return;
+  const batch = outbox;
+  const transfer = outboxTransfer;
+  outbox = [];
+  outboxTransfer = [];
+  port.postMessage(batch.length === 1 ? batch[0] : ({ batch } satisfies FromStoreThread), transfer);
+}
+
+const send = (m: FromStoreThread, transfer: ArrayBuffer[] = []) => {
+  outbox.push(m);
+  for (const t of transfer) outboxTransfer.push(t);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush); // after the calls already queued on the port have been answered
+  }
+};
+
+/** Sends at once, after what is waiting (before the port closes). */
+const sendNow = (m: FromStoreThread) => {
+  flush();
+  port.postMessage(m);
+};
 
 /** Publishes to the main thread; nothing subscribes on this side. */
 const toMainThread: ChangeBus = {
@@ -68,7 +102,7 @@ function serve(store: SqliteStore): void {
       void Promise.allSettled([...answering])
         .then(() => store.close())
         .finally(() => {
-          send({ closed: true });
+          sendNow({ closed: true });
           port.close();
         });
       return;
@@ -89,6 +123,6 @@ try {
   serve(await SqliteStore.open(file, { ...moduleOptions, organisation, serverName, changes: toMainThread, onBackgroundError, groupCommit: 'this-thread' }));
 } catch (err) {
   // the port delivers this before it closes; the thread then ends, having nothing else to do
-  send({ openError: toWire(err) });
+  sendNow({ openError: toWire(err) });
   port.close();
 }

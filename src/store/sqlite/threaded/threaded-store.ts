@@ -56,15 +56,17 @@ class StoreThread {
     let opened!: (m: string[]) => void;
     let failed!: (e: Error) => void;
     this.opened = new Promise<string[]>((resolve, reject) => ((opened = resolve), (failed = reject)));
-    this.worker.on('message', (m: FromStoreThread) => {
-      if ('change' in m) this.changes.publish(m.change);
+    const receive = (m: FromStoreThread): void => {
+      if ('batch' in m) for (const one of m.batch) receive(one);
+      else if ('change' in m) this.changes.publish(m.change);
       else if ('id' in m) this.settle(m);
       else if ('backgroundError' in m) onBackgroundError(m.backgroundError.what, fromWire(m.backgroundError.error));
       else if ('opened' in m) {
         this.worker.unref(); // held only while calls are outstanding, as the writer thread
         opened(m.opened);
       } else if ('openError' in m) failed(fromWire(m.openError));
-    });
+    };
+    this.worker.on('message', receive);
     const gone = (err: Error) => {
       this.stopped ??= err;
       failed(err);

@@ -25,7 +25,9 @@ export type FromStoreThread =
   /** `coded`: the value is in the method's compact form (codecs.ts). */
   | { id: number; ok: true; value: unknown; buffers: BufferPath[]; coded?: true }
   | { id: number; ok: false; error: WireError }
-  | { closed: true };
+  | { closed: true }
+  /** Several of the above, in order (the store thread sends what one turn of its loop produced together). */
+  | { batch: FromStoreThread[] };
 
 /** How deep Buffers are looked for: a result such as [{ uid, raw }] has its bytes at depth 2. */
 const MAX_DEPTH = 3;
