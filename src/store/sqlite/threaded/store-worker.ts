@@ -97,7 +97,11 @@ function serve(store: SqliteStore): void {
   send({ opened: [...methods] });
   /** Calls being answered: close waits for their answers to be sent, or the port would drop them. */
   const answering = new Set<Promise<void>>();
-  port.on('message', (m: ToStoreThread) => {
+  const receive = (m: ToStoreThread): void => {
+    if ('batch' in m) {
+      for (const one of m.batch) receive(one);
+      return;
+    }
     if ('close' in m) {
       void Promise.allSettled([...answering])
         .then(() => store.close())
@@ -115,7 +119,8 @@ function serve(store: SqliteStore): void {
     const a = answer(store, methods, m.id, m.method, restoreBuffers(m.args, m.buffers));
     answering.add(a);
     void a.finally(() => answering.delete(a));
-  });
+  };
+  port.on('message', receive);
 }
 
 try {

@@ -14,7 +14,9 @@ export type ToStoreThread =
   | { id: number; method: string; args: unknown[]; buffers: BufferPath[] }
   /** A full garbage collection of the thread's heap (process started with --expose-gc), answered as a call. */
   | { id: number; collectGarbage: true }
-  | { close: true };
+  | { close: true }
+  /** Several calls, in order: those the main thread made in one turn of its loop. */
+  | { batch: ToStoreThread[] };
 
 export type FromStoreThread =
   | { opened: string[] }
