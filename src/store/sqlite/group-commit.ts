@@ -76,3 +76,10 @@ export class InThreadGroupWriter implements GroupWriter {
     this.flush();
   }
 }
+
+/** For a read-only SqliteStore (SqliteStore.openReader): it has nothing to commit. */
+export const NO_WRITER: GroupWriter = {
+  run: () => Promise.reject(new StoreError('read-only', 'this connection only reads')),
+  settled: async () => undefined,
+  close: async () => undefined,
+};

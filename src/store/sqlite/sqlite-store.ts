@@ -3,12 +3,12 @@ import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import { analyseMessage } from '../analyse.js';
 import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.js';
-import { openSqliteDatabase } from './open.js';
+import { openReaderConnection, openSqliteDatabase } from './open.js';
 import { ADDRESS_DOMAIN } from './schema.js';
 import { toStoreError, typedErrorsOnly } from './backend-errors.js';
 import { MessageWrites, toStoredAnalysis } from './message-writes.js';
 import { WriterThread } from './writer-thread.js';
-import { InThreadGroupWriter, type GroupWriter } from './group-commit.js';
+import { InThreadGroupWriter, NO_WRITER, type GroupWriter } from './group-commit.js';
 import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
 import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
@@ -75,10 +75,10 @@ export class SqliteStore implements Store {
   /** The settings table as of a settings version (re-read only when any process changed settings), for quotaLimit. */
   private settingsSnapshot: { version: number; list: SettingOverride[] } | null = null;
 
-  private constructor(readonly file: string, changes: ChangeBus, quotaLimit: StoreOptions['quotaLimit'], groupCommit: 'writer-thread' | 'this-thread') {
-    this.db = openSqliteDatabase(file);
+  private constructor(readonly file: string, changes: ChangeBus, quotaLimit: StoreOptions['quotaLimit'], groupCommit: 'writer-thread' | 'this-thread' | 'read-only') {
+    this.db = groupCommit === 'read-only' ? openReaderConnection(file) : openSqliteDatabase(file);
     this.writes = new MessageWrites(this.db);
-    this.writer = groupCommit === 'this-thread' ? new InThreadGroupWriter(this.db, this.writes) : new WriterThread(file);
+    this.writer = groupCommit === 'read-only' ? NO_WRITER : groupCommit === 'this-thread' ? new InThreadGroupWriter(this.db, this.writes) : new WriterThread(file);
     this.changes = changes;
     this.quotaLimit = quotaLimit;
   }
@@ -98,6 +98,22 @@ export class SqliteStore implements Store {
       const store = new SqliteStore(file, opts.changes ?? new InProcessChangeBus(), opts.quotaLimit, opts.groupCommit ?? 'writer-thread');
       if (opts.onBackgroundError) store.onBackgroundError = opts.onBackgroundError;
       store.initialise(opts);
+      return store;
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  /**
+   * A store on a read-only connection of its own, for a file another SqliteStore opened (and
+   * migrated) already: only its reads work (writes fail `read-only`). The server answers a few
+   * point reads with it on the event loop (threaded/threaded-store.ts says which and why).
+   */
+  static async openReader(file: string, opts: StoreOptions = {}): Promise<SqliteStore> {
+    try {
+      const store = new SqliteStore(file, new InProcessChangeBus(), opts.quotaLimit, 'read-only');
+      const get = (k: string) => (store.q('SELECT value FROM meta WHERE key = ?').get(k) as { value: string } | undefined)?.value;
+      store.org = { name: get('organisation')!, serverName: get('server_name')! };
       return store;
     } catch (err) {
       throw toStoreError(err);

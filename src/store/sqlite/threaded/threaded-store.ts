@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { StoreError } from '../../errors.js';
 import { fromWire } from '../writer-thread.js';
 import type { ChangeBus } from '../../change-bus.js';
-import type { Store } from '../../store.js';
+import type { Store, StoreOptions } from '../../store.js';
+import { SqliteStore } from '../sqlite-store.js';
 import { RESULT_CODECS } from './codecs.js';
 import { findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
 
@@ -34,11 +35,44 @@ export interface ThreadedStoreOptions {
   onBackgroundError?: (what: string, err: Error) => void;
 }
 
+/**
+ * Point reads answered on the event loop, on a read-only connection of its own, instead of on
+ * the store thread: each is one or two index probes (tens of µs), less than a round trip to the
+ * thread costs the loop (a postMessage each way), and far less than it costs the caller on a busy
+ * machine, where each hop waits for a core — SMTP asked the thread four times per message
+ * (RCPT: the recipient and its quota; DATA: the recipient again, the delivery) and the benchmark
+ * showed the ratio to Dovecot LMTP falling with the load (bench/RESULTS.md, issue 11). None scans
+ * a folder's messages. Consistency: a write resolves only after its commit, and a read on any
+ * connection that starts after a commit sees it, so a read made after a write resolved sees it,
+ * as on the thread; reads made while another caller's write is in flight may see it or not, as
+ * before (that write had not resolved).
+ */
+const EVENT_LOOP_READS = new Set([
+  'findUser', 'getUser', 'credentialStamp', 'isLocalDomain', 'quota', 'settingsVersion', 'getFolder', 'getFolderById', 'folderStatus',
+]);
+
 export async function openThreadedStore(file: string, changes: ChangeBus, opts: ThreadedStoreOptions = {}): Promise<ThreadedStore> {
   const thread = new StoreThread(file, changes, opts);
   const methods = await thread.opened;
-  const store: Record<string, unknown> = { backend: 'sqlite', changes, file, close: () => thread.close(), collectGarbage: () => thread.collectGarbage() };
-  for (const name of methods) if (!(name in store)) store[name] = (...args: unknown[]) => thread.call(name, args);
+  // the thread opened (and migrated) the file: now a reader may join it
+  const moduleOptions = opts.optionsModule ? ((await import(opts.optionsModule)) as { storeOptions: StoreOptions }).storeOptions : {};
+  let reader: SqliteStore;
+  try {
+    reader = await SqliteStore.openReader(file, moduleOptions);
+  } catch (err) {
+    await thread.close();
+    throw err;
+  }
+  const close = async () => {
+    await thread.close();
+    await reader.close();
+  };
+  const store: Record<string, unknown> = { backend: 'sqlite', changes, file, close, collectGarbage: () => thread.collectGarbage() };
+  for (const name of methods) {
+    if (name in store) continue;
+    const read = EVENT_LOOP_READS.has(name) ? (reader as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name] : undefined;
+    store[name] = read ? (...args: unknown[]) => read.apply(reader, args) : (...args: unknown[]) => thread.call(name, args);
+  }
   return store as unknown as ThreadedStore;
 }
 
