@@ -49,6 +49,8 @@ export interface MailwardenProcess {
   listeners: Array<{ name: string; port: number; implicitTls: boolean }>;
   port(name: string): number | undefined;
   memory(): MemoryUse;
+  /** A full garbage collection in the server's main and store threads (before a memory reading). */
+  collectGarbage(): Promise<void>;
   /** The server's event-loop delay since the last reset (bench/lib/event-loop-delay.ts). */
   eventLoopDelay: { reset(): Promise<void>; read(): Promise<EventLoopDelay> };
   stop(): Promise<void>;
@@ -81,7 +83,8 @@ export async function startMailwarden(dataDir: string, opts: { nofile?: number }
   const script = fileURLToPath(new URL('./mw-server.js', import.meta.url));
   // BENCH_MW_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the server under a benchmark
   // (NODE_OPTIONS may not carry --cpu-prof)
-  const nodeArgs = (process.env.BENCH_MW_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // --expose-gc: collectGarbage() before memory readings (mw-server.ts)
+  const nodeArgs = ['--expose-gc', ...(process.env.BENCH_MW_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawnNode(script, [dataDir], ['ignore', 'pipe', 'inherit', 'ipc'], opts.nofile, nodeArgs);
   const info = await new Promise<{ pid: number; listeners: MailwardenProcess['listeners'] }>((resolve, reject) => {
     let out = '';
@@ -104,11 +107,23 @@ export async function startMailwarden(dataDir: string, opts: { nofile?: number }
   child.stdout!.resume();
   log(`mailwarden (pid ${info.pid}) listeners: ${info.listeners.map((l) => `${l.name}:${l.port}`).join(', ')}`);
   let stopped = false;
+  let gcSeq = 0;
   return {
     pid: info.pid,
     listeners: info.listeners,
     port: (name) => info.listeners.find((l) => l.name === name)?.port,
     memory: () => processTreeMemory(info.pid),
+    collectGarbage: () =>
+      new Promise<void>((resolve) => {
+        const seq = ++gcSeq;
+        const onMessage = (m: { collectedGarbage?: number }) => {
+          if (m?.collectedGarbage !== seq) return;
+          child.off('message', onMessage);
+          resolve();
+        };
+        child.on('message', onMessage);
+        child.send({ collectGarbage: seq });
+      }),
     eventLoopDelay: eventLoopDelayOf(child),
     async stop() {
       if (stopped) return;

@@ -19,6 +19,18 @@ const server = await startServer({
   host: '127.0.0.1',
   ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0, lmtp: 0 },
 });
+// Memory readings (bench/imap.ts, memory per idle connection): a full collection of the main
+// thread's heap and of the store thread's (run with --expose-gc; without it nothing is collected)
+// before each reading, so a heap shrinking after the previous load does not count against the
+// connections opened meanwhile.
+process.on('message', (m: { collectGarbage?: number }) => {
+  if (typeof m?.collectGarbage !== 'number') return;
+  (globalThis as { gc?: () => void }).gc?.();
+  const store = server.ctx.store as { collectGarbage?: () => Promise<void> };
+  void Promise.resolve(store.collectGarbage?.())
+    .catch(() => undefined)
+    .then(() => process.send?.({ collectedGarbage: m.collectGarbage }));
+});
 process.stdout.write(JSON.stringify({ pid: process.pid, listeners: server.listeners.map((l) => ({ name: l.name, port: l.port, implicitTls: l.implicitTls })) }) + '\n');
 let stopping = false;
 const stop = async () => {

@@ -36,7 +36,7 @@ export interface CarriedIds {
 }
 
 /**
- * The SQL of storing messages (blob, message row, counters, quota), on one connection, with
+ * The SQL of storing messages (blob, message row, quota check; the counters are triggers'), on one connection, with
  * its prepared statements cached by SQL text. The store's own connection and the writer
  * thread's connection each have one, so both write the same rows the same way.
  */
@@ -79,7 +79,7 @@ export class MessageWrites {
       'INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_hash, object_id, email_id, change_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ).run(folderId, f.uid_next, modseq, flags, internalDate, size, hash, objectId, carry.emailId ?? objectId, state);
     this.q('UPDATE folders SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?').run(modseq, folderId);
-    this.q('UPDATE users SET used_bytes = used_bytes + ?, message_count = message_count + 1 WHERE id = ?').run(size, userId);
+    // the folder's and the user's counters follow from the row: triggers (schema migrations 5 and 9)
     return { id: Number(r.lastInsertRowid), objectId: toObjectId('message', objectId), uid: f.uid_next, uidValidity: f.uid_validity, modseq };
   }
 

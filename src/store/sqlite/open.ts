@@ -42,6 +42,22 @@ export function openSqliteDatabase(file: string): Database.Database {
   }
 }
 
+/**
+ * A read-only connection to a store that openSqliteDatabase opened, checked and migrated
+ * already (by another thread): for the point reads the server answers on its event loop
+ * (threaded/threaded-store.ts). In WAL mode a reader never waits for a writer.
+ */
+export function openReaderConnection(file: string): Database.Database {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 10000');
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
 /** The settings every connection to a store uses (the store's own and the writer thread's). */
 function configure(db: Database.Database): void {
   db.pragma('journal_mode = WAL');

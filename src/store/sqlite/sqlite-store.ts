@@ -3,11 +3,12 @@ import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import { analyseMessage } from '../analyse.js';
 import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.js';
-import { openSqliteDatabase } from './open.js';
+import { openReaderConnection, openSqliteDatabase } from './open.js';
 import { ADDRESS_DOMAIN } from './schema.js';
 import { toStoreError, typedErrorsOnly } from './backend-errors.js';
 import { MessageWrites, toStoredAnalysis } from './message-writes.js';
 import { WriterThread } from './writer-thread.js';
+import { InThreadGroupWriter, NO_WRITER, type GroupWriter } from './group-commit.js';
 import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
 import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
@@ -39,6 +40,18 @@ interface MessageRow { id: number; object_id: number; email_id: number; uid: num
 /** Folder rows with their subscription state (subscriptions are names: see schema migration 3). */
 const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = f.user_id AND s.name = f.name) AS subscribed FROM folders f';
 
+/**
+ * listMessageIndex of a folder of at least this many messages is kept in memory (for at most
+ * INDEX_CACHE_FOLDERS folders, ~20 bytes a message plus the shared flag arrays) and answered
+ * again while the folder row's HIGHESTMODSEQ, UIDNEXT, UIDVALIDITY and counters are unchanged: every write to
+ * a folder's messages moves one of them (a new message UIDNEXT and HIGHESTMODSEQ, a flag change
+ * or an expunge HIGHESTMODSEQ; the counters are triggers'), whichever connection or process
+ * wrote. A SELECT of an unchanged 100,000-message folder then costs one row read instead of a
+ * 40–60 ms scan — what Dovecot's index files give it. Small folders are read each time (cheap).
+ */
+const INDEX_CACHE_MIN_MESSAGES = 5_000;
+const INDEX_CACHE_FOLDERS = 8;
+
 /** Flags as the messages.flags column holds them: each once, one space between (a flag holds no space: IMAP atoms). */
 const joinFlags = (flags: Iterable<string>): string => uniqueFlags(flags).join(' ');
 /** The messages.flags column's text as an array. */
@@ -53,28 +66,54 @@ export class SqliteStore implements Store {
   private onBackgroundError = (what: string, err: unknown): void => console.error(`store: ${what}:`, err);
   /** Prepared statements (cached by SQL text) and the message-writing SQL on this connection. */
   private readonly writes: MessageWrites;
-  /** Deliveries, appends and events: committed in groups by a thread of their own. */
-  private readonly writer: WriterThread;
+  /** Deliveries, appends and events: committed in groups (group-commit.ts), by a thread of their own unless the store has one. */
+  private readonly writer: GroupWriter;
   private org!: Organisation;
   private readonly quotaLimit: StoreOptions['quotaLimit'];
+  /** Indexes of big folders (listMessageIndex), by folder id, with the folder row's counters they were read at; oldest first. */
+  private readonly indexCache = new Map<number, { stamp: string; index: MessageIndex }>();
   /** The settings table as of a settings version (re-read only when any process changed settings), for quotaLimit. */
   private settingsSnapshot: { version: number; list: SettingOverride[] } | null = null;
 
-  private constructor(readonly file: string, changes: ChangeBus, quotaLimit: StoreOptions['quotaLimit']) {
-    this.db = openSqliteDatabase(file);
+  private constructor(readonly file: string, changes: ChangeBus, quotaLimit: StoreOptions['quotaLimit'], groupCommit: 'writer-thread' | 'this-thread' | 'read-only') {
+    this.db = groupCommit === 'read-only' ? openReaderConnection(file) : openSqliteDatabase(file);
     this.writes = new MessageWrites(this.db);
-    this.writer = new WriterThread(file);
+    this.writer = groupCommit === 'read-only' ? NO_WRITER : groupCommit === 'this-thread' ? new InThreadGroupWriter(this.db, this.writes) : new WriterThread(file);
     this.changes = changes;
     this.quotaLimit = quotaLimit;
   }
 
   /** `changes`: the bus to publish committed changes on (the server's; a private in-process one by default). */
   /** `onBackgroundError`: where failures of the store's own timers go (the server passes its log; the store knows no logger). */
-  static async open(file: string, opts: StoreOptions & { organisation?: string; serverName?: string; changes?: ChangeBus; onBackgroundError?: (what: string, err: unknown) => void } = {}): Promise<SqliteStore> {
+  /**
+   * `groupCommit`: who commits deliveries, appends and events — a writer thread (the default: the
+   * caller's event loop never waits for a commit's fsync) or this thread, on this connection (for
+   * a store that has a thread of its own already: threaded/store-worker.ts; group-commit.ts says why).
+   */
+  static async open(
+    file: string,
+    opts: StoreOptions & { organisation?: string; serverName?: string; changes?: ChangeBus; onBackgroundError?: (what: string, err: unknown) => void; groupCommit?: 'writer-thread' | 'this-thread' } = {},
+  ): Promise<SqliteStore> {
     try {
-      const store = new SqliteStore(file, opts.changes ?? new InProcessChangeBus(), opts.quotaLimit);
+      const store = new SqliteStore(file, opts.changes ?? new InProcessChangeBus(), opts.quotaLimit, opts.groupCommit ?? 'writer-thread');
       if (opts.onBackgroundError) store.onBackgroundError = opts.onBackgroundError;
       store.initialise(opts);
+      return store;
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  /**
+   * A store on a read-only connection of its own, for a file another SqliteStore opened (and
+   * migrated) already: only its reads work (writes fail `read-only`). The server answers a few
+   * point reads with it on the event loop (threaded/threaded-store.ts says which and why).
+   */
+  static async openReader(file: string, opts: StoreOptions = {}): Promise<SqliteStore> {
+    try {
+      const store = new SqliteStore(file, new InProcessChangeBus(), opts.quotaLimit, 'read-only');
+      const get = (k: string) => (store.q('SELECT value FROM meta WHERE key = ?').get(k) as { value: string } | undefined)?.value;
+      store.org = { name: get('organisation')!, serverName: get('server_name')! };
       return store;
     } catch (err) {
       throw toStoreError(err);
@@ -418,10 +457,9 @@ export class SqliteStore implements Store {
     checkDeletable(folder.name);
     this.write(() => {
       const hashes = this.q('SELECT DISTINCT blob_hash FROM messages WHERE folder_id = ?').pluck().all(folderId) as string[];
-      const bytes = this.q('SELECT coalesce(sum(size), 0) AS b, count(*) AS n FROM messages WHERE folder_id = ?').get(folderId) as { b: number; n: number };
+      // the user's counters follow the deleted rows (trigger, schema migration 9): before the folder row goes
       this.q('DELETE FROM messages WHERE folder_id = ?').run(folderId);
       this.q('DELETE FROM folders WHERE id = ?').run(folderId);
-      this.q('UPDATE users SET used_bytes = used_bytes - ?, message_count = message_count - ? WHERE id = ?').run(bytes.b, bytes.n, userId);
       for (const h of hashes) this.dropBlobIfUnused(h);
     });
     this.emit({ userId, folderId, kind: 'folders', modseq: 0 });
@@ -490,9 +528,9 @@ export class SqliteStore implements Store {
     ).run(hash, hash, hash);
   }
 
-  // Appends and deliveries go to the writer thread, which commits them in groups; each
-  // resolves only once its transaction is on disk. The analysis is CPU work done here, so that
-  // the writer does nothing but SQL.
+  // Appends and deliveries go to the group writer (a writer thread, or this thread's group
+  // commit), which commits them in groups; each resolves only once its transaction is on disk.
+  // The analysis is CPU work done here, so that the writer does nothing but SQL.
   async append(userId: number, folderId: number, raw: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
     return (await this.appendMany(userId, folderId, [{ raw, ...opts }]))[0]!;
   }
@@ -598,8 +636,32 @@ export class SqliteStore implements Store {
   }
 
   async listMessageIndex(userId: number, folderId: number, opts: { changedSince?: number } = {}): Promise<MessageIndex> {
-    this.assertFolder(userId, folderId);
-    const [uid, modseq, size, flags] = this.listColumns(folderId, opts.changedSince, ['uid', 'modseq', 'size', 'flags']) as [number[], number[], number[], string[]];
+    if (opts.changedSince !== undefined) {
+      this.assertFolder(userId, folderId);
+      return this.readMessageIndex(folderId, opts.changedSince);
+    }
+    const f = this.q('SELECT message_count, highest_modseq, uid_next, uid_validity, unseen_count, total_size FROM folders WHERE id = ? AND user_id = ?').raw().get(folderId, userId) as number[] | undefined;
+    if (!f) throw new StoreError('not-found', 'no such folder');
+    if (f[0]! < INDEX_CACHE_MIN_MESSAGES) return this.readMessageIndex(folderId, undefined);
+    // A big folder's index is kept while the folder row says nothing changed (see INDEX_CACHE_MIN_MESSAGES)
+    const stamp = f.join(' ');
+    let cached = this.indexCache.get(folderId);
+    if (cached?.stamp !== stamp) {
+      cached = { stamp, index: this.readMessageIndex(folderId, undefined) };
+      this.indexCache.delete(folderId);
+      this.indexCache.set(folderId, cached);
+      for (const old of this.indexCache.keys()) {
+        if (this.indexCache.size <= INDEX_CACHE_FOLDERS) break;
+        this.indexCache.delete(old);
+      }
+    }
+    // copies: the caller owns what it gets (and the store thread moves these buffers to the main thread)
+    const { uids, modseqs, sizes, flags } = cached.index;
+    return { uids: uids.slice(), modseqs: modseqs.slice(), sizes: sizes.slice(), flags: flags.slice() };
+  }
+
+  private readMessageIndex(folderId: number, changedSince: number | undefined): MessageIndex {
+    const [uid, modseq, size, flags] = this.listColumns(folderId, changedSince, ['uid', 'modseq', 'size', 'flags']) as [number[], number[], number[], string[]];
     return { uids: Uint32Array.from(uid), modseqs: Float64Array.from(modseq), sizes: Float64Array.from(size), flags: splitEach(flags) };
   }
 
@@ -735,7 +797,7 @@ export class SqliteStore implements Store {
         const wanted = new Set(uids);
         rows = rows.filter((r) => wanted.has(r.uid));
       }
-      return this.removeRows(userId, folderId, rows);
+      return this.removeRows(folderId, rows);
     });
     if (removed.length) this.emit({ userId, folderId, kind: 'expunge', modseq });
     return removed;
@@ -746,27 +808,24 @@ export class SqliteStore implements Store {
     const { removed, modseq } = this.write(() => {
       const sel = this.q('SELECT id, uid, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
       const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(folderId, u) as RemovableRow | undefined).filter((r): r is RemovableRow => !!r);
-      return this.removeRows(userId, folderId, rows);
+      return this.removeRows(folderId, rows);
     });
     if (removed.length) this.emit({ userId, folderId, kind: 'expunge', modseq });
     return removed;
   }
 
-  /** Deletes message rows, records them for QRESYNC, fixes quota and drops unreferenced blobs. Caller holds the transaction. */
-  private removeRows(userId: number, folderId: number, rows: RemovableRow[]): { removed: number[]; modseq: number } {
+  /** Deletes message rows, records them for QRESYNC and drops unreferenced blobs (the counters are triggers'). Caller holds the transaction. */
+  private removeRows(folderId: number, rows: RemovableRow[]): { removed: number[]; modseq: number } {
     let modseq = (this.q('SELECT highest_modseq FROM folders WHERE id = ?').get(folderId) as { highest_modseq: number }).highest_modseq;
     if (rows.length === 0) return { removed: [], modseq };
     modseq += 1;
     const del = this.q('DELETE FROM messages WHERE id = ?');
     const rec = this.q('INSERT OR REPLACE INTO expunged (folder_id, uid, modseq) VALUES (?, ?, ?)');
-    let bytes = 0;
     for (const r of rows) {
-      del.run(r.id);
+      del.run(r.id); // folder and user counters, the message list: triggers (schema migrations 5, 6, 9)
       rec.run(folderId, r.uid, modseq);
-      bytes += r.size;
     }
     this.q('UPDATE folders SET highest_modseq = ? WHERE id = ?').run(modseq, folderId);
-    this.q('UPDATE users SET used_bytes = used_bytes - ?, message_count = message_count - ? WHERE id = ?').run(bytes, rows.length, userId);
     for (const h of new Set(rows.map((r) => r.blob_hash))) this.dropBlobIfUnused(h);
     return { removed: rows.map((r) => r.uid), modseq };
   }
@@ -798,7 +857,7 @@ export class SqliteStore implements Store {
         pairs.push([r.uid, res.uid]);
       }
       let expungeModseq = 0;
-      if (move) expungeModseq = this.removeRows(userId, fromFolderId, rows.map((r) => ({ id: r.id, uid: r.uid, size: r.size, blob_hash: r.blob_hash }))).modseq;
+      if (move) expungeModseq = this.removeRows(fromFolderId, rows.map((r) => ({ id: r.id, uid: r.uid, size: r.size, blob_hash: r.blob_hash }))).modseq;
       if (!uidValidity) uidValidity = (this.q('SELECT uid_validity FROM folders WHERE id = ?').get(toFolderId) as { uid_validity: number }).uid_validity;
       return { uidValidity, pairs, lastModseq, expungeModseq };
     });

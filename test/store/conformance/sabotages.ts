@@ -24,6 +24,11 @@ export const SABOTAGES: Record<string, Sabotage[]> = {
       breaks: 'folder counters equal a recount',
     },
     {
+      name: 'drop the user counter trigger of deletes',
+      sql: 'DROP TRIGGER user_counts_delete',
+      breaks: 'user counters equal a recount',
+    },
+    {
       name: "count every new message twice in its user's counter",
       sql: `CREATE TRIGGER sabotage AFTER INSERT ON messages BEGIN
               UPDATE users SET message_count = message_count + 1 WHERE id = (SELECT user_id FROM folders WHERE id = NEW.folder_id);

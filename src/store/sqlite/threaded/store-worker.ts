@@ -1,6 +1,6 @@
 /**
- * The store thread: one SqliteStore (its connection, migrations at open, and its own writer
- * thread for group-committed deliveries) that answers calls by method name, so that SQLite's
+ * The store thread: one SqliteStore (its connection, migrations at open, and the group commit
+ * of deliveries, appends and events on that connection) that answers calls by method name, so that SQLite's
  * work runs here and never on the server's event loop. Calls are served in arrival order on
  * one connection, as they were on the main thread: a read sent after a write resolved sees it.
  * Committed changes go back as messages before the answer of the call that made them; the
@@ -15,7 +15,41 @@ import { RESULT_CODECS } from './codecs.js';
 import { findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
 
 const port = parentPort!;
-const send = (m: FromStoreThread, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+/**
+ * What this thread says goes out in one message per turn of its loop: the answers of the calls
+ * that arrived together, and the changes before the answers of the calls that made them, in
+ * order. Each message costs the main thread a wake-up and a deserialisation; under load the
+ * calls arrive in groups (a turn of the main thread sends many), and so do their answers.
+ */
+let outbox: FromStoreThread[] = [];
+let outboxTransfer: ArrayBuffer[] = [];
+let flushScheduled = false;
+
+function flush(): void {
+  flushScheduled = false;
+  if (!outbox.length) return;
+  const batch = outbox;
+  const transfer = outboxTransfer;
+  outbox = [];
+  outboxTransfer = [];
+  port.postMessage(batch.length === 1 ? batch[0] : ({ batch } satisfies FromStoreThread), transfer);
+}
+
+const send = (m: FromStoreThread, transfer: ArrayBuffer[] = []) => {
+  outbox.push(m);
+  for (const t of transfer) outboxTransfer.push(t);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush); // after the calls already queued on the port have been answered
+  }
+};
+
+/** Sends at once, after what is waiting (before the port closes). */
+const sendNow = (m: FromStoreThread) => {
+  flush();
+  port.postMessage(m);
+};
 
 /** Publishes to the main thread; nothing subscribes on this side. */
 const toMainThread: ChangeBus = {
@@ -63,26 +97,37 @@ function serve(store: SqliteStore): void {
   send({ opened: [...methods] });
   /** Calls being answered: close waits for their answers to be sent, or the port would drop them. */
   const answering = new Set<Promise<void>>();
-  port.on('message', (m: ToStoreThread) => {
+  const receive = (m: ToStoreThread): void => {
+    if ('batch' in m) {
+      for (const one of m.batch) receive(one);
+      return;
+    }
     if ('close' in m) {
       void Promise.allSettled([...answering])
         .then(() => store.close())
         .finally(() => {
-          send({ closed: true });
+          sendNow({ closed: true });
           port.close();
         });
+      return;
+    }
+    if ('collectGarbage' in m) {
+      (globalThis as { gc?: () => void }).gc?.();
+      send({ id: m.id, ok: true, value: undefined, buffers: [] });
       return;
     }
     const a = answer(store, methods, m.id, m.method, restoreBuffers(m.args, m.buffers));
     answering.add(a);
     void a.finally(() => answering.delete(a));
-  });
+  };
+  port.on('message', receive);
 }
 
 try {
-  serve(await SqliteStore.open(file, { ...moduleOptions, organisation, serverName, changes: toMainThread, onBackgroundError }));
+  // this thread commits the writes itself: a writer thread of its own would add two thread hops per write (group-commit.ts)
+  serve(await SqliteStore.open(file, { ...moduleOptions, organisation, serverName, changes: toMainThread, onBackgroundError, groupCommit: 'this-thread' }));
 } catch (err) {
   // the port delivers this before it closes; the thread then ends, having nothing else to do
-  send({ openError: toWire(err) });
+  sendNow({ openError: toWire(err) });
   port.close();
 }

@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { StoreError } from '../../errors.js';
 import { fromWire } from '../writer-thread.js';
 import type { ChangeBus } from '../../change-bus.js';
-import type { Store } from '../../store.js';
+import type { Store, StoreOptions } from '../../store.js';
+import { SqliteStore } from '../sqlite-store.js';
 import { RESULT_CODECS } from './codecs.js';
 import { findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
 
@@ -10,6 +11,12 @@ import { findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread }
 export type ThreadedStore = Store & {
   readonly changes: ChangeBus;
   readonly file: string;
+  /**
+   * A full garbage collection on the store thread, when the process runs with --expose-gc
+   * (nothing otherwise). For memory measurements: the main thread's global.gc() does not reach
+   * this thread's heap, whose shrinking after a load made "memory per connection" read negative.
+   */
+  collectGarbage(): Promise<void>;
 };
 
 /**
@@ -28,11 +35,44 @@ export interface ThreadedStoreOptions {
   onBackgroundError?: (what: string, err: Error) => void;
 }
 
+/**
+ * Point reads answered on the event loop, on a read-only connection of its own, instead of on
+ * the store thread: each is one or two index probes (tens of µs), less than a round trip to the
+ * thread costs the loop (a postMessage each way), and far less than it costs the caller on a busy
+ * machine, where each hop waits for a core — SMTP asked the thread four times per message
+ * (RCPT: the recipient and its quota; DATA: the recipient again, the delivery) and the benchmark
+ * showed the ratio to Dovecot LMTP falling with the load (bench/RESULTS.md, issue 11). None scans
+ * a folder's messages. Consistency: a write resolves only after its commit, and a read on any
+ * connection that starts after a commit sees it, so a read made after a write resolved sees it,
+ * as on the thread; reads made while another caller's write is in flight may see it or not, as
+ * before (that write had not resolved).
+ */
+const EVENT_LOOP_READS = new Set([
+  'findUser', 'getUser', 'credentialStamp', 'isLocalDomain', 'quota', 'settingsVersion', 'getFolder', 'getFolderById', 'folderStatus',
+]);
+
 export async function openThreadedStore(file: string, changes: ChangeBus, opts: ThreadedStoreOptions = {}): Promise<ThreadedStore> {
   const thread = new StoreThread(file, changes, opts);
   const methods = await thread.opened;
-  const store: Record<string, unknown> = { backend: 'sqlite', changes, file, close: () => thread.close() };
-  for (const name of methods) if (!(name in store)) store[name] = (...args: unknown[]) => thread.call(name, args);
+  // the thread opened (and migrated) the file: now a reader may join it
+  const moduleOptions = opts.optionsModule ? ((await import(opts.optionsModule)) as { storeOptions: StoreOptions }).storeOptions : {};
+  let reader: SqliteStore;
+  try {
+    reader = await SqliteStore.openReader(file, moduleOptions);
+  } catch (err) {
+    await thread.close();
+    throw err;
+  }
+  const close = async () => {
+    await thread.close();
+    await reader.close();
+  };
+  const store: Record<string, unknown> = { backend: 'sqlite', changes, file, close, collectGarbage: () => thread.collectGarbage() };
+  for (const name of methods) {
+    if (name in store) continue;
+    const read = EVENT_LOOP_READS.has(name) ? (reader as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name] : undefined;
+    store[name] = read ? (...args: unknown[]) => read.apply(reader, args) : (...args: unknown[]) => thread.call(name, args);
+  }
   return store as unknown as ThreadedStore;
 }
 
@@ -50,15 +90,17 @@ class StoreThread {
     let opened!: (m: string[]) => void;
     let failed!: (e: Error) => void;
     this.opened = new Promise<string[]>((resolve, reject) => ((opened = resolve), (failed = reject)));
-    this.worker.on('message', (m: FromStoreThread) => {
-      if ('change' in m) this.changes.publish(m.change);
+    const receive = (m: FromStoreThread): void => {
+      if ('batch' in m) for (const one of m.batch) receive(one);
+      else if ('change' in m) this.changes.publish(m.change);
       else if ('id' in m) this.settle(m);
       else if ('backgroundError' in m) onBackgroundError(m.backgroundError.what, fromWire(m.backgroundError.error));
       else if ('opened' in m) {
         this.worker.unref(); // held only while calls are outstanding, as the writer thread
         opened(m.opened);
       } else if ('openError' in m) failed(fromWire(m.openError));
-    });
+    };
+    this.worker.on('message', receive);
     const gone = (err: Error) => {
       this.stopped ??= err;
       failed(err);
@@ -70,16 +112,37 @@ class StoreThread {
   }
 
   call(method: string, args: unknown[]): Promise<unknown> {
+    // the caller keeps its Buffers (it may use them after): they are copied, not moved
+    return this.send(method, (id) => ({ id, method, args, buffers: args.flatMap((a, i) => findBuffers(a, null, [i])) }));
+  }
+
+  collectGarbage(): Promise<void> {
+    return this.send('collectGarbage', (id) => ({ id, collectGarbage: true })) as Promise<void>;
+  }
+
+  private send(method: string, message: (id: number) => ToStoreThread): Promise<unknown> {
     if (this.closing || this.stopped) return Promise.reject(this.stopped ?? new StoreError('read-only', 'the store is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { method, resolve, reject });
       if (this.waiting.size === 1) this.worker.ref();
-      // the caller keeps its Buffers (it may use them after): they are copied, not moved
-      const buffers = args.flatMap((a, i) => findBuffers(a, null, [i]));
-      this.worker.postMessage({ id, method, args, buffers } satisfies ToStoreThread);
+      this.outbox.push(message(id));
+      if (this.outbox.length === 1) setImmediate(this.flush);
     });
   }
+
+  /**
+   * The calls made in one turn of the event loop (by many connections' callbacks) go to the
+   * store thread as one message, sent when the turn's I/O callbacks have run. A postMessage was
+   * the main thread's largest single cost in the SMTP benchmark's profile (17% of its samples:
+   * the copy of the arguments and the wake-up of the other thread), at five calls per message.
+   */
+  private outbox: ToStoreThread[] = [];
+  private readonly flush = (): void => {
+    const batch = this.outbox;
+    this.outbox = [];
+    if (batch.length) this.worker.postMessage(batch.length === 1 ? batch[0] : ({ batch } satisfies ToStoreThread));
+  };
 
   private settle(m: Extract<FromStoreThread, { id: number }>): void {
     const w = this.waiting.get(m.id);
@@ -96,6 +159,7 @@ class StoreThread {
       if (this.stopped) return;
       this.worker.ref();
       const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+      this.flush(); // the calls made before close are answered before it
       this.worker.postMessage({ close: true } satisfies ToStoreThread);
       await exited;
     })();

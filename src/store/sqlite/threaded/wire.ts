@@ -10,7 +10,13 @@ import type { WireError } from '../write-ops.js';
 /** A Buffer's place in a value: keys from the top (an argument index, a property, an array index). */
 export type BufferPath = Array<string | number>;
 
-export type ToStoreThread = { id: number; method: string; args: unknown[]; buffers: BufferPath[] } | { close: true };
+export type ToStoreThread =
+  | { id: number; method: string; args: unknown[]; buffers: BufferPath[] }
+  /** A full garbage collection of the thread's heap (process started with --expose-gc), answered as a call. */
+  | { id: number; collectGarbage: true }
+  | { close: true }
+  /** Several calls, in order: those the main thread made in one turn of its loop. */
+  | { batch: ToStoreThread[] };
 
 export type FromStoreThread =
   | { opened: string[] }
@@ -21,7 +27,9 @@ export type FromStoreThread =
   /** `coded`: the value is in the method's compact form (codecs.ts). */
   | { id: number; ok: true; value: unknown; buffers: BufferPath[]; coded?: true }
   | { id: number; ok: false; error: WireError }
-  | { closed: true };
+  | { closed: true }
+  /** Several of the above, in order (the store thread sends what one turn of its loop produced together). */
+  | { batch: FromStoreThread[] };
 
 /** How deep Buffers are looked for: a result such as [{ uid, raw }] has its bytes at depth 2. */
 const MAX_DEPTH = 3;
