@@ -13,7 +13,9 @@ export function connectRedis(url: string, extra: RedisOptions = {}): Redis {
     throw new Error(`--redis: not a URL: ${url}`);
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new Error(`--redis: expected redis://host:port[/db], got ${parsed.protocol}`);
-  return new Redis(url, {
+  // the query (?prefix=) is Mailwarden's, not a client option
+  const bare = `${parsed.protocol}//${parsed.username || parsed.password ? `${parsed.username}:${parsed.password}@` : ''}${parsed.host}${parsed.pathname}`;
+  return new Redis(bare, {
     maxRetriesPerRequest: 2,
     connectTimeout: 5_000,
     // reconnect for ever, at most every 2 s: Redis coming back is the normal way out of an outage

@@ -68,7 +68,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   const adminToken = ensureAdminToken(dataDir);
   const listeners: Listener[] = [];
   const stopHooks: Array<() => Promise<void>> = [];
-  const at = (port: number, implicitTls: boolean): ListenerOptions => ({ host: opts.host, port, implicitTls });
+  const at = (port: number, implicitTls: boolean): ListenerOptions => ({ host: opts.host, port, implicitTls, ...(config.proxyProtocol ? { proxy: config.proxyProtocol } : {}) });
   try {
     listeners.push(await startPop3Server(ctx, at(opts.ports.pop3, false)));
     listeners.push(await startPop3Server(ctx, at(opts.ports.pop3s, true)));

@@ -6,6 +6,7 @@ import { LOGON_ANSWERS, pop3Line } from '../../access/answers.js';
 import { normaliseClientAddress } from '../../access/client-address.js';
 import { logLimitRefusal } from '../../access/logon.js';
 import { Pop3Session } from './session.js';
+import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
 
 /** POP3 on a plain port (STLS offered) or with implicit TLS (995). */
 export async function startPop3Server(ctx: ServerContext, opts: ListenerOptions): Promise<Listener> {
@@ -31,6 +32,7 @@ export async function startPop3Server(ctx: ServerContext, opts: ListenerOptions)
   const server: Server = opts.implicitTls
     ? createTlsServer({ key: ctx.tls.key, cert: ctx.tls.cert }, (s) => void onConnection(s))
     : createNetServer((s) => void onConnection(s));
+  acceptProxyProtocol(server, opts.proxy, (peer, reason) => ctx.log.warn({ peer, reason, frontend: 'pop3' }, 'PROXY header refused'));
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -13,6 +13,7 @@ import { resolveRecipient } from '../../transport/recipients.js';
 import { SmtpReply, oneLine } from '../../transport/replies.js';
 import { withEnhancedCodes } from './enhanced-codes.js';
 import { submitMessage } from '../../transport/submit.js';
+import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
 
 export type SmtpMode = 'mx' | 'submission';
 
@@ -238,6 +239,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     },
   });
 
+  acceptProxyProtocol(server.server, opts.proxy, (peer, reason) => listenerLog.warn({ peer, reason }, 'PROXY header refused'));
   server.on('error', (err) => listenerLog.error({ err }, 'listener error'));
   await new Promise<void>((resolve, reject) => {
     const netServer = server.server;
