@@ -12,6 +12,7 @@ import { startBalancer, type Balancer } from '../helpers/proxy-balancer.js';
 import { eventually } from '../helpers/server.js';
 import { run } from '../helpers/run.js';
 import { imapLogon, webLogon } from './helpers.js';
+import { launchBrowser } from '../web/helpers.js';
 
 const USER = 'behind@example.com';
 const WAIT = 120_000;
@@ -93,4 +94,32 @@ test('HTTPS through the balancer: the health endpoint answers, and a web mail si
   assert.deepEqual(await addresses(), ['198.51.100.9']);
   await web.close();
   await eventually(async () => (await addresses()).length === 0, WAIT, 'the web session to end');
+});
+
+test('Chromium through the balancer: web mail signed in on one node goes on working from a fresh connection to any node', { timeout: 5 * 60_000 }, async () => {
+  const browser = await launchBrowser();
+  try {
+    const first = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await first.newPage();
+    const base = `https://127.0.0.1:${httpV1.port}/owa/`;
+    await page.goto(base);
+    await page.fill('input[name=address]', USER);
+    await page.fill('input[name=password]', 'secret-pw');
+    await page.click('button:has-text("Sign in")');
+    await page.waitForSelector('button[data-folder="INBOX"]', { state: 'attached' });
+    // a second browser context with the same cookies: new connections, round robin over both nodes
+    const again = await browser.newContext({ ignoreHTTPSErrors: true, storageState: await first.storageState() });
+    for (let i = 0; i < 4; i++) {
+      const p = await again.newPage();
+      await p.goto(base);
+      await p.waitForSelector('button[data-folder="INBOX"]', { state: 'attached' });
+      await p.close();
+    }
+    const held = await cluster.accounting.list({ userId });
+    assert.deepEqual(held.map((x) => [x.kind, x.clientAddress]), [['owa', '198.51.100.9']], 'one web session, counted once, from the real client');
+    await again.close();
+    await first.close();
+  } finally {
+    await browser.close();
+  }
 });

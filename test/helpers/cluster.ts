@@ -57,6 +57,8 @@ export async function startCluster(count: number, cfg: ClusterConfig = {}): Prom
   // the store and its settings before any node: plain-text logons for the line clients
   const store = await openDataStore(dataDir, true);
   for (const name of ['ImapSettings.LoginType', 'PopSettings.LoginType']) await store.putSetting({ scope: 'server', targetId: 0, name, value: 'PlainTextLogin' });
+  // 64 logons at once on a machine at load 30 can take over a minute to be answered: not a pre-auth timeout
+  for (const name of ['ImapSettings.PreAuthenticatedConnectionTimeout', 'PopSettings.PreAuthenticatedConnectionTimeout']) await store.putSetting({ scope: 'server', targetId: 0, name, value: '900' });
   await store.close();
   const redis = testRedis();
   const accounting = await RedisAccounting.open(redis, { prefix });
@@ -98,6 +100,7 @@ export async function startCluster(count: number, cfg: ClusterConfig = {}): Prom
       }
     },
     async close() {
+      if (process.env.MAILWARDEN_CLUSTER_DEBUG) for (const n of nodes) console.error(`--- node ${n.name} (exit ${n.proc.exitCode ?? n.proc.signalCode ?? 'running'}) ---\n${n.stderr().slice(-4000)}`);
       for (const n of nodes) {
         if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGTERM');
       }

@@ -1,5 +1,6 @@
 import { allowOnly, CliError, type ParsedArgs } from '../args.js';
-import { dataDirOf, positional, redisOf } from '../common.js';
+import { dataDirOf, positional, redisOf, withStore } from '../common.js';
+import { EventLog } from '../../events/event-log.js';
 import { withCluster } from '../cluster.js';
 import { AdminClient } from '../admin-client.js';
 import { ago, printJson, printTable } from '../output.js';
@@ -72,6 +73,8 @@ async function clusterSessions(sub: string | undefined, args: ParsedArgs, redis:
     const id = positional(args, 0, 'session ID (see "sessions list")');
     const killed = await withCluster(redis, ({ accounting }) => accounting.kill(id, 'killed'));
     if (!killed) throw new CliError(`no session ${id}`);
+    // the event the admin API writes for a kill; the store is where it lives (skipped when this machine has no data folder)
+    await withStore(args, (store) => new EventLog(store, 'cli').write('sessionKilled', [id, killed.kind, killed.dn], killed.user)).catch(() => undefined);
     if (args.switches.has('json')) return printJson(killed);
     process.stdout.write(`ended session ${id} (${killed.kind} of ${killed.user}, on node ${killed.node})\n`);
     return;
