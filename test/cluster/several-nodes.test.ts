@@ -26,6 +26,9 @@ const USER = 'many@example.com';
 before(async () => {
   cluster = await startCluster(3, { leaseSeconds: 6, renewSeconds: 1 });
   userId = await cluster.addUser(USER);
+  const store = await openDataStore(cluster.dataDir, false);
+  await store.putSetting({ scope: 'server', targetId: 0, name: 'Event 9646 Interval Seconds', value: '86400' });
+  await store.close();
   // each node's credential cache warm, as on a server in steady state: the rounds measure the
   // accounting, not 64 scrypt checks at once on 2 cores
   for (let node = 0; node < 3; node++) {
@@ -60,7 +63,8 @@ test(`64 concurrent IMAP/POP3/web logons over 3 nodes admit exactly 16, ${ROUNDS
     for (const l of refused) assert.match(l.answer, /15: 16 of 16|service sessions|LIMIT|503|NO|-ERR/, `round ${round}: ${l.answer}`);
     assert.equal(await service(), 16);
     if (round === 0) {
-      // 48 refusals over 3 nodes within a minute: one event 9646, the window is the cluster's (shared state on Redis)
+      // 48 refusals over 3 nodes within one window: one event 9646, the window is the cluster's
+      // (shared state on Redis); the window is a day long here, so the machine's speed cannot matter
       const store = await openDataStore(cluster.dataDir, false);
       try {
         assert.equal((await store.listEvents({ eventId: 9646, user: USER })).length, 1);
