@@ -18,6 +18,7 @@ import { benchOutbound } from './outbound.js';
 import { benchOwa } from './owa.js';
 import { benchLogon } from './logon.js';
 import { benchEws } from './ews.js';
+import { benchCluster } from './cluster.js';
 import { dovecotVersion } from './lib/dovecot.js';
 import { cpuModel } from './lib/proc.js';
 import { fmtSummary, log, ratio, type BenchOutcome } from './lib/stats.js';
@@ -33,6 +34,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   owa: benchOwa,
   logon: benchLogon,
   ews: benchEws,
+  cluster: benchCluster,
 };
 
 /** bench/ in the source tree (dist/bench/run.js → ../../bench). */

@@ -23,6 +23,9 @@ export const LAYERS = [
   { name: 'settings', rank: 2, paths: ['src/settings'] },
   { name: 'events', rank: 2, paths: ['src/events'] },
   { name: 'governor', rank: 3, paths: ['src/governor'] },
+  // Redis implementations of the accounting, change bus and shared state (several nodes): they
+  // implement the governor's, the store's and shared-state's interfaces; only the composition root and the CLI pick them.
+  { name: 'cluster', rank: 3.5, paths: ['src/cluster'] },
   { name: 'access', rank: 4, paths: ['src/access'] },
   { name: 'transport', rank: 4, paths: ['src/transport'] },
   // Moving mail in from other servers (Maildir, mbox, IMAP): reads sources, writes through the store.

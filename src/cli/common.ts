@@ -9,6 +9,11 @@ export function dataDirOf(args: ParsedArgs): string {
   return resolve(args.flags.get('data') ?? process.env.MAILWARDEN_DATA ?? './data');
 }
 
+/** The cluster's Redis (--redis or MAILWARDEN_REDIS), when the command talks to several nodes. */
+export function redisOf(args: ParsedArgs): string | undefined {
+  return args.flags.get('redis') ?? process.env.MAILWARDEN_REDIS ?? undefined;
+}
+
 /** Opens the data folder's store for one command and always closes it. */
 export async function withStore<T>(args: ParsedArgs, fn: (store: SqliteStore) => Promise<T>, create = false): Promise<T> {
   const store = await openDataStore(dataDirOf(args), create);

@@ -223,6 +223,21 @@ export class SessionGovernor {
     return session;
   }
 
+  /**
+   * Takes up on this node a session another node opened (a web mail request the balancer sent
+   * here): no new count, the same record; a kill still goes to the node that opened it, whose
+   * sign-out this node sees in the shared state. Undefined when no such session of the user is held.
+   */
+  async adopt(id: string, user: User): Promise<StoreSession | undefined> {
+    const existing = this.live.get(id);
+    if (existing) return existing;
+    const record = await this.accounting.get(id);
+    if (!record || record.userId !== user.id) return undefined;
+    const session = new StoreSession(this, record, user);
+    this.live.set(id, session);
+    return session;
+  }
+
   /** What open() would refuse now, without opening, counting or logging anything (`access explain`). */
   async wouldRefuse(user: User, kind: SessionKind): Promise<TooManyObjectsOpened | null> {
     const refused = checkSessionLimits(await this.accounting.counts(user.id), this.limitsFor(user, kind), kind);

@@ -80,6 +80,33 @@ export const ServerConfigSchema = z
       .object({ servers: z.array(z.string().min(1)).min(1).optional() })
       .strict()
       .default({}),
+    /**
+     * Several nodes (README "Running several nodes"): Redis carries the session accounting, the
+     * change notification and the shared state. `serve --redis URL` sets or overrides `redis`.
+     */
+    cluster: z
+      .object({
+        /** redis://host:port[/db][?prefix=name:] — the prefix keeps deployments sharing one Redis apart. */
+        redis: z.string().min(1).optional(),
+        /** How long a node's sessions stay counted without a renewal (fencing: the node ends them first). */
+        leaseSeconds: z.number().positive().max(3600).default(30),
+        /** How often a node renews its lease; must be well below leaseSeconds. */
+        renewSeconds: z.number().positive().max(3600).default(10),
+        /** How often a node compares HIGHESTMODSEQs with the store, in case a change message was lost. */
+        modseqCheckSeconds: z.number().positive().max(3600).default(10),
+      })
+      .strict()
+      .refine((c) => c.renewSeconds * 2 <= c.leaseSeconds, { message: 'renewSeconds must be at most half of leaseSeconds' })
+      .optional(),
+    /**
+     * PROXY protocol (v1 and v2) on every listener, from these addresses only (IP or CIDR): the
+     * load balancer's. A connection from anywhere else is served as a direct client, and one from
+     * a trusted address without a valid PROXY header is closed.
+     */
+    proxyProtocol: z
+      .object({ trusted: z.array(z.string().min(1)).min(1) })
+      .strict()
+      .optional(),
     /** The structured log on standard error; MAILWARDEN_LOG_LEVEL overrides the level for one run. */
     log: z
       .object({ level: z.enum(LOG_LEVELS).optional() })

@@ -1,4 +1,5 @@
 import type { Store } from '../store/store.js';
+import type { SessionAccounting } from '../governor/accounting.js';
 import type { ChangeBus } from '../store/change-bus.js';
 import type { LiveSettings } from '../settings/resolve.js';
 import type { SessionGovernor } from '../governor/governor.js';
@@ -45,4 +46,6 @@ export interface ServerContext {
   metrics: Metrics;
   /** The server's structured log; a session logs through a child carrying its session id. */
   log: Log;
+  /** Present when the node is one of several (config.cluster.redis): closed last at shutdown. */
+  cluster?: { accounting: SessionAccounting; close(): Promise<void> };
 }

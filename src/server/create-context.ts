@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { openThreadedStore } from '../store/sqlite/threaded/threaded-store.js';
 import type { Store } from '../store/store.js';
@@ -22,6 +23,13 @@ import { defaultConfig, type ServerConfig } from './config.js';
 import { Metrics } from '../observability/metrics.js';
 import { createLog, logLevel, type Log } from '../observability/log.js';
 import { exposeGovernorReadings, instrumentStore } from './instrument.js';
+import { connectRedis, keyPrefix } from '../cluster/redis-connection.js';
+import { RedisAccounting } from '../cluster/redis-accounting.js';
+import { RedisChangeBus } from '../cluster/redis-change-bus.js';
+import { RedisState } from '../cluster/redis-state.js';
+import { RedisBroadcast } from '../cluster/redis-broadcast.js';
+import type { SessionAccounting } from '../governor/accounting.js';
+import type { SharedState } from '../shared-state/shared-state.js';
 
 export const STORE_FILE = 'mailwarden.sqlite';
 
@@ -77,8 +85,10 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   const config = opts.config ?? defaultConfig();
   const log = opts.log ?? createLog(logLevel(config.log.level));
   const metrics = new Metrics();
-  const changes = new InProcessChangeBus((err) => log.error({ err }, 'store change listener failed'));
+  const cluster = config.cluster?.redis ? await openCluster(config.cluster as ClusterConfig, log) : undefined;
+  const changes = cluster?.changes ?? new InProcessChangeBus((err) => log.error({ err }, 'store change listener failed'));
   const store = instrumentStore(await openServerStore(dataDir, changes, log), metrics);
+  cluster?.changes.startSafetyCheck((userId) => store.listFolders(userId), config.cluster!.modseqCheckSeconds * 1000);
   const dir = resolve(dataDir);
   const own = await ensureTls(dir);
   const tls = new Certificates({
@@ -91,9 +101,10 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   const settings = new LiveSettings(store);
   await settings.refresh();
   const computer = opts.computer ?? config.hostname ?? hostname();
-  const state = new InProcessState(clock);
+  const state: SharedState = cluster?.state ?? new InProcessState(clock);
   const events = new EventLog(store, computer, { state, clock });
-  const governor = new SessionGovernor(new InProcessAccounting(clock), settings, events, { clock });
+  const accounting: SessionAccounting = cluster?.accounting ?? new InProcessAccounting(clock);
+  const governor = new SessionGovernor(accounting, settings, events, { clock, ...(cluster ? { node: `${computer}/${process.pid}/${randomUUID().slice(0, 8)}` } : {}) });
   await governor.attach();
   const connections = {
     pop: new ConnectionLimits('pop3', settings), imap: new ConnectionLimits('imap', settings), owa: new ConnectionLimits('owa', settings),
@@ -102,12 +113,45 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   exposeGovernorReadings(metrics, governor, connections);
   const credentials = new CredentialCache(store, settings, clock);
   const bruteForceGuard = new BruteForceGuard(state, events, opts.guardPolicy);
-  bruteForceGuard.onLockout((identity) => credentials.forget(identity));
+  if (cluster) {
+    // a lockout on one node drops the identity's cached credentials on every node
+    cluster.broadcast.on('forget-credential', (identity) => credentials.forget(identity));
+    bruteForceGuard.onLockout((identity) => cluster.broadcast.send('forget-credential', identity));
+  } else bruteForceGuard.onLockout((identity) => credentials.forget(identity));
   return {
     store, changes, settings, governor, events, state, clock, connections, metrics, log, credentials, bruteForceGuard,
     tls,
     dataDir: dir,
     computer,
     config,
+    ...(cluster ? { cluster: { accounting: cluster.accounting, close: cluster.close } } : {}),
+  };
+}
+
+type ClusterConfig = NonNullable<ServerConfig['cluster']> & { redis: string };
+
+/** The Redis side of a node of several: one command connection, and the subscriptions each part opens. */
+async function openCluster(c: ClusterConfig, log: Log) {
+  const redis = connectRedis(c.redis);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis'));
+  const prefix = keyPrefix(c.redis);
+  try {
+    await redis.ping();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`cannot reach Redis at ${c.redis}: ${(err as Error).message}`);
+  }
+  const onError = (what: string, err: unknown) => log.warn({ err }, `cluster: ${what}`);
+  const accounting = await RedisAccounting.open(redis, { prefix, leaseMs: c.leaseSeconds * 1000, renewMs: c.renewSeconds * 1000, onError });
+  const changes = await RedisChangeBus.open(redis, { prefix, onError, onListenerError: (err) => log.error({ err }, 'store change listener failed') });
+  const broadcast = await RedisBroadcast.open(redis, prefix, onError);
+  const state = new RedisState(redis, prefix, false);
+  return {
+    accounting, changes, state, broadcast,
+    async close() {
+      await accounting.close();
+      await broadcast.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
   };
 }

@@ -4,6 +4,8 @@ export interface ListenerOptions {
   port: number;
   /** true: TLS from the first byte (993, 995, 465, HTTPS); false: STARTTLS/STLS offered. */
   implicitTls: boolean;
+  /** PROXY protocol from these load balancers (config proxyProtocol); absent: direct clients only. */
+  proxy?: { trusted: string[] };
 }
 
 export interface Listener {

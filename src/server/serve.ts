@@ -17,6 +17,8 @@ import type { Log } from '../observability/log.js';
 export interface ServeOptions {
   dataDir: string;
   configFile?: string;
+  /** redis://… : this node is one of several (overrides cluster.redis of the config file). */
+  redis?: string;
   host: string;
   /** Tests: a manual clock for windows and TTLs, a quicker brute-force guard. */
   clock?: Clock;
@@ -60,14 +62,18 @@ const SETTINGS_POLL_MS = 1000;
 /** Starts every listener on one data folder. Port 0 picks a free port; the result says which. */
 export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlugin[] = []): Promise<RunningServer> {
   const dataDir = prepareDataDir(opts.dataDir, true);
-  const running = readRunningServer(dataDir);
-  if (running) throw new Error(`a Mailwarden server (pid ${running.pid}) is already running on ${dataDir}`);
   const config = loadConfig(opts.configFile);
+  if (opts.redis) config.cluster = { leaseSeconds: 30, renewSeconds: 10, modseqCheckSeconds: 10, ...config.cluster, redis: opts.redis };
+  const clustered = Boolean(config.cluster?.redis);
+  const running = readRunningServer(dataDir);
+  // nodes of a cluster may share a data folder (the SQLite store takes several processes): the
+  // first one's address is where the CLI finds an admin API, and every node's API sees every node
+  if (running && !clustered) throw new Error(`a Mailwarden server (pid ${running.pid}) is already running on ${dataDir}`);
   const ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy, log: opts.log });
   const adminToken = ensureAdminToken(dataDir);
   const listeners: Listener[] = [];
   const stopHooks: Array<() => Promise<void>> = [];
-  const at = (port: number, implicitTls: boolean): ListenerOptions => ({ host: opts.host, port, implicitTls });
+  const at = (port: number, implicitTls: boolean): ListenerOptions => ({ host: opts.host, port, implicitTls, ...(config.proxyProtocol ? { proxy: config.proxyProtocol } : {}) });
   try {
     listeners.push(await startPop3Server(ctx, at(opts.ports.pop3, false)));
     listeners.push(await startPop3Server(ctx, at(opts.ports.pop3s, true)));
@@ -102,7 +108,8 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   stopHooks.push(async () => stopWatchingSettings());
   const stopHeartbeat = ctx.governor.startHeartbeat(NODE_HEARTBEAT_MS);
   stopHooks.push(async () => stopHeartbeat());
-  writeFileSync(serverInfoFile(dataDir), JSON.stringify(info, null, 2) + '\n');
+  const ownsInfoFile = !running;
+  if (ownsInfoFile) writeFileSync(serverInfoFile(dataDir), JSON.stringify(info, null, 2) + '\n');
   await ctx.events.write('serverStarted', [VERSION, ctx.computer, listeners.map((l) => `${l.name} ${l.host}:${l.port}`).join(', ')]);
   ctx.log.info({ version: VERSION, dataDir, listeners: info.listeners.map((l) => `${l.name} ${l.host}:${l.port}`) }, 'server started');
   let stopped = false;
@@ -120,11 +127,12 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
       await ctx.events.write('serverStopped', [released]).catch(() => undefined);
       ctx.log.info({ sessionsReleased: released }, 'server stopped');
       ctx.log.flush();
-      rmSync(serverInfoFile(dataDir), { force: true });
+      if (ownsInfoFile) rmSync(serverInfoFile(dataDir), { force: true });
       ctx.tls.close();
       await ctx.store.close();
       await ctx.changes.close();
       await ctx.state.close();
+      await ctx.cluster?.close();
     },
   };
 }

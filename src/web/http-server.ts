@@ -6,12 +6,24 @@ import { registerAdminApi } from './admin-api.js';
 import { TurnBudget } from './turn-budget.js';
 import type { Server as TlsServer } from 'node:tls';
 import { followCertificates } from '../tls/certificates.js';
+import { acceptProxyProtocol } from '../protocols/shared/proxy-protocol.js';
 
 /** Extra route sets (web mail) register themselves here, so this file stays the HTTP shell. */
 export type HttpPlugin = (app: FastifyInstance, ctx: ServerContext) => void | Promise<void>;
 
 /** Request work one event-loop turn may start before further requests wait for later turns (see TurnBudget). */
 const TURN_BUDGET_MS = 5;
+
+/** The store answers and, on a node of several, Redis does (a node without its accounting cannot admit logons). */
+async function nodeHealthy(ctx: ServerContext): Promise<boolean> {
+  try {
+    await ctx.settings.refresh();
+    if (ctx.cluster) await ctx.cluster.accounting.nodes();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** HTTPS listener: admin API, metrics, and (when registered) the web mail under /owa. */
 export async function startHttpServer(
@@ -49,6 +61,12 @@ export async function startHttpServer(
   registerAdminApi(app, ctx, opts.adminToken);
   for (const plugin of opts.plugins ?? []) await plugin(app, ctx);
   app.get('/', async (_req, reply) => reply.redirect('/owa/'));
+  // for load balancers (HAProxy's option httpchk): no token, no details; 503 when this node cannot serve logons
+  app.get('/health', async (_req, reply) => {
+    const ok = await nodeHealthy(ctx);
+    return reply.code(ok ? 200 : 503).type('text/plain').send(ok ? 'ok\n' : 'unavailable\n');
+  });
+  acceptProxyProtocol(app.server, opts.proxy, (peer, reason) => ctx.log.warn({ peer, reason, frontend: 'web' }, 'PROXY header refused'));
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;

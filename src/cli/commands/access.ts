@@ -1,5 +1,8 @@
 import { allowOnly, CliError, type ParsedArgs } from '../args.js';
-import { dataDirOf, positional, readPasswordFromStdin, requireUser, withStore } from '../common.js';
+import { dataDirOf, positional, readPasswordFromStdin, redisOf, requireUser, withStore } from '../common.js';
+import { withCluster } from '../cluster.js';
+import type { SessionAccounting } from '../../governor/accounting.js';
+import type { SharedState } from '../../shared-state/shared-state.js';
 import { AdminClient } from '../admin-client.js';
 import { printJson } from '../output.js';
 import { isIP } from 'node:net';
@@ -17,7 +20,7 @@ import { LiveSettings } from '../../settings/resolve.js';
 import type { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 
 /** With no server running nothing is counted: the same predicates over empty counters. */
-async function idleServerState(store: SqliteStore) {
+async function idleServerState(store: SqliteStore, cluster?: { accounting: SessionAccounting; state: SharedState }) {
   const settings = new LiveSettings(store);
   await settings.refresh();
   const events = new EventLog(store, 'cli');
@@ -25,9 +28,9 @@ async function idleServerState(store: SqliteStore) {
   return {
     store,
     settings,
-    governor: new SessionGovernor(new InProcessAccounting(), settings, events),
+    governor: new SessionGovernor(cluster?.accounting ?? new InProcessAccounting(), settings, events),
     connections: { pop: limits('pop3'), imap: limits('imap'), owa: limits('owa'), ews: limits('ews'), eas: limits('eas') },
-    bruteForceGuard: new BruteForceGuard(new InProcessState(systemClock), events),
+    bruteForceGuard: new BruteForceGuard(cluster?.state ?? new InProcessState(systemClock), events),
   };
 }
 
@@ -43,8 +46,16 @@ export async function accessCommand(sub: string | undefined, args: ParsedArgs): 
   const password = args.switches.has('password-stdin') ? await readPasswordFromStdin() : undefined;
   let x: AccessExplanation;
   let live = false;
-  const c = AdminClient.forDataDir(dataDirOf(args));
-  if (c) {
+  const redis = redisOf(args);
+  const c = redis ? undefined : AdminClient.forDataDir(dataDirOf(args));
+  if (redis) {
+    // several nodes: the counts of every node, from the cluster's accounting and shared state
+    x = await withStore(args, (store) => withCluster(redis, async (cluster) => {
+      const user = await requireUser(store, identity);
+      return explainAccess(await idleServerState(store, cluster), user, protocol as ExplainProtocol, { from, password });
+    }));
+    live = true;
+  } else if (c) {
     // POST: the password (if any) goes in the body, never in a URL
     const r = await c.call<AccessExplanation & { error?: string }>('POST', '/api/admin/access/explain', { user: identity, protocol, from, password });
     if (r.status !== 200) throw new CliError(r.body.error ?? `admin API answered ${r.status}`);

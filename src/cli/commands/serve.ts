@@ -1,5 +1,5 @@
 import { allowOnly, intFlag, type ParsedArgs } from '../args.js';
-import { dataDirOf } from '../common.js';
+import { dataDirOf, redisOf } from '../common.js';
 import { DEFAULT_PORTS, startServer } from '../../server/serve.js';
 import { VERSION } from '../../version.js';
 import { relative } from 'node:path';
@@ -11,11 +11,12 @@ const DESCRIBE: Record<string, string> = {
 
 /** mailwarden serve: runs until SIGINT/SIGTERM, then releases every session and exits. */
 export async function serveCommand(args: ParsedArgs): Promise<void> {
-  allowOnly(args, ['config', 'host', 'imap-port', 'imaps-port', 'pop3-port', 'pop3s-port', 'smtp-port', 'submission-port', 'submissions-port', 'http-port', 'lmtp-port']);
+  allowOnly(args, ['config', 'redis', 'host', 'imap-port', 'imaps-port', 'pop3-port', 'pop3s-port', 'smtp-port', 'submission-port', 'submissions-port', 'http-port', 'lmtp-port']);
   const dataDir = dataDirOf(args);
   const server = await startServer({
     dataDir,
     configFile: args.flags.get('config'),
+    redis: redisOf(args),
     host: args.flags.get('host') ?? '127.0.0.1',
     ports: {
       imap: intFlag(args, 'imap-port', DEFAULT_PORTS.imap),

@@ -13,6 +13,7 @@ import { Connection } from './connection.js';
 import { followCertificates } from '../../tls/certificates.js';
 import { ProtocolLog } from '../shared/protocol-log.js';
 import { ImapSession, type ImapTuning, type ServerShared } from './session.js';
+import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
 
 export type { ImapTuning } from './session.js';
 
@@ -42,6 +43,7 @@ export async function startImapServer(ctx: ServerContext, opts: ListenerOptions,
   // A failed TLS handshake never reaches onSocket; it must not take the listener down.
   server.on('tlsClientError', (_err: Error, s: tls.TLSSocket) => s.destroy());
   server.on('error', (err) => ctx.log.error({ err, frontend: 'imap', port: opts.port }, 'listener failed'));
+  acceptProxyProtocol(server, opts.proxy, (peer, reason) => ctx.log.warn({ peer, reason, frontend: 'imap' }, 'PROXY header refused'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

@@ -7,6 +7,7 @@ import { LOGON_ANSWERS, pop3Line } from '../../access/answers.js';
 import { normaliseClientAddress } from '../../access/client-address.js';
 import { logLimitRefusal } from '../../access/logon.js';
 import { Pop3Session } from './session.js';
+import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
 
 /** POP3 on a plain port (STLS offered) or with implicit TLS (995). */
 export async function startPop3Server(ctx: ServerContext, opts: ListenerOptions): Promise<Listener> {
@@ -33,6 +34,7 @@ export async function startPop3Server(ctx: ServerContext, opts: ListenerOptions)
     ? createTlsServer(ctx.tls.serverOptions(), (s) => void onConnection(s))
     : createNetServer((s) => void onConnection(s));
   const stopFollowing = opts.implicitTls ? followCertificates(server as TlsServer, ctx.tls) : () => undefined;
+  acceptProxyProtocol(server, opts.proxy, (peer, reason) => ctx.log.warn({ peer, reason, frontend: 'pop3' }, 'PROXY header refused'));
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

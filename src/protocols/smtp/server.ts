@@ -15,6 +15,7 @@ import { withEnhancedCodes } from './enhanced-codes.js';
 import { submitMessage } from '../../transport/submit.js';
 import { setGreetingDelay } from './greeting-delay.js';
 import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js';
+import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
 
 /**
  * mx: port 25, mail for local mailboxes from anyone. submission: 587/465, authenticated users
@@ -286,6 +287,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
 
   // The early-talker pause (smtp-server's 100 ms) only where spam software talks first: port 25.
   setGreetingDelay(server, () => (opts.mode === 'mx' ? ctx.settings.int('SmtpSettings.GreetingDelay') : 0));
+  acceptProxyProtocol(server.server, opts.proxy, (peer, reason) => listenerLog.warn({ peer, reason }, 'PROXY header refused'));
   server.on('error', (err) => listenerLog.error({ err }, 'listener error'));
   // smtp-server upgrades sockets itself (implicit TLS and STARTTLS): its default context is renewed here
   const stopFollowing = ctx.tls.onChange(() => server.updateSecureContext({ key: ctx.tls.key, cert: ctx.tls.cert }));

@@ -47,6 +47,11 @@ export function createOwa(opts: OwaOptions = {}): HttpPlugin {
       sweepMs: opts.sweepMs ?? 30_000,
       state: ctx.state,
       clock: ctx.clock,
+      adopt: async (storeSessionId, userId) => {
+        const user = await ctx.store.getUser(userId);
+        const store = user && (await ctx.governor.adopt(storeSessionId, user));
+        return user && store ? { user, store } : null;
+      },
     });
     const deps: OwaDeps = { ctx, sessions, pages: new PageCache(LIST_PAGE_CACHE_BYTES, ctx.changes) };
     app.decorate(OWA_DECORATION, { sessions });

@@ -43,6 +43,11 @@ export interface WebSessionsOptions {
   state: SharedState;
   /** Where time comes from (ServerContext.clock). */
   clock: Clock;
+  /**
+   * Several nodes: a session signed in on another node is taken up here at its first request
+   * (the balancer may send any request anywhere): its store session, still counted once.
+   */
+  adopt?: (storeSessionId: string, userId: number) => Promise<{ user: User; store: StoreSession } | null>;
 }
 
 /** What the nodes share about a web session (key `websession:ID`); the store session stays on its node. */
@@ -119,6 +124,15 @@ export class WebSessions {
     }
     const shared = JSON.parse(raw) as SharedWebSession;
     if (local) local.lastSeen = Math.max(local.lastSeen, shared.lastSeen);
+    else if (this.opts.adopt) await this.adopt(id, shared);
+  }
+
+  private async adopt(id: string, shared: SharedWebSession): Promise<void> {
+    const got = await this.opts.adopt!(shared.storeSessionId, shared.userId);
+    if (!got || this.byId.has(id)) return;
+    const s: WebSession = { id, csrf: shared.csrf, user: got.user, store: got.store, createdAt: shared.createdAt, lastSeen: shared.lastSeen, streams: 0 };
+    this.byId.set(id, s);
+    got.store.onEnd((reason) => this.forget(id, reason));
   }
 
   /** The live session for a cookie value, refreshed as used; undefined when gone or expired. */
