@@ -50,6 +50,8 @@ export interface FolderStatus {
   unseen: number;
   /** Messages no session has claimed as \Recent yet (Store.claimRecent). */
   recent: number;
+  /** The first UID no session has claimed as \Recent: [firstRecentUid, uidNext) are unclaimed (EXAMINE shows them without claiming). */
+  firstRecentUid: number;
   size: number;
   uidNext: number;
   uidValidity: number;

@@ -5,6 +5,7 @@
  */
 import type { MessageSummary } from '../../store/types.js';
 import type { MessageStructure } from '../../mime/structure.js';
+import { parseAddressList } from '../../mime/address.js';
 import { bodyText, decodeHeaderValue, headerValues } from '../../mime/search-text.js';
 import type { SearchKey } from './parser/search-keys.js';
 import { resolveSequenceSet, seqSetContains } from './parser/sequence-set.js';
@@ -42,12 +43,27 @@ export interface Candidate {
 
 const fold = (s: string) => s.toLowerCase();
 
+/** Header fields holding addresses (RFC 5322 3.6.2, 3.6.3, 3.6.6). */
+const ADDRESS_FIELDS = new Set(['from', 'sender', 'reply-to', 'to', 'cc', 'bcc', 'resent-from', 'resent-sender', 'resent-to', 'resent-cc', 'resent-bcc']);
+
+/**
+ * An address field's text as written, and each address again as "name <mailbox@host>": comments
+ * and white space inside an addr-spec (RFC 5322 CFWS) would otherwise hide the address from a
+ * search for it ("<user (comment)@ (comment) example.org>").
+ */
+function addressText(value: string): string {
+  const forms = parseAddressList(value).map((a) =>
+    a.host === null ? (a.mailbox ?? '') : `${a.name ? decodeHeaderValue(a.name) + ' ' : ''}<${a.mailbox}@${a.host}>`);
+  return [decodeHeaderValue(value), ...forms].join('\n');
+}
+
 function header(c: Candidate, lname: string): string {
   c.cache ??= {};
   c.cache.headers ??= new Map();
   let v = c.cache.headers.get(lname);
   if (v === undefined) {
-    v = fold(headerValues(c.raw!, lname).map(decodeHeaderValue).join('\n'));
+    const values = headerValues(c.raw!, lname);
+    v = fold((ADDRESS_FIELDS.has(lname) ? values.map(addressText) : values.map(decodeHeaderValue)).join('\n'));
     c.cache.headers.set(lname, v);
   }
   return v;

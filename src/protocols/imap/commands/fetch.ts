@@ -28,10 +28,17 @@ function setsSeen(it: FetchItem): boolean {
   return it.kind === 'RFC822' || it.kind === 'RFC822.TEXT' || ((it.kind === 'BODY[]' || it.kind === 'BINARY[]') && !it.peek);
 }
 
+/** Octet that stands for NUL in an ordinary literal (as Dovecot does); the size stays the same. */
+const NUL_STAND_IN = 0x80;
+
 function literal(name: string, data: Buffer, binary = false): Array<string | Buffer> {
-  // literal8 (~{n}) only where NUL can occur: BINARY of a decoded part (RFC 3516)
-  const prefix = binary && data.includes(0) ? '~' : '';
-  return [`${name} ${prefix}{${data.length}}\r\n`, data];
+  if (!data.includes(0)) return [`${name} {${data.length}}\r\n`, data];
+  // NUL may travel only in a literal8 (~{n}), and only to a client that asked for BINARY
+  // (RFC 3516 4.2); anywhere else (BODY[] of a part stored as binary) it is converted
+  if (binary) return [`${name} ~{${data.length}}\r\n`, data];
+  const safe = Buffer.from(data);
+  for (let i = safe.indexOf(0); i !== -1; i = safe.indexOf(0, i + 1)) safe[i] = NUL_STAND_IN;
+  return [`${name} {${safe.length}}\r\n`, safe];
 }
 
 function partial(data: Buffer, p: { start: number; length: number } | undefined): Buffer {
@@ -129,7 +136,7 @@ async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   const req = parseFetchItems(c.args.slice(1));
   const items = req.items.filter((it, i) => req.items.findIndex((x) => JSON.stringify(x) === JSON.stringify(it)) === i);
   if (byUid && !items.some((i) => i.kind === 'UID')) items.unshift({ kind: 'UID' });
-  if (req.changedSince !== undefined || items.some((i) => i.kind === 'MODSEQ')) s.enabled.add('CONDSTORE');
+  if (req.changedSince !== undefined || items.some((i) => i.kind === 'MODSEQ')) s.enableCondstore();
   if (req.vanished && (!byUid || !s.enabled.has('QRESYNC'))) throw bad('VANISHED needs UID FETCH and ENABLE QRESYNC');
   const view = s.view;
   const { uids, ranges } = messageSetArg(view, c.args[0], byUid);

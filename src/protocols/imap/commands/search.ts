@@ -19,7 +19,7 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   if (req.charset !== undefined && !CHARSETS.test(req.charset)) throw new UnsupportedCharsetError(req.charset);
   let ret = req.returnOpts ?? null;
   const tree = req.key;
-  if (usesModseq(tree)) s.enabled.add('CONDSTORE');
+  if (usesModseq(tree)) s.enableCondstore();
   if (!ret && s.enabled.has('IMAP4rev2')) ret = ['ALL']; // IMAP4rev2 answers with ESEARCH only
   const view = s.view;
   resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0, new Set(savedUids(view)));
@@ -63,10 +63,21 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
       if (ret.includes('ALL')) line += ` ALL ${formatSequenceSet(ids)}`;
     }
     if (ret.includes('COUNT')) line += ` COUNT ${ids.length}`;
-    if (withModseq) line += ` MODSEQ ${highest}`;
+    if (withModseq) line += ` MODSEQ ${returnedModseq(hits, ret)}`;
     s.send(line);
   }
   return `${byUid ? 'UID ' : ''}SEARCH completed`;
+}
+
+/**
+ * ESEARCH's MODSEQ (RFC 7162 3.1.5): the highest of the messages the answer returns: with MIN
+ * and/or MAX but neither ALL nor COUNT, of those messages only. `hits` ascend (view order).
+ */
+function returnedModseq(hits: Array<{ modseq: number }>, ret: string[]): number {
+  const returned = ret.includes('ALL') || ret.includes('COUNT') || (!ret.includes('MIN') && !ret.includes('MAX'))
+    ? hits
+    : [...(ret.includes('MIN') ? [hits[0]!] : []), ...(ret.includes('MAX') ? [hits[hits.length - 1]!] : [])];
+  return returned.reduce((n, h) => Math.max(n, h.modseq), 0);
 }
 
 /**

@@ -43,7 +43,7 @@ export const statusCommands: Record<string, CommandSpec> = {
       const name = mailboxArg(c.args[0], s.utf8);
       const items = parseStatusItems(listArg(c.args[1], 'status item'));
       const f = await folderOrFail(s, name);
-      if (items.includes('HIGHESTMODSEQ')) s.enabled.add('CONDSTORE'); // RFC 7162 3.1: a CONDSTORE-enabling command
+      if (items.includes('HIGHESTMODSEQ')) s.enableCondstore(); // RFC 7162 3.1: a CONDSTORE-enabling command
       s.send(await statusLine(s, f, items));
       return 'STATUS completed';
     },
