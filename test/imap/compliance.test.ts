@@ -352,3 +352,15 @@ test('a command refused by state is answered before its literal is invited (issu
   assert.match((await c.until('a5')).tagged, /^a5 OK/);
   assert.equal(await inboxCount(srv), 1);
 });
+
+test('APPEND to a missing mailbox is answered NO [TRYCREATE] before its literal is invited', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const c = await ready(srv);
+  t.after(() => c.close());
+  c.send('a1 APPEND Nowhere (\\Seen) {3}\r\n');
+  assert.match((await c.readResponse())!, /^a1 NO \[TRYCREATE\] /);
+  c.send('a2 APPEND "Nowhere" {3+}\r\nabc\r\n'); // non-synchronising: the data comes anyway and is read
+  assert.match((await c.until('a2')).tagged, /^a2 NO \[TRYCREATE\]/);
+  assert.match((await c.command('NOOP')).tagged, /OK/);
+});

@@ -103,6 +103,7 @@ export function matches(k: SearchKey, c: Candidate): boolean {
     case 'or': return matches(k.a, c) || matches(k.b, c);
     case 'and': return k.keys.every((x) => matches(x, c));
     case 'size': return k.cmp === 'larger' ? c.m.size > k.n : c.m.size < k.n;
+    case 'age': return k.cmp === 'younger' ? c.m.internalDate.getTime() >= k.cutoff! : c.m.internalDate.getTime() < k.cutoff!;
     case 'modseq': return c.m.modseq >= k.n;
     case 'header':
       if (k.value === '') return headerValues(c.raw!, k.field).length > 0;
@@ -119,20 +120,21 @@ export function matches(k: SearchKey, c: Candidate): boolean {
 }
 
 /**
- * Turns "*" into the last message number or UID (RFC 3501 6.4.8) and "$" into the saved
- * result's UIDs (RFC 5182), once, before evaluation.
+ * Turns "*" into the last message number or UID (RFC 3501 6.4.8), "$" into the saved
+ * result's UIDs (RFC 5182) and YOUNGER/OLDER into a time (RFC 5032, `now` in ms), once, before evaluation.
  */
-export function resolveSets(k: SearchKey, lastSeq: number, lastUid: number, saved: Set<number>): void {
+export function resolveSets(k: SearchKey, lastSeq: number, lastUid: number, saved: Set<number>, now: number): void {
   switch (k.op) {
     case 'seq': k.set = resolveSequenceSet(k.set, lastSeq); break;
     case 'uid': k.set = resolveSequenceSet(k.set, lastUid); break;
     case 'saved': k.uids = saved; break;
-    case 'not': resolveSets(k.key, lastSeq, lastUid, saved); break;
+    case 'age': k.cutoff = now - k.seconds * 1000; break;
+    case 'not': resolveSets(k.key, lastSeq, lastUid, saved, now); break;
     case 'or':
-      resolveSets(k.a, lastSeq, lastUid, saved);
-      resolveSets(k.b, lastSeq, lastUid, saved);
+      resolveSets(k.a, lastSeq, lastUid, saved, now);
+      resolveSets(k.b, lastSeq, lastUid, saved, now);
       break;
-    case 'and': for (const x of k.keys) resolveSets(x, lastSeq, lastUid, saved); break;
+    case 'and': for (const x of k.keys) resolveSets(x, lastSeq, lastUid, saved, now); break;
   }
 }
 

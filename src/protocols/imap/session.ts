@@ -10,7 +10,7 @@ import { RECLAIMED_TEXT, type EndReason, type StoreSession } from '../../governo
 import type { User } from '../../store/types.js';
 import type { Connection } from './connection.js';
 import type { FramerOptions, FramerEvent } from './parser/line-reader.js';
-import { commandHead, parseCommand, type ImapValue, type ParsedCommand } from './parser/command-parser.js';
+import { LITERAL_PLACEHOLDER, commandHead, parseCommand, type ImapValue, type ParsedCommand } from './parser/command-parser.js';
 import { bad, oneLine, toImapFailure } from './errors.js';
 import { capabilityList } from './capabilities.js';
 import type { MailboxView, ViewOptions } from './mailbox-view.js';
@@ -177,11 +177,11 @@ export class ImapSession {
       // a command that will be refused is answered now, before the client sends its literal
       // (RFC 3501 7.5; before login, no literal is invited for APPEND or anything else it may not use)
       const head = commandHead(e.head);
-      const refusal = head ? this.refusal(head.name) : null;
+      const refusal = head ? await this.refusalBeforeLiteral(head.name, e.head) : null;
       if (head && refusal && this.conn.refuseLiteral(e.id)) {
         this.seq++;
         this.log('C', `${head.tag} ${head.name} (literal not invited)`);
-        this.tagged(head.tag, 'BAD', refusal);
+        this.tagged(head.tag, refusal.status, refusal.text, refusal.code);
         return;
       }
       this.write('+ Ready for literal data\r\n');
@@ -249,6 +249,31 @@ export class ImapSession {
       this.conn.startCompression();
     }
     this.activity();
+  }
+
+  /**
+   * The answer to a command whose synchronising literal the client announced, when it is
+   * refused already: unknown, not in this state, or its own beforeLiteral check (the
+   * arguments so far; `head` holds no earlier literal then) says so.
+   */
+  private async refusalBeforeLiteral(name: string, head: Buffer): Promise<{ status: 'NO' | 'BAD'; text: string; code?: string } | null> {
+    const why = this.refusal(name);
+    if (why) return { status: 'BAD', text: why };
+    const check = COMMANDS[name]!.beforeLiteral;
+    if (!check || head.includes(LITERAL_PLACEHOLDER)) return null;
+    let cmd: ParsedCommand;
+    try {
+      cmd = parseCommand(head, []);
+    } catch {
+      return null; // cut mid-token: let the whole command tell
+    }
+    try {
+      await check(this, cmd);
+      return null;
+    } catch (err) {
+      const f = toImapFailure(err);
+      return f.code === 'SERVERBUG' ? null : f; // a failed check refuses nothing: the command will tell
+    }
   }
 
   /** Why a command of this name cannot run now (unknown, or not in this state), or null. */

@@ -58,6 +58,11 @@ function parseItems(args: ImapValue[], utf8Enabled: boolean): Item[] {
 export const appendCommands: Record<string, CommandSpec> = {
   APPEND: {
     states: AUTHED,
+    // the mailbox is known before the first message: a missing one is NO [TRYCREATE] at once
+    beforeLiteral: async (s, c) => {
+      if (c.args.length === 0 || c.args.some((a) => a.t === 'string' && a.literal)) return; // a message began: too late
+      await folderOrFail(s, mailboxArg(c.args[0], s.utf8), 'TRYCREATE');
+    },
     run: async (s, c) => {
       if (c.args.length < 2) throw bad('APPEND needs a mailbox and a message');
       const name = mailboxArg(c.args[0], s.utf8);

@@ -1,6 +1,8 @@
 // FETCH and UID FETCH (RFC 3501 6.4.5, BINARY RFC 3516, CONDSTORE/QRESYNC RFC 7162).
 import type { MessageSummary, StoredMessage } from '../../../store/types.js';
-import { renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.js';
+import { imapQuote, renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.js';
+import { bodyText } from '../../../mime/search-text.js';
+import { preview } from '../../../store/analyse.js';
 import { extractSection, parseSectionSpec } from '../../../mime/section.js';
 import type { MessageStructure } from '../../../mime/structure.js';
 import { decodeTransfer } from '../../../mime/transfer-encoding.js';
@@ -17,7 +19,7 @@ import type { ImapSession } from '../session.js';
 import { internalDate } from '../wire.js';
 import { SELECTED, type CommandSpec } from './types.js';
 
-const BYTES = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
+const BYTES = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE', 'PREVIEW']);
 const STRUCTURE = new Set(['ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
 
 /** Items answered from the view alone (no INTERNALDATE, structure or bytes): no store read per message. */
@@ -39,6 +41,20 @@ function literal(name: string, data: Buffer, binary = false): Array<string | Buf
   const safe = Buffer.from(data);
   for (let i = safe.indexOf(0); i !== -1; i = safe.indexOf(0, i + 1)) safe[i] = NUL_STAND_IN;
   return [`${name} {${safe.length}}\r\n`, safe];
+}
+
+/** Characters of a PREVIEW (RFC 8970 3.1: at most 256). */
+const PREVIEW_CHARS = 256;
+
+/** The message's text (its first text parts, HTML as text) with white space collapsed, as web mail lists it. */
+function previewOf(msg: LoadedMessage): string {
+  let text: string;
+  try {
+    text = bodyText(msg.raw, msg.structure);
+  } catch {
+    return ''; // broken MIME: nothing to preview
+  }
+  return preview(text, PREVIEW_CHARS);
 }
 
 function partial(data: Buffer, p: { start: number; length: number } | undefined): Buffer {
@@ -116,6 +132,7 @@ function renderItems(m: MessageSummary, items: FetchItem[], msg: LoadedMessage |
         return out.push(...literal(name, partial(binaryBytes(msg!, it.section), it.partial), true));
       }
       case 'BINARY.SIZE': return text(`BINARY.SIZE[${it.section}] ${binaryBytes(msg!, it.section).length}`);
+      case 'PREVIEW': return text(`PREVIEW ${imapQuote(previewOf(msg!))}`);
     }
   });
   return out;

@@ -22,7 +22,7 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   if (usesModseq(tree)) s.enableCondstore();
   if (!ret && s.enabled.has('IMAP4rev2')) ret = ['ALL']; // IMAP4rev2 answers with ESEARCH only
   const view = s.view;
-  resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0, new Set(savedUids(view)));
+  resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0, new Set(savedUids(view)), s.ctx.clock.now());
   const content = needsContent(tree);
 
   // a search result is one folder view (objtFolderView) while it is computed

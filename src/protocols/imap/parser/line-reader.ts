@@ -14,8 +14,8 @@ export type FramerEvent =
   | { type: 'command'; line: Buffer; literals: Buffer[]; literal8: number[] }
   /**
    * A synchronising literal was announced: the server answers "+" (or refuses the command, see
-   * CommandFramer.refuseLiteral). `head`: the command's first bytes (tag and name); `id` names
-   * this request.
+   * CommandFramer.refuseLiteral). `head`: the command's text up to its first literal (at most a
+   * line); `id` names this request.
    */
   | { type: 'continue'; id: number; head: Buffer }
   | { type: 'error'; tag: string | null; message: string; fatal: boolean; code?: string };
@@ -39,8 +39,6 @@ const TAIL_KEEP = 64;
 /** Discarded-line tails also keep the CR before LF. */
 const TAIL_BYTES = TAIL_KEEP + 1;
 const LITERAL_AT_END = /(~?)\{(\d+)([+-]?)\}$/;
-/** Bytes of a command's start a continuation request carries: enough for a tag and a command name. */
-const HEAD_BYTES = 256;
 
 interface LiteralSpec {
   size: number; // Infinity when the announced number does not fit
@@ -250,7 +248,7 @@ export class CommandFramer {
     this.commandSize += lit.size;
     if (lit.sync) {
       this.awaiting = lit.size > 0;
-      this.events.push({ type: 'continue', id: ++this.continuation, head: Buffer.from(head.subarray(0, HEAD_BYTES)) });
+      this.events.push({ type: 'continue', id: ++this.continuation, head: Buffer.from(head) });
     }
     this.remaining = lit.size;
     this.current.reset(lit.size);

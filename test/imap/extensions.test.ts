@@ -1,0 +1,94 @@
+// Extensions added for issue 13, each with a client nobody here wrote (python3 imaplib):
+// WITHIN (RFC 5032), PREVIEW (RFC 8970), CREATE-SPECIAL-USE (RFC 6154).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PASSWORD, runPython, startTestServer } from './helpers.js';
+
+const LOGIN = `
+import imaplib, sys, time
+M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+typ, data = M.capability()
+caps = data[0].decode().split()
+M.login('alice@example.com', '${PASSWORD}')
+`;
+
+test('WITHIN: SEARCH YOUNGER/OLDER by internal date, interval in seconds (python3 imaplib)', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const r = await runPython(srv, 'within.py', `${LOGIN}
+assert 'WITHIN' in caps, caps
+now = time.time()
+# an hour old, ten days old, a year old: the bounds below are hours away from any of them
+for age in (3600, 10 * 86400, 365 * 86400):
+    M.append('INBOX', None, imaplib.Time2Internaldate(now - age), b'Subject: x\\r\\n\\r\\nbody\\r\\n')
+M.select('INBOX', readonly=True)
+def search(*q):
+    typ, data = M.search(None, *q)
+    assert typ == 'OK', (typ, data)
+    return data[0].decode()
+assert search('YOUNGER', '86400') == '1'
+assert search('OLDER', '86400') == '2 3'
+assert search('OLDER', str(30 * 86400)) == '3'
+assert search('YOUNGER', str(30 * 86400), 'OLDER', '86400') == '2'
+assert search('NOT', 'YOUNGER', '86400') == '2 3'
+typ, data = M.uid('SEARCH', 'YOUNGER', str(30 * 86400))
+assert data[0] == b'1 2', data
+for bad in (['YOUNGER', '0'], ['OLDER', 'x'], ['YOUNGER']):
+    try:
+        M.search(None, *bad)
+        raise SystemExit('accepted %r' % bad)
+    except imaplib.IMAP4.error:
+        pass
+print('python ok')
+`);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+test('PREVIEW: the text of the message, white space collapsed, at most 256 characters (python3 imaplib)', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const long = 'word '.repeat(100);
+  await srv.ctx.store.deliver([srv.user.id], Buffer.from(`Subject: a\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n\r\n  Grüße,\r\n  Bob\r\n`));
+  await srv.ctx.store.deliver([srv.user.id], Buffer.from(`Subject: b\r\nContent-Type: text/html\r\n\r\n<p>${long}</p>\r\n`));
+  await srv.ctx.store.deliver([srv.user.id], Buffer.from('Subject: c\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n'));
+  const r = await runPython(srv, 'preview.py', `${LOGIN}
+assert 'PREVIEW' in caps, caps
+M.select('INBOX')
+typ, data = M.fetch('1', '(PREVIEW)')
+assert data[0][1].decode('utf-8') == 'Hello Grüße, Bob', data
+typ, data = M.fetch('2', '(UID PREVIEW (LAZY))')
+assert data[0] == b'2 (UID 2 PREVIEW "' + ('word ' * 52)[:256].encode() + b'")', data
+typ, data = M.fetch('3', 'PREVIEW')
+assert data == [b'3 (PREVIEW "")'], data
+# PREVIEW does not set \\Seen
+typ, data = M.fetch('1:3', '(FLAGS)')
+assert all(b'Seen' not in d for d in data), data
+try:
+    M.fetch('1', '(PREVIEW (FAST))')
+    raise SystemExit('an unknown modifier was accepted')
+except imaplib.IMAP4.error:
+    pass
+print('python ok')
+`);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+test('CREATE-SPECIAL-USE: CREATE with USE makes a special-use mailbox; unsupported uses NO [USEATTR] (python3 imaplib)', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const r = await runPython(srv, 'createuse.py', `${LOGIN}
+assert 'CREATE-SPECIAL-USE' in caps, caps
+typ, data = M._simple_command('CREATE', 'Old/Drafts', '(USE (\\\\Drafts))')
+assert typ == 'OK', (typ, data)
+typ, data = M._simple_command('LIST', '(SPECIAL-USE)', '""', '"Old/*"')
+typ, data = M._untagged_response(typ, data, 'LIST')
+assert data == [b'(\\\\HasNoChildren \\\\Drafts) "/" "Old/Drafts"'], data
+for use in ('(USE (\\\\All))', '(USE (\\\\Drafts \\\\Sent))', '(USE (\\\\Bogus))'):
+    typ, data = M._simple_command('CREATE', 'Other', use)
+    assert typ == 'NO' and b'[USEATTR]' in data[0], (use, typ, data)
+typ, data = M.list('""', '"Other"')
+assert data == [None], data
+print('python ok')
+`);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
