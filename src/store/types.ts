@@ -71,6 +71,8 @@ export interface MessageSummary {
 
 /** A message with the parts Store.getMessages was asked for. */
 export interface StoredMessage extends MessageSummary {
+  /** RFC 8474 EMAILID, as MessageListItem.emailId: kept by MOVE and COPY. */
+  emailId: string;
   raw?: Buffer;
   /** As Store.readStructure: JSON text, null when none was stored. */
   structure?: string | null;

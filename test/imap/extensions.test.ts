@@ -1,5 +1,5 @@
 // Extensions added for issue 13, each with a client nobody here wrote (python3 imaplib):
-// WITHIN (RFC 5032), PREVIEW (RFC 8970), CREATE-SPECIAL-USE (RFC 6154).
+// WITHIN (RFC 5032), PREVIEW (RFC 8970), CREATE-SPECIAL-USE (RFC 6154), OBJECTID (RFC 8474).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertPythonLoggedIn, startTestServer } from './helpers.js';
@@ -74,4 +74,48 @@ for use in ('(USE (\\\\All))', '(USE (\\\\Drafts \\\\Sent))', '(USE (\\\\Bogus))
     assert typ == 'NO' and b'[USEATTR]' in data[0], (use, typ, data)
 typ, data = M.list('""', '"Other"')
 assert data == [None], data`);
+});
+
+test('OBJECTID: MAILBOXID on CREATE, SELECT and STATUS, kept by RENAME; EMAILID kept by COPY and MOVE, searchable; THREADID NIL (python3 imaplib)', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  await assertPythonLoggedIn(srv, 'objectid.py', `
+import re
+assert 'OBJECTID' in caps, caps
+typ, data = M.create('Box')
+mailboxid = re.match(rb'\\[MAILBOXID \\((F[0-9a-z]+)\\)\\]', data[0]).group(1)
+def status_id(name):
+    typ, data = M.status(name, '(MAILBOXID)')
+    return re.search(rb'MAILBOXID \\((\\w+)\\)', data[0]).group(1)
+assert status_id('Box') == mailboxid
+M.rename('Box', 'Renamed')
+assert status_id('Renamed') == mailboxid, 'RENAME keeps the MAILBOXID'
+assert status_id('INBOX') != mailboxid
+M.select('Renamed', readonly=True)
+assert M.response('MAILBOXID')[1] == [b'(' + mailboxid + b')'], M.untagged_responses
+
+M.append('INBOX', None, None, b'Subject: one\\r\\n\\r\\nbody\\r\\n')
+M.append('INBOX', None, None, b'Subject: two\\r\\n\\r\\nbody\\r\\n')
+M.select('INBOX')
+typ, data = M.fetch('1:2', '(EMAILID THREADID)')
+ids = [re.search(rb'EMAILID \\((E\\w+)\\) THREADID NIL', d).group(1) for d in data]
+assert ids[0] != ids[1], ids
+typ, data = M.search(None, 'EMAILID', ids[1].decode())
+assert data == [b'2'], data
+typ, data = M.search(None, 'THREADID', 'T1')
+assert data == [b''], data
+M.copy('1', 'Renamed')
+M._simple_command('MOVE', '2', 'Renamed')
+M.select('Renamed')
+typ, data = M.fetch('1:2', '(EMAILID)')
+assert [re.search(rb'EMAILID \\((E\\w+)\\)', d).group(1) for d in data] == ids, (data, ids)
+typ, data = M.uid('SEARCH', 'EMAILID', ids[0].decode())
+assert data == [b'1'], data
+typ, data = M.search(None, 'NOT', 'EMAILID', ids[0].decode())
+assert data == [b'2'], data
+try:
+    M.search(None, 'EMAILID', '"a b"')
+    raise SystemExit('a malformed object id was accepted')
+except imaplib.IMAP4.error:
+    pass`);
 });

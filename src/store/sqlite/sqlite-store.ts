@@ -667,14 +667,14 @@ export class SqliteStore implements Store {
   async getMessages(userId: number, folderId: number, uids: readonly number[], parts: MessageParts = {}): Promise<StoredMessage[]> {
     this.assertFolder(userId, folderId);
     if (uids.length === 0) return [];
-    const cols = `m.id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}`;
+    const cols = `m.id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}`;
     const join = parts.raw || parts.structure ? ' JOIN blobs b ON b.hash = m.blob_hash' : '';
     // one statement for the lot: the UIDs as a JSON array (no statement per count of parameters)
     const rows = this.q(
       `SELECT ${cols} FROM messages m${join} WHERE m.folder_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
     ).all(folderId, JSON.stringify(uids)) as Array<MessageRow & { data?: Buffer; structure?: string | null }>;
     return rows.map((r) => {
-      const m: StoredMessage = this.toSummary(r);
+      const m: StoredMessage = { ...this.toSummary(r), emailId: toObjectId('email', r.email_id) };
       if (parts.raw) m.raw = r.data!;
       if (parts.structure) m.structure = r.structure ?? null;
       return m;

@@ -1,5 +1,5 @@
 // FETCH and UID FETCH (RFC 3501 6.4.5, BINARY RFC 3516, CONDSTORE/QRESYNC RFC 7162).
-import type { MessageSummary, StoredMessage } from '../../../store/types.js';
+import type { StoredMessage } from '../../../store/types.js';
 import { imapQuote, renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.js';
 import { bodyText } from '../../../mime/search-text.js';
 import { preview } from '../../../store/analyse.js';
@@ -106,7 +106,7 @@ function batches(view: MailboxView, uids: number[], withBytes: boolean): number[
 }
 
 /** One FETCH response's items: text as strings, literal data as Buffers. `msg`: bytes and structure when an item needs them. */
-function renderItems(m: MessageSummary, items: FetchItem[], msg: LoadedMessage | null, structure: MessageStructure | null): Array<string | Buffer> {
+function renderItems(m: StoredMessage, items: FetchItem[], msg: LoadedMessage | null, structure: MessageStructure | null): Array<string | Buffer> {
   const out: Array<string | Buffer> = [];
   const text = (t: string) => out.push(t);
   items.forEach((it, i) => {
@@ -117,6 +117,9 @@ function renderItems(m: MessageSummary, items: FetchItem[], msg: LoadedMessage |
       case 'INTERNALDATE': return text(`INTERNALDATE ${internalDate(m.internalDate)}`);
       case 'RFC822.SIZE': return text(`RFC822.SIZE ${m.size}`);
       case 'MODSEQ': return text(`MODSEQ (${m.modseq})`);
+      case 'EMAILID': return text(`EMAILID (${m.emailId})`);
+      // no threading yet: RFC 8474 5.2 lets a server without it answer NIL
+      case 'THREADID': return text('THREADID NIL');
       case 'ENVELOPE': return text(`ENVELOPE ${renderEnvelope(structure!.envelope)}`);
       case 'BODY': return text(`BODY ${renderBodyStructure(structure!.root, false)}`);
       case 'BODYSTRUCTURE': return text(`BODYSTRUCTURE ${renderBodyStructure(structure!.root, true)}`);
@@ -203,7 +206,7 @@ async function writeMessage(s: ImapSession, view: MailboxView, stored: StoredMes
   const structure = needStructure ? await structureOf(s.ctx.store, stored) : null;
   if (!view.has(uid)) return true;
   // flags and MODSEQ as this session knows them, \Recent included (never stored)
-  const m: MessageSummary = { ...stored, flags: view.flagsWithRecent(uid), modseq: view.modseqOf(uid) };
+  const m: StoredMessage = { ...stored, flags: view.flagsWithRecent(uid), modseq: view.modseqOf(uid) };
   let parts: Array<string | Buffer>;
   if (needBytes) {
     // a message opened for reading is one objtMessage object while we hold its bytes

@@ -36,8 +36,8 @@ export const mailboxCommands: Record<string, CommandSpec> = {
       if (await s.ctx.store.getFolder(s.user!.id, name)) throw no('Mailbox exists already', 'ALREADYEXISTS');
       await createParents(s, name);
       // not subscribed: RFC 3501 leaves that to the client (SUBSCRIBE), and LSUB/LIST (SUBSCRIBED) depend on it
-      await s.ctx.store.createFolder(s.user!.id, name, use, { subscribe: false });
-      return 'CREATE completed';
+      const f = await s.ctx.store.createFolder(s.user!.id, name, use, { subscribe: false });
+      return { code: `MAILBOXID (${f.mailboxId})`, text: 'CREATE completed' }; // RFC 8474 4.1
     },
   },
   DELETE: {

@@ -6,7 +6,7 @@ import type { ImapValue, ParsedCommand } from '../parser/command-parser.js';
 import { parseSearch, UnsupportedCharsetError } from '../parser/search-keys.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import { saveResult, savedUids } from '../saved-result.js';
-import { matches, needsContent, resolveSets, usesModseq, type Candidate } from '../search.js';
+import { matches, needsContent, resolveSets, usesEmailId, usesModseq, type Candidate } from '../search.js';
 import type { ImapSession } from '../session.js';
 import { str } from '../wire.js';
 import { SELECTED, type CommandSpec } from './types.js';
@@ -29,10 +29,14 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   const hits = await s.storeSession!.withObject('objtFolderView', async () => {
     const found: Array<{ id: number; uid: number; modseq: number }> = [];
     const uids = view.uids.slice(); // the view may change while we await the store
+    // EMAILID: every message's, in one store read
+    const emailIds = usesEmailId(tree)
+      ? new Map((await s.ctx.store.getMessages(s.user!.id, view.folder.id, uids)).map((m) => [m.uid, m.emailId]))
+      : null;
     for (let i = 0; i < uids.length; i++) {
       const m = await view.summary(uids[i]!, uids.length);
       if (!m) continue;
-      const cand: Candidate = { m, seq: i + 1 };
+      const cand: Candidate = { m, seq: i + 1, emailId: emailIds?.get(m.uid) };
       if (content) {
         try {
           Object.assign(cand, await loadMessage(s.ctx.store, m));

@@ -1,6 +1,6 @@
 /**
  * FETCH data items (RFC 3501 6.4.5, BINARY from RFC 3516, MODSEQ/CHANGEDSINCE/VANISHED
- * from RFC 7162, PREVIEW from RFC 8970). Input is the command arguments after the sequence set; the command
+ * from RFC 7162, PREVIEW from RFC 8970, EMAILID/THREADID from RFC 8474). Input is the command arguments after the sequence set; the command
  * parser has kept "BODY[...]<...>" as one atom, which is taken apart here.
  */
 import { ImapParseError, type ImapValue } from './command-parser.js';
@@ -20,7 +20,9 @@ export type FetchItem =
         | 'RFC822'
         | 'RFC822.HEADER'
         | 'RFC822.TEXT'
-        | 'PREVIEW';
+        | 'PREVIEW'
+        | 'EMAILID'
+        | 'THREADID';
     }
   | { kind: 'BODY[]'; peek: boolean; section: string; partial?: PartialRange }
   | { kind: 'BINARY[]'; peek: boolean; section: string; partial?: PartialRange }
@@ -45,6 +47,8 @@ const SIMPLE = new Set([
   'RFC822.HEADER',
   'RFC822.TEXT',
   'PREVIEW',
+  'EMAILID',
+  'THREADID',
 ] as const);
 type SimpleKind = typeof SIMPLE extends Set<infer K> ? K : never;
 

@@ -27,6 +27,8 @@ export type SearchKey =
    * now; `cutoff` (ms since the epoch) is filled in before evaluation, from the server's clock.
    */
   | { op: 'age'; cmp: 'younger' | 'older'; seconds: number; cutoff?: number }
+  /** OBJECTID (RFC 8474 6): messages with this EMAILID or THREADID. */
+  | { op: 'objectid'; field: 'emailid' | 'threadid'; id: string }
   | { op: 'modseq'; n: number };
 
 export interface SearchRequest {
@@ -142,6 +144,13 @@ class KeyReader {
         const field = this.text(values[i + 1], name);
         if (!/^[\x21-\x39\x3b-\x7e]+$/.test(field)) fail('Invalid header field name');
         return [{ op: 'header', field: field.toLowerCase(), value: this.text(values[i + 2], name) }, i + 3];
+      }
+      case 'EMAILID':
+      case 'THREADID': {
+        const id = values[i + 1];
+        // objectid = 1*255(ALPHA / DIGIT / "_" / "-")
+        if (id?.t !== 'atom' || !/^[A-Za-z0-9_-]{1,255}$/.test(id.v)) fail(`${name} needs an object id`);
+        return [{ op: 'objectid', field: name === 'EMAILID' ? 'emailid' : 'threadid', id: id.v }, i + 2];
       }
       case 'YOUNGER':
       case 'OLDER': {
