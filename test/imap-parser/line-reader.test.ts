@@ -242,6 +242,10 @@ test('a continuation request carries the command head; refusing it ends the comm
   const [c] = f.push(Buffer.from('a1 APPEND INBOX (\\Seen) {3}\r\n'));
   assert.ok(c?.type === 'continue');
   assert.equal(c.head.toString('latin1'), 'a1 APPEND INBOX (\\Seen) ');
+  // a later literal's head holds the earlier ones as placeholders
+  const later = new CommandFramer(OPTS).push(Buffer.from('a0 APPEND B {1+}\r\nx {2}\r\n'));
+  assert.ok(later[0]?.type === 'continue');
+  assert.equal(later[0].head.toString('latin1'), 'a0 APPEND B \0 ');
   assert.equal(f.refuseLiteral(c.id + 1), false, 'another request');
   assert.equal(f.refuseLiteral(c.id), true);
   assert.equal(f.refuseLiteral(c.id), false, 'only once');

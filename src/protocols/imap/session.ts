@@ -253,8 +253,8 @@ export class ImapSession {
 
   /**
    * The answer to a command whose synchronising literal the client announced, when it is
-   * refused already: unknown, not in this state, or its own beforeLiteral check (the
-   * arguments so far; `head` holds no earlier literal then) says so.
+   * refused already: unknown, not in this state, or its own beforeLiteral check says so (asked
+   * before the first literal only: `head`, the text so far, holds no placeholder then).
    */
   private async refusalBeforeLiteral(name: string, head: Buffer): Promise<{ status: 'NO' | 'BAD'; text: string; code?: string } | null> {
     const why = this.refusal(name);

@@ -60,7 +60,7 @@ export const appendCommands: Record<string, CommandSpec> = {
     states: AUTHED,
     // the mailbox is known before the first message: a missing one is NO [TRYCREATE] at once
     beforeLiteral: async (s, c) => {
-      if (c.args.length === 0 || c.args.some((a) => a.t === 'string' && a.literal)) return; // a message began: too late
+      if (c.args.length === 0) return; // the mailbox name is this literal
       await folderOrFail(s, mailboxArg(c.args[0], s.utf8), 'TRYCREATE');
     },
     run: async (s, c) => {

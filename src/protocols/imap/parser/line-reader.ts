@@ -14,8 +14,8 @@ export type FramerEvent =
   | { type: 'command'; line: Buffer; literals: Buffer[]; literal8: number[] }
   /**
    * A synchronising literal was announced: the server answers "+" (or refuses the command, see
-   * CommandFramer.refuseLiteral). `head`: the command's text up to its first literal (at most a
-   * line); `id` names this request.
+   * CommandFramer.refuseLiteral). `head`: the command's text up to this literal, earlier literals
+   * as LITERAL_PLACEHOLDER bytes; `id` names this request.
    */
   | { type: 'continue'; id: number; head: Buffer }
   | { type: 'error'; tag: string | null; message: string; fatal: boolean; code?: string };
@@ -242,13 +242,14 @@ export class CommandFramer {
       }
       return this.reject('Literal too big', line, 'TOOBIG');
     }
-    const head = this.segments.length === 0 ? text : this.segments[0]!;
     this.segments.push(Buffer.from(text), Buffer.of(LITERAL_PLACEHOLDER));
     if (lit.binary) this.literal8.push(this.literals.length);
     this.commandSize += lit.size;
     if (lit.sync) {
       this.awaiting = lit.size > 0;
-      this.events.push({ type: 'continue', id: ++this.continuation, head: Buffer.from(head) });
+      // the text so far (earlier literals as placeholders): at most a few lines, never literal data
+      const head = Buffer.concat(this.segments.slice(0, -1));
+      this.events.push({ type: 'continue', id: ++this.continuation, head });
     }
     this.remaining = lit.size;
     this.current.reset(lit.size);
