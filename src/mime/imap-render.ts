@@ -10,6 +10,8 @@ import type { Address, Envelope, MimePart } from './structure.js';
  */
 export function imapQuote(s: string | null): string {
   if (s === null) return 'NIL';
+  // no literal may carry NUL (RFC 3501 CHAR8): one in a broken header is dropped
+  if (s.includes('\0')) s = s.replaceAll('\0', '');
   if (/[\x00-\x1f\x7f-\uffff]/.test(s)) return `{${Buffer.byteLength(s, 'utf8')}}\r\n${s}`;
   return '"' + s.replace(/[\\"]/g, '\\$&') + '"';
 }

@@ -25,33 +25,46 @@ function hex(c: number | undefined): number {
   return -1;
 }
 
-/** RFC 2045 6.7; malformed escapes are kept as they are rather than refused. */
+/**
+ * RFC 2045 6.7, line by line: white space at the end of an encoded line is transport padding and
+ * is deleted (rule 3), "=" ending a line (after that deletion) is a soft line break (rule 5),
+ * "=XX" is one octet (rule 1). Malformed escapes are kept as they are rather than refused.
+ */
 function decodeQuotedPrintable(body: Buffer): Buffer {
   const out = Buffer.alloc(body.length);
   let n = 0;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i]!;
-    if (c !== 0x3d) {
-      out[n++] = c;
-      continue;
+  let start = 0;
+  while (start < body.length) {
+    const lf = body.indexOf(0x0a, start);
+    const next = lf === -1 ? body.length : lf + 1;
+    // the line's text without its break (LF or CRLF) and without trailing white space
+    let end = lf === -1 ? body.length : lf;
+    if (end > start && body[end - 1] === 0x0d) end--;
+    while (end > start && (body[end - 1] === 0x20 || body[end - 1] === 0x09)) end--;
+    let soft = false;
+    for (let i = start; i < end; i++) {
+      const c = body[i]!;
+      if (c !== 0x3d) {
+        out[n++] = c;
+        continue;
+      }
+      if (i === end - 1) {
+        soft = true;
+        break;
+      }
+      const h = hex(body[i + 1]);
+      const l = hex(body[i + 2]);
+      if (h >= 0 && l >= 0 && i + 2 < end) {
+        out[n++] = h * 16 + l;
+        i += 2;
+      } else out[n++] = c;
     }
-    // Soft line break: "=" then optional trailing whitespace, then (CR)LF.
-    let j = i + 1;
-    while (body[j] === 0x20 || body[j] === 0x09) j++;
-    if (body[j] === 0x0d && body[j + 1] === 0x0a) {
-      i = j + 1;
-      continue;
+    // a hard line break is kept as it was written (CRLF, or a bare LF)
+    if (lf !== -1 && !soft) {
+      if (lf > start && body[lf - 1] === 0x0d) out[n++] = 0x0d;
+      out[n++] = 0x0a;
     }
-    if (body[j] === 0x0a || j >= body.length) {
-      i = j;
-      continue;
-    }
-    const h = hex(body[i + 1]);
-    const l = hex(body[i + 2]);
-    if (h >= 0 && l >= 0) {
-      out[n++] = h * 16 + l;
-      i += 2;
-    } else out[n++] = c;
+    start = next;
   }
   return out.subarray(0, n);
 }

@@ -84,7 +84,9 @@ function protocolSettings(group: 'pop' | 'imap'): SettingDef[] {
     {
       name: `${prefix}.MaxCommandSize`,
       aliases: [`${group}.MaxCommandSize`],
-      group, type: 'int', default: group === 'pop' ? 512 : 10_240, min: 40, max: 65_536, scope: 'server',
+      // IMAP: 64 KiB, as Dovecot, takes every command the RFCs allow (a 30-field ID of 1 KB values,
+      // long UID sets); a longer line costs the client that command only (BAD), not the connection
+      group, type: 'int', default: group === 'pop' ? 512 : 65_536, min: 40, max: group === 'pop' ? 65_536 : 1_048_576, scope: 'server',
       description: `Longest ${proto} command line accepted, in bytes (literals not counted for IMAP).`,
     },
     {

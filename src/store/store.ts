@@ -157,9 +157,11 @@ export interface Store {
   /**
    * A new, subscribed folder with a UIDVALIDITY no folder of this store ever had. `invalid`
    * name (empty, over 255, NUL/CR/LF, `*` or `%`, empty hierarchy level), `exists` (also when
-   * a concurrent call created it first).
+   * a concurrent call created it first). `subscribe: false` (IMAP CREATE: RFC 3501 leaves
+   * subscribing to the client, which sends SUBSCRIBE if it wants it): no subscription is added,
+   * and one the name already had (of a deleted folder, RFC 3501 6.3.9) stays.
    */
-  createFolder(userId: number, name: string, specialUse?: SpecialUse | null): Promise<Folder>;
+  createFolder(userId: number, name: string, specialUse?: SpecialUse | null, opts?: { subscribe?: boolean }): Promise<Folder>;
   /**
    * Renames a folder and its children (`a/b` with `a`), keeping ids, UIDs and UIDVALIDITY; their
    * subscriptions follow. Renaming INBOX (RFC 3501 6.3.5) moves its messages to a new folder

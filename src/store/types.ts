@@ -50,6 +50,8 @@ export interface FolderStatus {
   unseen: number;
   /** Messages no session has claimed as \Recent yet (Store.claimRecent). */
   recent: number;
+  /** The first UID no session has claimed as \Recent: [firstRecentUid, uidNext) are unclaimed (EXAMINE shows them without claiming). */
+  firstRecentUid: number;
   size: number;
   uidNext: number;
   uidValidity: number;
@@ -69,6 +71,8 @@ export interface MessageSummary {
 
 /** A message with the parts Store.getMessages was asked for. */
 export interface StoredMessage extends MessageSummary {
+  /** RFC 8474 EMAILID, as MessageListItem.emailId: kept by MOVE and COPY. */
+  emailId: string;
   raw?: Buffer;
   /** As Store.readStructure: JSON text, null when none was stored. */
   structure?: string | null;

@@ -96,7 +96,7 @@ test('settings get/set/unset with scopes, and every bad input changes nothing', 
     // Exchange spelling
     assert.equal(cli(['Set-PopSettings', '-MaxConnectionsPerUser', '40', '--data', t.data]).code, 0);
     assert.equal(JSON.parse(cli(['settings', 'get', 'PopSettings.MaxConnectionsPerUser', '--json', '--data', t.data]).stdout).value, 40);
-    assert.match(cli(['Get-ImapSettings', '--data', t.data]).stdout, /ImapSettings.MaxCommandSize\s+10240/);
+    assert.match(cli(['Get-ImapSettings', '--data', t.data]).stdout, /ImapSettings.MaxCommandSize\s+65536/);
   } finally {
     t.cleanup();
   }

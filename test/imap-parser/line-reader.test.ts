@@ -18,7 +18,7 @@ function plain(events: FramerEvent[]): Plain[] {
           type: 'command', line: e.line.toString('latin1'), literals: e.literals.map((l) => l.toString('latin1')),
           ...(e.literal8.length ? { literal8: e.literal8 } : {}),
         }
-      : e,
+      : e.type === 'continue' ? { type: 'continue' } : e,
   );
 }
 
@@ -235,4 +235,25 @@ test('property: any input built from tricky fragments frames the same in any chu
     ),
     { numRuns: 1000 },
   );
+});
+
+test('a continuation request carries the command head; refusing it ends the command before its literal', () => {
+  const f = new CommandFramer(OPTS);
+  const [c] = f.push(Buffer.from('a1 APPEND INBOX (\\Seen) {3}\r\n'));
+  assert.ok(c?.type === 'continue');
+  assert.equal(c.head.toString('latin1'), 'a1 APPEND INBOX (\\Seen) ');
+  // a later literal's head holds the earlier ones as placeholders
+  const later = new CommandFramer(OPTS).push(Buffer.from('a0 APPEND B {1+}\r\nx {2}\r\n'));
+  assert.ok(later[0]?.type === 'continue');
+  assert.equal(later[0].head.toString('latin1'), 'a0 APPEND B \0 ');
+  assert.equal(f.refuseLiteral(c.id + 1), false, 'another request');
+  assert.equal(f.refuseLiteral(c.id), true);
+  assert.equal(f.refuseLiteral(c.id), false, 'only once');
+  // the client sent no data: the next bytes are a new command
+  assert.deepEqual(plain(f.push(Buffer.from('a2 NOOP\r\n'))), [{ type: 'command', line: 'a2 NOOP', literals: [] }]);
+  // once data of the literal arrived (a client that did not wait), it can no longer be refused
+  const [d] = f.push(Buffer.from('a3 X {3}\r\nab'));
+  assert.ok(d?.type === 'continue');
+  assert.equal(f.refuseLiteral(d.id), false);
+  assert.deepEqual(plain(f.push(Buffer.from('c\r\n'))), [{ type: 'command', line: 'a3 X \0', literals: ['abc'] }]);
 });

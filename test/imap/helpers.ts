@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { createServerContext } from '../../src/server/create-context.js';
@@ -195,6 +196,23 @@ export class RawClient {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/**
+ * Runs a python3 imaplib script with `M` logged in as alice (`caps`: the capabilities before
+ * login) and asserts it ran to its end; the script ends by printing "python ok".
+ */
+export async function assertPythonLoggedIn(srv: TestServer, name: string, body: string): Promise<void> {
+  const r = await runPython(srv, name, `import imaplib, sys, time
+M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+typ, data = M.capability()
+caps = data[0].decode().split()
+M.login('alice@example.com', '${PASSWORD}')
+${body}
+print('python ok')
+`);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /python ok/);
 }
 
 /** Runs a python3 imaplib script (argv[1] = the IMAP port) written into the server's folder. */

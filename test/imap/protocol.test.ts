@@ -68,6 +68,7 @@ test('LIST, LSUB, LIST-EXTENDED, LIST-STATUS, hierarchy, modified UTF-7 and UTF8
   t.after(() => c.close());
   assert.deepEqual((await c.command('LIST "" ""')).untagged, ['* LIST (\\Noselect) "/" ""']);
   assert.match((await c.command('CREATE "Projects/2024/Q1"')).tagged, /OK/);
+  assert.match((await c.command('SUBSCRIBE "Projects/2024/Q1"')).tagged, /OK/); // CREATE does not subscribe (RFC 3501)
   assert.match((await c.command('CREATE "&AMQ-rger"')).tagged, /OK/); // "Ärger"
   assert.ok(await srv.ctx.store.getFolder(srv.user.id, 'Ärger'));
   assert.match((await c.command('CREATE INBOX')).tagged, /NO \[ALREADYEXISTS\]/);
@@ -123,12 +124,13 @@ test('SELECT/EXAMINE responses, FETCH items and sections, \\Seen, STORE, CONDSTO
 
   const ex = await c.command('EXAMINE INBOX');
   assert.ok(ex.untagged.includes('* 2 EXISTS'));
+  assert.ok(ex.untagged.includes('* 2 RECENT'), 'nobody claimed them: EXAMINE shows them, and leaves them recent');
   assert.ok(ex.untagged.includes('* OK [PERMANENTFLAGS ()] Flags permitted'));
   assert.ok(ex.untagged.includes('* OK [UNSEEN 2] First unseen'));
   assert.match(ex.tagged, /OK \[READ-ONLY\]/);
   assert.match((await c.command('STORE 1 +FLAGS (\\Flagged)')).tagged, /NO/);
   await c.command('FETCH 2 BODY[TEXT]');
-  assert.deepEqual((await c.command('FETCH 2 FLAGS')).untagged, ['* 2 FETCH (FLAGS (\\Draft))'], 'EXAMINE never sets \\Seen');
+  assert.deepEqual((await c.command('FETCH 2 FLAGS')).untagged, ['* 2 FETCH (FLAGS (\\Draft \\Recent))'], 'EXAMINE never sets \\Seen');
 
   const sel = await c.command('SELECT INBOX');
   assert.ok(sel.untagged.some((l) => l.startsWith('* OK [CLOSED]')));
@@ -144,6 +146,8 @@ test('SELECT/EXAMINE responses, FETCH items and sections, \\Seen, STORE, CONDSTO
   assert.match(r.untagged[0]!, /^\* 2 FETCH \(BODY \("TEXT" "PLAIN" \("CHARSET" "utf-8"\) NIL NIL "7BIT" 12 1\) ENVELOPE \("Mon, 7 Feb 1994 21:52:25 -0800" "plain" /);
 
   r = await c.command('FETCH 1:2 (UID MODSEQ)');
+  // the first CONDSTORE-enabling command while selected: its HIGHESTMODSEQ first (RFC 7162 3.1)
+  assert.match(r.untagged.shift()!, /^\* OK \[HIGHESTMODSEQ \d+\]/);
   const m1 = Number(/MODSEQ \((\d+)\)/.exec(r.untagged[0]!)![1]);
   r = await c.command(`STORE 1:2 (UNCHANGEDSINCE ${m1}) +FLAGS (\\Answered)`);
   assert.match(r.tagged, /^t\d+ OK \[MODIFIED 2\] Conditional STORE failed for some messages$/);

@@ -186,7 +186,10 @@ test('UTF8 APPEND data after ENABLE UTF8=ACCEPT, BAD before; literal8 with LITER
   const r = await c.command('FETCH 1:4 (INTERNALDATE BODY.PEEK[])');
   const bodies = r.untagged.map((l) => Buffer.from(l.replace(/^[^\n]*\{\d+\}\r\n/, '').replace(/\)$/, ''), 'latin1'));
   assert.deepEqual(bodies.slice(0, 3), [msg, msg, msg], 'stored byte for byte');
-  assert.deepEqual(bodies[3], binary);
+  // an ordinary literal never carries NUL (RFC 3516 4.2): each stands in as 0x80; BINARY gets the bytes
+  assert.deepEqual(bodies[3], Buffer.from(binary.map((b) => (b === 0 ? 0x80 : b))));
+  const bin = (await c.command('FETCH 4 (BINARY.PEEK[])')).untagged[0]!;
+  assert.deepEqual(Buffer.from(bin.replace(/^[^\n]*~\{\d+\}\r\n/, '').replace(/\)$/, ''), 'latin1'), binary);
   assert.match(r.untagged[1]!, /INTERNALDATE "01-Jan-2020 10:00:00 \+0000"/);
   assert.deepEqual((await c.command('SEARCH SUBJECT "Grüße"')).untagged, ['* SEARCH 1 2 3']);
 });
@@ -202,7 +205,8 @@ test('imapflow appends a message with NUL bytes as literal8 and reads it back un
   assert.ok(res && res.uid === 1);
   const lock = await c.getMailboxLock('INBOX');
   try {
-    const m = await c.fetchOne('1', { source: true });
+    // BINARY (RFC 3516): only there may NUL travel, in a literal8
+    const m = await c.fetchOne('1', { source: true }, { binary: true });
     assert.ok(m && m.source && m.source.equals(raw));
   } finally {
     lock.release();
@@ -212,7 +216,8 @@ test('imapflow appends a message with NUL bytes as literal8 and reads it back un
 /** Five messages (UIDs 1..5), then 2 and 4 expunged; returns UIDVALIDITY and the MODSEQ before. */
 async function expungedTwoAndFour(srv: TestServer): Promise<{ c: RawClient; uv: number; hms: number }> {
   const c = await fiveMessages(srv);
-  const st = (await c.command('STATUS INBOX (UIDVALIDITY HIGHESTMODSEQ)')).untagged[0]!;
+  // STATUS HIGHESTMODSEQ is the first CONDSTORE-enabling command: the selected mailbox's OK [HIGHESTMODSEQ] comes first
+  const st = (await c.command('STATUS INBOX (UIDVALIDITY HIGHESTMODSEQ)')).untagged.find((l) => l.startsWith('* STATUS'))!;
   const uv = Number(/UIDVALIDITY (\d+)/.exec(st)![1]);
   const hms = Number(/HIGHESTMODSEQ (\d+)/.exec(st)![1]);
   await c.command('UID STORE 2,4 +FLAGS.SILENT (\\Deleted)');
@@ -293,9 +298,13 @@ test('imapflow: QRESYNC SELECT reports what vanished while it was away', async (
 async function fruitAndVegetables(srv: TestServer): Promise<RawClient> {
   const c = await ready(srv);
   for (const name of ['Fruit/Apple', 'Fruit/Banana', 'Fruit/Peach', 'Tofu', 'Vegetable/Broccoli', 'Vegetable/Corn']) {
-    assert.match((await c.command(`CREATE "${name}"`)).tagged, /OK/); // new mailboxes start subscribed
+    assert.match((await c.command(`CREATE "${name}"`)).tagged, /OK/); // CREATE does not subscribe (RFC 3501)
   }
-  for (const name of ['Drafts', 'Sent Items', 'Deleted Items', 'Junk Email', 'Fruit', 'Fruit/Apple', 'Tofu', 'Vegetable/Corn']) {
+  for (const name of ['Fruit/Banana', 'Fruit/Peach', 'Vegetable', 'Vegetable/Broccoli']) {
+    assert.match((await c.command(`SUBSCRIBE "${name}"`)).tagged, /OK/);
+  }
+  // the account's own folders start subscribed
+  for (const name of ['Drafts', 'Sent Items', 'Deleted Items', 'Junk Email']) {
     assert.match((await c.command(`UNSUBSCRIBE "${name}"`)).tagged, /OK/);
   }
   assert.match((await c.command('DELETE "Fruit/Peach"')).tagged, /OK/);
@@ -334,6 +343,7 @@ test('LIST (SUBSCRIBED): a deleted mailbox keeps its subscription and lists as \
 
   // a parent that does not exist at all (RFC 5258 example 8 A2)
   await c.command('CREATE "Gone/Child"');
+  await c.command('SUBSCRIBE "Gone/Child"');
   await c.command('DELETE "Gone/Child"');
   await c.command('DELETE "Gone"');
   await c.command('UNSUBSCRIBE "Gone"');

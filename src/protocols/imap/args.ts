@@ -39,13 +39,15 @@ export function seqSetArg(v: ImapValue | undefined): SeqRange[] {
 
 /**
  * Wire mailbox name -> store name (UTF-8). Without UTF8=ACCEPT it must be valid modified
- * UTF-7; "INBOX" is case-insensitive, also as the first level of a hierarchy.
+ * UTF-7; "INBOX" is case-insensitive, also as the first level of a hierarchy. A name that is
+ * not is answered NO [NONEXISTENT] where it names a mailbox to use (no mailbox can have that
+ * name), NO [CANNOT] where it names one to make (`forCreate`: CREATE, RENAME's new name).
  */
-export function mailboxArg(v: ImapValue | undefined, utf8: boolean): string {
+export function mailboxArg(v: ImapValue | undefined, utf8: boolean, forCreate = false): string {
   if (!v || v.t === 'list') throw bad('Expected mailbox name');
   const raw = v.t === 'atom' ? v.v : v.v.toString(utf8 ? 'utf8' : 'latin1');
   const name = utf8 ? raw : decodeMutf7(raw);
-  if (name === null) throw no('Mailbox name is not valid modified UTF-7', 'CANNOT');
+  if (name === null) throw no('Mailbox name is not valid modified UTF-7', forCreate ? 'CANNOT' : 'NONEXISTENT');
   return normaliseInbox(name);
 }
 

@@ -4,7 +4,7 @@ import type { ImapSession } from './session.js';
 const BASE = [
   'IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE',
   'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS', 'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES',
-  'QUOTA', 'QUOTA=RES-STORAGE', 'UTF8=ACCEPT', 'MULTIAPPEND', 'BINARY',
+  'QUOTA', 'QUOTA=RES-STORAGE', 'UTF8=ACCEPT', 'MULTIAPPEND', 'BINARY', 'CREATE-SPECIAL-USE', 'WITHIN', 'PREVIEW', 'OBJECTID',
 ];
 
 export function capabilityList(s: ImapSession): string {

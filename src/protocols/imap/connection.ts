@@ -121,6 +121,11 @@ export class Connection {
     return new Promise((resolve) => (this.waiter = resolve));
   }
 
+  /** Refuses the command a continuation request was for (CommandFramer.refuseLiteral). */
+  refuseLiteral(id: number): boolean {
+    return this.framer.refuseLiteral(id);
+  }
+
   /** New limits (e.g. larger literals once authenticated); only between commands. */
   setLimits(limits: FramerOptions): void {
     if (this.framer.idle) this.framer = new CommandFramer(limits);

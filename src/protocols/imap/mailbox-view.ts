@@ -73,8 +73,12 @@ export class MailboxView {
     readonly userId: number,
     public folder: Folder,
     readonly readOnly: boolean,
-    /** SELECT by an IMAP4rev1 client claims \Recent; EXAMINE and IMAP4rev2 (RFC 9051 dropped it) do not. */
-    private readonly claimsRecent = false,
+    /**
+     * SELECT by an IMAP4rev1 client claims \Recent ('claim'); EXAMINE shows the messages nobody
+     * claimed yet as \Recent without claiming them ('peek': RFC 3501 6.3.2, EXAMINE returns what
+     * SELECT does but must not take \Recent away); IMAP4rev2 (RFC 9051 dropped it) neither.
+     */
+    private readonly recentMode: 'claim' | 'peek' | 'none' = 'none',
   ) {}
 
   async load(): Promise<void> {
@@ -91,12 +95,23 @@ export class MailboxView {
 
   /** Takes the messages that arrived since anyone's last claim as this session's \Recent ones. */
   private async claimRecent(): Promise<void> {
-    if (!this.claimsRecent) return;
+    if (this.recentMode === 'none') return;
+    if (this.recentMode === 'peek') {
+      // the unclaimed range as it is now (another session may have claimed some meanwhile)
+      const r = await this.peekRecent();
+      this.recent.splice(0, this.recent.length, ...(r ? [r] : []));
+      return;
+    }
     const r = await this.store.claimRecent(this.userId, this.folder.id);
     if (!r) return;
     const last = this.recent[this.recent.length - 1];
     if (last && last.to === r.from) last.to = r.to;
     else this.recent.push(r);
+  }
+
+  private async peekRecent(): Promise<{ from: number; to: number } | null> {
+    const st = await this.store.folderStatus(this.userId, this.folder.id);
+    return st.firstRecentUid < st.uidNext ? { from: st.firstRecentUid, to: st.uidNext } : null;
   }
 
   private isRecent(uid: number): boolean {

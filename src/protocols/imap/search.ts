@@ -5,6 +5,7 @@
  */
 import type { MessageSummary } from '../../store/types.js';
 import type { MessageStructure } from '../../mime/structure.js';
+import { parseAddressList } from '../../mime/address.js';
 import { bodyText, decodeHeaderValue, headerValues } from '../../mime/search-text.js';
 import type { SearchKey } from './parser/search-keys.js';
 import { resolveSequenceSet, seqSetContains } from './parser/sequence-set.js';
@@ -17,6 +18,17 @@ export function needsContent(k: SearchKey): boolean {
     case 'not': return needsContent(k.key);
     case 'or': return needsContent(k.a) || needsContent(k.b);
     case 'and': return k.keys.some(needsContent);
+    default: return false;
+  }
+}
+
+/** Whether a criterion needs each message's EMAILID (Candidate.emailId). */
+export function usesEmailId(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'objectid': return k.field === 'emailid';
+    case 'not': return usesEmailId(k.key);
+    case 'or': return usesEmailId(k.a) || usesEmailId(k.b);
+    case 'and': return k.keys.some(usesEmailId);
     default: return false;
   }
 }
@@ -34,6 +46,8 @@ export function usesModseq(k: SearchKey): boolean {
 export interface Candidate {
   m: MessageSummary;
   seq: number;
+  /** RFC 8474 EMAILID, when a criterion needs it (usesEmailId). */
+  emailId?: string;
   raw?: Buffer;
   structure?: MessageStructure;
   /** Decoded texts, computed once per message when needed. */
@@ -42,12 +56,27 @@ export interface Candidate {
 
 const fold = (s: string) => s.toLowerCase();
 
+/** Header fields holding addresses (RFC 5322 3.6.2, 3.6.3, 3.6.6). */
+const ADDRESS_FIELDS = new Set(['from', 'sender', 'reply-to', 'to', 'cc', 'bcc', 'resent-from', 'resent-sender', 'resent-to', 'resent-cc', 'resent-bcc']);
+
+/**
+ * An address field's text as written, and each address again as "name <mailbox@host>": comments
+ * and white space inside an addr-spec (RFC 5322 CFWS) would otherwise hide the address from a
+ * search for it ("<user (comment)@ (comment) example.org>").
+ */
+function addressText(value: string): string {
+  const forms = parseAddressList(value).map((a) =>
+    a.host === null ? (a.mailbox ?? '') : `${a.name ? decodeHeaderValue(a.name) + ' ' : ''}<${a.mailbox}@${a.host}>`);
+  return [decodeHeaderValue(value), ...forms].join('\n');
+}
+
 function header(c: Candidate, lname: string): string {
   c.cache ??= {};
   c.cache.headers ??= new Map();
   let v = c.cache.headers.get(lname);
   if (v === undefined) {
-    v = fold(headerValues(c.raw!, lname).map(decodeHeaderValue).join('\n'));
+    const values = headerValues(c.raw!, lname);
+    v = fold((ADDRESS_FIELDS.has(lname) ? values.map(addressText) : values.map(decodeHeaderValue)).join('\n'));
     c.cache.headers.set(lname, v);
   }
   return v;
@@ -87,6 +116,9 @@ export function matches(k: SearchKey, c: Candidate): boolean {
     case 'or': return matches(k.a, c) || matches(k.b, c);
     case 'and': return k.keys.every((x) => matches(x, c));
     case 'size': return k.cmp === 'larger' ? c.m.size > k.n : c.m.size < k.n;
+    // no threading: no message has a THREADID (RFC 8474 5.2 answers NIL)
+    case 'objectid': return k.field === 'emailid' && c.emailId === k.id;
+    case 'age': return k.cmp === 'younger' ? c.m.internalDate.getTime() >= k.cutoff! : c.m.internalDate.getTime() < k.cutoff!;
     case 'modseq': return c.m.modseq >= k.n;
     case 'header':
       if (k.value === '') return headerValues(c.raw!, k.field).length > 0;
@@ -103,20 +135,21 @@ export function matches(k: SearchKey, c: Candidate): boolean {
 }
 
 /**
- * Turns "*" into the last message number or UID (RFC 3501 6.4.8) and "$" into the saved
- * result's UIDs (RFC 5182), once, before evaluation.
+ * Turns "*" into the last message number or UID (RFC 3501 6.4.8), "$" into the saved
+ * result's UIDs (RFC 5182) and YOUNGER/OLDER into a time (RFC 5032, `now` in ms), once, before evaluation.
  */
-export function resolveSets(k: SearchKey, lastSeq: number, lastUid: number, saved: Set<number>): void {
+export function resolveSets(k: SearchKey, lastSeq: number, lastUid: number, saved: Set<number>, now: number): void {
   switch (k.op) {
     case 'seq': k.set = resolveSequenceSet(k.set, lastSeq); break;
     case 'uid': k.set = resolveSequenceSet(k.set, lastUid); break;
     case 'saved': k.uids = saved; break;
-    case 'not': resolveSets(k.key, lastSeq, lastUid, saved); break;
+    case 'age': k.cutoff = now - k.seconds * 1000; break;
+    case 'not': resolveSets(k.key, lastSeq, lastUid, saved, now); break;
     case 'or':
-      resolveSets(k.a, lastSeq, lastUid, saved);
-      resolveSets(k.b, lastSeq, lastUid, saved);
+      resolveSets(k.a, lastSeq, lastUid, saved, now);
+      resolveSets(k.b, lastSeq, lastUid, saved, now);
       break;
-    case 'and': for (const x of k.keys) resolveSets(x, lastSeq, lastUid, saved); break;
+    case 'and': for (const x of k.keys) resolveSets(x, lastSeq, lastUid, saved, now); break;
   }
 }
 

@@ -103,7 +103,7 @@ async function accept(shared: ServerShared, socket: net.Socket, secure: boolean)
     socket.destroy();
     return;
   }
-  const placeholder = { maxLineLength: 10_240, maxLiteralSize: 64 * 1024, maxCommandSize: 128 * 1024 };
+  const placeholder = { maxLineLength: 65_536, maxLiteralSize: 64 * 1024, maxCommandSize: 320 * 1024 };
   const conn = new Connection(socket, secure, placeholder);
   const session = new ImapSession(shared, conn, admitted.release);
   conn.setLimits(session.framerLimits());

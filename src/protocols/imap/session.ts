@@ -10,7 +10,7 @@ import { RECLAIMED_TEXT, type EndReason, type StoreSession } from '../../governo
 import type { User } from '../../store/types.js';
 import type { Connection } from './connection.js';
 import type { FramerOptions, FramerEvent } from './parser/line-reader.js';
-import { parseCommand, type ImapValue, type ParsedCommand } from './parser/command-parser.js';
+import { LITERAL_PLACEHOLDER, commandHead, parseCommand, type ImapValue, type ParsedCommand } from './parser/command-parser.js';
 import { bad, oneLine, toImapFailure } from './errors.js';
 import { capabilityList } from './capabilities.js';
 import type { MailboxView, ViewOptions } from './mailbox-view.js';
@@ -80,6 +80,16 @@ export class ImapSession {
 
   get viewOptions(): ViewOptions {
     return { condstore: this.enabled.has('CONDSTORE'), qresync: this.enabled.has('QRESYNC'), imap4rev2: this.enabled.has('IMAP4rev2') };
+  }
+
+  /**
+   * A CONDSTORE-enabling command (RFC 7162 3.1) other than SELECT/EXAMINE: the first one while a
+   * mailbox is selected is preceded by its HIGHESTMODSEQ (SELECT and EXAMINE send it anyway).
+   */
+  enableCondstore(): void {
+    if (this.enabled.has('CONDSTORE')) return;
+    this.enabled.add('CONDSTORE');
+    if (this.selected) this.send(`OK [HIGHESTMODSEQ ${this.selected.view.highestModseq}] Highest`);
   }
 
   get isFinished(): boolean {
@@ -164,6 +174,16 @@ export class ImapSession {
 
   private async handle(e: FramerEvent): Promise<void> {
     if (e.type === 'continue') {
+      // a command that will be refused is answered now, before the client sends its literal
+      // (RFC 3501 7.5; before login, no literal is invited for APPEND or anything else it may not use)
+      const head = commandHead(e.head);
+      const refusal = head ? await this.refusalBeforeLiteral(head.name, e.head) : null;
+      if (head && refusal && this.conn.refuseLiteral(e.id)) {
+        this.seq++;
+        this.log('C', `${head.tag} ${head.name} (literal not invited)`);
+        this.tagged(head.tag, refusal.status, refusal.text, refusal.code);
+        return;
+      }
       this.write('+ Ready for literal data\r\n');
       this.flush();
       return;
@@ -198,12 +218,9 @@ export class ImapSession {
     this.seq++;
     this.tag = cmd.tag;
     this.log('C', describe(cmd));
-    const spec = Object.hasOwn(COMMANDS, cmd.name) ? COMMANDS[cmd.name] : undefined;
-    if (!spec) return this.tagged(cmd.tag, 'BAD', `Unknown command ${oneLine(cmd.name).slice(0, 40)}`);
-    if (!spec.states.includes(this.state)) {
-      const why = this.state === 'notauth' ? 'Log in first' : spec.states.includes('selected') ? 'Select a mailbox first' : 'Not allowed in this state';
-      return this.tagged(cmd.tag, 'BAD', `${cmd.name}: ${why}`);
-    }
+    const refusal = this.refusal(cmd.name);
+    if (refusal) return this.tagged(cmd.tag, 'BAD', refusal);
+    const spec = COMMANDS[cmd.name]!;
     this.activity();
     let status: 'OK' | 'NO' | 'BAD' = 'OK';
     let text: string;
@@ -232,6 +249,40 @@ export class ImapSession {
       this.conn.startCompression();
     }
     this.activity();
+  }
+
+  /**
+   * The answer to a command whose synchronising literal the client announced, when it is
+   * refused already: unknown, not in this state, or its own beforeLiteral check says so (asked
+   * before the first literal only: `head`, the text so far, holds no placeholder then).
+   */
+  private async refusalBeforeLiteral(name: string, head: Buffer): Promise<{ status: 'NO' | 'BAD'; text: string; code?: string } | null> {
+    const why = this.refusal(name);
+    if (why) return { status: 'BAD', text: why };
+    const check = COMMANDS[name]!.beforeLiteral;
+    if (!check || head.includes(LITERAL_PLACEHOLDER)) return null;
+    let cmd: ParsedCommand;
+    try {
+      cmd = parseCommand(head, []);
+    } catch {
+      return null; // cut mid-token: let the whole command tell
+    }
+    try {
+      await check(this, cmd);
+      return null;
+    } catch (err) {
+      const f = toImapFailure(err);
+      return f.code === 'SERVERBUG' ? null : f; // a failed check refuses nothing: the command will tell
+    }
+  }
+
+  /** Why a command of this name cannot run now (unknown, or not in this state), or null. */
+  private refusal(name: string): string | null {
+    const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (!spec) return `Unknown command ${oneLine(name).slice(0, 40)}`;
+    if (spec.states.includes(this.state)) return null;
+    const why = this.state === 'notauth' ? 'Log in first' : spec.states.includes('selected') ? 'Select a mailbox first' : 'Not allowed in this state';
+    return `${name}: ${why}`;
   }
 
   /** Announces what changed in the selected mailbox (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS). */

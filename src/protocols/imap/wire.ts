@@ -7,6 +7,7 @@ import { encodeMutf7 } from './parser/mutf7.js';
 /** Quoted when safe, literal otherwise; non-ASCII only travels quoted when UTF-8 is allowed. */
 export function str(s: string | null, utf8 = false): string {
   if (s === null) return 'NIL';
+  if (s.includes('\0')) s = s.replaceAll('\0', ''); // never in a literal (RFC 3501 CHAR8)
   const unsafe = utf8 ? /[\x00-\x1f\x7f]/ : /[\x00-\x1f\x7f-\uffff]/;
   if (unsafe.test(s) || s.length > 1000) return `{${Buffer.byteLength(s, 'utf8')}}\r\n${s}`;
   return '"' + s.replace(/[\\"]/g, '\\$&') + '"';

@@ -357,12 +357,12 @@ export class SqliteStore implements Store {
     return next;
   }
 
-  private insertFolder(userId: number, name: string, use: SpecialUse | null): number {
+  private insertFolder(userId: number, name: string, use: SpecialUse | null, subscribe = true): number {
     const r = this.q('INSERT INTO folders (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)').run(
       userId, name, use, this.nextUidValidity(),
     );
     // new folders start subscribed, so that clients showing subscribed folders only see them
-    this.q('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, name);
+    if (subscribe) this.q('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, name);
     return Number(r.lastInsertRowid);
   }
 
@@ -397,10 +397,10 @@ export class SqliteStore implements Store {
     return this.createFolder(userId, name, use);
   }
 
-  async createFolder(userId: number, name: string, specialUse: SpecialUse | null = null): Promise<Folder> {
+  async createFolder(userId: number, name: string, specialUse: SpecialUse | null = null, opts: { subscribe?: boolean } = {}): Promise<Folder> {
     validateFolderName(name);
     if (await this.getFolder(userId, name)) throw new StoreError('exists', `folder "${name}" exists already`);
-    const id = this.write(() => this.insertFolder(userId, name, specialUse));
+    const id = this.write(() => this.insertFolder(userId, name, specialUse, opts.subscribe ?? true));
     this.emit({ userId, folderId: id, kind: 'folders', modseq: 0 });
     return (await this.getFolderById(userId, id))!;
   }
@@ -495,7 +495,7 @@ export class SqliteStore implements Store {
       ? (this.q('SELECT count(*) FROM messages WHERE folder_id = ? AND uid >= ?').pluck().get(folderId, f.first_recent_uid) as number)
       : 0;
     return {
-      messages: f.message_count, unseen: f.unseen_count, recent, size: f.total_size,
+      messages: f.message_count, unseen: f.unseen_count, recent, firstRecentUid: f.first_recent_uid, size: f.total_size,
       uidNext: f.uid_next, uidValidity: f.uid_validity, highestModseq: f.highest_modseq,
     };
   }
@@ -729,14 +729,14 @@ export class SqliteStore implements Store {
   async getMessages(userId: number, folderId: number, uids: readonly number[], parts: MessageParts = {}): Promise<StoredMessage[]> {
     this.assertFolder(userId, folderId);
     if (uids.length === 0) return [];
-    const cols = `m.id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}`;
+    const cols = `m.id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}`;
     const join = parts.raw || parts.structure ? ' JOIN blobs b ON b.hash = m.blob_hash' : '';
     // one statement for the lot: the UIDs as a JSON array (no statement per count of parameters)
     const rows = this.q(
       `SELECT ${cols} FROM messages m${join} WHERE m.folder_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
     ).all(folderId, JSON.stringify(uids)) as Array<MessageRow & { data?: Buffer; structure?: string | null }>;
     return rows.map((r) => {
-      const m: StoredMessage = this.toSummary(r);
+      const m: StoredMessage = { ...this.toSummary(r), emailId: toObjectId('email', r.email_id) };
       if (parts.raw) m.raw = r.data!;
       if (parts.structure) m.structure = r.structure ?? null;
       return m;

@@ -59,7 +59,8 @@ export const anyStateCommands: Record<string, CommandSpec> = {
         if (!['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT', 'IMAP4rev2'].includes(canonical)) continue;
         const add = canonical === 'QRESYNC' ? ['QRESYNC', 'CONDSTORE'] : [canonical];
         for (const x of add) if (!s.enabled.has(x)) {
-          s.enabled.add(x);
+          if (x === 'CONDSTORE') s.enableCondstore();
+          else s.enabled.add(x);
           done.push(x);
         }
       }

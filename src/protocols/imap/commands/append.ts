@@ -31,7 +31,9 @@ function parseItems(args: ImapValue[], utf8Enabled: boolean): Item[] {
     const item: Item = { flags: [], raw: Buffer.alloc(0) };
     if (args[i]?.t === 'list') item.flags = parseFlagList([args[i++]!]);
     const a = args[i];
-    if (a?.t === 'string' && (args[i + 1]?.t === 'string' || isUtf8Data(args[i + 1]))) {
+    // date-time is a quoted string, a message a literal (RFC 3501 9): with MULTIAPPEND a literal
+    // followed by another literal is two messages, never a date and a message
+    if (a?.t === 'string' && !a.literal && (args[i + 1]?.t === 'string' || isUtf8Data(args[i + 1]))) {
       const d = parseDateTime(a.v.toString('latin1'));
       if (!d) throw bad('Invalid date-time');
       item.date = d;
@@ -56,6 +58,11 @@ function parseItems(args: ImapValue[], utf8Enabled: boolean): Item[] {
 export const appendCommands: Record<string, CommandSpec> = {
   APPEND: {
     states: AUTHED,
+    // the mailbox is known before the first message: a missing one is NO [TRYCREATE] at once
+    beforeLiteral: async (s, c) => {
+      if (c.args.length === 0) return; // the mailbox name is this literal
+      await folderOrFail(s, mailboxArg(c.args[0], s.utf8), 'TRYCREATE');
+    },
     run: async (s, c) => {
       if (c.args.length < 2) throw bad('APPEND needs a mailbox and a message');
       const name = mailboxArg(c.args[0], s.utf8);

@@ -1,6 +1,8 @@
 // FETCH and UID FETCH (RFC 3501 6.4.5, BINARY RFC 3516, CONDSTORE/QRESYNC RFC 7162).
-import type { MessageSummary, StoredMessage } from '../../../store/types.js';
-import { renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.js';
+import type { StoredMessage } from '../../../store/types.js';
+import { imapQuote, renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.js';
+import { bodyText } from '../../../mime/search-text.js';
+import { preview } from '../../../store/analyse.js';
 import { extractSection, parseSectionSpec } from '../../../mime/section.js';
 import type { MessageStructure } from '../../../mime/structure.js';
 import { decodeTransfer } from '../../../mime/transfer-encoding.js';
@@ -17,7 +19,7 @@ import type { ImapSession } from '../session.js';
 import { internalDate } from '../wire.js';
 import { SELECTED, type CommandSpec } from './types.js';
 
-const BYTES = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
+const BYTES = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE', 'PREVIEW']);
 const STRUCTURE = new Set(['ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
 
 /** Items answered from the view alone (no INTERNALDATE, structure or bytes): no store read per message. */
@@ -28,10 +30,31 @@ function setsSeen(it: FetchItem): boolean {
   return it.kind === 'RFC822' || it.kind === 'RFC822.TEXT' || ((it.kind === 'BODY[]' || it.kind === 'BINARY[]') && !it.peek);
 }
 
+/** Octet that stands for NUL in an ordinary literal (as Dovecot does); the size stays the same. */
+const NUL_STAND_IN = 0x80;
+
 function literal(name: string, data: Buffer, binary = false): Array<string | Buffer> {
-  // literal8 (~{n}) only where NUL can occur: BINARY of a decoded part (RFC 3516)
-  const prefix = binary && data.includes(0) ? '~' : '';
-  return [`${name} ${prefix}{${data.length}}\r\n`, data];
+  if (!data.includes(0)) return [`${name} {${data.length}}\r\n`, data];
+  // NUL may travel only in a literal8 (~{n}), and only to a client that asked for BINARY
+  // (RFC 3516 4.2); anywhere else (BODY[] of a part stored as binary) it is converted
+  if (binary) return [`${name} ~{${data.length}}\r\n`, data];
+  const safe = Buffer.from(data);
+  for (let i = safe.indexOf(0); i !== -1; i = safe.indexOf(0, i + 1)) safe[i] = NUL_STAND_IN;
+  return [`${name} {${safe.length}}\r\n`, safe];
+}
+
+/** Characters of a PREVIEW (RFC 8970 3.1: at most 256). */
+const PREVIEW_CHARS = 256;
+
+/** The message's text (its first text parts, HTML as text) with white space collapsed, as web mail lists it. */
+function previewOf(msg: LoadedMessage): string {
+  let text: string;
+  try {
+    text = bodyText(msg.raw, msg.structure);
+  } catch {
+    return ''; // broken MIME: nothing to preview
+  }
+  return preview(text, PREVIEW_CHARS);
 }
 
 function partial(data: Buffer, p: { start: number; length: number } | undefined): Buffer {
@@ -83,7 +106,7 @@ function batches(view: MailboxView, uids: number[], withBytes: boolean): number[
 }
 
 /** One FETCH response's items: text as strings, literal data as Buffers. `msg`: bytes and structure when an item needs them. */
-function renderItems(m: MessageSummary, items: FetchItem[], msg: LoadedMessage | null, structure: MessageStructure | null): Array<string | Buffer> {
+function renderItems(m: StoredMessage, items: FetchItem[], msg: LoadedMessage | null, structure: MessageStructure | null): Array<string | Buffer> {
   const out: Array<string | Buffer> = [];
   const text = (t: string) => out.push(t);
   items.forEach((it, i) => {
@@ -94,6 +117,9 @@ function renderItems(m: MessageSummary, items: FetchItem[], msg: LoadedMessage |
       case 'INTERNALDATE': return text(`INTERNALDATE ${internalDate(m.internalDate)}`);
       case 'RFC822.SIZE': return text(`RFC822.SIZE ${m.size}`);
       case 'MODSEQ': return text(`MODSEQ (${m.modseq})`);
+      case 'EMAILID': return text(`EMAILID (${m.emailId})`);
+      // no threading yet: RFC 8474 5.2 lets a server without it answer NIL
+      case 'THREADID': return text('THREADID NIL');
       case 'ENVELOPE': return text(`ENVELOPE ${renderEnvelope(structure!.envelope)}`);
       case 'BODY': return text(`BODY ${renderBodyStructure(structure!.root, false)}`);
       case 'BODYSTRUCTURE': return text(`BODYSTRUCTURE ${renderBodyStructure(structure!.root, true)}`);
@@ -109,6 +135,7 @@ function renderItems(m: MessageSummary, items: FetchItem[], msg: LoadedMessage |
         return out.push(...literal(name, partial(binaryBytes(msg!, it.section), it.partial), true));
       }
       case 'BINARY.SIZE': return text(`BINARY.SIZE[${it.section}] ${binaryBytes(msg!, it.section).length}`);
+      case 'PREVIEW': return text(`PREVIEW ${imapQuote(previewOf(msg!))}`);
     }
   });
   return out;
@@ -129,7 +156,7 @@ async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   const req = parseFetchItems(c.args.slice(1));
   const items = req.items.filter((it, i) => req.items.findIndex((x) => JSON.stringify(x) === JSON.stringify(it)) === i);
   if (byUid && !items.some((i) => i.kind === 'UID')) items.unshift({ kind: 'UID' });
-  if (req.changedSince !== undefined || items.some((i) => i.kind === 'MODSEQ')) s.enabled.add('CONDSTORE');
+  if (req.changedSince !== undefined || items.some((i) => i.kind === 'MODSEQ')) s.enableCondstore();
   if (req.vanished && (!byUid || !s.enabled.has('QRESYNC'))) throw bad('VANISHED needs UID FETCH and ENABLE QRESYNC');
   const view = s.view;
   const { uids, ranges } = messageSetArg(view, c.args[0], byUid);
@@ -179,7 +206,7 @@ async function writeMessage(s: ImapSession, view: MailboxView, stored: StoredMes
   const structure = needStructure ? await structureOf(s.ctx.store, stored) : null;
   if (!view.has(uid)) return true;
   // flags and MODSEQ as this session knows them, \Recent included (never stored)
-  const m: MessageSummary = { ...stored, flags: view.flagsWithRecent(uid), modseq: view.modseqOf(uid) };
+  const m: StoredMessage = { ...stored, flags: view.flagsWithRecent(uid), modseq: view.modseqOf(uid) };
   let parts: Array<string | Buffer>;
   if (needBytes) {
     // a message opened for reading is one objtMessage object while we hold its bytes

@@ -9,12 +9,14 @@ import { mailboxName } from '../wire.js';
 import { parseStatusItems, statusLine } from './status.js';
 import { AUTHED, type CommandSpec } from './types.js';
 
-function patternText(s: ImapSession, v: ImapValue | undefined): string {
+/**
+ * A reference or pattern as store text; null for one that is not modified UTF-7, which no
+ * mailbox name can match (it is a valid astring all the same: the LIST answers nothing).
+ */
+function patternText(s: ImapSession, v: ImapValue | undefined): string | null {
   if (!v || v.t === 'list') throw bad('Expected mailbox pattern');
   const raw = v.t === 'atom' ? v.v : v.v.toString(s.utf8 ? 'utf8' : 'latin1');
-  const text = s.utf8 ? raw : decodeMutf7(raw);
-  if (text === null) throw bad('Pattern is not valid modified UTF-7');
-  return text;
+  return s.utf8 ? raw : decodeMutf7(raw);
 }
 
 /** "*" matches anything, "%" anything but the separator; INBOX matches in any case. */
@@ -65,8 +67,12 @@ interface ListOptions {
 
 const specialUse = (f: Folder | null) => (f?.specialUse && f.specialUse !== '\\Inbox' ? f.specialUse : null);
 
-async function list(s: ImapSession, ref: string, patterns: string[], o: ListOptions): Promise<void> {
-  if (patterns.length === 1 && patterns[0] === '' && !o.lsub) {
+async function list(s: ImapSession, reference: string | null, given: Array<string | null>, o: ListOptions): Promise<void> {
+  if (reference === null) return;
+  const ref = reference;
+  const patterns = given.filter((p): p is string => p !== null);
+  if (patterns.length === 0) return;
+  if (given.length === 1 && patterns[0] === '' && !o.lsub) {
     // RFC 3501 6.3.8: the hierarchy delimiter and root
     s.send('LIST (\\Noselect) "/" ""');
     return;

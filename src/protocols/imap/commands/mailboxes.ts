@@ -13,7 +13,7 @@ async function createParents(s: ImapSession, name: string): Promise<void> {
   const levels = name.split('/');
   for (let i = 1; i < levels.length; i++) {
     const parent = levels.slice(0, i).join('/');
-    if (!(await s.ctx.store.getFolder(s.user!.id, parent))) await s.ctx.store.createFolder(s.user!.id, parent);
+    if (!(await s.ctx.store.getFolder(s.user!.id, parent))) await s.ctx.store.createFolder(s.user!.id, parent, null, { subscribe: false });
   }
 }
 
@@ -22,7 +22,7 @@ export const mailboxCommands: Record<string, CommandSpec> = {
     states: AUTHED,
     run: async (s, c) => {
       expectArgs(c.args, 1, 2);
-      const name = checkMailboxName(mailboxArg(c.args[0], s.utf8));
+      const name = checkMailboxName(mailboxArg(c.args[0], s.utf8, true));
       let use: SpecialUse | null = null;
       if (c.args[1]) {
         // RFC 6154 CREATE-SPECIAL-USE: CREATE name (USE (\Drafts))
@@ -35,8 +35,9 @@ export const mailboxCommands: Record<string, CommandSpec> = {
       }
       if (await s.ctx.store.getFolder(s.user!.id, name)) throw no('Mailbox exists already', 'ALREADYEXISTS');
       await createParents(s, name);
-      await s.ctx.store.createFolder(s.user!.id, name, use);
-      return 'CREATE completed';
+      // not subscribed: RFC 3501 leaves that to the client (SUBSCRIBE), and LSUB/LIST (SUBSCRIBED) depend on it
+      const f = await s.ctx.store.createFolder(s.user!.id, name, use, { subscribe: false });
+      return { code: `MAILBOXID (${f.mailboxId})`, text: 'CREATE completed' }; // RFC 8474 4.1
     },
   },
   DELETE: {
@@ -60,7 +61,7 @@ export const mailboxCommands: Record<string, CommandSpec> = {
     run: async (s, c) => {
       expectArgs(c.args, 2);
       const from = mailboxArg(c.args[0], s.utf8);
-      const to = checkMailboxName(mailboxArg(c.args[1], s.utf8));
+      const to = checkMailboxName(mailboxArg(c.args[1], s.utf8, true));
       const f = await folderOrFail(s, from);
       if (to === 'INBOX' || (await s.ctx.store.getFolder(s.user!.id, to))) throw no('Target mailbox exists already', 'ALREADYEXISTS');
       if (to.startsWith(from + '/')) throw no('Cannot move a mailbox into itself', 'CANNOT');

@@ -6,7 +6,7 @@ import type { ImapValue, ParsedCommand } from '../parser/command-parser.js';
 import { parseSearch, UnsupportedCharsetError } from '../parser/search-keys.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import { saveResult, savedUids } from '../saved-result.js';
-import { matches, needsContent, resolveSets, usesModseq, type Candidate } from '../search.js';
+import { matches, needsContent, resolveSets, usesEmailId, usesModseq, type Candidate } from '../search.js';
 import type { ImapSession } from '../session.js';
 import { str } from '../wire.js';
 import { SELECTED, type CommandSpec } from './types.js';
@@ -19,20 +19,24 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   if (req.charset !== undefined && !CHARSETS.test(req.charset)) throw new UnsupportedCharsetError(req.charset);
   let ret = req.returnOpts ?? null;
   const tree = req.key;
-  if (usesModseq(tree)) s.enabled.add('CONDSTORE');
+  if (usesModseq(tree)) s.enableCondstore();
   if (!ret && s.enabled.has('IMAP4rev2')) ret = ['ALL']; // IMAP4rev2 answers with ESEARCH only
   const view = s.view;
-  resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0, new Set(savedUids(view)));
+  resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0, new Set(savedUids(view)), s.ctx.clock.now());
   const content = needsContent(tree);
 
   // a search result is one folder view (objtFolderView) while it is computed
   const hits = await s.storeSession!.withObject('objtFolderView', async () => {
     const found: Array<{ id: number; uid: number; modseq: number }> = [];
     const uids = view.uids.slice(); // the view may change while we await the store
+    // EMAILID: every message's, in one store read
+    const emailIds = usesEmailId(tree)
+      ? new Map((await s.ctx.store.getMessages(s.user!.id, view.folder.id, uids)).map((m) => [m.uid, m.emailId]))
+      : null;
     for (let i = 0; i < uids.length; i++) {
       const m = await view.summary(uids[i]!, uids.length);
       if (!m) continue;
-      const cand: Candidate = { m, seq: i + 1 };
+      const cand: Candidate = { m, seq: i + 1, emailId: emailIds?.get(m.uid) };
       if (content) {
         try {
           Object.assign(cand, await loadMessage(s.ctx.store, m));
@@ -63,10 +67,21 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
       if (ret.includes('ALL')) line += ` ALL ${formatSequenceSet(ids)}`;
     }
     if (ret.includes('COUNT')) line += ` COUNT ${ids.length}`;
-    if (withModseq) line += ` MODSEQ ${highest}`;
+    if (withModseq) line += ` MODSEQ ${returnedModseq(hits, ret)}`;
     s.send(line);
   }
   return `${byUid ? 'UID ' : ''}SEARCH completed`;
+}
+
+/**
+ * ESEARCH's MODSEQ (RFC 7162 3.1.5): the highest of the messages the answer returns: with MIN
+ * and/or MAX but neither ALL nor COUNT, of those messages only. `hits` ascend (view order).
+ */
+function returnedModseq(hits: Array<{ modseq: number }>, ret: string[]): number {
+  const returned = ret.includes('ALL') || ret.includes('COUNT') || (!ret.includes('MIN') && !ret.includes('MAX'))
+    ? hits
+    : [...(ret.includes('MIN') ? [hits[0]!] : []), ...(ret.includes('MAX') ? [hits[hits.length - 1]!] : [])];
+  return returned.reduce((n, h) => Math.max(n, h.modseq), 0);
 }
 
 /**

@@ -35,7 +35,7 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   const folder = await folderOrFail(s, name);
   const release = await s.storeSession!.openObject('objtFolder'); // NO [LIMIT] past MaxObjsPerMapiSession.objtFolder
   const rev2 = s.enabled.has('IMAP4rev2');
-  const view = new MailboxView(s.ctx.store, s.user!.id, folder, readOnly, !readOnly && !rev2);
+  const view = new MailboxView(s.ctx.store, s.user!.id, folder, readOnly, rev2 ? 'none' : readOnly ? 'peek' : 'claim');
   const stopWatching = s.watchFolder(view);
   const close = () => {
     stopWatching();
@@ -63,6 +63,7 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   s.send(`OK [UIDVALIDITY ${folder.uidValidity}] UIDs valid`);
   s.send(`OK [UIDNEXT ${folder.uidNext}] Predicted next UID`);
   s.send(`OK [HIGHESTMODSEQ ${folder.highestModseq}] Highest`);
+  s.send(`OK [MAILBOXID (${folder.mailboxId})] Ok`); // RFC 8474 4.2
   if (q && q.uidValidity === folder.uidValidity) await resync(s, view, q);
   return readOnly ? { code: 'READ-ONLY', text: 'EXAMINE completed' } : { code: 'READ-WRITE', text: 'SELECT completed' };
 }

@@ -1,4 +1,4 @@
-// STATUS (RFC 3501 6.3.10, STATUS=SIZE RFC 8438, HIGHESTMODSEQ RFC 7162, DELETED RFC 9051).
+// STATUS (RFC 3501 6.3.10, STATUS=SIZE RFC 8438, HIGHESTMODSEQ RFC 7162, DELETED RFC 9051, MAILBOXID RFC 8474).
 import type { Folder } from '../../../store/types.js';
 import { atomArg, expectArgs, listArg, mailboxArg } from '../args.js';
 import { bad } from '../errors.js';
@@ -8,7 +8,7 @@ import type { ImapValue } from '../parser/command-parser.js';
 import { mailboxName } from '../wire.js';
 import { AUTHED, type CommandSpec } from './types.js';
 
-const ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'HIGHESTMODSEQ', 'DELETED']);
+const ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'HIGHESTMODSEQ', 'DELETED', 'MAILBOXID']);
 
 export function parseStatusItems(list: ImapValue[]): string[] {
   if (list.length === 0) throw bad('STATUS needs data items');
@@ -28,9 +28,9 @@ export async function statusLine(s: ImapSession, f: Folder, items: string[]): Pr
     st: await s.ctx.store.folderStatus(s.user!.id, f.id),
     deleted: items.includes('DELETED') ? (await s.ctx.store.listMessageIndex(s.user!.id, f.id)).flags.filter((f) => f.includes('\\Deleted')).length : 0,
   }));
-  const values: Record<string, number> = {
+  const values: Record<string, number | string> = {
     MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity, UNSEEN: st.unseen,
-    SIZE: st.size, HIGHESTMODSEQ: st.highestModseq, DELETED: deleted,
+    SIZE: st.size, HIGHESTMODSEQ: st.highestModseq, DELETED: deleted, MAILBOXID: `(${f.mailboxId})`,
   };
   return `STATUS ${mailboxName(f.name, s.utf8)} (${items.map((i) => `${i} ${values[i]}`).join(' ')})`;
 }
@@ -43,7 +43,7 @@ export const statusCommands: Record<string, CommandSpec> = {
       const name = mailboxArg(c.args[0], s.utf8);
       const items = parseStatusItems(listArg(c.args[1], 'status item'));
       const f = await folderOrFail(s, name);
-      if (items.includes('HIGHESTMODSEQ')) s.enabled.add('CONDSTORE'); // RFC 7162 3.1: a CONDSTORE-enabling command
+      if (items.includes('HIGHESTMODSEQ')) s.enableCondstore(); // RFC 7162 3.1: a CONDSTORE-enabling command
       s.send(await statusLine(s, f, items));
       return 'STATUS completed';
     },

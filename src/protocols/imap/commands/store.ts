@@ -19,7 +19,7 @@ async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
     const mods = listArg(c.args[i++], 'STORE modifier');
     if (mods.length !== 2 || atomArg(mods[0], 'modifier').toUpperCase() !== 'UNCHANGEDSINCE') throw bad('Unknown STORE modifier');
     unchangedSince = numberArg(mods[1], 'UNCHANGEDSINCE', Number.MAX_SAFE_INTEGER);
-    s.enabled.add('CONDSTORE');
+    s.enableCondstore();
   }
   const item = atomArg(c.args[i++], 'STORE item').toUpperCase();
   const silent = item.endsWith('.SILENT');

@@ -13,6 +13,12 @@ export type Handler = (s: ImapSession, cmd: ParsedCommand) => Promise<string | I
 export interface CommandSpec {
   states: ImapState[];
   run: Handler;
+  /**
+   * Asked before the server invites a synchronising literal of this command (its arguments so
+   * far): throws the NO/BAD that answers the command now, so the client need not send data
+   * that would be refused (APPEND to a missing mailbox: RFC 3501 6.3.11, 7.5).
+   */
+  beforeLiteral?: (s: ImapSession, cmd: ParsedCommand) => Promise<void>;
   /** FETCH, STORE, SEARCH by sequence number: pending EXPUNGEs wait (RFC 3501 7.4.1). */
   noExpunge?: boolean;
 }

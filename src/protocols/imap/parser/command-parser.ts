@@ -15,8 +15,12 @@ export const MAX_NESTING = 32;
 
 export type ImapValue =
   | { t: 'atom'; v: string }
-  /** literal8: sent as "~{n}" (RFC 3516), which some grammar rules require (RFC 6855 UTF8 APPEND). */
-  | { t: 'string'; v: Buffer; literal8?: true }
+  /**
+   * A quoted string, or a literal (`literal`), which some grammar rules tell apart: APPEND's
+   * date-time is always quoted and its message always a literal (RFC 3501 9, MULTIAPPEND RFC 3502).
+   * literal8: sent as "~{n}" (RFC 3516), which some grammar rules require (RFC 6855 UTF8 APPEND).
+   */
+  | { t: 'string'; v: Buffer; literal?: true; literal8?: true }
   | { t: 'list'; v: ImapValue[] };
 
 export interface ParsedCommand {
@@ -108,7 +112,8 @@ class Cursor {
     while (this.pos < buf.length) {
       const b = buf[this.pos]!;
       if (b === LBRACKET) {
-        this.skipBracket();
+        // "[" without its "]" is an ordinary astring character (a mailbox named "a[}")
+        if (!this.skipBracket()) this.pos++;
         continue;
       }
       if (!isAtomByte(b)) break;
@@ -121,24 +126,41 @@ class Cursor {
   /**
    * A "[...]" section inside an atom (BODY[HEADER.FIELDS (FROM TO)]) may hold spaces,
    * parentheses and quoted field names; keep it all as atom text for the FETCH parser.
+   * False (position unchanged) when no "]" closes it: then "[" is just a character of the atom.
    */
-  private skipBracket(): void {
+  private skipBracket(): boolean {
     const buf = this.buf;
+    const start = this.pos;
     this.pos++; // "["
     while (this.pos < buf.length) {
       const b = buf[this.pos]!;
       if (b === RBRACKET) {
         this.pos++;
-        return;
+        return true;
       }
       if (b === DQUOTE) {
-        this.readQuoted();
+        if (!this.skipQuoted()) break;
         continue;
       }
-      if (b < 0x20 || b >= 0x7f) this.fail('Invalid character inside brackets');
+      if (b < 0x20 || b >= 0x7f || b === LITERAL_PLACEHOLDER) break;
       this.pos++;
     }
-    this.fail('Unterminated "["');
+    this.pos = start;
+    return false;
+  }
+
+  /** A quoted string inside brackets; false when it does not end (the caller backs out). */
+  private skipQuoted(): boolean {
+    const buf = this.buf;
+    for (let i = this.pos + 1; i < buf.length; i++) {
+      const b = buf[i]!;
+      if (b === BACKSLASH) i++;
+      else if (b === DQUOTE) {
+        this.pos = i + 1;
+        return true;
+      }
+    }
+    return false;
   }
 
   readQuoted(): Buffer {
@@ -166,7 +188,7 @@ class Cursor {
     const index = this.literalIndex++;
     const lit = this.literals[index];
     if (lit === undefined) this.fail('Literal placeholder without literal data');
-    return this.literal8.includes(index) ? { t: 'string', v: lit, literal8: true } : { t: 'string', v: lit };
+    return this.literal8.includes(index) ? { t: 'string', v: lit, literal: true, literal8: true } : { t: 'string', v: lit, literal: true };
   }
 }
 
@@ -234,6 +256,28 @@ export function parseCommand(line: Buffer, literals: Buffer[], literal8: readonl
   const args = readValues(c, 0);
   if (c.literalIndex !== literals.length) c.fail('Literal data without placeholder');
   return { tag, name, args };
+}
+
+/**
+ * Tag and command name ("UID FETCH" for UID forms) at the start of a command, read before the
+ * rest has arrived (a continuation request); null when they are not there or not valid.
+ */
+export function commandHead(line: Buffer): { tag: string; name: string } | null {
+  const tag = extractTag(line);
+  if (tag === null) return null;
+  const c = new Cursor(line, [], [], tag);
+  c.pos = tag.length;
+  try {
+    if (!c.skipSpaces() || c.done) return null;
+    let name = readName(c);
+    if (name === 'UID') {
+      if (!c.skipSpaces() || c.done) return null;
+      name = `UID ${readName(c)}`;
+    }
+    return { tag, name };
+  } catch {
+    return null;
+  }
 }
 
 /** A line that is only a tag ("a1"): the tag is known, so the BAD can carry it. */

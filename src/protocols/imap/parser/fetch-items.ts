@@ -1,6 +1,6 @@
 /**
  * FETCH data items (RFC 3501 6.4.5, BINARY from RFC 3516, MODSEQ/CHANGEDSINCE/VANISHED
- * from RFC 7162). Input is the command arguments after the sequence set; the command
+ * from RFC 7162, PREVIEW from RFC 8970, EMAILID/THREADID from RFC 8474). Input is the command arguments after the sequence set; the command
  * parser has kept "BODY[...]<...>" as one atom, which is taken apart here.
  */
 import { ImapParseError, type ImapValue } from './command-parser.js';
@@ -19,7 +19,10 @@ export type FetchItem =
         | 'MODSEQ'
         | 'RFC822'
         | 'RFC822.HEADER'
-        | 'RFC822.TEXT';
+        | 'RFC822.TEXT'
+        | 'PREVIEW'
+        | 'EMAILID'
+        | 'THREADID';
     }
   | { kind: 'BODY[]'; peek: boolean; section: string; partial?: PartialRange }
   | { kind: 'BINARY[]'; peek: boolean; section: string; partial?: PartialRange }
@@ -43,6 +46,9 @@ const SIMPLE = new Set([
   'RFC822',
   'RFC822.HEADER',
   'RFC822.TEXT',
+  'PREVIEW',
+  'EMAILID',
+  'THREADID',
 ] as const);
 type SimpleKind = typeof SIMPLE extends Set<infer K> ? K : never;
 
@@ -178,6 +184,15 @@ function parseModifiers(list: ImapValue[], out: FetchRequest): void {
   if (out.vanished && out.changedSince === undefined) fail('VANISHED requires CHANGEDSINCE');
 }
 
+/** PREVIEW's modifiers (RFC 8970 3.1): only LAZY, which we may ignore (every preview is at hand). */
+function isPreviewModifiers(v: ImapValue): boolean {
+  return v.t === 'list' && v.v.length > 0 && v.v.every((m) => m.t === 'atom' && m.v.toUpperCase() === 'LAZY');
+}
+
+function previewModifiers(v: ImapValue): void {
+  if (!isPreviewModifiers(v)) fail('Unknown PREVIEW modifier');
+}
+
 export function parseFetchItems(args: ImapValue[]): FetchRequest {
   if (args.length === 0 || args.length > 2) fail('FETCH needs data items');
   const first = args[0]!;
@@ -188,14 +203,18 @@ export function parseFetchItems(args: ImapValue[]): FetchRequest {
     else items.push(parseItem(first.v));
   } else if (first.t === 'list') {
     if (first.v.length === 0) fail('Empty FETCH item list');
-    for (const v of first.v) {
+    for (let i = 0; i < first.v.length; i++) {
+      const v = first.v[i]!;
       if (v.t !== 'atom') fail('Invalid FETCH item');
       items.push(parseItem(v.v));
+      if (v.v.toUpperCase() === 'PREVIEW' && first.v[i + 1]?.t === 'list') previewModifiers(first.v[++i]!);
     }
   } else {
     fail('Invalid FETCH item');
   }
   const out: FetchRequest = { items };
+  // "FETCH 1 PREVIEW (LAZY)": the list belongs to PREVIEW, not to the FETCH modifiers
+  if (args.length === 2 && first.t === 'atom' && first.v.toUpperCase() === 'PREVIEW' && isPreviewModifiers(args[1]!)) return out;
   if (args.length === 2) {
     const mods = args[1]!;
     if (mods.t !== 'list' || mods.v.length === 0) fail('Invalid FETCH modifiers');

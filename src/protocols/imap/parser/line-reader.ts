@@ -12,7 +12,12 @@ import { LITERAL_PLACEHOLDER, extractTag } from './command-parser.js';
 
 export type FramerEvent =
   | { type: 'command'; line: Buffer; literals: Buffer[]; literal8: number[] }
-  | { type: 'continue' }
+  /**
+   * A synchronising literal was announced: the server answers "+" (or refuses the command, see
+   * CommandFramer.refuseLiteral). `head`: the command's text up to this literal, earlier literals
+   * as LITERAL_PLACEHOLDER bytes; `id` names this request.
+   */
+  | { type: 'continue'; id: number; head: Buffer }
   | { type: 'error'; tag: string | null; message: string; fatal: boolean; code?: string };
 
 export interface FramerOptions {
@@ -121,6 +126,9 @@ export class CommandFramer {
   private remaining = 0; // bytes left in the literal being read or skipped
   private tail = Buffer.alloc(0); // end of the line being discarded
   private events: FramerEvent[] = [];
+  /** The last continuation request, while its literal has not started to arrive. */
+  private continuation = 0;
+  private awaiting = false;
 
   constructor(opts: FramerOptions) {
     this.maxLineLength = opts.maxLineLength;
@@ -237,14 +245,32 @@ export class CommandFramer {
     this.segments.push(Buffer.from(text), Buffer.of(LITERAL_PLACEHOLDER));
     if (lit.binary) this.literal8.push(this.literals.length);
     this.commandSize += lit.size;
-    if (lit.sync) this.events.push({ type: 'continue' });
+    if (lit.sync) {
+      this.awaiting = lit.size > 0;
+      // the text so far (earlier literals as placeholders): at most a few lines, never literal data
+      const head = Buffer.concat(this.segments.slice(0, -1));
+      this.events.push({ type: 'continue', id: ++this.continuation, head });
+    }
     this.remaining = lit.size;
     this.current.reset(lit.size);
     if (lit.size === 0) this.finishLiteral();
     else this.phase = 'literal';
   }
 
+  /**
+   * The server refuses the command whose synchronising literal it was asked to invite
+   * (continuation `id`), instead of sending "+": the client then sends no data (RFC 3501 7.5),
+   * so the command ends here. False when that is no longer possible (the client sent data
+   * without waiting, or another command is being read): then the command runs its course.
+   */
+  refuseLiteral(id: number): boolean {
+    if (id !== this.continuation || !this.awaiting || this.phase !== 'literal') return false;
+    this.resetCommand();
+    return true;
+  }
+
   private readLiteral(chunk: Buffer, pos: number): number {
+    this.awaiting = false;
     const n = Math.min(this.remaining, chunk.length - pos);
     this.current.append(chunk, pos, pos + n);
     this.remaining -= n;
@@ -315,6 +341,7 @@ export class CommandFramer {
     this.tag = null;
     this.remaining = 0;
     this.tail = Buffer.alloc(0);
+    this.awaiting = false;
     this.current.reset(this.maxLineLength + 2);
   }
 

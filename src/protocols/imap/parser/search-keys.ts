@@ -22,6 +22,13 @@ export type SearchKey =
   | { op: 'text'; value: string }
   | { op: 'date'; field: 'internal' | 'sent'; cmp: 'before' | 'on' | 'since'; date: string }
   | { op: 'size'; cmp: 'larger' | 'smaller'; n: number }
+  /**
+   * WITHIN (RFC 5032): internal date at most (YOUNGER) or more than (OLDER) `seconds` before
+   * now; `cutoff` (ms since the epoch) is filled in before evaluation, from the server's clock.
+   */
+  | { op: 'age'; cmp: 'younger' | 'older'; seconds: number; cutoff?: number }
+  /** OBJECTID (RFC 8474 6): messages with this EMAILID or THREADID. */
+  | { op: 'objectid'; field: 'emailid' | 'threadid'; id: string }
   | { op: 'modseq'; n: number };
 
 export interface SearchRequest {
@@ -137,6 +144,19 @@ class KeyReader {
         const field = this.text(values[i + 1], name);
         if (!/^[\x21-\x39\x3b-\x7e]+$/.test(field)) fail('Invalid header field name');
         return [{ op: 'header', field: field.toLowerCase(), value: this.text(values[i + 2], name) }, i + 3];
+      }
+      case 'EMAILID':
+      case 'THREADID': {
+        const id = values[i + 1];
+        // objectid = 1*255(ALPHA / DIGIT / "_" / "-")
+        if (id?.t !== 'atom' || !/^[A-Za-z0-9_-]{1,255}$/.test(id.v)) fail(`${name} needs an object id`);
+        return [{ op: 'objectid', field: name === 'EMAILID' ? 'emailid' : 'threadid', id: id.v }, i + 2];
+      }
+      case 'YOUNGER':
+      case 'OLDER': {
+        const seconds = this.number(values[i + 1], name, 0xffffffff);
+        if (seconds === 0) fail(`${name} needs a non-zero interval`); // nz-number
+        return [{ op: 'age', cmp: name === 'YOUNGER' ? 'younger' : 'older', seconds }, i + 2];
       }
       case 'LARGER':
       case 'SMALLER': {

@@ -114,4 +114,16 @@ export const contracts: Contract[] = [
       await rejectsWith(store.setSubscribed(u.id, 'Nowhere', true), 'not-found');
     },
   },
+  {
+    name: 'create with subscribe: false (IMAP CREATE): not subscribed, and a subscription the name kept from a deleted folder stays',
+    async run({ store, user }) {
+      const u = await user();
+      const f = await store.createFolder(u.id, 'Plain', null, { subscribe: false });
+      assert.equal(f.subscribed, false);
+      assert.ok(!(await store.listSubscriptions(u.id)).includes('Plain'));
+      const kept = await store.createFolder(u.id, 'Kept');
+      await store.deleteFolder(u.id, kept.id);
+      assert.equal((await store.createFolder(u.id, 'Kept', null, { subscribe: false })).subscribed, true);
+    },
+  },
 ];

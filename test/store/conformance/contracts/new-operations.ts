@@ -44,7 +44,7 @@ export const contracts: Contract[] = [
     },
   },
   {
-    name: 'getMessages: the UIDs the folder holds, ascending, with the parts asked for',
+    name: 'getMessages: the UIDs the folder holds, ascending, with the parts asked for and their EMAILIDs',
     async run({ store, user }) {
       const u = await user();
       const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
@@ -55,6 +55,9 @@ export const contracts: Contract[] = [
       assert.ok(got[0]!.raw?.equals(raws[0]!));
       assert.ok(got[1]!.raw?.equals(raws[2]!));
       assert.ok(got[0]!.structure);
+      // each with its EMAILID (RFC 8474), the one the message list gives
+      const listed = (await store.listMessagePage(u.id, inbox.id, 0, 10)).items;
+      for (const m of got) assert.equal(m.emailId, listed.find((l) => l.uid === m.uid)!.emailId);
       const bare = await store.getMessages(u.id, inbox.id, [2]);
       assert.equal(bare[0]!.raw, undefined);
       await rejectsWith(store.getMessages(u.id, 999999, [1]), 'not-found');
