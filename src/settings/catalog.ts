@@ -208,6 +208,12 @@ export const SETTINGS: SettingDef[] = [
     description: 'SMTP connections accepted from one client IP address.',
   },
   {
+    name: 'Connection Input Budget Bytes',
+    aliases: ['input-budget', 'connection-input-budget'],
+    group: 'access', type: 'int', default: 1_048_576, min: 65_536, max: 67_108_864, scope: 'server',
+    description: 'Client input one IMAP, POP3 or SMTP connection may hold received but not yet consumed (queued pipelined commands, inflated COMPRESS data); past it the server stops reading until half is free. The command being read is bounded by its own limits (command size, message size). Applies to new connections.',
+  },
+  {
     name: 'Credential Cache TTL Seconds',
     aliases: ['credential-cache-ttl', 'auth_cache_ttl'],
     group: 'access', type: 'int', default: 900, min: 0, max: 86_400, scope: 'server',

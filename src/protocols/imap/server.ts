@@ -10,6 +10,7 @@ import { LOGON_ANSWERS } from '../../access/answers.js';
 import { normaliseClientAddress } from '../../access/client-address.js';
 import { logLimitRefusal } from '../../access/logon.js';
 import { Connection } from './connection.js';
+import { INPUT_BUDGET_SETTING } from '../shared/input-budget.js';
 import { ProtocolLog } from '../shared/protocol-log.js';
 import { ImapSession, type ImapTuning, type ServerShared } from './session.js';
 
@@ -87,7 +88,7 @@ async function accept(shared: ServerShared, socket: net.Socket, secure: boolean)
     return;
   }
   const placeholder = { maxLineLength: 10_240, maxLiteralSize: 64 * 1024, maxCommandSize: 128 * 1024 };
-  const conn = new Connection(socket, secure, placeholder);
+  const conn = new Connection(socket, secure, placeholder, ctx.settings.int(INPUT_BUDGET_SETTING));
   const session = new ImapSession(shared, conn, admitted.release);
   conn.setLimits(session.framerLimits());
   shared.sessions.add(session);
