@@ -6,6 +6,7 @@ import type { Listener, ListenerOptions } from './listener.js';
 import type { ServerContext } from './context.js';
 import type { Clock } from '../shared-state/clock.js';
 import type { GuardPolicy } from '../access/brute-force-guard.js';
+import type { AccountGuardPolicy } from '../access/account-guard.js';
 import { startPop3Server } from '../protocols/pop3/server.js';
 import { startHttpServer, type HttpPlugin } from '../web/http-server.js';
 import { VERSION } from '../version.js';
@@ -20,6 +21,7 @@ export interface ServeOptions {
   /** Tests: a manual clock for windows and TTLs, a quicker brute-force guard. */
   clock?: Clock;
   guardPolicy?: GuardPolicy;
+  accountGuardPolicy?: AccountGuardPolicy;
   ports: {
     imap: number; imaps: number; pop3: number; pop3s: number; smtp: number; submission: number; submissions: number; http: number;
   };
@@ -58,7 +60,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   const running = readRunningServer(dataDir);
   if (running) throw new Error(`a Mailwarden server (pid ${running.pid}) is already running on ${dataDir}`);
   const config = loadConfig(opts.configFile);
-  const ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy, log: opts.log });
+  const ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy, accountGuardPolicy: opts.accountGuardPolicy, log: opts.log });
   const adminToken = ensureAdminToken(dataDir);
   const listeners: Listener[] = [];
   const stopHooks: Array<() => Promise<void>> = [];
