@@ -208,6 +208,24 @@ export const SETTINGS: SettingDef[] = [
     description: 'SMTP connections accepted from one client IP address.',
   },
   {
+    name: 'SmtpSettings.MaxConnections',
+    aliases: ['smtp.MaxConnections', 'MaxInboundConnection'],
+    group: 'smtp', type: 'int', default: 1000, min: 1, max: 25_000, scope: 'server',
+    description: 'SMTP connections one listener (smtp, submission, smtps) holds at once; the next is answered 421 4.7.0 (event 1030, MSExchangeFrontEndTransport).',
+  },
+  {
+    name: 'SmtpSettings.CommandTimeout',
+    aliases: ['smtp.CommandTimeout'],
+    group: 'smtp', type: 'int', default: 60, min: 1, max: 3600, scope: 'server',
+    description: 'Seconds within which an SMTP command line must be complete once its first byte arrived; bytes trickling in do not extend it. Then 421 4.4.2 and close (event 1030).',
+  },
+  {
+    name: 'SmtpSettings.DataTimeout',
+    aliases: ['smtp.DataTimeout'],
+    group: 'smtp', type: 'int', default: 600, min: 1, max: 86_400, scope: 'server',
+    description: 'Seconds within which a whole message must arrive after DATA\'s 354 (RFC 5321 4.5.3.2.6 suggests 10 minutes for the final dot). Then 421 4.4.2 and close (event 1030).',
+  },
+  {
     name: 'Connection Input Budget Bytes',
     aliases: ['input-budget', 'connection-input-budget'],
     group: 'access', type: 'int', default: 1_048_576, min: 65_536, max: 67_108_864, scope: 'server',
