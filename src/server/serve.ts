@@ -11,6 +11,7 @@ import { startPop3Server } from '../protocols/pop3/server.js';
 import { startHttpServer, type HttpPlugin } from '../web/http-server.js';
 import { VERSION } from '../version.js';
 import { frontEnds } from './front-ends.js';
+import { acquireStartLock } from './start-lock.js';
 import { adminTokenFile, readRunningServer, serverInfoFile, type RunningServerInfo } from './running.js';
 import type { Log } from '../observability/log.js';
 
@@ -57,10 +58,19 @@ const SETTINGS_POLL_MS = 1000;
 /** Starts every listener on one data folder. Port 0 picks a free port; the result says which. */
 export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlugin[] = []): Promise<RunningServer> {
   const dataDir = prepareDataDir(opts.dataDir, true);
-  const running = readRunningServer(dataDir);
-  if (running) throw new Error(`a Mailwarden server (pid ${running.pid}) is already running on ${dataDir}`);
-  const config = loadConfig(opts.configFile);
-  const ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy, accountGuardPolicy: opts.accountGuardPolicy, log: opts.log });
+  const lock = acquireStartLock(dataDir);
+  if (!lock) {
+    const running = readRunningServer(dataDir);
+    throw new Error(`a Mailwarden server${running ? ` (pid ${running.pid})` : ''} is already running on ${dataDir}`);
+  }
+  let ctx: ServerContext;
+  try {
+    const config = loadConfig(opts.configFile);
+    ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy, accountGuardPolicy: opts.accountGuardPolicy, log: opts.log });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const adminToken = ensureAdminToken(dataDir);
   const listeners: Listener[] = [];
   const stopHooks: Array<() => Promise<void>> = [];
@@ -75,6 +85,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close().catch(() => undefined)));
     await ctx.store.close();
+    lock.release();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES') throw new Error(`cannot listen on ${opts.host}: ${e.message} (choose another port with the --*-port options)`);
     throw err;
@@ -109,6 +120,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
       await ctx.store.close();
       await ctx.changes.close();
       await ctx.state.close();
+      lock.release();
     },
   };
 }
