@@ -13,6 +13,9 @@ import { pushRoutes } from './push.js';
 import { WebSessions, type SessionTimes } from './sessions.js';
 import { DEFAULT_UI_DIR, securityHeaders, serveUi } from './static.js';
 
+/** Largest request body taken from a browser that is not signed in (the sign-in form is ~200 bytes). */
+const ANONYMOUS_BODY_LIMIT = 64 * 1024;
+
 /**
  * Memory for serialised message list pages (PageCache). A 100-row page is about 40 KiB, so
  * this keeps the recent pages of some 800 open folders; a page that fell out costs one rebuild.
@@ -63,6 +66,15 @@ export function createOwa(opts: OwaOptions = {}): HttpPlugin {
         await sessions.load(cookies(req)[SESSION_COOKIE]); // the shared state's view, before any route asks
         securityHeaders(reply);
         reply.header('cache-control', 'no-store');
+        // A body is read into memory before a route runs: before sign-in only a small one (a
+        // sign-in form), with its length announced, so no one can make us hold 50 MB per
+        // connection without a password (issue 14; the signed-in limit is the server's bodyLimit).
+        if (!sessions.get(cookies(req)[SESSION_COOKIE], false) && req.method !== 'GET' && req.method !== 'HEAD') {
+          const length = Number(req.headers['content-length'] ?? NaN);
+          if (!(length <= ANONYMOUS_BODY_LIMIT)) {
+            return reply.code(413).send({ error: `a request body before sign-in must announce its length and stay within ${ANONYMOUS_BODY_LIMIT} bytes` });
+          }
+        }
         checkCsrf(deps, req);
       });
       authRoutes(owa, deps);
