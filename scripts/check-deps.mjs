@@ -37,9 +37,10 @@ export const LAYERS = [
   { name: 'web', rank: 6, frontEnd: true, paths: ['src/web'] },
   { name: 'ews', rank: 6, frontEnd: true, paths: ['src/protocols/ews'] },
   // What the composition root hands to the layers below it: the context's type, listener options,
-  // the configuration's type, where a running server leaves its address. Any layer may import these.
+  // the configuration's type, where a running server leaves its address and the lock that says it
+  // still runs (start-lock.ts). Any layer may import these.
   // They import the layers they describe (rank 5.5: above everything below the front ends).
-  { name: 'server interfaces', rank: 5.5, interfaces: true, paths: ['src/server/context.ts', 'src/server/listener.ts', 'src/server/config.ts', 'src/server/running.ts'] },
+  { name: 'server interfaces', rank: 5.5, interfaces: true, paths: ['src/server/context.ts', 'src/server/listener.ts', 'src/server/config.ts', 'src/server/running.ts', 'src/server/start-lock.ts'] },
   { name: 'composition root', rank: 7, compositionRoot: true, paths: ['src/server'] },
   { name: 'cli', rank: 8, paths: ['src/cli'] },
 ];

@@ -12,7 +12,7 @@
  */
 import { TooManyObjectsOpened } from '../governor/errors.js';
 import type { StoreErrorKind } from '../store/errors.js';
-import type { LogonRefusal, RefusalKind } from './refusal.js';
+import { ACCOUNT_RULE, type LogonRefusal, type RefusalKind } from './refusal.js';
 
 export interface ImapAnswer {
   status: 'NO' | 'BAD';
@@ -56,7 +56,8 @@ export function refusalReason(r: LogonRefusal): string {
     case 'auth':
       return 'Authentication failed';
     case 'lockout':
-      return `Logons from ${r.clientAddress} are refused for ${r.retryAfterSeconds ?? 0} more seconds after ${r.count} failed attempts`;
+      if (r.setting === ACCOUNT_RULE) return `Logons to ${r.scope} from new addresses are slowed after ${r.count} failed attempts; try again in ${r.retryAfterSeconds ?? 0} seconds`;
+      return `Logons from ${r.scope} are refused for ${r.retryAfterSeconds ?? 0} more seconds after ${r.count} failed attempts`;
     case 'protocol':
     case 'throttling':
       return `${r.count} of ${r.limit} ${r.counted} in use for ${r.scope} (${r.setting})`;
@@ -81,10 +82,12 @@ export const LOGON_ANSWERS: Record<RefusalKind, Answers<LogonRefusal>> = {
   lockout: {
     imap: (r) => ({ status: 'NO', code: 'UNAVAILABLE', text: refusalReason(r) }),
     pop3: (r) => ({ code: 'SYS/TEMP', text: refusalReason(r), close: true }),
-    smtp: () => ({ code: 454, enhanced: '4.7.0', text: 'Too many failed logons from your address; try again later' }),
+    smtp: (r) => ({ code: 454, enhanced: '4.7.0', text: r.setting === ACCOUNT_RULE ? 'Too many failed logons for this account; try again later' : 'Too many failed logons from your address; try again later' }),
     http: (r) => ({
       status: 429, page: 'message', code: 'locked', retryAfterSeconds: r.retryAfterSeconds,
-      text: `Too many failed sign-ins from ${r.clientAddress}; try again in ${r.retryAfterSeconds ?? 0} seconds.`,
+      text: r.setting === ACCOUNT_RULE
+        ? `Too many failed sign-ins for ${r.scope}; try again in ${r.retryAfterSeconds ?? 0} seconds.`
+        : `Too many failed sign-ins from ${r.scope}; try again in ${r.retryAfterSeconds ?? 0} seconds.`,
     }),
   },
   protocol: {

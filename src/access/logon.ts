@@ -16,7 +16,8 @@ import type { User } from '../store/types.js';
 import { storeLimitRefusal } from './answers.js';
 import { normaliseClientAddress } from './client-address.js';
 import type { ConnectionLimits } from './connection-limits.js';
-import { LOCKOUT_RULE, type LogonRefusal } from './refusal.js';
+import { ACCOUNT_RULE, LOCKOUT_RULE, type LogonRefusal } from './refusal.js';
+import { accountKey, type AccountGuard, type AccountSlowdown } from './account-guard.js';
 import type { BruteForceGuard, GuardLockout } from './brute-force-guard.js';
 import type { Metrics } from '../observability/metrics.js';
 import { recordLogon, type LogonLog } from './record-logon.js';
@@ -36,6 +37,8 @@ export interface AccessContext {
   /** Protocol connection and throttling limits per front end ('pop' is POP3's). */
   connections: Record<'pop' | 'imap' | 'owa' | 'ews' | 'eas', ConnectionLimits>;
   bruteForceGuard: BruteForceGuard;
+  /** Failures per account across addresses (account-guard.ts). */
+  accountGuard: AccountGuard;
   /** Every logon is counted here (record-logon.ts), whichever front end it came through. */
   metrics: Metrics;
 }
@@ -89,6 +92,13 @@ export function lockoutRefusal(l: GuardLockout): LogonRefusal {
   };
 }
 
+export function accountSlowdownRefusal(s: AccountSlowdown, clientAddress: string): LogonRefusal {
+  return {
+    kind: 'lockout', setting: ACCOUNT_RULE, limit: s.limit, count: s.failures, scope: s.account, counted: 'failed logons',
+    clientAddress, retryAfterSeconds: Math.max(1, Math.ceil(s.retryAfterMs / 1000)),
+  };
+}
+
 /** A wrong password: counted against the guard's rule, `failures` of `lockoutAfter` from the address. */
 export function authRefusal(lockoutAfter: number, failures: number, clientAddress: string): LogonRefusal {
   return { kind: 'auth', setting: LOCKOUT_RULE, limit: lockoutAfter, count: failures, scope: clientAddress, counted: 'failed logons', clientAddress };
@@ -129,21 +139,37 @@ async function admit(ctx: AccessContext, req: LogonRequest): Promise<LogonResult
   const clientAddress = normaliseClientAddress(req.clientAddress);
   await ctx.settings.refresh();
 
+  const account = accountKey(identity);
+  const known = await ctx.accountGuard.isKnown(account, clientAddress);
   const reserved = await ctx.bruteForceGuard.reserve(clientAddress);
-  if (!reserved.ok) return { ok: false, refusal: lockoutRefusal(reserved.lockout) };
+  // An address locked out by anyone behind it (an office NAT) still admits the accounts that
+  // logged on from it before, within their own failures from it (account-guard.ts passLockout).
+  const passed = !reserved.ok && known && (await ctx.accountGuard.passLockout(account, clientAddress, ctx.bruteForceGuard.policy.lockoutAfter));
+  if (!reserved.ok && !passed) return { ok: false, refusal: lockoutRefusal(reserved.lockout) };
+  const guardSlot = reserved.ok ? reserved.slot : null;
+  const acct = await ctx.accountGuard.reserve(account, clientAddress, known);
+  if (!acct.ok) {
+    if (guardSlot) await ctx.bruteForceGuard.succeeded(guardSlot); // no password was checked: give the slot back
+    return { ok: false, refusal: accountSlowdownRefusal(acct.slowdown, clientAddress) };
+  }
+  if (passed) acct.slot.passedLockout = true;
   let user: User | null;
   try {
     user = await checkPassword(ctx, identity, req.password);
   } catch (err) {
-    await ctx.bruteForceGuard.succeeded(reserved.slot); // not a failed guess: give the slot back
+    if (guardSlot) await ctx.bruteForceGuard.succeeded(guardSlot); // not a failed guess: give the slot back
+    await ctx.accountGuard.released(acct.slot);
     throw err;
   }
   if (!user) {
-    const { failures, delayMs } = await ctx.bruteForceGuard.failed(reserved.slot, req.kind, identity);
+    await ctx.accountGuard.failed(acct.slot);
+    if (!guardSlot) return { ok: false, refusal: authRefusal(ctx.bruteForceGuard.policy.lockoutAfter, ctx.bruteForceGuard.policy.lockoutAfter, clientAddress) };
+    const { failures, delayMs } = await ctx.bruteForceGuard.failed(guardSlot, req.kind, identity);
     await sleep(delayMs);
     return { ok: false, refusal: authRefusal(ctx.bruteForceGuard.policy.lockoutAfter, failures, clientAddress) };
   }
-  await ctx.bruteForceGuard.succeeded(reserved.slot);
+  if (guardSlot) await ctx.bruteForceGuard.succeeded(guardSlot);
+  await ctx.accountGuard.succeeded(acct.slot);
   await req.authenticated?.(user);
   if (req.kind === 'smtp') return { ok: true, user, session: null, clientAddress };
 

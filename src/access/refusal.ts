@@ -23,3 +23,6 @@ export interface LogonRefusal {
 
 /** The guard's rule as a setting name: the auth and lockout refusals count failures against it. */
 export const LOCKOUT_RULE = 'Failed Logons Before Lockout';
+
+/** The account guard's rule (account-guard.ts): failures per account before new addresses are slowed. */
+export const ACCOUNT_RULE = 'Failed Logons Per Account Before Slowdown';

@@ -10,32 +10,7 @@ import { accessCommand } from './commands/access.js';
 import { exchangeCommand, isExchangeVerb } from './commands/exchange.js';
 import { extraCommands } from './extra-commands.js';
 import { VERSION } from '../version.js';
-
-const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session governor
-
-  serve [--data DIR] [--config FILE] [--host H] [--imap-port N] [--imaps-port N] [--pop3-port N]
-        [--pop3s-port N] [--smtp-port N] [--submission-port N] [--submissions-port N] [--lmtp-port N] [--http-port N]
-  user add ADDRESS --password-stdin [--display-name N] [--database DB] [--admin]
-  user list | user set-password ADDRESS --password-stdin | user remove ADDRESS
-  database add NAME | database list
-  settings get [NAME] [--user U | --database DB]
-  settings set NAME VALUE [--user U | --database DB] | settings unset NAME [--user U | --database DB]
-  sessions list [--user U] | sessions kill ID
-  events list [--id N] [--since T] [--level L] [--provider P] [--user U]
-  events export [--id N] [--record R] [--since T] --format xml
-  access explain USER --protocol imap|pop3|owa|ews|eas [--from IP] [--password-stdin]
-  queue list | queue retry ID | queue delete ID
-  backup --to FILE | restore --from FILE      (consistent online snapshot of the data folder)
-  import maildir PATH --user U | import mbox FILE… --user U [--folder NAME]
-  import imap --from imaps://HOST[:PORT] --user U [--source-user X] --password-stdin [--insecure|--ca FILE]
-  tls show [--config FILE]                   (certificates served, fingerprints, how to trust them)
-  dkim create DOMAIN [--selector S] [--algorithm rsa-sha256|ed25519-sha256] [--bits N] | dkim list
-  dkim activate DOMAIN SELECTOR | dkim remove DOMAIN SELECTOR [--force]
-  Get-PopSettings | Set-PopSettings -Param V | Get-ImapSettings | Set-ImapSettings -Param V
-  Get-ThrottlingPolicy | Set-ThrottlingPolicy -Param V [-Identity U] | Get-LogonStatistics [-Identity U]
-
-Every command takes --data DIR (default ./data) and --json for machine-readable output.
-`;
+import { commandUsage, fullUsage, wantsHelp } from './help.js';
 
 /** Commands whose first word after the command is an option or a value, not a subcommand. */
 const NO_SUBCOMMAND = new Set(['serve', 'backup', 'restore']);
@@ -43,7 +18,14 @@ const NO_SUBCOMMAND = new Set(['serve', 'backup', 'restore']);
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    process.stdout.write(USAGE);
+    process.stdout.write(fullUsage());
+    return;
+  }
+  // --help anywhere after a command: its usage, and nothing else happens (no store, no ports)
+  if (wantsHelp(rest)) {
+    const usage = commandUsage(cmd, NO_SUBCOMMAND.has(cmd) ? undefined : rest[0]);
+    if (!usage) throw new CliError(`unknown command "${cmd}" (see "mailwarden help")`);
+    process.stdout.write(usage);
     return;
   }
   if (cmd === '--version' || cmd === 'version') {

@@ -56,6 +56,11 @@ export const EVENT_KINDS = {
     template: 'Logons from {0} over {1} are refused for {2} seconds after {3} failed attempts (last tried: {4}).',
     items: ['clientAddress', 'protocol', 'seconds', 'failures', 'identity'],
   },
+  smtpConnectionLimit: {
+    provider: 'MSExchangeFrontEndTransport', eventId: 1030, qualifiers: 32772, level: 3, task: 1, keywords: CLASSIC,
+    template: 'SMTP connection from {0} on {1} cut off by {2}: {3}.',
+    items: ['clientAddress', 'listener', 'setting', 'detail'],
+  },
   messageDelivered: {
     provider: 'MSExchangeTransport', eventId: 1000, qualifiers: 16388, level: 4, task: 1, keywords: CLASSIC,
     template: 'Message {0} from <{1}> delivered to {2} ({3} bytes).',

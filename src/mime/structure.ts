@@ -25,10 +25,19 @@ export interface MessageStructure { root: MimePart; envelope: Envelope; size: nu
 
 /** Nesting cap (multipart + message/rfc822 levels) so hostile input cannot blow the stack. */
 const MAX_DEPTH = 64;
+/**
+ * Body parts described at most per message, as Dovecot's message parser does (10,000 total MIME
+ * parts): past it the rest of a multipart is the unparsed body of its last part, so no byte is
+ * lost. A 100,000-part message took seconds of event loop per FETCH BODYSTRUCTURE (issue 14).
+ */
+export const MAX_MIME_PARTS = 10_000;
+
+/** How many more parts this message may describe (one per message being parsed). */
+interface PartBudget { left: number }
 
 export function parseMessage(raw: Buffer): MessageStructure {
   try {
-    return parseMessageAt(raw, 0, raw.length, 0);
+    return parseMessageAt(raw, 0, raw.length, 0, { left: MAX_MIME_PARTS });
   } catch {
     // Defensive only: the parser is written not to throw. Fall back to "one opaque text body".
     const root: MimePart = {
@@ -39,17 +48,17 @@ export function parseMessage(raw: Buffer): MessageStructure {
   }
 }
 
-function parseMessageAt(raw: Buffer, start: number, end: number, depth: number): MessageStructure {
+function parseMessageAt(raw: Buffer, start: number, end: number, depth: number, budget: PartBudget): MessageStructure {
   const header = scanHeader(raw, start, end);
   return {
-    root: buildPart(raw, header, end, false, depth),
+    root: buildPart(raw, header, end, false, depth, budget),
     envelope: buildEnvelope(raw, header),
     size: end - start,
   };
 }
 
-function parsePart(raw: Buffer, start: number, end: number, inDigest: boolean, depth: number): MimePart {
-  return buildPart(raw, scanHeader(raw, start, end), end, inDigest, depth);
+function parsePart(raw: Buffer, start: number, end: number, inDigest: boolean, depth: number, budget: PartBudget): MimePart {
+  return buildPart(raw, scanHeader(raw, start, end), end, inDigest, depth, budget);
 }
 
 function defaultType(inDigest: boolean): ContentType {
@@ -75,7 +84,7 @@ function parseContentType(value: string | null, inDigest: boolean): ContentType 
   return ct;
 }
 
-function buildPart(raw: Buffer, header: HeaderBlock, end: number, inDigest: boolean, depth: number): MimePart {
+function buildPart(raw: Buffer, header: HeaderBlock, end: number, inDigest: boolean, depth: number, budget: PartBudget): MimePart {
   const get = (n: string): string | null => firstValue(raw, header, n);
   const part: MimePart = {
     headerStart: header.start,
@@ -107,23 +116,29 @@ function buildPart(raw: Buffer, header: HeaderBlock, end: number, inDigest: bool
   const ct = part.contentType;
   if (ct.type === 'multipart') {
     const boundary = ct.params['boundary'];
-    if (!boundary || depth >= MAX_DEPTH) {
+    if (!boundary || depth >= MAX_DEPTH || budget.left <= 0) {
       // Without a boundary the body cannot be split; treat it as the RFC 2045 default
       // (invalid header) so the text stays readable instead of an empty multipart.
       part.contentType = defaultType(false);
     } else {
-      part.parts = splitMultipart(raw, part.bodyStart, end, boundary).map(([s, e]) =>
-        parsePart(raw, s, e, ct.subtype === 'digest', depth + 1),
-      );
+      let ranges = splitMultipart(raw, part.bodyStart, end, boundary);
+      if (ranges.length > budget.left) {
+        // the parts past the budget become the body of the last one described
+        const keep = budget.left;
+        ranges = [...ranges.slice(0, keep - 1), [ranges[keep - 1]![0], ranges[ranges.length - 1]![1]]];
+      }
+      budget.left -= ranges.length;
+      part.parts = ranges.map(([s, e]) => parsePart(raw, s, e, ct.subtype === 'digest', depth + 1, budget));
     }
   } else if (ct.type === 'message' && (ct.subtype === 'rfc822' || ct.subtype === 'global')) {
-    if (part.encoding === 'base64' || part.encoding === 'quoted-printable' || depth >= MAX_DEPTH) {
+    if (part.encoding === 'base64' || part.encoding === 'quoted-printable' || depth >= MAX_DEPTH || budget.left <= 0) {
       // Encoded (illegal per RFC 2046 5.2.1) or too deep: the bytes are not a parseable
       // message here, and BODYSTRUCTURE for MESSAGE/RFC822 must carry an envelope, so
       // describe it as opaque data instead.
       part.contentType = { type: 'application', subtype: 'octet-stream', params: {} };
     } else {
-      part.message = parseMessageAt(raw, part.bodyStart, end, depth + 1);
+      budget.left -= 1;
+      part.message = parseMessageAt(raw, part.bodyStart, end, depth + 1, budget);
     }
   }
   return part;

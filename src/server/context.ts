@@ -6,6 +6,7 @@ import type { SessionGovernor } from '../governor/governor.js';
 import type { EventLog } from '../events/event-log.js';
 import type { AccessContext } from '../access/logon.js';
 import type { BruteForceGuard } from '../access/brute-force-guard.js';
+import type { AccountGuard } from '../access/account-guard.js';
 import type { SharedState } from '../shared-state/shared-state.js';
 import type { Clock } from '../shared-state/clock.js';
 import type { CredentialCache } from '../access/credentials.js';
@@ -27,6 +28,8 @@ export interface ServerContext {
   connections: AccessContext['connections'];
   /** Failed logons per client address, on `state` (access/brute-force-guard.ts). */
   bruteForceGuard: BruteForceGuard;
+  /** Failed logons per account across addresses, on `state` (access/account-guard.ts). */
+  accountGuard: AccountGuard;
   /**
    * What the nodes of a cluster must agree on (web sessions, brute-force counters, event-9646
    * windows) goes here: in process on one node, Redis in the cluster issue.

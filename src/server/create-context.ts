@@ -13,6 +13,7 @@ import { SessionGovernor } from '../governor/governor.js';
 import { InProcessAccounting } from '../governor/in-process-accounting.js';
 import { ConnectionLimits } from '../access/connection-limits.js';
 import { BruteForceGuard, type GuardPolicy } from '../access/brute-force-guard.js';
+import { AccountGuard, type AccountGuardPolicy } from '../access/account-guard.js';
 import { InProcessState } from '../shared-state/in-process-state.js';
 import { systemClock, type Clock } from '../shared-state/clock.js';
 import { CredentialCache } from '../access/credentials.js';
@@ -80,7 +81,7 @@ async function openServerStore(dataDir: string, changes: ChangeBus, log: Log): P
 }
 
 /** Everything a running server (or an in-process test server) shares between front ends. */
-export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig; clock?: Clock; guardPolicy?: GuardPolicy; log?: Log } = {}): Promise<ServerContext> {
+export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig; clock?: Clock; guardPolicy?: GuardPolicy; accountGuardPolicy?: AccountGuardPolicy; log?: Log } = {}): Promise<ServerContext> {
   const clock = opts.clock ?? systemClock;
   const config = opts.config ?? defaultConfig();
   const log = opts.log ?? createLog(logLevel(config.log.level));
@@ -118,8 +119,9 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
     cluster.broadcast.on('forget-credential', (identity) => credentials.forget(identity));
     bruteForceGuard.onLockout((identity) => cluster.broadcast.send('forget-credential', identity));
   } else bruteForceGuard.onLockout((identity) => credentials.forget(identity));
+  const accountGuard = new AccountGuard(state, opts.accountGuardPolicy);
   return {
-    store, changes, settings, governor, events, state, clock, connections, metrics, log, credentials, bruteForceGuard,
+    store, changes, settings, governor, events, state, clock, connections, metrics, log, credentials, bruteForceGuard, accountGuard,
     tls,
     dataDir: dir,
     computer,

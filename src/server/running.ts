@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startLockHeld } from './start-lock.js';
 
 /** What the CLI finds to talk to a running server: DATA/server.json and DATA/admin.token. */
 export interface RunningServerInfo {
@@ -17,21 +18,14 @@ export function adminTokenFile(dataDir: string): string {
   return join(dataDir, 'admin.token');
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export function readRunningServer(dataDir: string): RunningServerInfo | null {
   const file = serverInfoFile(dataDir);
   if (!existsSync(file)) return null;
   try {
     const info = JSON.parse(readFileSync(file, 'utf8')) as RunningServerInfo;
-    return isAlive(info.pid) ? info : null;
+    // the file counts only while its server holds the data folder's lock (start-lock.ts): a PID
+    // left by a server killed with -9 may now belong to any other process
+    return startLockHeld(dataDir) ? info : null;
   } catch {
     return null;
   }

@@ -6,11 +6,13 @@ import type { Listener, ListenerOptions } from './listener.js';
 import type { ServerContext } from './context.js';
 import type { Clock } from '../shared-state/clock.js';
 import type { GuardPolicy } from '../access/brute-force-guard.js';
+import type { AccountGuardPolicy } from '../access/account-guard.js';
 import { startPop3Server } from '../protocols/pop3/server.js';
 import { startHttpServer, type HttpPlugin } from '../web/http-server.js';
 import { AcmeCertificates } from '../tls/acme.js';
 import { VERSION } from '../version.js';
 import { frontEnds } from './front-ends.js';
+import { acquireStartLock } from './start-lock.js';
 import { adminTokenFile, readRunningServer, serverInfoFile, type RunningServerInfo } from './running.js';
 import type { Log } from '../observability/log.js';
 
@@ -23,6 +25,7 @@ export interface ServeOptions {
   /** Tests: a manual clock for windows and TTLs, a quicker brute-force guard. */
   clock?: Clock;
   guardPolicy?: GuardPolicy;
+  accountGuardPolicy?: AccountGuardPolicy;
   ports: {
     imap: number; imaps: number; pop3: number; pop3s: number; smtp: number; submission: number; submissions: number; http: number;
     /** LMTP (RFC 2033) for a mail server in front; not started when left out. */
@@ -65,11 +68,22 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   const config = loadConfig(opts.configFile);
   if (opts.redis) config.cluster = { leaseSeconds: 30, renewSeconds: 10, modseqCheckSeconds: 10, ...config.cluster, redis: opts.redis };
   const clustered = Boolean(config.cluster?.redis);
-  const running = readRunningServer(dataDir);
-  // nodes of a cluster may share a data folder (the SQLite store takes several processes): the
-  // first one's address is where the CLI finds an admin API, and every node's API sees every node
-  if (running && !clustered) throw new Error(`a Mailwarden server (pid ${running.pid}) is already running on ${dataDir}`);
-  const ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy, log: opts.log });
+  // The start lock (start-lock.ts) is released by the kernel when the process dies. Nodes of a
+  // cluster may share a data folder (the SQLite store takes several processes): the first one
+  // holds the lock and writes server.json (where the CLI finds an admin API; every node's API
+  // sees every node); the others start without it.
+  const lock = acquireStartLock(dataDir);
+  const running = lock ? null : readRunningServer(dataDir);
+  if (!lock && !clustered) {
+    throw new Error(`a Mailwarden server${running ? ` (pid ${running.pid})` : ''} is already running on ${dataDir}`);
+  }
+  let ctx: ServerContext;
+  try {
+    ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy, accountGuardPolicy: opts.accountGuardPolicy, log: opts.log });
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const adminToken = ensureAdminToken(dataDir);
   const listeners: Listener[] = [];
   const stopHooks: Array<() => Promise<void>> = [];
@@ -84,6 +98,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close().catch(() => undefined)));
     await ctx.store.close();
+    lock?.release();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES') throw new Error(`cannot listen on ${opts.host}: ${e.message} (choose another port with the --*-port options)`);
     throw err;
@@ -133,6 +148,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
       await ctx.changes.close();
       await ctx.state.close();
       await ctx.cluster?.close();
+      lock?.release();
     },
   };
 }

@@ -228,6 +228,30 @@ export const SETTINGS: SettingDef[] = [
     description: 'What a message failing DMARC gets when its domain publishes p=reject: Reject (550 5.7.1 at the end of DATA), Junk (delivered to Junk Email), HeaderOnly (delivered to the Inbox; only the Authentication-Results header tells). p=quarantine failures go to Junk Email unless HeaderOnly.',
   },
   {
+    name: 'SmtpSettings.MaxConnections',
+    aliases: ['smtp.MaxConnections', 'MaxInboundConnection'],
+    group: 'smtp', type: 'int', default: 1000, min: 1, max: 25_000, scope: 'server',
+    description: 'SMTP connections one listener (smtp, submission, smtps) holds at once; the next is answered 421 4.7.0 (event 1030, MSExchangeFrontEndTransport).',
+  },
+  {
+    name: 'SmtpSettings.CommandTimeout',
+    aliases: ['smtp.CommandTimeout'],
+    group: 'smtp', type: 'int', default: 60, min: 1, max: 3600, scope: 'server',
+    description: 'Seconds within which an SMTP command line must be complete once its first byte arrived; bytes trickling in do not extend it. Then 421 4.4.2 and close (event 1030).',
+  },
+  {
+    name: 'SmtpSettings.DataTimeout',
+    aliases: ['smtp.DataTimeout'],
+    group: 'smtp', type: 'int', default: 600, min: 1, max: 86_400, scope: 'server',
+    description: 'Seconds within which a whole message must arrive after DATA\'s 354 (RFC 5321 4.5.3.2.6 suggests 10 minutes for the final dot). Then 421 4.4.2 and close (event 1030).',
+  },
+  {
+    name: 'Connection Input Budget Bytes',
+    aliases: ['input-budget', 'connection-input-budget'],
+    group: 'access', type: 'int', default: 1_048_576, min: 65_536, max: 67_108_864, scope: 'server',
+    description: 'Client input one IMAP, POP3 or SMTP connection may hold received but not yet consumed (queued pipelined commands, inflated COMPRESS data); past it the server stops reading until half is free. The command being read is bounded by its own limits (command size, message size). Applies to new connections.',
+  },
+  {
     name: 'Credential Cache TTL Seconds',
     aliases: ['credential-cache-ttl', 'auth_cache_ttl'],
     group: 'access', type: 'int', default: 900, min: 0, max: 86_400, scope: 'server',

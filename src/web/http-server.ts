@@ -25,6 +25,13 @@ async function nodeHealthy(ctx: ServerContext): Promise<boolean> {
   }
 }
 
+/**
+ * Requests one connection may have in flight (received, not yet answered). Browsers send one at a
+ * time per connection; a client that pipelines past this without reading our answers is cut off,
+ * or every pipelined request would be parsed, queued and answered into memory (issue 14).
+ */
+const MAX_REQUESTS_IN_FLIGHT = 16;
+
 /** HTTPS listener: admin API, metrics, and (when registered) the web mail under /owa. */
 export async function startHttpServer(
   ctx: ServerContext,
@@ -43,13 +50,27 @@ export async function startHttpServer(
   }) as unknown as FastifyInstance;
   // first hook of every request: under load, requests take turns with accepts and TLS handshakes
   const turns = new TurnBudget(TURN_BUDGET_MS);
-  app.addHook('onRequest', (_req, _reply, done) => turns.admit(done));
+  const inFlight = new WeakMap<object, number>();
+  app.addHook('onRequest', (req, reply, done) => {
+    const socket = req.raw.socket;
+    const n = (inFlight.get(socket) ?? 0) + 1;
+    inFlight.set(socket, n);
+    if (n > MAX_REQUESTS_IN_FLIGHT) {
+      req.log.info({ client: req.ip, inFlight: n }, 'connection cut off: too many pipelined requests');
+      socket.destroy();
+      void reply.code(429).send();
+      return;
+    }
+    turns.admit(done);
+  });
   const failures = new WeakMap<FastifyRequest, Error>();
   app.addHook('onError', (req, _reply, err, done) => {
     failures.set(req, err);
     done();
   });
   app.addHook('onResponse', (req, reply, done) => {
+    const socket = req.raw.socket;
+    inFlight.set(socket, Math.max(0, (inFlight.get(socket) ?? 1) - 1));
     // the route's pattern, not the URL: bounded labels, and no search words or ids in the log
     const route = `${req.method} ${req.routeOptions.url ?? '(no route)'}`;
     ctx.metrics.observeCommand('http', route, reply.elapsedTime / 1000);

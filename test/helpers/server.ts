@@ -4,6 +4,7 @@ import type { User } from '../../src/store/types.js';
 import { tempDir } from './tmp.js';
 import type { Clock } from '../../src/shared-state/clock.js';
 import type { GuardPolicy } from '../../src/access/brute-force-guard.js';
+import type { AccountGuardPolicy } from '../../src/access/account-guard.js';
 import { captureLog, type CapturedLog } from './log-capture.js';
 import type { LogLevel } from '../../src/observability/log.js';
 
@@ -18,7 +19,7 @@ export interface TestServer extends RunningServer {
 }
 
 /** The whole server on port 0 everywhere, on a temporary data folder. */
-export async function startTestServer(opts: { plaintext?: boolean; host?: string; clock?: Clock; guardPolicy?: GuardPolicy; logLevel?: LogLevel } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { plaintext?: boolean; host?: string; clock?: Clock; guardPolicy?: GuardPolicy; accountGuardPolicy?: AccountGuardPolicy; logLevel?: LogLevel } = {}): Promise<TestServer> {
   const tmp = tempDir();
   const dataDir = join(tmp.dir, 'data');
   const logged = captureLog(opts.logLevel ?? 'info');
@@ -27,6 +28,7 @@ export async function startTestServer(opts: { plaintext?: boolean; host?: string
     host: opts.host ?? '127.0.0.1',
     clock: opts.clock,
     guardPolicy: opts.guardPolicy,
+    accountGuardPolicy: opts.accountGuardPolicy,
     ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0, lmtp: 0 },
     log: logged.log,
   });

@@ -1,8 +1,10 @@
 /**
  * The byte side of one IMAP connection: socket (replaced on STARTTLS), optional DEFLATE
  * (RFC 4978), the command framer, and a queue of framed commands read by one consumer.
- * Input is paused while too much is queued, so a client that pipelines faster than we
- * answer cannot grow our memory.
+ * Input respects the connection's input budget (shared/input-budget.ts): past it the socket is
+ * paused and the inflater is no longer read, so neither a client that pipelines faster than we
+ * answer nor a deflate bomb (bytes already received inflate ~1000:1) can grow our memory;
+ * compressed bytes wait compressed inside zlib, which inflates only as far as we read.
  */
 import { normaliseClientAddress } from '../../access/client-address.js';
 import type { Socket } from 'node:net';
@@ -10,8 +12,8 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import type { SniCallback } from '../../tls/certificates.js';
 import zlib from 'node:zlib';
 import { CommandFramer, type FramerEvent, type FramerOptions } from './parser/line-reader.js';
+import { InputBudget } from '../shared/input-budget.js';
 
-const PAUSE_BYTES = 1 << 20;
 /** Output is collected into chunks of about this size (one socket write each). */
 const OUT_CHUNK = 64 * 1024;
 /** write() asks the caller to wait for drain() past this much unsent output. */
@@ -37,7 +39,9 @@ export class Connection {
   private inputEnded = false;
   private framer: CommandFramer;
   private queue: FramerEvent[] = [];
-  private queuedBytes = 0;
+  private readonly budget: InputBudget;
+  /** The inflater holds more compressed input than it takes at once: wait for its 'drain'. */
+  private inflateBackedUp = false;
   private waiter: ((e: FramerEvent | null) => void) | null = null;
   private deflate: zlib.DeflateRaw | null = null;
   private inflate: zlib.InflateRaw | null = null;
@@ -47,10 +51,14 @@ export class Connection {
   private pendingBytes = 0;
   private flushScheduled = false;
 
-  constructor(socket: Socket, secure: boolean, limits: FramerOptions) {
+  constructor(socket: Socket, secure: boolean, limits: FramerOptions, inputBudget: number) {
     this.socket = socket;
     this.secure = secure;
     this.framer = new CommandFramer(limits);
+    this.budget = new InputBudget(inputBudget, () => this.updateFlow(), () => {
+      this.updateFlow();
+      this.readInflated();
+    });
     this.attach(socket);
   }
 
@@ -72,6 +80,9 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
+    // what a deflate bomb left inside zlib goes with the connection
+    this.inflate?.destroy();
+    this.deflate?.destroy();
     this.pending = [];
     this.pendingBytes = 0;
     this.waiter?.(null);
@@ -86,10 +97,38 @@ export class Connection {
 
   private feed(chunk: Buffer): void {
     if (this.inflate) {
-      this.inflate.write(chunk);
+      // zlib inflates only as far as readInflated() reads; its input side is bounded by this pause
+      if (!this.inflate.write(chunk)) {
+        this.inflateBackedUp = true;
+        this.updateFlow();
+      }
       return;
     }
     this.frame(chunk);
+  }
+
+  /** Reads what the inflater produced while the budget has room; zlib stops inflating when not read. */
+  private readInflated(): void {
+    const inflate = this.inflate;
+    if (!inflate) return;
+    while (!this.closed && !this.budget.full) {
+      const d = inflate.read() as Buffer | null;
+      if (d === null) return;
+      this.frame(d);
+    }
+  }
+
+  /** The socket is read only while the budget has room and the inflater takes more. */
+  private updateFlow(): void {
+    if (this.closed) return;
+    const stop = this.budget.full || this.inflateBackedUp;
+    if (stop && !this.socket.isPaused()) this.socket.pause();
+    else if (!stop && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** Output not yet taken by the client is past the point where commands should wait for drain(). */
+  get outputBacklogged(): boolean {
+    return this.outputBacklog() >= HIGH_WATER;
   }
 
   private frame(chunk: Buffer): void {
@@ -105,16 +144,14 @@ export class Connection {
       return;
     }
     this.queue.push(e);
-    this.queuedBytes += eventSize(e);
-    if (this.queuedBytes > PAUSE_BYTES) this.socket.pause();
+    this.budget.add(eventSize(e));
   }
 
   /** The next framed event, or null once the connection is closed. */
   next(): Promise<FramerEvent | null> {
     const e = this.queue.shift();
     if (e) {
-      this.queuedBytes -= eventSize(e);
-      if (this.queuedBytes <= PAUSE_BYTES / 2 && this.socket.isPaused()) this.socket.resume();
+      this.budget.remove(eventSize(e));
       return Promise.resolve(e);
     }
     if (this.closed || this.inputEnded) return Promise.resolve(null);
@@ -215,7 +252,7 @@ export class Connection {
     const raw = this.socket;
     raw.off('data', this.onData);
     this.queue = [];
-    this.queuedBytes = 0;
+    this.budget.clear();
     this.framer = new CommandFramer(framerLimits);
     const secure = new TLSSocket(raw, { isServer: true, ...tlsOptions });
     this.socket = secure;
@@ -237,7 +274,12 @@ export class Connection {
     });
     deflate.on('error', () => this.destroy());
     const inflate = zlib.createInflateRaw();
-    inflate.on('data', (d: Buffer) => this.frame(d));
+    // paused mode: readInflated() reads only while the budget has room (see the header)
+    inflate.on('readable', () => this.readInflated());
+    inflate.on('drain', () => {
+      this.inflateBackedUp = false;
+      this.updateFlow();
+    });
     inflate.on('error', () => this.destroy());
     this.deflate = deflate;
     this.inflate = inflate;

@@ -11,6 +11,7 @@ import { normaliseClientAddress } from '../../access/client-address.js';
 import { logLimitRefusal } from '../../access/logon.js';
 import { Connection } from './connection.js';
 import { followCertificates } from '../../tls/certificates.js';
+import { INPUT_BUDGET_SETTING } from '../shared/input-budget.js';
 import { ProtocolLog } from '../shared/protocol-log.js';
 import { ImapSession, type ImapTuning, type ServerShared } from './session.js';
 import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
@@ -104,7 +105,7 @@ async function accept(shared: ServerShared, socket: net.Socket, secure: boolean)
     return;
   }
   const placeholder = { maxLineLength: 65_536, maxLiteralSize: 64 * 1024, maxCommandSize: 320 * 1024 };
-  const conn = new Connection(socket, secure, placeholder);
+  const conn = new Connection(socket, secure, placeholder, ctx.settings.int(INPUT_BUDGET_SETTING));
   const session = new ImapSession(shared, conn, admitted.release);
   conn.setLimits(session.framerLimits());
   shared.sessions.add(session);

@@ -161,6 +161,8 @@ export class ImapSession {
       if (!e) break;
       try {
         await this.handle(e);
+        // a client that pipelines without reading our answers: stop taking commands until it reads
+        if (this.conn.outputBacklogged) await this.conn.drain();
       } catch {
         // handle() answers every failure itself; this only guards the loop against a bug
         this.bye('Server Unavailable. 15: internal error');

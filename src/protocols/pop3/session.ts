@@ -7,6 +7,7 @@ import { StoreError } from '../../store/errors.js';
 import { RECLAIMED_TEXT, type StoreSession } from '../../governor/governor.js';
 import type { User } from '../../store/types.js';
 import { ProtocolLog } from '../shared/protocol-log.js';
+import { InputBudget, INPUT_BUDGET_SETTING } from '../shared/input-budget.js';
 import { COMMANDS, type Pop3State } from './commands.js';
 import type { Maildrop } from './maildrop.js';
 import type { Log } from '../../observability/log.js';
@@ -30,6 +31,8 @@ export class Pop3Session {
   maildrop: Maildrop | null = null;
   readonly id: string;
   private buffer: Buffer = Buffer.alloc(0);
+  /** Pipelined lines waiting in `buffer` count against the connection's input budget. */
+  private readonly inputBudget: InputBudget;
   private discarding = false;
   private busy = false;
   private closed = false;
@@ -57,6 +60,9 @@ export class Pop3Session {
     this.logger = ctx.log.child({ frontend: 'pop3', conn: this.id });
     this.logger.debug({ client: clientAddress, tls: implicitTls }, 'connection opened');
     this.releases.push(connectionRelease);
+    this.inputBudget = new InputBudget(ctx.settings.int(INPUT_BUDGET_SETTING), () => this.socket.pause(), () => {
+      if (!this.closed) this.socket.resume();
+    });
     this.log = ctx.settings.bool('PopSettings.ProtocolLogEnabled') ? new ProtocolLog(ctx.dataDir, 'pop3') : null;
     this.attach(socket);
     const preAuth = ctx.settings.int('PopSettings.PreAuthenticatedConnectionTimeout') * 1000;
@@ -85,6 +91,7 @@ export class Pop3Session {
     this.socket.removeAllListeners('error');
     this.socket.removeAllListeners('close');
     this.buffer = Buffer.alloc(0);
+    this.inputBudget.clear();
   }
 
   greet(): void {
@@ -164,8 +171,17 @@ export class Pop3Session {
     });
   }
 
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => { this.socket.off('drain', done); this.socket.off('close', done); resolve(); };
+      this.socket.once('drain', done);
+      this.socket.once('close', done);
+    });
+  }
+
   private onData(chunk: Buffer): void {
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+    this.inputBudget.add(chunk.length);
     const max = this.ctx.settings.int('PopSettings.MaxCommandSize');
     // bound memory: a line longer than the limit is answered and discarded as it streams in
     if (this.buffer.indexOf(0x0a) < 0 && this.buffer.length > max) {
@@ -174,6 +190,7 @@ export class Pop3Session {
         this.badCommand(`-ERR Command line too long (PopSettings.MaxCommandSize is ${max} bytes)`);
       }
       this.buffer = Buffer.alloc(0);
+      this.inputBudget.clear();
       return;
     }
     void this.pump();
@@ -187,12 +204,15 @@ export class Pop3Session {
       while (!this.closed && (nl = this.buffer.indexOf(0x0a)) >= 0) {
         const raw = this.buffer.subarray(0, nl);
         this.buffer = this.buffer.subarray(nl + 1);
+        this.inputBudget.remove(nl + 1);
         if (this.discarding) {
           this.discarding = false;
           continue; // the tail of an over-long line
         }
         const line = raw.toString('latin1').replace(/\r$/, '');
         await this.handleLine(line);
+        // a client that pipelines without reading our answers: wait until it reads
+        if (this.socket.writableLength > this.inputBudget.limit) await this.drained();
       }
     } finally {
       this.busy = false;

@@ -16,6 +16,8 @@ import { submitMessage } from '../../transport/submit.js';
 import { setGreetingDelay } from './greeting-delay.js';
 import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js';
 import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
+import { SmtpDeadlines, type DeadlineConnection } from './deadlines.js';
+import type { Socket } from 'node:net';
 
 /**
  * mx: port 25, mail for local mailboxes from anyone. submission: 587/465, authenticated users
@@ -86,6 +88,17 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
   const lmtp = opts.mode === 'lmtp';
   const perIp = new Map<string, number>();
   const admitted = new Set<string>();
+  const deadlines = new Map<string, SmtpDeadlines>();
+  const listenerName = submission ? (opts.implicitTls ? 'smtps' : 'submission') : lmtp ? 'lmtp' : 'smtp';
+  /** A limit of this listener bit: log, metric, event 1030 (MSExchangeFrontEndTransport). */
+  const bitten = (session: SMTPServerSession, setting: string, detail: string) => {
+    const ip = normaliseClientAddress(session.remoteAddress);
+    logOf(session).info({ client: ip, setting, detail }, 'connection cut off');
+    ctx.metrics.recordConnectionRefusal('smtp', setting);
+    void ctx.events.write('smtpConnectionLimit', [ip, listenerName, setting, detail]).catch(() => undefined);
+  };
+  /** smtp-server's connection object of a session (its public send/close; the socket to watch). */
+  const connectionOf = (id: string) => [...server.connections].find((c) => c.id === id) as (DeadlineConnection & { _socket?: Socket }) | undefined;
   await ctx.settings.refresh();
   const listenerLog = ctx.log.child({ frontend: 'smtp', mode: opts.mode });
   /** A connection's log lines carry smtp-server's session id (SMTP opens no store session). */
@@ -168,17 +181,36 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
           logOf(session).info({ client: ip, setting: 'SmtpSettings.MaxConnectionFromSingleIP', count: n, limit }, 'connection refused');
           throw reply(421, '4.7.0', `Too many connections from ${ip}: ${n} of ${limit} in use (SmtpSettings.MaxConnectionFromSingleIP)`);
         }
+        const max = ctx.settings.int('SmtpSettings.MaxConnections');
+        if (admitted.size >= max) {
+          bitten(session, 'SmtpSettings.MaxConnections', `${admitted.size} of ${max} connections in use`);
+          throw reply(421, '4.7.0', `Too many connections: ${admitted.size} of ${max} in use (SmtpSettings.MaxConnections); try again later`);
+        }
         perIp.set(ip, n + 1);
         admitted.add(session.id);
+        const conn = connectionOf(session.id);
+        if (conn) {
+          const d = new SmtpDeadlines(conn, {
+            commandMs: () => ctx.settings.int('SmtpSettings.CommandTimeout') * 1000,
+            dataMs: () => ctx.settings.int('SmtpSettings.DataTimeout') * 1000,
+            onBite: (setting, seconds) => bitten(session, setting, `not completed within ${seconds} seconds`),
+          });
+          if (conn._socket) d.watch(conn._socket);
+          deadlines.set(session.id, d);
+        }
       }, cb);
     },
 
-    onSecure(_socket, session, cb) {
+    onSecure(socket, session, cb) {
       if (submission) session.disabledCommands = [];
+      // STARTTLS: from now on the TLS socket carries the commands (implicit TLS: already watched)
+      if (!opts.implicitTls) deadlines.get(session.id)?.watch(socket);
       cb();
     },
 
     onClose(session) {
+      deadlines.get(session.id)?.stop();
+      deadlines.delete(session.id);
       if (!admitted.delete(session.id)) return;
       const ip = normaliseClientAddress(session.remoteAddress);
       const n = (perIp.get(ip) ?? 1) - 1;
@@ -227,8 +259,10 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
 
     onData(stream, session, answer) {
       const cb = timed('DATA', session, answer);
+      const deadline = deadlines.get(session.id);
+      deadline?.dataStarted();
       void (async () => {
-        const raw = await readMessage(stream);
+        const raw = await readMessage(stream).finally(() => deadline?.dataEnded());
         if (!raw) throw reply(552, '5.3.4', `Message size exceeds fixed maximum message size of ${server.options.size} bytes`);
         const env = session.envelope;
         const sender = env.mailFrom ? env.mailFrom.address : '';
@@ -302,7 +336,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   return {
-    name: submission ? (opts.implicitTls ? 'smtps' : 'submission') : lmtp ? 'lmtp' : 'smtp',
+    name: listenerName,
     host: opts.host,
     port,
     implicitTls: opts.implicitTls,

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Transform } from 'node:stream';
 import type { ServerContext } from '../../server/context.js';
 import type { LiveSettings } from '../../settings/resolve.js';
 import type { HttpPlugin } from '../http-server.js';
@@ -12,6 +13,13 @@ import { PageCache } from './page-cache.js';
 import { pushRoutes } from './push.js';
 import { WebSessions, type SessionTimes } from './sessions.js';
 import { DEFAULT_UI_DIR, securityHeaders, serveUi } from './static.js';
+
+/** Largest request body taken from a browser that is not signed in (the sign-in form is ~200 bytes). */
+const ANONYMOUS_BODY_LIMIT = 64 * 1024;
+
+function bodyTooLarge(): Error {
+  return Object.assign(new Error(`a request body before sign-in may be at most ${ANONYMOUS_BODY_LIMIT} bytes`), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
+}
 
 /**
  * Memory for serialised message list pages (PageCache). A 100-row page is about 40 KiB, so
@@ -69,6 +77,22 @@ export function createOwa(opts: OwaOptions = {}): HttpPlugin {
         securityHeaders(reply);
         reply.header('cache-control', 'no-store');
         checkCsrf(deps, req);
+      });
+      // A body is read into memory before a route runs: before sign-in only a small one (the
+      // sign-in form), counted as it streams in (Content-Length or chunked), so no one can make us
+      // hold 50 MB per connection without a password (issue 14). Signed in: the server's bodyLimit.
+      owa.addHook('preParsing', async (req, _reply, payload) => {
+        if (sessions.get(cookies(req)[SESSION_COOKIE], false)) return payload;
+        if (Number(req.headers['content-length'] ?? 0) > ANONYMOUS_BODY_LIMIT) throw bodyTooLarge();
+        let seen = 0;
+        const limited = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            seen += chunk.length;
+            done(seen > ANONYMOUS_BODY_LIMIT ? bodyTooLarge() : null, chunk);
+          },
+        });
+        payload.on('error', (err) => limited.destroy(err));
+        return payload.pipe(limited);
       });
       authRoutes(owa, deps);
       mailRoutes(owa, deps);

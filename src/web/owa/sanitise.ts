@@ -25,6 +25,8 @@ const allowedStyles = { '*': Object.fromEntries(CSS_PROPS.map((p) => [p, [SAFE_C
 /** Inline images we embed: bitmap types only (an SVG, even as <img>, is not worth the risk). */
 const DATA_IMAGE = /^data:image\/(png|gif|jpeg|webp);base64,[a-z0-9+/=\s]+$/i;
 const REMOTE = /^(https?:)?\/\//i;
+/** A link that names its own origin: scheme and host (or mailto:). */
+const ABSOLUTE_LINK = /^(https?:\/\/[^/\\\s]|mailto:)/i;
 
 export interface SanitiseOptions {
   /** Load remote images (the reader chose "Show images"). */
@@ -57,7 +59,18 @@ export function sanitiseHtml(input: string, opts: SanitiseOptions): SanitisedHtm
     // text inside these is not mail content (title) or must never show as text (script, style)
     nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'title', 'head'],
     transformTags: {
-      a: (tagName, attribs) => ({ tagName, attribs: { ...attribs, target: '_blank', rel: 'noopener noreferrer' } }),
+      a: (tagName, attribs) => {
+        // Only absolute http(s) and mailto links stay links. A relative one ("page.html", "/owa/…",
+        // "?q", "#x") would resolve against the reading pane's base, i.e. open under our own origin
+        // in a new tab (issue 14 item 7): it keeps its text and loses href and target.
+        const href = (attribs.href ?? '').trim();
+        const out: Record<string, string> = { ...attribs };
+        delete out.href;
+        delete out.target;
+        delete out.rel;
+        if (ABSOLUTE_LINK.test(href)) Object.assign(out, { href, target: '_blank', rel: 'noopener noreferrer' });
+        return { tagName, attribs: out };
+      },
       img: (tagName, attribs) => {
         const src = (attribs.src ?? '').trim();
         const out: Record<string, string> = { ...attribs };
