@@ -13,7 +13,7 @@ import { VERSION } from '../version.js';
 
 const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session governor
 
-  serve [--data DIR] [--config FILE] [--host H] [--imap-port N] [--imaps-port N] [--pop3-port N]
+  serve [--data DIR] [--store postgres://…] [--config FILE] [--host H] [--imap-port N] [--imaps-port N] [--pop3-port N]
         [--pop3s-port N] [--smtp-port N] [--submission-port N] [--submissions-port N] [--http-port N]
   user add ADDRESS --password-stdin [--display-name N] [--database DB] [--admin]
   user list | user set-password ADDRESS --password-stdin | user remove ADDRESS
@@ -28,7 +28,11 @@ const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session g
   Get-PopSettings | Set-PopSettings -Param V | Get-ImapSettings | Set-ImapSettings -Param V
   Get-ThrottlingPolicy | Set-ThrottlingPolicy -Param V [-Identity U] | Get-LogonStatistics [-Identity U]
 
+  store copy --from DATA_DIR|postgres://… --to postgres://…|DATA_DIR
+
 Every command takes --data DIR (default ./data) and --json for machine-readable output.
+Commands that read or write mailboxes take --store postgres://HOST/DB instead of --data to use
+a PostgreSQL store (several nodes); MAILWARDEN_STORE sets it for every command.
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -46,7 +50,7 @@ async function main(argv: string[]): Promise<void> {
     const ours: string[] = [];
     const theirs: string[] = [];
     for (let i = 0; i < rest.length; i++) {
-      if (rest[i] === '--data') ours.push(rest[i], rest[++i] ?? '');
+      if (rest[i] === '--data' || rest[i] === '--store') ours.push(rest[i], rest[++i] ?? '');
       else if (rest[i] === '--json') ours.push(rest[i]);
       else theirs.push(rest[i]);
     }

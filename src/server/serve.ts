@@ -15,6 +15,8 @@ import type { Log } from '../observability/log.js';
 
 export interface ServeOptions {
   dataDir: string;
+  /** A postgres://… URL: mailboxes there instead of the data folder (createServerContext). */
+  store?: string;
   configFile?: string;
   host: string;
   /** Tests: a manual clock for windows and TTLs, a quicker brute-force guard. */
@@ -58,7 +60,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   const running = readRunningServer(dataDir);
   if (running) throw new Error(`a Mailwarden server (pid ${running.pid}) is already running on ${dataDir}`);
   const config = loadConfig(opts.configFile);
-  const ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy, log: opts.log });
+  const ctx = await createServerContext(dataDir, { store: opts.store, config, clock: opts.clock, guardPolicy: opts.guardPolicy, log: opts.log });
   const adminToken = ensureAdminToken(dataDir);
   const listeners: Listener[] = [];
   const stopHooks: Array<() => Promise<void>> = [];
