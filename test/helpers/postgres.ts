@@ -37,3 +37,13 @@ export async function createTestDatabase(): Promise<{ url: string; name: string;
     drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
   };
 }
+
+/**
+ * The store of a protocol test's server: with MAILWARDEN_TEST_STORE=postgres a database of its
+ * own (the protocol suites then run on PostgreSQL), otherwise none (the data folder's SQLite).
+ */
+export async function testStoreLocation(): Promise<{ store?: string; drop(): Promise<void> }> {
+  if (process.env.MAILWARDEN_TEST_STORE !== 'postgres') return { drop: async () => undefined };
+  const db = await createTestDatabase();
+  return { store: db.url, drop: () => db.drop() };
+}
