@@ -224,6 +224,10 @@ export class PostgresStore implements Store {
     for (let attempt = 0; ; attempt++) {
       const c = await this.pool.connect();
       let broken: Error | undefined;
+      // a connection that dies while checked out emits 'error' (PostgreSQL restarted): without a
+      // listener that would end the process; the query in flight fails, and the client is dropped
+      const lost = (err: Error) => (broken = err);
+      c.on('error', lost);
       try {
         await c.query('BEGIN');
         const out = await fn(c);
@@ -234,6 +238,7 @@ export class PostgresStore implements Store {
         if (isRetryable(err) && attempt < 8) continue;
         throw err;
       } finally {
+        c.off('error', lost);
         c.release(broken);
       }
     }
