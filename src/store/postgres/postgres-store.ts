@@ -345,7 +345,7 @@ export class PostgresStore implements Store {
   }
 
   async listUsers(): Promise<User[]> {
-    return (await this.rows<UserRow>(`${USER_SELECT} ORDER BY u.address`)).map((r) => this.toUser(r));
+    return (await this.rows<UserRow>(`${USER_SELECT} ORDER BY u.address COLLATE "C"`)).map((r) => this.toUser(r));
   }
 
   private async findUserRow(identity: string): Promise<UserRow | undefined> {
@@ -413,7 +413,7 @@ export class PostgresStore implements Store {
 
   async listSettingOverrides(): Promise<SettingOverride[]> {
     return (await this.rows<{ scope: SettingOverride['scope']; target_id: number; name: string; value: string }>(
-      'SELECT scope, target_id, name, value FROM settings ORDER BY scope, target_id, name',
+      'SELECT scope, target_id, name, value FROM settings ORDER BY scope COLLATE "C", target_id, name COLLATE "C"',
     )).map((r) => ({ scope: r.scope, targetId: r.target_id, name: r.name, value: r.value }));
   }
 
@@ -505,7 +505,7 @@ export class PostgresStore implements Store {
     validateFolderName(name);
     const id = await this.tx(async (c) => {
       await this.lockUsers(c, [userId]);
-      if ((await c.query('SELECT 1 FROM folders WHERE user_id = $1 AND name = $2', [userId, name])).rowCount) throw new StoreError('exists', `folder "${name}" exists already`);
+      if ((await c.query('SELECT 1 FROM folders WHERE user_id = $1 AND name = $2', [userId, canonicalFolderName(name)])).rowCount) throw new StoreError('exists', `folder "${name}" exists already`);
       return this.insertFolder(c, userId, name, specialUse);
     });
     this.emit({ userId, folderId: id, kind: 'folders', modseq: 0 });
