@@ -17,7 +17,7 @@ import pg from 'pg';
 import { StoreError } from './errors.js';
 import type { Store } from './store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
-import { connectionConfig, PostgresStore } from './postgres/postgres-store.js';
+import { connectionConfig, PG_TYPES, PostgresStore } from './postgres/postgres-store.js';
 
 /** Where a store is: an SQLite file, or a PostgreSQL database URL. */
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
@@ -124,10 +124,7 @@ class SqliteTables implements Tables {
 class PostgresTables implements Tables {
   private constructor(private readonly c: pg.Client) {}
   static async connect(url: string): Promise<PostgresTables> {
-    const c = new pg.Client({
-      ...connectionConfig(url),
-      types: { getTypeParser: ((oid: number, f?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, f as 'text'))) as typeof pg.types.getTypeParser },
-    });
+    const c = new pg.Client({ ...connectionConfig(url), types: PG_TYPES });
     await c.connect();
     return new PostgresTables(c);
   }

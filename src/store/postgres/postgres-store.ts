@@ -9,11 +9,12 @@ import { ADDRESS_DOMAIN, MIGRATION_LOCK, MIGRATIONS, SCHEMA_TABLE } from './migr
 import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
+import { joinFlags, splitEach, splitFlags, toEventRecord, toListItem, toQueueEntry, toSummary, type EventRow, type ListExtra, type MessageRow, type QueueRow } from '../rows.js';
 import { changeLimit, mergeChanges, parseSinceState, TOMBSTONE_DAYS, type ChangeEntry, type ChangeScope } from '../change-history.js';
 import {
   applyFlags, canonicalFolderName, checkDeletable, checkPassword, chooseAlias, DEFAULT_DATABASE, DEFAULT_FOLDERS, DEFAULT_ORGANISATION,
   defaultFolderName, displayNameFor, DUMMY_PASSWORD_HASH, legacyDn, nextUidValidity, normaliseAddress, normaliseDatabaseName,
-  normaliseDomain, renameMovesMessages, renamePlan, sameFlags, uniqueFlags, validateFolderName,
+  normaliseDomain, renameMovesMessages, renamePlan, sameFlags, validateFolderName,
 } from '../rules.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
@@ -40,19 +41,15 @@ import type {
 type Client = pg.PoolClient;
 type Row = Record<string, unknown>;
 
-/** BIGINT (int8) columns as numbers: ids, UIDs, MODSEQs, sizes and times all stay below 2^53. */
-const TYPES = {
+/** BIGINT (int8) columns as numbers: ids, UIDs, MODSEQs, sizes and times all stay below 2^53. For every connection to a store. */
+export const PG_TYPES = {
   getTypeParser: ((oid: number, format?: string) =>
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 interface UserRow { id: number; alias: string; address: string; display_name: string; password_hash: string; database_id: number; database_name: string; is_admin: number; created_at: number }
 interface FolderRow { id: number; object_id: number; user_id: number; name: string; special_use: string | null; uid_validity: number; uid_next: number; highest_modseq: number; subscribed: boolean; message_count: number; unseen_count: number; total_size: number }
-interface MessageRow { id: number; object_id: number; email_id: number; uid: number; modseq: number; flags: string; internal_date: number; size: number; blob_hash: string }
-interface ListExtra { subject: string; from_text: string; to_text: string; sent_date: number | null; message_id: string | null; has_attachments: number; preview: string }
 interface RemovableRow { id: number; uid: number; size: number; blob_hash: string }
-interface EventRow { record_id: number; time: number; provider: string; event_id: number; qualifiers: number; level: number; task: number; keywords: string; computer: string; user: string | null; data: string; message: string; count: number }
-interface QueueRow { id: number; sender: string; recipients: string; blob_hash: string; attempts: number; next_attempt: number; last_error: string | null; created_at: number; submitted_by: number | null }
 
 /** One message to insert under a folder lock (insertMessages). */
 interface MessageInsert { hash: string; size: number; flags: string; internalDate: number; objectId?: number; emailId?: number }
@@ -62,17 +59,6 @@ const USER_SELECT = 'SELECT u.*, d.name AS database_name FROM users u JOIN datab
 const MESSAGE_COLUMNS = 'm.id, m.object_id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash';
 const LIST_COLUMNS = `${MESSAGE_COLUMNS}, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview`;
 
-const joinFlags = (flags: Iterable<string>): string => uniqueFlags(flags).join(' ');
-const splitFlags = (s: string): string[] => (s ? s.split(' ') : []);
-/** Stored flags texts as arrays; each distinct text split once, its array shared (MessageIndex.flags). */
-function splitEach(texts: string[]): string[][] {
-  const split = new Map<string, string[]>();
-  return texts.map((text) => {
-    let f = split.get(text);
-    if (!f) split.set(text, (f = splitFlags(text)));
-    return f;
-  });
-}
 
 /**
  * The pg settings of a postgres:// URL. Without a user in the URL or PGUSER, the login name, as
@@ -122,7 +108,7 @@ export class PostgresStore implements Store {
     this.onBackgroundError = opts.onBackgroundError ?? ((what, err) => console.error(`store: ${what}:`, err));
     this.queueLeaseMs = opts.queueLeaseMs ?? 10 * 60_000;
     this.nodeName = opts.nodeName ?? `${hostname()}:${process.pid}`;
-    this.pool = new pg.Pool({ ...connectionConfig(url), max: opts.poolSize ?? 10, types: TYPES, connectionTimeoutMillis: 10_000 });
+    this.pool = new pg.Pool({ ...connectionConfig(url), max: opts.poolSize ?? 10, types: PG_TYPES, connectionTimeoutMillis: 10_000 });
     // an idle connection that dies (PostgreSQL restarted) must not take the process with it:
     // the pool drops it and connects again on the next call
     this.pool.on('error', (err) => this.onBackgroundError('an idle PostgreSQL connection failed (the pool reconnects)', err));
@@ -759,19 +745,6 @@ export class PostgresStore implements Store {
     return this.quotaLimit({ userId, databaseId: u.database_id }, this.settingsSnapshot.list);
   }
 
-  private toSummary(r: MessageRow): MessageSummary {
-    return { id: r.id, uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash };
-  }
-
-  private toListItem(r: MessageRow & ListExtra): MessageListItem {
-    return {
-      id: r.id, objectId: toObjectId('message', r.object_id), emailId: toObjectId('email', r.email_id),
-      uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash,
-      subject: r.subject, from: r.from_text, to: r.to_text, date: r.sent_date === null ? null : new Date(r.sent_date),
-      messageId: r.message_id, hasAttachments: r.has_attachments === 1, preview: r.preview,
-    };
-  }
-
   private async assertFolder(userId: number, folderId: number): Promise<void> {
     if (!(await this.row('SELECT 1 FROM folders WHERE id = $1 AND user_id = $2', [folderId, userId]))) throw new StoreError('not-found', 'no such folder');
   }
@@ -813,7 +786,7 @@ export class PostgresStore implements Store {
            ORDER BY m.internal_date DESC, m.uid DESC LIMIT $2 OFFSET $3`,
           [folderId, limit, offset],
         )).rows as Array<MessageRow & ListExtra>;
-        return { total: f.message_count, items: rows.map((r) => this.toListItem(r)) };
+        return { total: f.message_count, items: rows.map((r) => toListItem(r)) };
       }
       // header facts first; the bytes only for rows they do not match (OR short-circuits)
       const like = '%' + query.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%';
@@ -822,7 +795,7 @@ export class PostgresStore implements Store {
           OR position(lower($3) IN lower(encode(b.data, 'escape'))) > 0)`;
       const total = (await c.query(`SELECT count(*) AS n ${from}`, [folderId, like, query])).rows[0].n as number;
       const rows = (await c.query(`SELECT ${LIST_COLUMNS} ${from} ORDER BY m.internal_date DESC, m.uid DESC LIMIT $4 OFFSET $5`, [folderId, like, query, limit, offset])).rows as Array<MessageRow & ListExtra>;
-      return { total, items: rows.map((r) => this.toListItem(r)) };
+      return { total, items: rows.map((r) => toListItem(r)) };
     });
   }
 
@@ -834,13 +807,13 @@ export class PostgresStore implements Store {
        WHERE m.object_id = $1 AND f.user_id = $2`,
       [n, userId],
     );
-    return r ? { ...this.toListItem(r), folderId: r.folder_id } : null;
+    return r ? { ...toListItem(r), folderId: r.folder_id } : null;
   }
 
   async getMessageByUid(userId: number, folderId: number, uid: number): Promise<MessageSummary | null> {
     await this.assertFolder(userId, folderId);
     const r = await this.row<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.folder_id = $1 AND m.uid = $2`, [folderId, uid]);
-    return r ? this.toSummary(r) : null;
+    return r ? toSummary(r) : null;
   }
 
   async getMessages(userId: number, folderId: number, uids: readonly number[], parts: MessageParts = {}): Promise<StoredMessage[]> {
@@ -853,7 +826,7 @@ export class PostgresStore implements Store {
       [folderId, [...uids]],
     );
     return rows.map((r) => {
-      const m: StoredMessage = this.toSummary(r);
+      const m: StoredMessage = toSummary(r);
       if (parts.raw) m.raw = r.data!;
       if (parts.structure) m.structure = r.structure ?? null;
       return m;
@@ -1086,11 +1059,7 @@ export class PostgresStore implements Store {
     if (filter.recordId !== undefined) add('record_id = ?', filter.recordId);
     params.push(filter.limit ?? 100_000);
     const rows = await this.rows<EventRow>(`SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY record_id LIMIT $${params.length}`, params);
-    return rows.map((r) => ({
-      recordId: r.record_id, time: new Date(r.time), provider: r.provider, eventId: r.event_id, qualifiers: r.qualifiers,
-      level: r.level as EventRecord['level'], task: r.task, keywords: r.keywords, computer: r.computer, user: r.user,
-      data: JSON.parse(r.data) as string[], message: r.message, count: r.count,
-    }));
+    return rows.map(toEventRecord);
   }
 
   // ---------------------------------------------------------------- outbound queue
@@ -1107,15 +1076,8 @@ export class PostgresStore implements Store {
     return (await this.listQueue()).find((q) => q.id === id)!;
   }
 
-  private toQueueEntry(r: QueueRow): QueueEntry {
-    return {
-      id: r.id, sender: r.sender, recipients: JSON.parse(r.recipients) as string[], blobHash: r.blob_hash, attempts: r.attempts,
-      nextAttempt: new Date(r.next_attempt), lastError: r.last_error, createdAt: new Date(r.created_at), submittedBy: r.submitted_by,
-    };
-  }
-
   async listQueue(): Promise<QueueEntry[]> {
-    return (await this.rows<QueueRow>('SELECT * FROM queue ORDER BY id')).map((r) => this.toQueueEntry(r));
+    return (await this.rows<QueueRow>('SELECT * FROM queue ORDER BY id')).map(toQueueEntry);
   }
 
   /**
@@ -1134,7 +1096,7 @@ export class PostgresStore implements Store {
        RETURNING *`,
       [t, t + this.queueLeaseMs, this.nodeName],
     );
-    return rows.sort((a, b) => a.next_attempt - b.next_attempt || a.id - b.id).map((r) => this.toQueueEntry(r));
+    return rows.sort((a, b) => a.next_attempt - b.next_attempt || a.id - b.id).map(toQueueEntry);
   }
 
   async updateQueueEntry(id: number, ch: { attempts: number; nextAttempt: Date; lastError: string | null }): Promise<void> {

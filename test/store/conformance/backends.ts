@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
-import { connectionConfig, PostgresStore } from '../../../src/store/postgres/postgres-store.js';
+import { connectionConfig, PG_TYPES, PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import { toObjectId } from '../../../src/store/object-ids.js';
 import { mailboxQuotaLimit } from '../../../src/settings/resolve.js';
 import type { Store } from '../../../src/store/store.js';
@@ -157,7 +157,7 @@ const PG_LIST_KEY = "m.internal_date || ' ' || m.uid || ' ' || m.id || ' ' || m.
 class PostgresInspector implements Inspector {
   private readonly client: pg.Client;
   private constructor(url: string) {
-    this.client = new pg.Client({ ...connectionConfig(url), types: { getTypeParser: ((oid: number, f?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, f as 'text'))) as typeof pg.types.getTypeParser } });
+    this.client = new pg.Client({ ...connectionConfig(url), types: PG_TYPES });
   }
   static async connect(url: string): Promise<PostgresInspector> {
     const i = new PostgresInspector(url);
