@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import pg from 'pg';
 import { StoreError } from '../errors.js';
@@ -85,7 +86,7 @@ export interface PostgresStoreOptions extends StoreOptions {
   poolSize?: number;
   /** How long an outbound queue entry handed to this node stays its own (default 10 minutes): see dueQueueEntries. */
   queueLeaseMs?: number;
-  /** This node's name in queue leases (default host:pid). */
+  /** This node's name in queue leases (default host:pid:random, one per store). */
   nodeName?: string;
 }
 
@@ -107,7 +108,8 @@ export class PostgresStore implements Store {
     this.quotaLimit = opts.quotaLimit;
     this.onBackgroundError = opts.onBackgroundError ?? ((what, err) => console.error(`store: ${what}:`, err));
     this.queueLeaseMs = opts.queueLeaseMs ?? 10 * 60_000;
-    this.nodeName = opts.nodeName ?? `${hostname()}:${process.pid}`;
+    // unique per store: a node started again must not take its predecessor's leases for its own
+    this.nodeName = opts.nodeName ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.pool = new pg.Pool({ ...connectionConfig(url), max: opts.poolSize ?? 10, types: PG_TYPES, connectionTimeoutMillis: 10_000 });
     // an idle connection that dies (PostgreSQL restarted) must not take the process with it:
     // the pool drops it and connects again on the next call
@@ -1085,13 +1087,14 @@ export class PostgresStore implements Store {
    * (FOR UPDATE SKIP LOCKED: nodes asking at once get different entries, none waits). Another
    * node gets an entry only once its lease ran out: a node that died mid-delivery leaves its
    * entries to the others. updateQueueEntry and removeQueueEntry end the lease. Lease times
-   * are the nodes' clocks (`now`), as `next_attempt` is.
+   * are the nodes' clocks (`now`), as `next_attempt` is. This store's own leases come back to it
+   * (its runner's passes never overlap; one that skipped an entry works it in the next pass).
    */
   async dueQueueEntries(now: Date): Promise<QueueEntry[]> {
     const t = now.getTime();
     const rows = await this.rows<QueueRow>(
       `UPDATE queue SET leased_until = $2, leased_by = $3 WHERE id IN (
-         SELECT id FROM queue WHERE next_attempt <= $1 AND (leased_until IS NULL OR leased_until <= $1)
+         SELECT id FROM queue WHERE next_attempt <= $1 AND (leased_until IS NULL OR leased_until <= $1 OR leased_by = $3)
          ORDER BY next_attempt LIMIT 100 FOR UPDATE SKIP LOCKED)
        RETURNING *`,
       [t, t + this.queueLeaseMs, this.nodeName],
