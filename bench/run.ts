@@ -19,6 +19,7 @@ import { benchOwa } from './owa.js';
 import { benchLogon } from './logon.js';
 import { benchEws } from './ews.js';
 import { benchCluster } from './cluster.js';
+import { benchPostgres } from './postgres.js';
 import { dovecotVersion } from './lib/dovecot.js';
 import { cpuModel } from './lib/proc.js';
 import { fmtSummary, log, ratio, type BenchOutcome } from './lib/stats.js';
@@ -35,6 +36,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   logon: benchLogon,
   ews: benchEws,
   cluster: benchCluster,
+  postgres: benchPostgres,
 };
 
 /** bench/ in the source tree (dist/bench/run.js → ../../bench). */

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { prepareDataDir, STORE_FILE } from '../../src/server/create-context.js';
 import type { User } from '../../src/store/types.js';
+import type { Store } from '../../src/store/store.js';
 import { processTreeMemory, stopChild, type MemoryUse } from './proc.js';
 import { log } from './stats.js';
 import { eventLoopDelayOf, type EventLoopDelay } from './event-loop-delay.js';
@@ -23,7 +24,7 @@ export async function openSeedStore(dataDir: string): Promise<SqliteStore> {
 }
 
 /** Settings every load benchmark needs: plaintext logons without TLS (as Dovecot with plaintext allowed) and room for many sessions. */
-export async function putBenchSettings(store: SqliteStore): Promise<void> {
+export async function putBenchSettings(store: Store): Promise<void> {
   const put = (name: string, value: string) => store.putSetting({ scope: 'server', targetId: 0, name, value });
   await put('PopSettings.LoginType', 'PlainTextLogin');
   await put('ImapSettings.LoginType', 'PlainTextLogin');
@@ -36,7 +37,7 @@ export async function putBenchSettings(store: SqliteStore): Promise<void> {
 }
 
 /** Creates users (scrypt hashing makes this ~60 ms each; two at a time on two cores). */
-export async function createUsers(store: SqliteStore, addresses: string[], password: string): Promise<User[]> {
+export async function createUsers(store: Store, addresses: string[], password: string): Promise<User[]> {
   const out: User[] = [];
   for (let i = 0; i < addresses.length; i += 2) {
     out.push(...(await Promise.all(addresses.slice(i, i + 2).map((address) => store.createUser({ address, password })))));

@@ -39,7 +39,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
 /** Refuses flags a command does not know, so a typo is never silently ignored. */
 export function allowOnly(args: ParsedArgs, allowed: string[]): void {
   for (const f of [...args.flags.keys(), ...args.switches]) {
-    if (!allowed.includes(f) && f !== 'data' && f !== 'redis' && f !== 'json' && f !== 'help') throw new CliError(`unknown option --${f}`);
+    if (!allowed.includes(f) && f !== 'data' && f !== 'redis' && f !== 'store' && f !== 'json' && f !== 'help') throw new CliError(`unknown option --${f}`);
   }
 }
 

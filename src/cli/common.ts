@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { ParsedArgs } from './args.js';
 import { CliError } from './args.js';
-import { openDataStore } from '../server/create-context.js';
-import type { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { isPostgresUrl, openStoreAt } from '../server/create-context.js';
+import type { Store } from '../store/store.js';
 import type { User } from '../store/types.js';
 
 export function dataDirOf(args: ParsedArgs): string {
@@ -14,9 +14,19 @@ export function redisOf(args: ParsedArgs): string | undefined {
   return args.flags.get('redis') ?? process.env.MAILWARDEN_REDIS ?? undefined;
 }
 
-/** Opens the data folder's store for one command and always closes it. */
-export async function withStore<T>(args: ParsedArgs, fn: (store: SqliteStore) => Promise<T>, create = false): Promise<T> {
-  const store = await openDataStore(dataDirOf(args), create);
+/**
+ * Where the command's store is: `--store postgres://…` (or MAILWARDEN_STORE), a PostgreSQL
+ * database several nodes share; otherwise the data folder (`--data`, or `--store DIR`).
+ */
+export function storeLocationOf(args: ParsedArgs): string {
+  const store = args.flags.get('store') ?? process.env.MAILWARDEN_STORE;
+  if (store && isPostgresUrl(store)) return store;
+  return store && !args.flags.has('data') ? resolve(store) : dataDirOf(args);
+}
+
+/** Opens the command's store (storeLocationOf) for one command and always closes it. */
+export async function withStore<T>(args: ParsedArgs, fn: (store: Store) => Promise<T>, create = false): Promise<T> {
+  const store = await openStoreAt(storeLocationOf(args), create);
   try {
     return await fn(store);
   } finally {
@@ -24,7 +34,7 @@ export async function withStore<T>(args: ParsedArgs, fn: (store: SqliteStore) =>
   }
 }
 
-export async function requireUser(store: SqliteStore, identity: string | undefined): Promise<User> {
+export async function requireUser(store: Store, identity: string | undefined): Promise<User> {
   if (!identity) throw new CliError('name a user (address or alias)');
   const user = await store.findUser(identity);
   if (!user) throw new CliError(`no user "${identity}"`);

@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<void> {
     const ours: string[] = [];
     const theirs: string[] = [];
     for (let i = 0; i < rest.length; i++) {
-      if (rest[i] === '--data') ours.push(rest[i], rest[++i] ?? '');
+      if (rest[i] === '--data' || rest[i] === '--store') ours.push(rest[i], rest[++i] ?? '');
       else if (rest[i] === '--json') ours.push(rest[i]);
       else theirs.push(rest[i]);
     }

@@ -8,6 +8,8 @@ import { LOG_LEVELS } from '../observability/log.js';
  */
 export const ServerConfigSchema = z
   .object({
+    /** Where mailboxes are kept: a postgres://… URL (several nodes on one database); the data folder's SQLite file without it. `serve --store` overrides it. */
+    store: z.string().regex(/^postgres(ql)?:\/\//i, 'a postgres://… URL').optional(),
     /** Name used in SMTP greetings, Received: headers and DSNs; defaults to the host name. */
     hostname: z.string().min(1).max(253).optional(),
     smtp: z

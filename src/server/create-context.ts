@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { openThreadedStore } from '../store/sqlite/threaded/threaded-store.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
 import type { Store } from '../store/store.js';
 import { InProcessChangeBus, type ChangeBus } from '../store/change-bus.js';
 import { StoreError } from '../store/errors.js';
@@ -56,6 +57,24 @@ export function prepareDataDir(dataDir: string, create: boolean): string {
   return dir;
 }
 
+/** Whether a --store value names a PostgreSQL database (postgres://… or postgresql://…) rather than a data folder. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/** The PostgreSQL store at `url` (schema created or migrated when needed), with the server's options. */
+export async function openPostgresStore(url: string, changes?: ChangeBus, log?: Log): Promise<PostgresStore> {
+  return PostgresStore.open(url, { changes, quotaLimit: mailboxQuotaLimit, ...(log ? { onBackgroundError: (what: string, err: unknown) => log.error({ err }, `store: ${what}`) } : {}) });
+}
+
+/**
+ * The store a CLI command (or `store copy`) names: a PostgreSQL URL, or a data folder's SQLite
+ * file (created when `create` is set).
+ */
+export async function openStoreAt(location: string, create: boolean): Promise<Store> {
+  return isPostgresUrl(location) ? openPostgresStore(location) : openDataStore(location, create);
+}
+
 /** Opens the store of a data folder, creating both when `create` is set. */
 export async function openDataStore(dataDir: string, create: boolean, changes?: ChangeBus, log?: Log): Promise<SqliteStore> {
   const dir = prepareDataDir(dataDir, create);
@@ -70,7 +89,8 @@ export async function openDataStore(dataDir: string, create: boolean, changes?: 
  * it on the event loop as before (for comparison measurements). The CLI opens SqliteStore
  * directly (openDataStore): one command, nothing to share its event loop with.
  */
-async function openServerStore(dataDir: string, changes: ChangeBus, log: Log): Promise<Store> {
+async function openServerStore(dataDir: string, changes: ChangeBus, log: Log, store?: string): Promise<Store> {
+  if (store && isPostgresUrl(store)) return openPostgresStore(store, changes, log);
   if (process.env.MAILWARDEN_STORE_THREAD === '0') return openDataStore(dataDir, true, changes, log);
   const file = join(prepareDataDir(dataDir, true), STORE_FILE);
   return openThreadedStore(file, changes, {
@@ -81,14 +101,19 @@ async function openServerStore(dataDir: string, changes: ChangeBus, log: Log): P
 }
 
 /** Everything a running server (or an in-process test server) shares between front ends. */
-export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig; clock?: Clock; guardPolicy?: GuardPolicy; accountGuardPolicy?: AccountGuardPolicy; log?: Log } = {}): Promise<ServerContext> {
+/**
+ * `store`: a PostgreSQL URL to keep mailboxes in (several nodes share it); without it (or from
+ * the config's `store`, or MAILWARDEN_STORE) the data folder's SQLite file. The data folder
+ * holds this node's own files either way (TLS certificate, admin token, server.json).
+ */
+export async function createServerContext(dataDir: string, opts: { computer?: string; config?: ServerConfig; clock?: Clock; guardPolicy?: GuardPolicy; accountGuardPolicy?: AccountGuardPolicy; log?: Log; store?: string } = {}): Promise<ServerContext> {
   const clock = opts.clock ?? systemClock;
   const config = opts.config ?? defaultConfig();
   const log = opts.log ?? createLog(logLevel(config.log.level));
   const metrics = new Metrics();
   const cluster = config.cluster?.redis ? await openCluster(config.cluster as ClusterConfig, log) : undefined;
   const changes = cluster?.changes ?? new InProcessChangeBus((err) => log.error({ err }, 'store change listener failed'));
-  const store = instrumentStore(await openServerStore(dataDir, changes, log), metrics);
+  const store = instrumentStore(await openServerStore(dataDir, changes, log, opts.store ?? config.store ?? process.env.MAILWARDEN_STORE), metrics);
   cluster?.changes.startSafetyCheck((userId) => store.listFolders(userId), config.cluster!.modseqCheckSeconds * 1000);
   const dir = resolve(dataDir);
   const own = await ensureTls(dir);

@@ -18,6 +18,8 @@ import type { Log } from '../observability/log.js';
 
 export interface ServeOptions {
   dataDir: string;
+  /** A postgres://… URL: mailboxes there instead of the data folder (createServerContext). */
+  store?: string;
   configFile?: string;
   /** redis://… : this node is one of several (overrides cluster.redis of the config file). */
   redis?: string;
@@ -79,7 +81,7 @@ export async function startServer(opts: ServeOptions, extraHttpPlugins: HttpPlug
   }
   let ctx: ServerContext;
   try {
-    ctx = await createServerContext(dataDir, { config, clock: opts.clock, guardPolicy: opts.guardPolicy, accountGuardPolicy: opts.accountGuardPolicy, log: opts.log });
+    ctx = await createServerContext(dataDir, { store: opts.store, config, clock: opts.clock, guardPolicy: opts.guardPolicy, accountGuardPolicy: opts.accountGuardPolicy, log: opts.log });
   } catch (err) {
     lock?.release();
     throw err;

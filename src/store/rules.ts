@@ -1,5 +1,5 @@
 /**
- * The store's domain rules, as pure functions every backend uses (SQLite now, PostgreSQL next),
+ * The store's domain rules, as pure functions every backend uses (SQLite and PostgreSQL),
  * so that no backend carries a copy: what a valid address, password or folder name is, how an
  * alias is made, the default folders and the Exchange DN, the UIDVALIDITY policy, what renaming
  * a folder (INBOX included) does, and the flag algebra. Backends keep only storage.

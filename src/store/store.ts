@@ -68,7 +68,7 @@ export interface StoreOptions {
 }
 
 /**
- * The mailbox store: the contract every backend (SQLite now, PostgreSQL next) fulfils, and all
+ * The mailbox store: the contract every backend (SQLite, PostgreSQL) fulfils, and all
  * that front ends may assume. Asynchronous and backend-neutral: callers cannot tell a backend
  * that answers at once from one that answers over the network.
  *
@@ -294,7 +294,12 @@ export interface Store {
   /** A queue entry for the bytes (stored once), due now. */
   enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null): Promise<QueueEntry>;
   listQueue(): Promise<QueueEntry[]>;
-  /** Entries due at `now`, soonest first, at most 100. */
+  /**
+   * Entries due at `now`, soonest first, at most 100, for the caller to work. A backend shared
+   * by several nodes (PostgreSQL) leases them to the caller: no other node gets them until
+   * updateQueueEntry/removeQueueEntry, or until the lease runs out (the node died), so each
+   * entry is worked by one node at a time. SQLite serves one node and leases nothing.
+   */
   dueQueueEntries(now: Date): Promise<QueueEntry[]>;
   updateQueueEntry(id: number, changes: { attempts: number; nextAttempt: Date; lastError: string | null }): Promise<void>;
   /** Removes an entry (and its bytes unless a message holds them); false when there was none. */

@@ -23,7 +23,6 @@ export function serve(dataDir: string, extra: string[] = []): Promise<{ child: C
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
       if (out.includes('Stop with Ctrl-C.')) {
-        clearTimeout(timer);
         resolveStart({
           child,
           out,
@@ -36,6 +35,6 @@ export function serve(dataDir: string, extra: string[] = []): Promise<{ child: C
         });
       }
     });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code}: ${out}`)); });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
   });
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
 import type { User } from '../../src/store/types.js';
 import { tempDir } from './tmp.js';
+import { testStoreLocation } from './postgres.js';
 import type { Clock } from '../../src/shared-state/clock.js';
 import type { GuardPolicy } from '../../src/access/brute-force-guard.js';
 import type { AccountGuardPolicy } from '../../src/access/account-guard.js';
@@ -23,8 +24,10 @@ export async function startTestServer(opts: { plaintext?: boolean; host?: string
   const tmp = tempDir();
   const dataDir = join(tmp.dir, 'data');
   const logged = captureLog(opts.logLevel ?? 'info');
+  const where = await testStoreLocation();
   const server = await startServer({
     dataDir,
+    store: where.store,
     host: opts.host ?? '127.0.0.1',
     clock: opts.clock,
     guardPolicy: opts.guardPolicy,
@@ -49,6 +52,7 @@ export async function startTestServer(opts: { plaintext?: boolean; host?: string
     },
     async close() {
       await server.stop();
+      await where.drop();
       tmp.cleanup();
     },
   };

@@ -11,6 +11,7 @@ import type { Listener } from '../../src/server/listener.js';
 import type { User } from '../../src/store/types.js';
 import { startImapServer, type ImapTuning } from '../../src/protocols/imap/server.js';
 import { run, type RunResult } from '../helpers/run.js';
+import { testStoreLocation } from '../helpers/postgres.js';
 
 export const PASSWORD = 'correct horse';
 
@@ -25,7 +26,8 @@ export interface TestServer {
 
 export async function startTestServer(o: { implicitTls?: boolean; tuning?: ImapTuning; secureLogin?: boolean } = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'mw-imap-'));
-  const ctx = await createServerContext(dir, { computer: 'TESTHOST' });
+  const where = await testStoreLocation();
+  const ctx = await createServerContext(dir, { computer: 'TESTHOST', store: where.store });
   if (!o.secureLogin) {
     // the test clients talk plain text to 127.0.0.1
     await ctx.store.putSetting({ scope: 'server', targetId: 0, name: 'ImapSettings.LoginType', value: 'PlainTextLogin' });
@@ -41,6 +43,7 @@ export async function startTestServer(o: { implicitTls?: boolean; tuning?: ImapT
       closed = true;
       await listener.close();
       await ctx.store.close().catch(() => undefined);
+      await where.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

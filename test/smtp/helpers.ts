@@ -7,6 +7,7 @@ import { createServerContext } from '../../src/server/create-context.js';
 import { ServerConfigSchema } from '../../src/server/config.js';
 import type { ServerContext } from '../../src/server/context.js';
 import type { User } from '../../src/store/types.js';
+import { testStoreLocation } from '../helpers/postgres.js';
 
 export interface TestEnv {
   ctx: ServerContext;
@@ -17,11 +18,13 @@ export interface TestEnv {
 /** A fresh data folder and context; `config` is the JSON of a --config file. */
 export async function makeEnv(config: unknown = {}): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'mw-smtp-'));
-  const ctx = await createServerContext(dir, { computer: 'mx.test.example', config: ServerConfigSchema.parse(config) });
+  const where = await testStoreLocation();
+  const ctx = await createServerContext(dir, { computer: 'mx.test.example', config: ServerConfigSchema.parse(config), store: where.store });
   return {
     ctx, dir,
     async cleanup() {
       await ctx.store.close();
+      await where.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -17,10 +17,10 @@ import { InProcessState } from '../../shared-state/in-process-state.js';
 import { systemClock } from '../../shared-state/clock.js';
 import { SERVICE_KINDS } from '../../settings/catalog.js';
 import { LiveSettings } from '../../settings/resolve.js';
-import type { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { Store } from '../../store/store.js';
 
 /** With no server running nothing is counted: the same predicates over empty counters. */
-async function idleServerState(store: SqliteStore, cluster?: { accounting: SessionAccounting; state: SharedState }) {
+async function idleServerState(store: Store, cluster?: { accounting: SessionAccounting; state: SharedState }) {
   const settings = new LiveSettings(store);
   await settings.refresh();
   const events = new EventLog(store, 'cli');

@@ -1,5 +1,6 @@
 import { allowOnly, intFlag, type ParsedArgs } from '../args.js';
-import { dataDirOf, redisOf } from '../common.js';
+import { dataDirOf, redisOf, storeLocationOf } from '../common.js';
+import { isPostgresUrl } from '../../server/create-context.js';
 import { DEFAULT_PORTS, startServer } from '../../server/serve.js';
 import { VERSION } from '../../version.js';
 import { relative } from 'node:path';
@@ -9,12 +10,28 @@ const DESCRIBE: Record<string, string> = {
   submission: 'SMTP submission (STARTTLS, AUTH)', lmtp: 'LMTP for a mail server in front (Postfix, Exim)', smtps: 'SMTP submission over TLS', https: 'HTTPS web mail /owa, EWS /EWS/Exchange.asmx, admin API',
 };
 
+/** A URL as it may be printed: without its password. */
+function redactUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
+/** --store postgres://… (or MAILWARDEN_STORE): the PostgreSQL store; the data folder keeps this node's own files. */
+function storeUrlOf(args: ParsedArgs): string | undefined {
+  const location = storeLocationOf(args);
+  return isPostgresUrl(location) ? location : undefined;
+}
+
 /** mailwarden serve: runs until SIGINT/SIGTERM, then releases every session and exits. */
 export async function serveCommand(args: ParsedArgs): Promise<void> {
-  allowOnly(args, ['config', 'redis', 'host', 'imap-port', 'imaps-port', 'pop3-port', 'pop3s-port', 'smtp-port', 'submission-port', 'submissions-port', 'http-port', 'lmtp-port']);
-  const dataDir = dataDirOf(args);
+  allowOnly(args, ['store', 'config', 'redis', 'host', 'imap-port', 'imaps-port', 'pop3-port', 'pop3s-port', 'smtp-port', 'submission-port', 'submissions-port', 'http-port', 'lmtp-port']);
+  const location = storeLocationOf(args);
+  // the data folder: this node's own files, and its SQLite store unless --store names PostgreSQL
+  const dataDir = isPostgresUrl(location) ? dataDirOf(args) : location;
   const server = await startServer({
     dataDir,
+    store: storeUrlOf(args),
     configFile: args.flags.get('config'),
     redis: redisOf(args),
     host: args.flags.get('host') ?? '127.0.0.1',
@@ -32,12 +49,14 @@ export async function serveCommand(args: ParsedArgs): Promise<void> {
   });
   const rel = relative(process.cwd(), dataDir) || '.';
   const dataArg = rel.startsWith('..') ? dataDir : rel;
+  const storeArg = storeUrlOf(args);
+  const storeFlag = storeArg ? `--store ${redactUrl(storeArg)}` : `--data ${dataArg}`;
   const lines = [
-    `Mailwarden ${VERSION} serving ${dataDir} (store: ${server.ctx.store.backend}, TLS certificate: ${dataArg}/tls/cert.pem, SHA-256 ${server.ctx.tls.default.fingerprint256})`,
+    `Mailwarden ${VERSION} serving ${dataDir} (store: ${server.ctx.store.backend}${storeArg ? ' ' + redactUrl(storeArg) : ''}, TLS certificate: ${dataArg}/tls/cert.pem, SHA-256 ${server.ctx.tls.default.fingerprint256})`,
     ...server.listeners.map((l) => `  ${l.name.padEnd(12)} ${l.host}:${l.port}  ${DESCRIBE[l.name] ?? ''}`),
     '',
     'Add a user (in another terminal):',
-    `  echo 'choose-a-password' | ./bin/mailwarden user add alice@example.com --password-stdin --data ${dataArg}`,
+    `  echo 'choose-a-password' | ./bin/mailwarden user add alice@example.com --password-stdin ${storeFlag}`,
     `Watch sessions:  ./bin/mailwarden sessions list --data ${dataArg}`,
     `Trust the certificate: ./bin/mailwarden tls show --data ${dataArg}`,
     'Stop with Ctrl-C.',

@@ -4,7 +4,7 @@ import { printJson, printTable } from '../output.js';
 import { findSetting, formatSettingValue, parseSettingValue, SETTINGS, type SettingDef } from '../../settings/catalog.js';
 import { resolveSettingWithSource } from '../../settings/resolve.js';
 import { readRunningServer } from '../../server/running.js';
-import type { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { Store } from '../../store/store.js';
 import type { SettingOverride } from '../../store/types.js';
 
 function requireSetting(name: string): SettingDef {
@@ -14,7 +14,7 @@ function requireSetting(name: string): SettingDef {
 }
 
 /** --user / --database → the override's scope, checking that the setting may be overridden there. */
-async function scopeOf(store: SqliteStore, args: ParsedArgs, def: SettingDef | null): Promise<{ scope: SettingOverride['scope']; targetId: number; label: string; userId?: number; databaseId?: number }> {
+async function scopeOf(store: Store, args: ParsedArgs, def: SettingDef | null): Promise<{ scope: SettingOverride['scope']; targetId: number; label: string; userId?: number; databaseId?: number }> {
   const user = args.flags.get('user');
   const database = args.flags.get('database');
   if (user && database) throw new CliError('give --user or --database, not both');

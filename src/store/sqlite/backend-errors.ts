@@ -1,4 +1,5 @@
 import { StoreError, type StoreErrorKind } from '../errors.js';
+import { typedErrorsOnly as typedErrorsOnlyWith } from '../typed-errors.js';
 
 /**
  * SQLite result codes (better-sqlite3 puts the extended code on `err.code`) as StoreError kinds:
@@ -39,23 +40,7 @@ export function toStoreError(err: unknown): unknown {
   return e;
 }
 
-/**
- * Makes every asynchronous method of a backend class answer failures through toStoreError, so
- * no operation can let a driver error through, including ones added later.
- */
+/** Makes every asynchronous method of a backend class answer failures through toStoreError (typed-errors.ts). */
 export function typedErrorsOnly(proto: object): void {
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    const d = Object.getOwnPropertyDescriptor(proto, name)!;
-    const fn = d.value as unknown;
-    if (name === 'constructor' || typeof fn !== 'function' || fn.constructor.name !== 'AsyncFunction') continue;
-    const method = fn as (...args: unknown[]) => Promise<unknown>;
-    Object.defineProperty(proto, name, {
-      ...d,
-      value: function (this: unknown, ...args: unknown[]) {
-        return method.apply(this, args).catch((err: unknown) => {
-          throw toStoreError(err);
-        });
-      },
-    });
-  }
+  typedErrorsOnlyWith(proto, toStoreError);
 }

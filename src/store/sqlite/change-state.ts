@@ -14,17 +14,12 @@
  */
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
-import { fromObjectId, toObjectId } from '../object-ids.js';
+import { toObjectId } from '../object-ids.js';
+import { changeLimit, mergeChanges, parseSinceState, TOMBSTONE_DAYS, type ChangeEntry as Entry, type ChangeScope as Scope } from '../change-history.js';
 import type { AccountChanges } from '../types.js';
 
-/**
- * Tombstones are kept this long, then pruned (a minute after the store opens, then daily). A client whose state is
- * older than the newest pruned tombstone gets `cannot-calculate-changes` and syncs afresh
- * (EWS: a new SyncState; ActiveSync: SyncKey 0; JMAP: cannotCalculateChanges). 90 days is
- * longer than phones and desktop clients stay away in practice, and a tombstone is ~40 bytes.
- * The per-folder QRESYNC records (`expunged`) are not pruned by this.
- */
-export const TOMBSTONE_DAYS = 90;
+/** How long tombstones are kept (change-history.ts says why). */
+export { TOMBSTONE_DAYS };
 
 /** Schema step 7 (schema.ts lists it): the account change state, stable object ids, tombstones. */
 export const CHANGE_STATE_MIGRATION = `
@@ -137,17 +132,6 @@ export function pruneTombstones(db: Database.Database, q: Query, before: Date): 
   }).immediate();
 }
 
-interface Entry { type: 'message' | 'folder'; live: boolean; o: number; s: number }
-
-/** Where changesSince looks: its rows, and how it tells a new object and a gone one. */
-interface Scope {
-  sources: Entry[][];
-  /** A living object changed after `since`: new to the client, or one it has? */
-  isNew(e: Entry): boolean;
-  /** A tombstone's object: gone from the scope (not moved within it, or back into it)? */
-  isGone(e: Entry): boolean;
-}
-
 const liveRows = (rows: Array<{ o: number; s: number }>, type: Entry['type']): Entry[] => rows.map((r) => ({ type, live: true, ...r }));
 
 /** The whole account: messages and folders; a move is an update, a tombstone counts once the object is gone everywhere. */
@@ -201,50 +185,10 @@ function folderScope(q: Query, p: { user: number; since: number; limit: number }
 export function changesSince(db: Database.Database, q: Query, userId: number, sinceState: string, maxChanges: number, folderId?: number): AccountChanges {
   return db.transaction((): AccountChanges => {
     const current = userState(q, userId);
-    const since = fromObjectId('state', sinceState);
     const floor = Number(q("SELECT value FROM meta WHERE key = 'changes_floor'").pluck().get());
-    if (since === null || since > current) throw new StoreError('cannot-calculate-changes', `"${String(sinceState).slice(0, 40)}" is not a state of this account`);
-    if (since < floor) throw new StoreError('cannot-calculate-changes', `state ${sinceState} is older than the change history kept (${TOMBSTONE_DAYS} days): sync afresh`);
-    const out: AccountChanges = {
-      oldState: sinceState, newState: sinceState, hasMore: false,
-      messages: { created: [], updated: [], destroyed: [] }, folders: { created: [], updated: [], destroyed: [] },
-    };
-    const p = { user: userId, since, limit: Math.max(1, Math.floor(maxChanges)) + 1 };
+    const since = parseSinceState(sinceState, current, floor);
+    const p = { user: userId, since, limit: changeLimit(maxChanges) };
     const scope = folderId === undefined ? accountScope(q, p) : folderScope(q, p, folderId);
-    if (since === current) return out;
-    const max = p.limit - 1;
-    // A source cut at its limit is complete only up to its last row: nothing past that is answered now.
-    let horizon = Infinity;
-    for (const rows of scope.sources) if (rows.length === p.limit) horizon = Math.min(horizon, rows[rows.length - 1]!.s);
-    const merged = scope.sources.flat().sort((a, b) => a.s - b.s);
-    const seen = new Set<string>();
-    let last = since;
-    for (let i = 0; i < merged.length; i++) {
-      const e = merged[i]!;
-      if (e.s > horizon) {
-        out.hasMore = true;
-        break;
-      }
-      last = e.s;
-      const id = toObjectId(e.type === 'message' ? 'message' : 'mailbox', e.o);
-      const lists = e.type === 'message' ? out.messages : out.folders;
-      if (!seen.has(id)) {
-        if (e.live) {
-          seen.add(id);
-          (scope.isNew(e) ? lists.created : lists.updated).push(id);
-        } else if (e.o <= since && scope.isGone(e)) {
-          // a tombstone of a message moved (it lives on) or of an object made and destroyed
-          // within the range is not reported
-          seen.add(id);
-          lists.destroyed.push(id);
-        }
-      }
-      if (seen.size >= max && (i < merged.length - 1 || horizon !== Infinity)) {
-        out.hasMore = true;
-        break;
-      }
-    }
-    out.newState = toObjectId('state', out.hasMore ? last : current);
-    return out;
+    return mergeChanges(sinceState, since, current, maxChanges, scope);
   })();
 }

@@ -13,10 +13,11 @@ import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
 import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
+import { joinFlags, splitEach, splitFlags, toEventRecord, toListItem, toQueueEntry, toSummary, type EventRow, type ListExtra, type MessageRow, type QueueRow } from '../rows.js';
 import {
   applyFlags, canonicalFolderName, checkDeletable, checkPassword, chooseAlias, DEFAULT_DATABASE, DEFAULT_FOLDERS, DEFAULT_ORGANISATION,
   defaultFolderName, displayNameFor, DUMMY_PASSWORD_HASH, legacyDn, nextUidValidity, normaliseAddress, normaliseDatabaseName,
-  normaliseDomain, renameMovesMessages, renamePlan, sameFlags, uniqueFlags, validateFolderName,
+  normaliseDomain, renameMovesMessages, renamePlan, sameFlags, validateFolderName,
 } from '../rules.js';
 import { changesSince, currentState, pruneTombstones, takeChangeStates, TOMBSTONE_DAYS } from './change-state.js';
 import type {
@@ -35,7 +36,6 @@ interface FolderRow {
 }
 /** The counters migration 5's triggers keep on each folder row. */
 interface FolderCountRow { message_count: number; unseen_count: number; total_size: number }
-interface MessageRow { id: number; object_id: number; email_id: number; uid: number; modseq: number; flags: string; internal_date: number; size: number; blob_hash: string }
 
 /** Folder rows with their subscription state (subscriptions are names: see schema migration 3). */
 const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = f.user_id AND s.name = f.name) AS subscribed FROM folders f';
@@ -52,10 +52,6 @@ const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_
 const INDEX_CACHE_MIN_MESSAGES = 5_000;
 const INDEX_CACHE_FOLDERS = 8;
 
-/** Flags as the messages.flags column holds them: each once, one space between (a flag holds no space: IMAP atoms). */
-const joinFlags = (flags: Iterable<string>): string => uniqueFlags(flags).join(' ');
-/** The messages.flags column's text as an array. */
-const splitFlags = (s: string): string[] => (s ? s.split(' ') : []);
 
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
@@ -595,10 +591,6 @@ export class SqliteStore implements Store {
     return this.quotaLimit({ userId, databaseId: u.database_id }, this.settingsSnapshot.list);
   }
 
-  private toSummary(r: MessageRow): MessageSummary {
-    return { id: r.id, uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash };
-  }
-
   /**
    * Column-wise listing: SQLite builds one JSON array per column and V8's JSON.parse reads it,
    * which costs a fraction of handing over one row object (or array) per message through the
@@ -695,18 +687,7 @@ export class SqliteStore implements Store {
       total = this.q(`SELECT count(*) ${from}`).pluck().get(params) as number;
       rows = this.q(`SELECT ${columns} ${from} ORDER BY l.internal_date DESC, l.uid DESC LIMIT @limit OFFSET @offset`).all(params) as Array<MessageRow & ListExtra>;
     }
-    return { total, items: rows.map((r) => this.toListItem(r)) };
-  }
-
-  // Written out, not `{ ...this.toSummary(r), … }`: V8's object spread took ~10 µs a row here
-  // (measured, 100-row list pages), more than the page's SQL.
-  private toListItem(r: MessageRow & ListExtra): MessageListItem {
-    return {
-      id: r.id, objectId: toObjectId('message', r.object_id), emailId: toObjectId('email', r.email_id),
-      uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash,
-      subject: r.subject, from: r.from_text, to: r.to_text, date: r.sent_date === null ? null : new Date(r.sent_date),
-      messageId: r.message_id, hasAttachments: r.has_attachments === 1, preview: r.preview,
-    };
+    return { total, items: rows.map((r) => toListItem(r)) };
   }
 
   async getMessage(userId: number, objectId: string): Promise<(MessageListItem & { folderId: number }) | null> {
@@ -717,13 +698,13 @@ export class SqliteStore implements Store {
       `SELECT m.id, m.object_id, m.email_id, m.folder_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
        FROM messages m JOIN folders f ON f.id = m.folder_id JOIN blobs b ON b.hash = m.blob_hash WHERE m.object_id = ? AND f.user_id = ?`,
     ).get(n, userId) as (MessageRow & ListExtra & { folder_id: number }) | undefined;
-    return r ? { ...this.toListItem(r), folderId: r.folder_id } : null;
+    return r ? { ...toListItem(r), folderId: r.folder_id } : null;
   }
 
   async getMessageByUid(userId: number, folderId: number, uid: number): Promise<MessageSummary | null> {
     this.assertFolder(userId, folderId);
     const r = this.q('SELECT id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?').get(folderId, uid) as MessageRow | undefined;
-    return r ? this.toSummary(r) : null;
+    return r ? toSummary(r) : null;
   }
 
   async getMessages(userId: number, folderId: number, uids: readonly number[], parts: MessageParts = {}): Promise<StoredMessage[]> {
@@ -736,7 +717,7 @@ export class SqliteStore implements Store {
       `SELECT ${cols} FROM messages m${join} WHERE m.folder_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
     ).all(folderId, JSON.stringify(uids)) as Array<MessageRow & { data?: Buffer; structure?: string | null }>;
     return rows.map((r) => {
-      const m: StoredMessage = { ...this.toSummary(r), emailId: toObjectId('email', r.email_id) };
+      const m: StoredMessage = { ...toSummary(r), emailId: toObjectId('email', r.email_id) };
       if (parts.raw) m.raw = r.data!;
       if (parts.structure) m.structure = r.structure ?? null;
       return m;
@@ -917,11 +898,7 @@ export class SqliteStore implements Store {
     if (filter.recordId !== undefined) { where.push('record_id = ?'); params.push(filter.recordId); }
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY record_id LIMIT ?`;
     params.push(filter.limit ?? 100_000);
-    return (this.db.prepare(sql).all(...params) as EventRow[]).map((r) => ({
-      recordId: r.record_id, time: new Date(r.time), provider: r.provider, eventId: r.event_id, qualifiers: r.qualifiers,
-      level: r.level as EventRecord['level'], task: r.task, keywords: r.keywords, computer: r.computer, user: r.user,
-      data: JSON.parse(r.data) as string[], message: r.message, count: r.count,
-    }));
+    return (this.db.prepare(sql).all(...params) as EventRow[]).map(toEventRecord);
   }
 
   // ---------------------------------------------------------------- queue
@@ -931,19 +908,12 @@ export class SqliteStore implements Store {
     return (await this.listQueue()).find((q) => q.id === id)!;
   }
 
-  private toQueueEntry(r: QueueRow): QueueEntry {
-    return {
-      id: r.id, sender: r.sender, recipients: JSON.parse(r.recipients) as string[], blobHash: r.blob_hash, attempts: r.attempts,
-      nextAttempt: new Date(r.next_attempt), lastError: r.last_error, createdAt: new Date(r.created_at), submittedBy: r.submitted_by,
-    };
-  }
-
   async listQueue(): Promise<QueueEntry[]> {
-    return (this.q('SELECT * FROM queue ORDER BY id').all() as QueueRow[]).map((r) => this.toQueueEntry(r));
+    return (this.q('SELECT * FROM queue ORDER BY id').all() as QueueRow[]).map((r) => toQueueEntry(r));
   }
 
   async dueQueueEntries(now: Date): Promise<QueueEntry[]> {
-    return (this.q('SELECT * FROM queue WHERE next_attempt <= ? ORDER BY next_attempt LIMIT 100').all(now.getTime()) as QueueRow[]).map((r) => this.toQueueEntry(r));
+    return (this.q('SELECT * FROM queue WHERE next_attempt <= ? ORDER BY next_attempt LIMIT 100').all(now.getTime()) as QueueRow[]).map((r) => toQueueEntry(r));
   }
 
   async updateQueueEntry(id: number, c: { attempts: number; nextAttempt: Date; lastError: string | null }): Promise<void> {
@@ -966,16 +936,3 @@ typedErrorsOnly(SqliteStore.prototype);
 
 /** What removing a message row needs to know of it. */
 interface RemovableRow { id: number; uid: number; size: number; blob_hash: string }
-interface ListExtra { subject: string; from_text: string; to_text: string; sent_date: number | null; message_id: string | null; has_attachments: number; preview: string }
-interface EventRow { record_id: number; time: number; provider: string; event_id: number; qualifiers: number; level: number; task: number; keywords: string; computer: string; user: string | null; data: string; message: string; count: number }
-interface QueueRow { id: number; sender: string; recipients: string; blob_hash: string; attempts: number; next_attempt: number; last_error: string | null; created_at: number; submitted_by: number | null }
-
-/** Stored flags texts as arrays; most messages share a handful of combinations: each distinct text is split once, its array shared. */
-function splitEach(texts: string[]): string[][] {
-  const split = new Map<string, string[]>();
-  return texts.map((text) => {
-    let f = split.get(text);
-    if (!f) split.set(text, (f = splitFlags(text)));
-    return f;
-  });
-}

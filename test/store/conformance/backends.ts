@@ -7,11 +7,14 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
+import { connectionConfig, PG_TYPES, PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import { toObjectId } from '../../../src/store/object-ids.js';
 import { mailboxQuotaLimit } from '../../../src/settings/resolve.js';
 import type { Store } from '../../../src/store/store.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { createTestDatabase } from '../../helpers/postgres.js';
 
 /** Counters a backend keeps for a folder, or recounts from its message rows. */
 export interface FolderCounters { messages: number; unseen: number; size: number }
@@ -144,8 +147,108 @@ export const sqliteBackend: Backend = {
   },
 };
 
+// -------------------------------------------------------------------------------- PostgreSQL
+
+const PG_UNSEEN = "position(' \\Seen ' IN ' ' || flags || ' ') = 0";
+/** A message's list key, as SQLite's inspector builds it. */
+const PG_LIST_KEY = "m.internal_date || ' ' || m.uid || ' ' || m.id || ' ' || m.size || ' ' || m.blob_hash || ' ' || b.subject";
+
+/** The same checks on a connection of its own; each answer is one REPEATABLE READ snapshot. */
+class PostgresInspector implements Inspector {
+  private readonly client: pg.Client;
+  private constructor(url: string) {
+    this.client = new pg.Client({ ...connectionConfig(url), types: PG_TYPES });
+  }
+  static async connect(url: string): Promise<PostgresInspector> {
+    const i = new PostgresInspector(url);
+    await i.client.connect();
+    return i;
+  }
+  private async read<T>(fn: () => Promise<T>): Promise<T> {
+    await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      return await fn();
+    } finally {
+      await this.client.query('COMMIT');
+    }
+  }
+  private async all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.client.query(sql, params)).rows as T[];
+  }
+  async folderCounters() {
+    return this.read(async () =>
+      (await this.all<{ folderid: number; userid: number; sm: number; su: number; ss: number; rm: number; ru: number; rs: number }>(
+        `SELECT f.id AS folderId, f.user_id AS userId, f.message_count AS sm, f.unseen_count AS su, f.total_size AS ss,
+           (SELECT count(*) FROM messages WHERE folder_id = f.id) AS rm,
+           (SELECT count(*) FROM messages WHERE folder_id = f.id AND ${PG_UNSEEN}) AS ru,
+           (SELECT coalesce(sum(size), 0)::BIGINT FROM messages WHERE folder_id = f.id) AS rs
+         FROM folders f ORDER BY f.id`,
+      )).map((r) => ({
+        folderId: r.folderid, userId: r.userid, stored: { messages: r.sm, unseen: r.su, size: r.ss }, recount: { messages: r.rm, unseen: r.ru, size: r.rs },
+      })),
+    );
+  }
+  async userCounters() {
+    return this.read(async () =>
+      (await this.all<{ userid: number; sm: number; sb: number; rm: number; rb: number }>(
+        `SELECT u.id AS userId, u.message_count AS sm, u.used_bytes AS sb,
+           (SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id WHERE f.user_id = u.id) AS rm,
+           (SELECT coalesce(sum(m.size), 0)::BIGINT FROM messages m JOIN folders f ON f.id = m.folder_id WHERE f.user_id = u.id) AS rb
+         FROM users u ORDER BY u.id`,
+      )).map((r) => ({ userId: r.userid, stored: { messages: r.sm, bytes: r.sb }, recount: { messages: r.rm, bytes: r.rb } })),
+    );
+  }
+  /**
+   * PostgreSQL keeps no list table: a page is a range of the index messages_by_date. "Kept" is
+   * the order that index gives (what listMessagePage reads); "recomputed" sorts the rows here.
+   */
+  async listOrders() {
+    return this.read(async () => {
+      const ids = (await this.all<{ id: number }>('SELECT id FROM folders ORDER BY id')).map((r) => r.id);
+      const out: ListOrder[] = [];
+      for (const folderId of ids) {
+        const kept = (await this.all<{ k: string }>(`SELECT ${PG_LIST_KEY} AS k FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = $1 ORDER BY m.internal_date DESC, m.uid DESC`, [folderId])).map((r) => r.k);
+        const rows = await this.all<{ d: number; u: number; k: string }>(`SELECT m.internal_date AS d, m.uid AS u, ${PG_LIST_KEY} AS k FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = $1 ORDER BY m.id`, [folderId]);
+        const recomputed = rows.sort((a, b) => b.d - a.d || b.u - a.u).map((r) => r.k);
+        out.push({ folderId, kept, recomputed });
+      }
+      return out;
+    });
+  }
+  async messageTombstones(userId: number) {
+    const ids = await this.all<{ o: number }>("SELECT object_id AS o FROM tombstones WHERE user_id = $1 AND kind = 'message'", [userId]);
+    return new Set(ids.map((r) => toObjectId('message', r.o)));
+  }
+  async exec(sql: string) {
+    await this.client.query(sql);
+  }
+  async close() {
+    await this.client.end();
+  }
+}
+
+/** Locations are database URLs; each `create` makes a database of its own (test/helpers/postgres.ts). */
+export const postgresBackend: Backend = {
+  name: 'PostgreSQL',
+  async create() {
+    const db = await createTestDatabase();
+    return { location: db.url, remove: () => db.drop() };
+  },
+  async open(location) {
+    const store = await PostgresStore.open(location, { quotaLimit: mailboxQuotaLimit, poolSize: 4 });
+    const inspector = await PostgresInspector.connect(location);
+    return {
+      store, inspector, location,
+      async close() {
+        await inspector.close();
+        await store.close();
+      },
+    };
+  },
+};
+
 /** Every backend the conformance suite runs on. A new backend: one more entry here. */
-export const BACKENDS: Backend[] = [sqliteBackend];
+export const BACKENDS: Backend[] = [sqliteBackend, postgresBackend];
 
 export const backendByName = (name: string): Backend => {
   const b = BACKENDS.find((x) => x.name === name);

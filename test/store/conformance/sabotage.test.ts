@@ -57,7 +57,7 @@ for (const backend of BACKENDS) {
       // without NODE_TEST_CONTEXT: the child is a test run of its own, not a subtest reporting here
       const { NODE_TEST_CONTEXT: _, ...env } = process.env;
       const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', suite], {
-        env: { ...env, CONFORMANCE_SABOTAGE: s.name }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
+        env: { ...env, CONFORMANCE_SABOTAGE: s.name, CONFORMANCE_BACKEND: backend.name }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
       });
       assert.notEqual(r.status, 0, 'the suite fails');
       const failed = Number(/^# fail (\d+)/m.exec(r.stdout)?.[1] ?? 0);

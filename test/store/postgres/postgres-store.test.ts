@@ -1,0 +1,140 @@
+/**
+ * What the PostgreSQL backend promises besides the conformance suite (which runs on it too):
+ * several nodes (stores with pools of their own) on one database. UIDs become visible in UID
+ * order under concurrent appends; an outbound queue entry is worked by one node at a time and
+ * a dead node's entries are taken over; the schema is versioned and a foreign database refused.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { connectionConfig, PostgresStore } from '../../../src/store/postgres/postgres-store.js';
+import { MIGRATIONS } from '../../../src/store/postgres/migrations.js';
+import { StoreError } from '../../../src/store/errors.js';
+import { createTestDatabase } from '../../helpers/postgres.js';
+
+const message = (i: number) => Buffer.from(`From: a@example.org\r\nSubject: m${i}\r\nMessage-ID: <${i}.${Math.random()}@t>\r\n\r\nbody ${i}\r\n`);
+
+async function withDatabase(fn: (url: string) => Promise<void>): Promise<void> {
+  const db = await createTestDatabase();
+  try {
+    await fn(db.url);
+  } finally {
+    await db.drop();
+  }
+}
+
+test('PostgreSQL: parallel appends from several nodes: no UID is ever visible before a lower one', { timeout: 300_000 }, () =>
+  withDatabase(async (url) => {
+    const NODES = 4;
+    const PER_WORKER = 25;
+    const WORKERS_PER_NODE = 4;
+    const nodes = await Promise.all(Array.from({ length: NODES }, () => PostgresStore.open(url, { poolSize: WORKERS_PER_NODE })));
+    const reader = await PostgresStore.open(url, { poolSize: 2 });
+    try {
+      const u = await nodes[0]!.createUser({ address: 'order@example.com', password: 'pw' });
+      const inbox = await nodes[0]!.getSpecialFolder(u.id, '\\Inbox');
+      let writing = true;
+      let reads = 0;
+      let maxSeen = 0;
+      // the reader looks while the writers write: every listing must be exactly UIDs 1..n
+      const reading = (async () => {
+        while (writing) {
+          const uids = [...(await reader.listMessageIndex(u.id, inbox.id)).uids];
+          uids.forEach((uid, i) => assert.equal(uid, i + 1, `listing ${reads}: UID ${uid} visible at position ${i} (a lower UID is not visible yet)`));
+          assert.ok(uids.length >= maxSeen, 'a visible message never disappears');
+          maxSeen = uids.length;
+          const status = await reader.folderStatus(u.id, inbox.id);
+          assert.ok(status.uidNext > maxSeen);
+          reads++;
+        }
+      })();
+      let n = 0;
+      const results = await Promise.all(nodes.flatMap((node) => Array.from({ length: WORKERS_PER_NODE }, async () => {
+        const mine = [];
+        for (let i = 0; i < PER_WORKER; i++) mine.push(await node.append(u.id, inbox.id, message(n++)));
+        return mine;
+      })));
+      writing = false;
+      await reading;
+      const all = results.flat();
+      const total = NODES * WORKERS_PER_NODE * PER_WORKER;
+      assert.deepEqual(all.map((r) => r.uid).sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i + 1), 'distinct UIDs 1..n');
+      // MODSEQ follows UID order: allocated under the same lock
+      const byUid = [...all].sort((a, b) => a.uid - b.uid);
+      for (let i = 1; i < byUid.length; i++) assert.ok(byUid[i]!.modseq > byUid[i - 1]!.modseq, 'MODSEQ increases with UID');
+      assert.ok(reads > 0);
+    } finally {
+      await reader.close();
+      await Promise.all(nodes.map((s) => s.close()));
+    }
+  }));
+
+test('PostgreSQL: outbound queue entries are leased to one node at a time; a dead node\'s entries are taken over after the lease', { timeout: 120_000 }, () =>
+  withDatabase(async (url) => {
+    const LEASE = 60_000;
+    const a = await PostgresStore.open(url, { queueLeaseMs: LEASE, nodeName: 'node-a' });
+    const b = await PostgresStore.open(url, { queueLeaseMs: LEASE, nodeName: 'node-b' });
+    try {
+      const ids = [];
+      for (let i = 0; i < 6; i++) ids.push((await a.enqueue('s@example.com', [`r${i}@remote.example`], message(i), null)).id);
+      const later = new Date(Date.now() + 1000); // all due (taken after the last enqueue)
+      // both nodes ask at once: each entry goes to exactly one of them
+      const [ea, eb] = await Promise.all([a.dueQueueEntries(later), b.dueQueueEntries(later)]);
+      assert.deepEqual([...ea, ...eb].map((e) => e.id).sort((x, y) => x - y), ids, 'every due entry handed out once');
+      assert.equal(ea.filter((e) => eb.some((f) => f.id === e.id)).length, 0, 'no entry to both nodes');
+      // while leased no other node gets them; a node's own come back to it (its next pass works what it skipped)
+      const idsOf = (es: Array<{ id: number }>) => es.map((e) => e.id).sort((x, y) => x - y);
+      assert.deepEqual(idsOf(await a.dueQueueEntries(later)), idsOf(ea));
+      assert.deepEqual(idsOf(await b.dueQueueEntries(later)), idsOf(eb));
+      // node B finishes its entries: one delivered, the others deferred (which ends the lease)
+      const bIds = eb.map((e) => e.id);
+      if (eb.length) assert.equal(await b.removeQueueEntry(eb[0]!.id), true);
+      for (const e of eb.slice(1)) await b.updateQueueEntry(e.id, { attempts: 1, nextAttempt: new Date(later.getTime() + 5000), lastError: 'deferred' });
+      // node A dies holding its leases (closed without a word)
+      await a.close();
+      // before A's lease ran out: B gets only its own deferred entries once they are due again
+      const beforeExpiry = await b.dueQueueEntries(new Date(later.getTime() + 10_000));
+      assert.deepEqual(beforeExpiry.map((e) => e.id).sort((x, y) => x - y), bIds.slice(1).sort((x, y) => x - y));
+      for (const e of beforeExpiry) await b.updateQueueEntry(e.id, { attempts: 2, nextAttempt: new Date(later.getTime() + 10 * LEASE), lastError: 'deferred' });
+      // after it: B takes over A's entries
+      const takenOver = await b.dueQueueEntries(new Date(later.getTime() + LEASE + 1));
+      assert.deepEqual(takenOver.map((e) => e.id).sort((x, y) => x - y), ea.map((e) => e.id).sort((x, y) => x - y));
+      assert.equal((await b.listQueue()).length, eb.length ? 5 : 6, 'only the delivered entry is gone');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }));
+
+test('PostgreSQL: the schema is versioned (reopening migrates nothing) and a database of another application is refused', { timeout: 120_000 }, async () => {
+  await withDatabase(async (url) => {
+    const s = await PostgresStore.open(url);
+    await s.close();
+    const again = await PostgresStore.open(url);
+    await again.close();
+    const c = new pg.Client(connectionConfig(url));
+    await c.connect();
+    try {
+      assert.equal((await c.query('SELECT version FROM mailwarden_schema')).rows[0].version, MIGRATIONS.length);
+      assert.equal((await c.query('SELECT count(*)::INT AS n FROM mailwarden_schema')).rows[0].n, 1);
+    } finally {
+      await c.end();
+    }
+  });
+  await withDatabase(async (url) => {
+    const c = new pg.Client(connectionConfig(url));
+    await c.connect();
+    await c.query('CREATE TABLE invoices (id INT)');
+    await c.end();
+    await assert.rejects(PostgresStore.open(url), (err: unknown) => err instanceof StoreError && err.kind === 'not-a-mailwarden-database');
+  });
+});
+
+test('PostgreSQL: an unreachable server is "unavailable", a closed store "read-only"', { timeout: 60_000 }, async () => {
+  await assert.rejects(PostgresStore.open('postgres://127.0.0.1:1/nothing'), (err: unknown) => err instanceof StoreError && err.kind === 'unavailable');
+  await withDatabase(async (url) => {
+    const s = await PostgresStore.open(url);
+    await s.close();
+    await assert.rejects(s.listUsers(), (err: unknown) => err instanceof StoreError && err.kind === 'read-only');
+  });
+});
