@@ -33,6 +33,7 @@ export const LAYERS = [
   { name: 'smtp', rank: 6, frontEnd: true, paths: ['src/protocols/smtp'] },
   { name: 'web', rank: 6, frontEnd: true, paths: ['src/web'] },
   { name: 'ews', rank: 6, frontEnd: true, paths: ['src/protocols/ews'] },
+  { name: 'activesync', rank: 6, frontEnd: true, paths: ['src/protocols/activesync'] },
   // What the composition root hands to the layers below it: the context's type, listener options,
   // the configuration's type, where a running server leaves its address. Any layer may import these.
   // They import the layers they describe (rank 5.5: above everything below the front ends).
