@@ -8,6 +8,7 @@ import { ADDRESS_DOMAIN } from './schema.js';
 import { toStoreError, typedErrorsOnly } from './backend-errors.js';
 import { MessageWrites, toStoredAnalysis } from './message-writes.js';
 import { WriterThread } from './writer-thread.js';
+import { SqliteDevices } from './devices.js';
 import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
 import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
@@ -20,7 +21,7 @@ import {
 import { changesSince, currentState, pruneTombstones, takeChangeStates, TOMBSTONE_DAYS } from './change-state.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
-  MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MessageListItem, MobileDevice, MobileDeviceUpdate, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
 
@@ -812,6 +813,33 @@ export class SqliteStore implements Store {
   async expungedSince(userId: number, folderId: number, modseq: number): Promise<ExpungedUid[]> {
     this.assertFolder(userId, folderId);
     return this.q('SELECT uid, modseq FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid').all(folderId, modseq) as ExpungedUid[];
+  }
+
+  // ---------------------------------------------------------------- mobile devices (devices.ts)
+
+  private devicesTable?: SqliteDevices;
+  private get devices(): SqliteDevices {
+    return (this.devicesTable ??= new SqliteDevices((sql) => this.q(sql), (fn) => this.write(fn)));
+  }
+
+  async upsertDevice(update: MobileDeviceUpdate): Promise<MobileDevice> {
+    return this.devices.upsert(update, Date.now());
+  }
+
+  async listDevices(userId?: number): Promise<MobileDevice[]> {
+    return this.devices.list(userId);
+  }
+
+  async removeDevice(userId: number, deviceId: string): Promise<boolean> {
+    return this.devices.remove(userId, deviceId);
+  }
+
+  async getDeviceState(userId: number, deviceId: string, name: string): Promise<string | null> {
+    return this.devices.getState(userId, deviceId, name);
+  }
+
+  async putDeviceState(userId: number, deviceId: string, name: string, value: string | null): Promise<void> {
+    this.devices.putState(userId, deviceId, name, value);
   }
 
   async quota(userId: number): Promise<QuotaUsage> {
