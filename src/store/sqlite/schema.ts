@@ -224,7 +224,7 @@ export const MIGRATIONS: string[] = [
   /* 8: addresses by domain (Store.isLocalDomain, asked at every SMTP RCPT): the expression is ADDRESS_DOMAIN's */
   `CREATE INDEX IF NOT EXISTS addresses_by_domain ON addresses (substr(address, instr(address, '@') + 1));`,
   /* 9: mobile devices (ActiveSync partnerships) and their named state (Store.upsertDevice, putDeviceState) */ `
-  CREATE TABLE mobile_devices (
+  CREATE TABLE IF NOT EXISTS mobile_devices (
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     device_id TEXT NOT NULL,
     device_type TEXT NOT NULL DEFAULT '',
@@ -237,7 +237,7 @@ export const MIGRATIONS: string[] = [
     last_sync_at INTEGER NOT NULL,
     PRIMARY KEY (user_id, device_id)
   );
-  CREATE TABLE mobile_device_state (
+  CREATE TABLE IF NOT EXISTS mobile_device_state (
     user_id INTEGER NOT NULL,
     device_id TEXT NOT NULL,
     name TEXT NOT NULL,
