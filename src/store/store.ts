@@ -54,6 +54,8 @@ export interface MessageParts {
   raw?: boolean;
   /** The MIME structure as stored at delivery (JSON text; null for messages stored before that). */
   structure?: boolean;
+  /** The message's stable opaque id (MessageListItem.objectId): ActiveSync's ServerId (issue 18). */
+  objectId?: boolean;
 }
 
 /** How a backend is built; given by the composition root (src/server/), never read from above. */

@@ -72,6 +72,8 @@ export interface StoredMessage extends MessageSummary {
   raw?: Buffer;
   /** As Store.readStructure: JSON text, null when none was stored. */
   structure?: string | null;
+  /** As MessageListItem.objectId, when asked for (MessageParts.objectId). */
+  objectId?: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { rejectsWith, type Contract } from '../harness.js';
+import { msg, rejectsWith, type Contract } from '../harness.js';
 
 export const area = 'mobile devices';
 
@@ -50,6 +50,20 @@ export const contracts: Contract[] = [
       await store.removeUser(u.id);
       assert.deepEqual(await store.listDevices(u.id), []);
       assert.equal(await store.getDeviceState(u.id, 'D2', 'sync:F1'), null);
+    },
+  },
+
+  {
+    name: 'getMessages with objectId: each message\'s stable id, the one getMessage and listMessagePage give (ActiveSync ServerIds)',
+    async run({ store, user }) {
+      const u = await user();
+      const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
+      const a = await store.append(u.id, inbox.id, msg('a'));
+      const b = await store.append(u.id, inbox.id, msg('b'));
+      const got = await store.getMessages(u.id, inbox.id, [b.uid, a.uid], { objectId: true });
+      assert.deepEqual(got.map((m) => m.objectId), [a.objectId, b.objectId]);
+      assert.equal((await store.getMessage(u.id, got[0]!.objectId!))?.uid, a.uid);
+      assert.equal((await store.getMessages(u.id, inbox.id, [a.uid]))[0]!.objectId, undefined, 'only when asked for');
     },
   },
 ];
