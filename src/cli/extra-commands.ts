@@ -7,4 +7,5 @@ export const extraCommands: Record<string, (sub: string | undefined, args: Parse
   tls: async (sub, args) => (await import('./commands/tls.js')).tlsCommand(sub, args),
   backup: async (_sub, args) => (await import('./commands/backup.js')).backupCommand(args),
   restore: async (_sub, args) => (await import('./commands/backup.js')).restoreCommand(args),
+  devices: async (sub, args) => (await import('./commands/devices.js')).devicesCommand(sub, args),
 };

@@ -29,8 +29,10 @@ const USAGE = `mailwarden ${VERSION} — mailbox server with a visible session g
   import maildir PATH --user U | import mbox FILE… --user U [--folder NAME]
   import imap --from imaps://HOST[:PORT] --user U [--source-user X] --password-stdin [--insecure|--ca FILE]
   tls show [--config FILE]                   (certificates served, fingerprints, how to trust them)
+  devices list [--user U] | devices remove USER DEVICEID
   Get-PopSettings | Set-PopSettings -Param V | Get-ImapSettings | Set-ImapSettings -Param V
   Get-ThrottlingPolicy | Set-ThrottlingPolicy -Param V [-Identity U] | Get-LogonStatistics [-Identity U]
+  Get-MobileDevice [-Mailbox U] | Remove-MobileDevice -Identity U -DeviceId ID
 
 Every command takes --data DIR (default ./data) and --json for machine-readable output.
 `;
