@@ -262,3 +262,27 @@ async function waitFor(fn: () => boolean): Promise<void> {
   while (!fn()) await new Promise((r) => setImmediate(r));
 }
 export { heldCount };
+
+test('SmartForward attaches the original; SmartReply sends what the phone wrote; an unknown source is Status 150', async () => {
+  const inbox = await srv.ctx.store.getSpecialFolder(alice.id, '\\Inbox');
+  const original = await srv.ctx.store.append(alice.id, inbox.id, Buffer.from('From: bob@example.com\r\nTo: alice@example.com\r\nSubject: the original\r\n\r\noriginal text\r\n'));
+  const c = client('SMART1');
+  const { folders } = await c.folderSync();
+  const inboxId = [...folders.values()].find((f) => f.type === '2')!.serverId;
+  const mime = (subject: string) => Buffer.from(`To: bob@example.com\r\nSubject: ${subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nmy words\r\n`);
+  const fwd = await c.send('SmartForward', el('ComposeMail', 'SmartForward', [el('ComposeMail', 'ClientId', 'f1'), el('ComposeMail', 'Source', [el('ComposeMail', 'FolderId', inboxId), el('ComposeMail', 'ItemId', original.objectId)]), el('ComposeMail', 'Mime', mime('Fwd: the original'))]));
+  assert.equal(fwd.status, 200);
+  assert.equal(fwd.raw.length, 0);
+  const reply = await c.send('SmartReply', el('ComposeMail', 'SmartReply', [el('ComposeMail', 'ClientId', 'r1'), el('ComposeMail', 'Source', [el('ComposeMail', 'FolderId', inboxId), el('ComposeMail', 'ItemId', original.objectId)]), el('ComposeMail', 'Mime', mime('Re: the original'))]));
+  assert.equal(reply.status, 200);
+  const bad = await c.send('SmartReply', el('ComposeMail', 'SmartReply', [el('ComposeMail', 'ClientId', 'r2'), el('ComposeMail', 'Source', [el('ComposeMail', 'FolderId', inboxId), el('ComposeMail', 'ItemId', 'Mzzzz')]), el('ComposeMail', 'Mime', mime('Re: nothing'))]));
+  assert.equal(childText(bad.body!, 'Status'), '150');
+  const bobInbox = await srv.ctx.store.getSpecialFolder(bob.id, '\\Inbox');
+  const page = await srv.ctx.store.listMessagePage(bob.id, bobInbox.id, 0, 5);
+  const forwarded = page.items.find((m) => m.subject === 'Fwd: the original')!;
+  const raw = (await srv.ctx.store.readBlob(forwarded.blobHash)).toString();
+  assert.match(raw, /Content-Type: multipart\/mixed/);
+  assert.match(raw, /Content-Type: message\/rfc822[\s\S]*Subject: the original[\s\S]*original text/);
+  assert.match(raw, /my words/);
+  assert.ok(page.items.some((m) => m.subject === 'Re: the original'));
+});
