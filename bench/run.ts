@@ -16,6 +16,7 @@ import { benchSmtp } from './smtp.js';
 import { benchOwa } from './owa.js';
 import { benchLogon } from './logon.js';
 import { benchEws } from './ews.js';
+import { benchActiveSync } from './activesync.js';
 import { dovecotVersion } from './lib/dovecot.js';
 import { cpuModel } from './lib/proc.js';
 import { fmtSummary, log, ratio, type BenchOutcome } from './lib/stats.js';
@@ -29,6 +30,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   owa: benchOwa,
   logon: benchLogon,
   ews: benchEws,
+  activesync: benchActiveSync,
 };
 
 /** bench/ in the source tree (dist/bench/run.js → ../../bench). */
