@@ -60,42 +60,69 @@ export function el(page: string, tag: string, content?: WbxmlNode | readonly (Wb
 // ---------------------------------------------------------------- encoding
 
 export function encode(root: WbxmlElement): Buffer {
-  const out: number[] = [0x03, 0x01, 0x6a, 0x00];
-  const chunks: Buffer[] = [];
-  const flush = () => {
-    if (out.length) chunks.push(Buffer.from(out.splice(0)));
-  };
+  const w = new Writer();
+  w.bytes([0x03, 0x01, 0x6a, 0x00]);
   let current = 0;
   const write = (e: WbxmlElement) => {
     const p = PAGE_BY_NAME.get(e.page);
     const token = TOKEN_BY_TAG.get(e.page)?.get(e.tag);
     if (!p || token === undefined) throw new Error(`WBXML: no token for ${e.page}:${e.tag}`);
     if (p.number !== current) {
-      out.push(SWITCH_PAGE, p.number);
+      w.bytes([SWITCH_PAGE, p.number]);
       current = p.number;
     }
     const hasContent = e.children.some((c) => typeof c !== 'string' || c.length > 0);
-    out.push(hasContent ? token | 0x40 : token);
+    w.byte(hasContent ? token | 0x40 : token);
     if (!hasContent) return;
     for (const c of e.children) {
       if (typeof c === 'string') {
         if (c.length === 0) continue;
         if (c.includes('\0')) throw new Error('WBXML: NUL in a string');
-        out.push(STR_I);
-        flush();
-        chunks.push(Buffer.from(c, 'utf8'));
-        out.push(0);
+        w.byte(STR_I);
+        w.utf8(c);
+        w.byte(0);
       } else if (Buffer.isBuffer(c)) {
-        out.push(OPAQUE, ...mbUint32(c.length));
-        flush();
-        chunks.push(c);
+        w.byte(OPAQUE);
+        w.bytes(mbUint32(c.length));
+        w.buffer(c);
       } else write(c);
     }
-    out.push(END);
+    w.byte(END);
   };
   write(root);
-  flush();
-  return Buffer.concat(chunks);
+  return w.result();
+}
+
+/** One growing buffer (a Sync answer of 512 items is thousands of strings: no chunk per string). */
+class Writer {
+  private buf = Buffer.allocUnsafe(4096);
+  private len = 0;
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.len++] = b;
+  }
+  bytes(bs: number[]): void {
+    this.room(bs.length);
+    for (const b of bs) this.buf[this.len++] = b;
+  }
+  utf8(s: string): void {
+    this.room(s.length * 3);
+    this.len += this.buf.write(s, this.len, 'utf8');
+  }
+  buffer(b: Buffer): void {
+    this.room(b.length);
+    b.copy(this.buf, this.len);
+    this.len += b.length;
+  }
+  result(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.len));
+  }
 }
 
 function mbUint32(n: number): number[] {
