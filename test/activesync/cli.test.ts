@@ -29,7 +29,7 @@ test('sessions list shows the pinging device; access explain --protocol eas coun
       const r = cli(['sessions', 'list', '--json', '--data', data]);
       const list = JSON.parse(r.stdout) as Array<{ kind: string; clientInfo: string }>;
       return list.some((x) => x.kind === 'eas') ? list : null;
-    }, 20_000, 'the Ping to be held');
+    }, 120_000, 'the Ping to be held');
     assert.match(sessions!.find((x) => x.kind === 'eas')!.clientInfo, /^ActiveSync CLIPHONE1 \(iPhone, iPhone15,2\)$/);
     const table = cli(['sessions', 'list', '--data', data]);
     assert.match(table.stdout, /eas .*ActiveSync CLIPHONE1 \(iPhone, iPhone15,2\)/);
