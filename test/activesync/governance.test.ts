@@ -24,10 +24,8 @@ const phone = (deviceId: string) => new EasClient({ port: srv.port('https'), ca:
 const held = (): EasState['held'] => ((srv.listeners.find((l) => l.name === 'https') as unknown as { app: Record<string, EasState> }).app[EAS_DECORATION]!).held;
 const easSessions = async () => (await srv.ctx.governor.list({ userId: dora.id })).filter((s) => s.kind === 'eas');
 
-/** Waits, turn by turn, until the server holds `n` requests (no fixed sleep: the condition is the event). */
-async function heldReaches(n: number): Promise<void> {
-  while (held().size !== n) await new Promise((r) => setImmediate(r));
-}
+/** Waits until the server holds `n` requests (the held-request table tells when it changes). */
+const heldReaches = (n: number): Promise<void> => held().whenSize(n);
 
 async function inboxOf(c: EasClient): Promise<string> {
   const { folders } = await c.folderSync();

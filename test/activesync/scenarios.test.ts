@@ -132,7 +132,7 @@ test('a Ping is woken by a delivery through SMTP, and a Sync then brings the mes
   do s = await c.sync(inboxId, s.key, { windowSize: 512 }); while (s.more);
   const pinging = c.ping([inboxId], 900);
   // the Ping is held: wait until the server holds it, then deliver
-  await waitFor(() => heldCount() > 0);
+  await heldTable().whenSize(1);
   const smtp = createTransport({ host: '127.0.0.1', port: srv.port('smtp'), secure: false, ignoreTLS: true });
   await smtp.sendMail({ from: 'carol@elsewhere.example', to: 'alice@example.com', subject: 'pushed', text: 'wake up' });
   const p = await pinging;
@@ -252,16 +252,11 @@ test('Settings, GetItemEstimate, Search and a malformed body', async () => {
   assert.equal(broken.status, 400);
 });
 
-function heldCount(): number {
-  const https = srv.listeners.find((l) => l.name === 'https') as unknown as { app: Record<string, { held: { size: number } }> };
-  return https.app.mailwardenEas!.held.size;
+/** The server's table of held requests: it says when a Ping is held. */
+function heldTable(): { whenSize(n: number): Promise<void> } {
+  const https = srv.listeners.find((l) => l.name === 'https') as unknown as { app: Record<string, { held: { whenSize(n: number): Promise<void> } }> };
+  return https.app.mailwardenEas!.held;
 }
-
-async function waitFor(fn: () => boolean): Promise<void> {
-  // an event-free condition (the server holds the request): checked each turn of the loop, no fixed sleep
-  while (!fn()) await new Promise((r) => setImmediate(r));
-}
-export { heldCount };
 
 test('SmartForward attaches the original; SmartReply sends what the phone wrote; an unknown source is Status 150', async () => {
   const inbox = await srv.ctx.store.getSpecialFolder(alice.id, '\\Inbox');

@@ -12,6 +12,24 @@ export interface HeldRequest {
 
 export class HeldRequests {
   private readonly byDevice = new Map<string, HeldRequest>();
+  private readonly watchers = new Set<() => void>();
+
+  /** Resolves once `size` is `n` (tests and benchmarks wait on this event, never on a clock). */
+  whenSize(n: number): Promise<void> {
+    if (this.byDevice.size === n) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.byDevice.size !== n) return;
+        this.watchers.delete(check);
+        resolve();
+      };
+      this.watchers.add(check);
+    });
+  }
+
+  private changed(): void {
+    for (const w of [...this.watchers]) w();
+  }
 
   private static key(userId: number, deviceId: string): string {
     return `${userId}/${deviceId.toLowerCase()}`;
@@ -21,8 +39,11 @@ export class HeldRequests {
   hold(userId: number, deviceId: string, h: HeldRequest): () => void {
     const k = HeldRequests.key(userId, deviceId);
     this.byDevice.set(k, h);
+    this.changed();
     return () => {
-      if (this.byDevice.get(k) === h) this.byDevice.delete(k);
+      if (this.byDevice.get(k) !== h) return;
+      this.byDevice.delete(k);
+      this.changed();
     };
   }
 
@@ -32,6 +53,7 @@ export class HeldRequests {
     const h = this.byDevice.get(k);
     if (!h) return false;
     this.byDevice.delete(k);
+    this.changed();
     await h.supersede();
     return true;
   }
