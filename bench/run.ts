@@ -20,6 +20,7 @@ import { benchLogon } from './logon.js';
 import { benchEws } from './ews.js';
 import { benchCluster } from './cluster.js';
 import { benchPostgres } from './postgres.js';
+import { benchActiveSync } from './activesync.js';
 import { dovecotVersion } from './lib/dovecot.js';
 import { cpuModel } from './lib/proc.js';
 import { fmtSummary, log, ratio, type BenchOutcome } from './lib/stats.js';
@@ -37,6 +38,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   ews: benchEws,
   cluster: benchCluster,
   postgres: benchPostgres,
+  activesync: benchActiveSync,
 };
 
 /** bench/ in the source tree (dist/bench/run.js → ../../bench). */

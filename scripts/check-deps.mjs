@@ -36,6 +36,7 @@ export const LAYERS = [
   { name: 'smtp', rank: 6, frontEnd: true, paths: ['src/protocols/smtp'] },
   { name: 'web', rank: 6, frontEnd: true, paths: ['src/web'] },
   { name: 'ews', rank: 6, frontEnd: true, paths: ['src/protocols/ews'] },
+  { name: 'activesync', rank: 6, frontEnd: true, paths: ['src/protocols/activesync'] },
   // What the composition root hands to the layers below it: the context's type, listener options,
   // the configuration's type, where a running server leaves its address and the lock that says it
   // still runs (start-lock.ts). Any layer may import these.

@@ -195,3 +195,32 @@ export const EWS_STORE_ERRORS: Record<StoreErrorKind, { responseCode: string; ba
 /** On-the-wire forms, for the few places that write a line themselves (BYE on accept, POP3 greeting). */
 export const pop3Line = (a: Pop3Answer): string => `-ERR ${a.code ? `[${a.code}] ` : ''}${a.text}`;
 export const smtpLine = (a: SmtpAnswer): string => `${a.code} ${a.enhanced} ${a.text}`;
+
+/**
+ * What an ActiveSync client gets for a refused logon (MS-ASHTTP 3.1.5.2, MS-ASCMD 2.2.2): a wrong
+ * password is HTTP 401 (the phone asks for the password again); everything else is the server
+ * being busy, never the password — HTTP 503 with Retry-After, which phones back off from, and,
+ * where the command answers with a body, that body's Status 111 (ServerErrorRetryLater) with the
+ * reason in the X-MS-ASThrottle-like header `X-Mailwarden-Refusal`.
+ */
+export interface EasRefusalAnswer {
+  status: number;
+  /** The command's Status in the WBXML body (null: no body). */
+  easStatus: number | null;
+  retryAfterSeconds?: number;
+  text: string;
+}
+
+export function easLogonAnswer(r: LogonRefusal): EasRefusalAnswer {
+  switch (r.kind) {
+    case 'auth':
+      return { status: 401, easStatus: null, text: 'Authentication failed' };
+    case 'lockout':
+      return { status: 503, easStatus: 111, retryAfterSeconds: r.retryAfterSeconds ?? 60, text: refusalReason(r) };
+    case 'protocol':
+    case 'throttling':
+      return { status: 503, easStatus: 111, retryAfterSeconds: 60, text: refusalReason(r) };
+    case 'store':
+      return { status: 503, easStatus: 111, retryAfterSeconds: 30, text: refusalReason(r) };
+  }
+}

@@ -9,4 +9,5 @@ export const extraCommands: Record<string, (sub: string | undefined, args: Parse
   backup: async (_sub, args) => (await import('./commands/backup.js')).backupCommand(args),
   restore: async (_sub, args) => (await import('./commands/backup.js')).restoreCommand(args),
   store: async (sub, args) => (await import('./commands/store.js')).storeCommand(sub, args),
+  devices: async (sub, args) => (await import('./commands/devices.js')).devicesCommand(sub, args),
 };

@@ -9,7 +9,7 @@ import { VERSION } from '../version.js';
 export const COMMAND_HELP: Record<string, Record<string, [usage: string, what: string]>> = {
   serve: {
     '': [
-      'serve [--data DIR] [--config FILE] [--host H] [--imap-port N] [--imaps-port N] [--pop3-port N]\n        [--pop3s-port N] [--smtp-port N] [--submission-port N] [--submissions-port N] [--lmtp-port N]\n        [--http-port N] [--redis redis://HOST:PORT]',
+      'serve [--data DIR] [--store postgres://…] [--config FILE] [--host H] [--imap-port N] [--imaps-port N] [--pop3-port N]\n        [--pop3s-port N] [--smtp-port N] [--submission-port N] [--submissions-port N] [--lmtp-port N]\n        [--http-port N] [--redis redis://HOST:PORT]',
       'runs the server until SIGINT/SIGTERM; port 0 picks a free port and the printed line says which',
     ],
   },
@@ -63,6 +63,13 @@ export const COMMAND_HELP: Record<string, Record<string, [usage: string, what: s
     list: ['dkim list', 'the DKIM keys and which sign'],
     activate: ['dkim activate DOMAIN SELECTOR', 'signs with this key from now on (rotation)'],
     remove: ['dkim remove DOMAIN SELECTOR [--force]', 'removes a key'],
+  },
+  devices: {
+    list: ['devices list [--user U]', 'ActiveSync devices (partnerships) and their last sync (Get-MobileDevice)'],
+    remove: ['devices remove USER DEVICEID', 'ends a partnership and drops its sync state (Remove-MobileDevice)'],
+  },
+  store: {
+    copy: ['store copy --from DATA_DIR|postgres://… --to postgres://…|DATA_DIR', 'copies a whole store between SQLite and PostgreSQL and verifies it'],
   },
   exchange: {
     'get-popsettings': ['Get-PopSettings', 'PopSettings.* (settings get)'],

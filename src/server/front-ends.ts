@@ -7,9 +7,10 @@ import { startOutboundQueue } from '../transport/queue.js';
 import { startImapServer } from '../protocols/imap/server.js';
 import { registerOwa } from '../web/owa/index.js';
 import { registerEws } from '../protocols/ews/endpoint.js';
+import { registerActiveSync } from '../protocols/activesync/plugin.js';
 
 /**
- * The front ends besides POP3 and the HTTP shell: IMAP, SMTP, web mail, Exchange Web Services. Kept in one place so
+ * The front ends besides POP3 and the HTTP shell: IMAP, SMTP, web mail, Exchange Web Services, ActiveSync. Kept in one place so
  * that serve.ts reads as the list of what runs; each entry starts one listener.
  */
 export async function frontEnds(
@@ -32,5 +33,5 @@ export async function frontEnds(
   }
   const queue = startOutboundQueue(ctx);
   stopHooks.push(() => queue.stop());
-  return { listeners, stopHooks, httpPlugins: [registerOwa, registerEws] };
+  return { listeners, stopHooks, httpPlugins: [registerOwa, registerEws, registerActiveSync] };
 }

@@ -180,6 +180,18 @@ export const SETTINGS: SettingDef[] = [
   throttling('EWSMaxConcurrency', 10, 'EWS'),
   throttling('EASMaxConcurrency', 10, 'ActiveSync'),
   {
+    name: 'ThrottlingPolicy.EASMaxDevices',
+    aliases: ['EASMaxDevices', 'throttling.EASMaxDevices'],
+    group: 'throttling', type: 'int', default: 100, min: 0, max: MAX_INT, scope: 'overridable', zeroMeansUnlimited: true,
+    description: 'ActiveSync devices (partnerships) one user may have; a new device beyond it is refused with status 177 until one is removed (`mailwarden devices remove`). 0 = no limit.',
+  },
+  {
+    name: 'ActiveSync.MaxHeartbeatSeconds',
+    aliases: ['eas.MaxHeartbeatSeconds', 'MaxHeartbeatInterval'],
+    group: 'web', type: 'int', default: 3540, min: 60, max: 3540, scope: 'server',
+    description: 'Longest heartbeat a Ping or a Sync with Wait may ask for (MS-ASCMD: 59 minutes); a longer one is answered with status 5 and this limit.',
+  },
+  {
     name: 'OwaSettings.SessionIdleTimeout',
     aliases: ['owa.SessionIdleTimeout', 'owa-idle-timeout'],
     group: 'web', type: 'int', default: 1200, min: 10, max: 86_400, scope: 'server',

@@ -47,6 +47,8 @@ const TABLES: Array<{ name: string; key: string; skip?: string[] }> = [
   { name: 'events', key: 'record_id' },
   { name: 'queue', key: 'id', skip: ['leased_until', 'leased_by'] },
   { name: 'tombstones', key: 'user_id, state' },
+  { name: 'mobile_devices', key: 'user_id, device_id' },
+  { name: 'mobile_device_state', key: 'user_id, device_id, name' },
 ];
 
 /** Rows per batch: blobs are whole messages, so a batch is kept small. */

@@ -1,6 +1,6 @@
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
-  MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MobileDevice, MobileDeviceUpdate, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, StoredMessage, User,
 } from './types.js';
 
@@ -54,6 +54,8 @@ export interface MessageParts {
   raw?: boolean;
   /** The MIME structure as stored at delivery (JSON text; null for messages stored before that). */
   structure?: boolean;
+  /** The message's stable opaque id (MessageListItem.objectId): ActiveSync's ServerId (issue 18). */
+  objectId?: boolean;
 }
 
 /** How a backend is built; given by the composition root (src/server/), never read from above. */
@@ -282,6 +284,24 @@ export interface Store {
    * states are the account's): a message moved in is created there, one moved out destroyed.
    */
   changesSince(userId: number, sinceState: string, maxChanges: number, opts?: { folderId?: number }): Promise<AccountChanges>;
+
+  // --- mobile devices (ActiveSync partnerships) and their per-device state (issue 18)
+  // Small on purpose, so that every backend can follow: a device row per (user, DeviceId) and named
+  // pieces of opaque text per device (the front end's JSON: sync keys, the last answer to repeat).
+  // Removing the user removes its devices; removing a device removes its state.
+  /**
+   * Records the device at its first call and updates the fields given (`lastSyncAt` is always
+   * now), atomically; returns the record. `not-found` user, `invalid` for an empty DeviceId.
+   */
+  upsertDevice(update: MobileDeviceUpdate): Promise<MobileDevice>;
+  /** A user's devices (all users' without `userId`), by user address then DeviceId. */
+  listDevices(userId?: number): Promise<MobileDevice[]>;
+  /** The device and all its state; false when there was none. */
+  removeDevice(userId: number, deviceId: string): Promise<boolean>;
+  /** One named piece of a device's state; null when there is none (also for an unknown device). */
+  getDeviceState(userId: number, deviceId: string, name: string): Promise<string | null>;
+  /** Sets a named piece (null removes it), durable when it resolves. `not-found` when the device is not recorded. */
+  putDeviceState(userId: number, deviceId: string, name: string, value: string | null): Promise<void>;
 
   // --- event log
   /** Durable when it resolves (committed with the next group of writes). */

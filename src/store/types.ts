@@ -76,6 +76,8 @@ export interface StoredMessage extends MessageSummary {
   raw?: Buffer;
   /** As Store.readStructure: JSON text, null when none was stored. */
   structure?: string | null;
+  /** As MessageListItem.objectId, when asked for (MessageParts.objectId). */
+  objectId?: string;
 }
 
 /**
@@ -209,3 +211,27 @@ export interface AccountChanges {
   /** Mailbox ids (Folder.mailboxId). */
   folders: ObjectChanges;
 }
+
+/**
+ * A mobile device a user synchronises with (an ActiveSync partnership, Exchange's
+ * Get-MobileDevice): recorded at its first request, updated by what it says about itself.
+ */
+export interface MobileDevice {
+  userId: number;
+  /** The user's primary address (listings). */
+  user: string;
+  /** The client's DeviceId (MS-ASHTTP: up to 32 letters and digits), unique per user. */
+  deviceId: string;
+  deviceType: string;
+  model: string;
+  friendlyName: string;
+  os: string;
+  userAgent: string;
+  /** The policy key the device acknowledged last (Provision); 0 before. */
+  policyKey: number;
+  firstSyncAt: Date;
+  lastSyncAt: Date;
+}
+
+/** What a request tells about a device: fields left out keep their stored values. */
+export type MobileDeviceUpdate = Pick<MobileDevice, 'userId' | 'deviceId'> & Partial<Pick<MobileDevice, 'deviceType' | 'model' | 'friendlyName' | 'os' | 'userAgent' | 'policyKey'>>;

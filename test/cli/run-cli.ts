@@ -17,8 +17,12 @@ export function serve(dataDir: string, extra: string[] = []): Promise<{ child: C
   const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, ...ports, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolveStart, reject) => {
-    // a failure detector, not a timing assertion: a loaded machine may take long to start node
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 120_000);
+    // a failure detector, not a timing assertion: a loaded machine may take long to start node;
+    // a server that did not start in time is stopped: left running it would keep the test file from ending
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not start: ${out}`));
+    }, 120_000);
     child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();

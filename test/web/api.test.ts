@@ -290,6 +290,7 @@ test('admin pages: only for admins; sessions, events as XML, settings validated 
   const admin = await addAdmin(srv, 'admin@example.com');
   const user = new ApiClient(port);
   await user.login(alice.address);
+  assert.equal((await user.get('/admin/devices')).status, 403);
   assert.equal((await user.get('/admin/sessions')).status, 403);
   const a = new ApiClient(port);
   await a.login(admin.address);

@@ -321,6 +321,15 @@ test('admin pages: sessions with kill, event log with XML export, settings edito
   await p.waitForSelector('text=saved; it applies from the next logon');
   assert.equal(srv.ctx.settings.int('ThrottlingPolicy.OWAMaxConcurrency'), 7);
   await shot('admin-settings', p);
+  // ActiveSync devices (Get-MobileDevice) with Remove device
+  await srv.ctx.store.upsertDevice({ userId: alice.id, deviceId: 'WEBADMINPHONE', deviceType: 'iPhone', model: 'iPhone15,2', os: 'iOS 18' });
+  await p.click('[role=tab]:has-text("Devices")');
+  await p.waitForSelector('td:has-text("WEBADMINPHONE")');
+  assert.ok(await p.isVisible('tr:has-text("WEBADMINPHONE"):has-text("iPhone15,2")'));
+  await shot('admin-devices', p);
+  await p.click('tr:has-text("WEBADMINPHONE") button:has-text("Remove device")');
+  await p.waitForSelector('text=Removed WEBADMINPHONE');
+  assert.deepEqual(await srv.ctx.store.listDevices(alice.id), []);
   // ending alice's web mail session from the admin page signs her browser out
   await p.click('[role=tab]:has-text("Sessions")');
   await p.click(`tr:has-text("${alice.address}"):has-text("owa") button:has-text("End session")`);

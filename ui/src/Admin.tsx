@@ -3,21 +3,23 @@ import { get, post, type Me } from './api';
 
 interface SessionRow { id: string; user: string; kind: string; clientAddress: string; clientInfo: string | null; node: string; openedAt: string; lastActivity: string; objects: Record<string, number> }
 interface EventRow { recordId: number; time: string; level: number; provider: string; eventId: number; count: number; message: string }
+interface DeviceRow { user: string; deviceId: string; deviceType: string; model: string; os: string; userAgent: string; firstSyncAt: string; lastSyncAt: string }
 interface SettingRow { name: string; value: string; source: string; default: string; scope: string; description: string; type: string; values?: string[] }
 
 const LEVEL: Record<number, string> = { 2: 'Error', 3: 'Warning', 4: 'Information' };
 
 /** Admin pages: the CLI's sessions, events and settings commands for admin users. */
 export function Admin(props: { me: Me }) {
-  const [tab, setTab] = useState<'sessions' | 'events' | 'settings'>('sessions');
+  const [tab, setTab] = useState<'sessions' | 'devices' | 'events' | 'settings'>('sessions');
   return (
     <div class="admin">
       <div class="tabs" role="tablist">
-        {(['sessions', 'events', 'settings'] as const).map((t) => (
+        {(['sessions', 'devices', 'events', 'settings'] as const).map((t) => (
           <button key={t} type="button" role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>{t[0]!.toUpperCase() + t.slice(1)}</button>
         ))}
       </div>
       {tab === 'sessions' && <Sessions me={props.me} />}
+      {tab === 'devices' && <Devices />}
       {tab === 'events' && <Events />}
       {tab === 'settings' && <Settings />}
     </div>
@@ -58,6 +60,35 @@ function Sessions(props: { me: Me }) {
           ))}
         </tbody>
       </table>
+    </section>
+  );
+}
+
+/** ActiveSync devices (Get-MobileDevice); removing one drops its sync state (Remove-MobileDevice). */
+function Devices() {
+  const [data, error, reload] = useLoad<{ devices: DeviceRow[] }>('/admin/devices', []);
+  const [msg, setMsg] = useState('');
+  const remove = async (d: DeviceRow) => {
+    await post('/admin/devices/remove', { user: d.user, deviceId: d.deviceId }).then(() => setMsg(`Removed ${d.deviceId} of ${d.user}.`), (e: Error) => setMsg(e.message));
+    reload();
+  };
+  return (
+    <section>
+      <button type="button" onClick={reload}>Refresh</button>
+      {(error || msg) && <p class="notice" role="status">{error || msg}</p>}
+      <table class="grid">
+        <thead><tr><th>User</th><th>Device ID</th><th>Type</th><th>Model</th><th>OS</th><th>First sync</th><th>Last sync</th><th /></tr></thead>
+        <tbody>
+          {data?.devices.map((d) => (
+            <tr key={`${d.user}/${d.deviceId}`}>
+              <td>{d.user}</td><td>{d.deviceId}</td><td>{d.deviceType}</td><td>{d.model}</td><td>{d.os}</td>
+              <td>{new Date(d.firstSyncAt).toLocaleString()}</td><td>{new Date(d.lastSyncAt).toLocaleString()}</td>
+              <td><button type="button" onClick={() => void remove(d)}>Remove device</button></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {data && !data.devices.length && <p>No mobile devices.</p>}
     </section>
   );
 }

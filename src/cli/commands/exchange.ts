@@ -26,7 +26,7 @@ function psParams(argv: string[]): Array<[string, string]> {
 }
 
 export function isExchangeVerb(cmd: string): boolean {
-  return /^(get|set)-/i.test(cmd);
+  return /^(get|set|remove)-/i.test(cmd);
 }
 
 export async function exchangeCommand(cmd: string, argv: string[], base: ParsedArgs): Promise<void> {
@@ -37,6 +37,19 @@ export async function exchangeCommand(cmd: string, argv: string[], base: ParsedA
   if (noun === 'logonstatistics' && verb === 'get') {
     const id = params.find(([k]) => k.toLowerCase() === 'identity')?.[1];
     return sessionsCommand('list', withData(id ? ['--user', id] : []));
+  }
+  if (noun === 'mobiledevice' && (verb === 'get' || verb === 'remove')) {
+    // Get-MobileDevice [-Mailbox U]; Remove-MobileDevice -Identity U -DeviceId D (or -Identity "U\\D")
+    const { devicesCommand } = await import('./devices.js');
+    const param = (name: string) => params.find(([k]) => k.toLowerCase() === name)?.[1];
+    if (verb === 'get') {
+      const mailbox = param('mailbox') ?? param('identity');
+      return devicesCommand('list', withData(mailbox ? ['--user', mailbox] : []));
+    }
+    const identity = param('identity') ?? '';
+    const [user, deviceId] = param('deviceid') ? [identity, param('deviceid')!] : identity.split('\\');
+    if (!user || !deviceId) throw new CliError('Remove-MobileDevice needs -Identity USER -DeviceId ID (or -Identity "USER\\ID")');
+    return devicesCommand('remove', withData([user, deviceId]));
   }
   const group = GROUPS[noun];
   if (!group) throw new CliError(`unknown command "${cmd}"`);

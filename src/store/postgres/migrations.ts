@@ -221,6 +221,29 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE queue ADD COLUMN leased_until BIGINT;
   ALTER TABLE queue ADD COLUMN leased_by TEXT;
   `,
+  /* 3: mobile devices (ActiveSync partnerships) and their named state, as SQLite's migration 10 */ `
+  CREATE TABLE mobile_devices (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    device_type TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    friendly_name TEXT NOT NULL DEFAULT '',
+    os TEXT NOT NULL DEFAULT '',
+    user_agent TEXT NOT NULL DEFAULT '',
+    policy_key BIGINT NOT NULL DEFAULT 0,
+    first_sync_at BIGINT NOT NULL,
+    last_sync_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, device_id)
+  );
+  CREATE TABLE mobile_device_state (
+    user_id BIGINT NOT NULL,
+    device_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (user_id, device_id, name),
+    FOREIGN KEY (user_id, device_id) REFERENCES mobile_devices(user_id, device_id) ON DELETE CASCADE
+  );
+  `,
 ];
 
 /** The domain of a stored address, as the index addresses_by_domain has it. */

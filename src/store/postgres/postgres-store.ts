@@ -2,6 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import pg from 'pg';
 import { StoreError } from '../errors.js';
+import type { MobileDevice, MobileDeviceUpdate } from '../types.js';
+
+interface DeviceRow {
+  user_id: number; address: string; device_id: string; device_type: string; model: string; friendly_name: string; os: string;
+  user_agent: string; policy_key: number; first_sync_at: number; last_sync_at: number;
+}
+const DEVICE_SELECT = 'SELECT d.*, u.address FROM mobile_devices d JOIN users u ON u.id = d.user_id';
+const DEVICE_FIELDS = { deviceType: 'device_type', model: 'model', friendlyName: 'friendly_name', os: 'os', userAgent: 'user_agent', policyKey: 'policy_key' } as const;
+function toDevice(r: DeviceRow): MobileDevice {
+  return {
+    userId: Number(r.user_id), user: r.address, deviceId: r.device_id, deviceType: r.device_type, model: r.model, friendlyName: r.friendly_name,
+    os: r.os, userAgent: r.user_agent, policyKey: Number(r.policy_key), firstSyncAt: new Date(Number(r.first_sync_at)), lastSyncAt: new Date(Number(r.last_sync_at)),
+  };
+}
 import { analyseMessage } from '../analyse.js';
 import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.js';
 import { typedErrorsOnly } from '../typed-errors.js';
@@ -829,6 +843,7 @@ export class PostgresStore implements Store {
     );
     return rows.map((r) => {
       const m: StoredMessage = { ...toSummary(r), emailId: toObjectId('email', r.email_id) };
+      if (parts.objectId) m.objectId = toObjectId('message', r.object_id);
       if (parts.raw) m.raw = r.data!;
       if (parts.structure) m.structure = r.structure ?? null;
       return m;
@@ -1112,6 +1127,55 @@ export class PostgresStore implements Store {
       if (!r) return false;
       await this.dropBlobsIfUnused(c, [r.blob_hash]);
       return true;
+    });
+  }
+
+  // --- mobile devices (ActiveSync): the same two tables as SQLite's (sqlite/devices.ts)
+
+  async upsertDevice(u: MobileDeviceUpdate): Promise<MobileDevice> {
+    if (!u.deviceId) throw new StoreError('invalid', 'a device needs a DeviceId');
+    const now = Date.now();
+    await this.tx(async (c) => {
+      if (!(await c.query('SELECT 1 FROM users WHERE id = $1', [u.userId])).rowCount) throw new StoreError('not-found', `no user with id ${u.userId}`);
+      await c.query(
+        'INSERT INTO mobile_devices (user_id, device_id, first_sync_at, last_sync_at) VALUES ($1, $2, $3, $3) ON CONFLICT (user_id, device_id) DO UPDATE SET last_sync_at = excluded.last_sync_at',
+        [u.userId, u.deviceId, now],
+      );
+      for (const [field, column] of Object.entries(DEVICE_FIELDS)) {
+        const value = u[field as keyof typeof DEVICE_FIELDS];
+        if (value !== undefined) await c.query(`UPDATE mobile_devices SET ${column} = $1 WHERE user_id = $2 AND device_id = $3`, [value, u.userId, u.deviceId]);
+      }
+    });
+    return toDevice((await this.row<DeviceRow>(`${DEVICE_SELECT} WHERE d.user_id = $1 AND d.device_id = $2`, [u.userId, u.deviceId]))!);
+  }
+
+  async listDevices(userId?: number): Promise<MobileDevice[]> {
+    const rows = userId === undefined
+      ? await this.rows<DeviceRow>(`${DEVICE_SELECT} ORDER BY u.address, d.device_id`)
+      : await this.rows<DeviceRow>(`${DEVICE_SELECT} WHERE d.user_id = $1 ORDER BY d.device_id`, [userId]);
+    return rows.map(toDevice);
+  }
+
+  async removeDevice(userId: number, deviceId: string): Promise<boolean> {
+    return ((await this.pool.query('DELETE FROM mobile_devices WHERE user_id = $1 AND device_id = $2', [userId, deviceId])).rowCount ?? 0) > 0;
+  }
+
+  async getDeviceState(userId: number, deviceId: string, name: string): Promise<string | null> {
+    return (await this.row<{ value: string }>('SELECT value FROM mobile_device_state WHERE user_id = $1 AND device_id = $2 AND name = $3', [userId, deviceId, name]))?.value ?? null;
+  }
+
+  async putDeviceState(userId: number, deviceId: string, name: string, value: string | null): Promise<void> {
+    await this.tx(async (c) => {
+      if (!(await c.query('SELECT 1 FROM mobile_devices WHERE user_id = $1 AND device_id = $2', [userId, deviceId])).rowCount) {
+        throw new StoreError('not-found', `no device ${deviceId} for user ${userId}`);
+      }
+      if (value === null) await c.query('DELETE FROM mobile_device_state WHERE user_id = $1 AND device_id = $2 AND name = $3', [userId, deviceId, name]);
+      else {
+        await c.query(
+          'INSERT INTO mobile_device_state (user_id, device_id, name, value) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, device_id, name) DO UPDATE SET value = excluded.value',
+          [userId, deviceId, name, value],
+        );
+      }
     });
   }
 }

@@ -257,6 +257,29 @@ export const MIGRATIONS: string[] = [
     WHERE id = (SELECT user_id FROM folders WHERE id = NEW.folder_id);
   END;
   `,
+  /* 10: mobile devices (ActiveSync partnerships) and their named state (Store.upsertDevice, putDeviceState) */ `
+  CREATE TABLE IF NOT EXISTS mobile_devices (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    device_type TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    friendly_name TEXT NOT NULL DEFAULT '',
+    os TEXT NOT NULL DEFAULT '',
+    user_agent TEXT NOT NULL DEFAULT '',
+    policy_key INTEGER NOT NULL DEFAULT 0,
+    first_sync_at INTEGER NOT NULL,
+    last_sync_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, device_id)
+  );
+  CREATE TABLE IF NOT EXISTS mobile_device_state (
+    user_id INTEGER NOT NULL,
+    device_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (user_id, device_id, name),
+    FOREIGN KEY (user_id, device_id) REFERENCES mobile_devices(user_id, device_id) ON DELETE CASCADE
+  );
+  `,
 ];
 
 /** The domain of a stored address, as the index of migration 8 has it: queries must use this exact text. */

@@ -9,6 +9,7 @@ import { toStoreError, typedErrorsOnly } from './backend-errors.js';
 import { MessageWrites, toStoredAnalysis } from './message-writes.js';
 import { WriterThread } from './writer-thread.js';
 import { InThreadGroupWriter, NO_WRITER, type GroupWriter } from './group-commit.js';
+import { SqliteDevices } from './devices.js';
 import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
 import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
@@ -22,7 +23,7 @@ import {
 import { changesSince, currentState, pruneTombstones, takeChangeStates, TOMBSTONE_DAYS } from './change-state.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
-  MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MessageListItem, MobileDevice, MobileDeviceUpdate, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
 
@@ -710,14 +711,15 @@ export class SqliteStore implements Store {
   async getMessages(userId: number, folderId: number, uids: readonly number[], parts: MessageParts = {}): Promise<StoredMessage[]> {
     this.assertFolder(userId, folderId);
     if (uids.length === 0) return [];
-    const cols = `m.id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}`;
+    const cols = `m.id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}${parts.objectId ? ', m.object_id' : ''}`;
     const join = parts.raw || parts.structure ? ' JOIN blobs b ON b.hash = m.blob_hash' : '';
     // one statement for the lot: the UIDs as a JSON array (no statement per count of parameters)
     const rows = this.q(
       `SELECT ${cols} FROM messages m${join} WHERE m.folder_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
-    ).all(folderId, JSON.stringify(uids)) as Array<MessageRow & { data?: Buffer; structure?: string | null }>;
+    ).all(folderId, JSON.stringify(uids)) as Array<MessageRow & { data?: Buffer; structure?: string | null; object_id?: number }>;
     return rows.map((r) => {
       const m: StoredMessage = { ...toSummary(r), emailId: toObjectId('email', r.email_id) };
+      if (parts.objectId) m.objectId = toObjectId('message', r.object_id!);
       if (parts.raw) m.raw = r.data!;
       if (parts.structure) m.structure = r.structure ?? null;
       return m;
@@ -852,6 +854,33 @@ export class SqliteStore implements Store {
   async expungedSince(userId: number, folderId: number, modseq: number): Promise<ExpungedUid[]> {
     this.assertFolder(userId, folderId);
     return this.q('SELECT uid, modseq FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid').all(folderId, modseq) as ExpungedUid[];
+  }
+
+  // ---------------------------------------------------------------- mobile devices (devices.ts)
+
+  private devicesTable?: SqliteDevices;
+  private get devices(): SqliteDevices {
+    return (this.devicesTable ??= new SqliteDevices((sql) => this.q(sql), (fn) => this.write(fn)));
+  }
+
+  async upsertDevice(update: MobileDeviceUpdate): Promise<MobileDevice> {
+    return this.devices.upsert(update, Date.now());
+  }
+
+  async listDevices(userId?: number): Promise<MobileDevice[]> {
+    return this.devices.list(userId);
+  }
+
+  async removeDevice(userId: number, deviceId: string): Promise<boolean> {
+    return this.devices.remove(userId, deviceId);
+  }
+
+  async getDeviceState(userId: number, deviceId: string, name: string): Promise<string | null> {
+    return this.devices.getState(userId, deviceId, name);
+  }
+
+  async putDeviceState(userId: number, deviceId: string, name: string, value: string | null): Promise<void> {
+    this.devices.putState(userId, deviceId, name, value);
   }
 
   async quota(userId: number): Promise<QuotaUsage> {

@@ -49,6 +49,25 @@ export function adminRoutes(app: FastifyInstance, deps: OwaDeps): void {
     return { sessions: await ctx.governor.list(u ? { userId: u.id } : {}) };
   });
 
+  // ActiveSync devices (Get-MobileDevice / Remove-MobileDevice): what `mailwarden devices` shows
+  app.get('/api/admin/devices', async (req) => {
+    requireAdmin(deps, req);
+    const { user } = Scope.parse(req.query);
+    const u = user ? await ctx.store.findUser(user) : null;
+    if (user && !u) throw new HttpError(404, `no user ${user}`);
+    return { devices: await ctx.store.listDevices(u?.id) };
+  });
+
+  const RemoveDevice = z.object({ user: z.string().trim().min(1).max(320), deviceId: z.string().min(1).max(64) });
+  app.post('/api/admin/devices/remove', async (req) => {
+    requireAdmin(deps, req);
+    const { user, deviceId } = RemoveDevice.parse(req.body ?? {});
+    const u = await ctx.store.findUser(user);
+    if (!u) throw new HttpError(404, `no user ${user}`);
+    if (!(await ctx.store.removeDevice(u.id, deviceId))) throw new HttpError(404, `${user} has no device ${deviceId}`);
+    return { removed: { user: u.address, deviceId } };
+  });
+
   app.post('/api/admin/sessions/:id/kill', async (req) => {
     requireAdmin(deps, req);
     const killed = await ctx.governor.kill((req.params as { id: string }).id);

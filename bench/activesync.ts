@@ -1,0 +1,207 @@
+/**
+ * Issue 18: ActiveSync push without a worker per device.
+ *  - Ping: BENCH_EAS_DEVICES devices (default 2,000; the issue's goal is 10,000) over BENCH_EAS_USERS
+ *    users (100), each holding a Ping over its own HTTPS connection; the server's RSS before and with
+ *    every Ping held gives the memory per device (socket, TLS state, request, session, ChangeBus
+ *    subscription). Then one SMTP message to every user (one transaction, 100 recipients) and the time
+ *    until every device's Ping has answered (goal < 1 s, < 100 KB per device).
+ *  - First sync: a BENCH_EAS_MESSAGES (10,000) Inbox synced from SyncKey 0 with WindowSize 512 by one
+ *    device: time, and the server's peak RSS sampled during it.
+ * Device state (FolderSync/Sync done) is seeded through the Store API before the server starts, so the
+ * load is the Pings themselves. No Dovecot column: Dovecot has no ActiveSync.
+ */
+import { Agent, request } from 'node:https';
+import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createUsers, mwTempDir, openSeedStore, putBenchSettings, startMailwarden, type MailwardenProcess } from './lib/mailwarden.js';
+import { makeMessages } from './lib/messages.js';
+import { log, nowMs, runs, summarise, type BenchOutcome, type BenchResult } from './lib/stats.js';
+import { decode, el, encode, child, childText, children } from '../src/protocols/activesync/wbxml/codec.js';
+
+const DEVICES = Number(process.env.BENCH_EAS_DEVICES ?? 2000);
+const USERS = Number(process.env.BENCH_EAS_USERS ?? 100);
+const MESSAGES = Number(process.env.BENCH_EAS_MESSAGES ?? 10_000);
+const PASSWORD = 'bench-pw';
+
+function post(port: number, agent: Agent, user: string, deviceId: string, cmd: string, body: Buffer | undefined): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1', port, method: 'POST', agent, rejectUnauthorized: false,
+      path: `/Microsoft-Server-ActiveSync?Cmd=${cmd}&User=${encodeURIComponent(user)}&DeviceId=${deviceId}&DeviceType=Bench`,
+      headers: {
+        authorization: `Basic ${Buffer.from(`${user}:${PASSWORD}`).toString('base64')}`, 'ms-asprotocolversion': '14.1',
+        ...(body ? { 'content-type': 'application/vnd.ms-sync.wbxml', 'content-length': String(body.length) } : {}),
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** One SMTP transaction to the server's MX listener (raw, so the client costs nothing measurable). */
+function smtpSend(port: number, rcpts: string[], raw: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    const lines = ['EHLO bench', 'MAIL FROM:<bench@elsewhere.example>', ...rcpts.map((r) => `RCPT TO:<${r}>`), 'DATA'];
+    let stage = 0;
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 2);
+        if (/^\d{3}-/.test(line)) continue;
+        if (/^[45]/.test(line)) return reject(new Error(`SMTP: ${line}`));
+        if (stage < lines.length) s.write(lines[stage++] + '\r\n');
+        else if (stage === lines.length) {
+          stage++;
+          s.write(raw.replace(/\r?\n/g, '\r\n') + '\r\n.\r\n');
+        } else {
+          s.end('QUIT\r\n');
+          resolve();
+        }
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+function openSessions(port: number, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/api/admin/health', rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve((JSON.parse(text) as { sessions: number }).sessions));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; heldRssMiB: number; baseRssMiB: number }> {
+  const tmp = mwTempDir('mw-bench-eas-');
+  const store = await openSeedStore(tmp.dataDir);
+  await putBenchSettings(store);
+  await store.putSetting({ scope: 'server', targetId: 0, name: 'ThrottlingPolicy.EASMaxConcurrency', value: '0' });
+  const users = await createUsers(store, Array.from({ length: USERS }, (_, i) => `eas${i}@bench.example`), PASSWORD);
+  const devices: Array<{ user: string; deviceId: string; inbox: string }> = [];
+  for (let d = 0; d < DEVICES; d++) {
+    const u = users[d % USERS]!;
+    const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
+    const deviceId = `BENCH${d}`;
+    await store.upsertDevice({ userId: u.id, deviceId, deviceType: 'Bench' });
+    // as after FolderSync and a first Sync: nothing pending
+    await store.putDeviceState(u.id, deviceId, `sync:${inbox.mailboxId}`, JSON.stringify({ key: 2, base: await store.changeState(u.id), cursor: 0, pref: { type: 1, truncationSize: 1024 }, replay: null }));
+    devices.push({ user: u.address, deviceId, inbox: inbox.mailboxId });
+  }
+  await store.close();
+  const mw: MailwardenProcess = await startMailwarden(tmp.dataDir, { nofile: DEVICES * 2 + 1000 });
+  try {
+    const port = mw.port('https')!;
+    const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+    // warm the credential cache: one request per user (scrypt once each)
+    for (let i = 0; i < USERS; i += 10) {
+      await Promise.all(devices.slice(i, i + 10).map((d) => post(port, agent, d.user, d.deviceId, 'Settings', encode(el('Settings', 'Settings', [el('Settings', 'UserInformation', [el('Settings', 'Get')])])))));
+    }
+    const base = mw.memory().rssKiB;
+    const answered: Array<Promise<number>> = [];
+    let sent = 0;
+    const pingBody = (inbox: string) => encode(el('Ping', 'Ping', [el('Ping', 'HeartbeatInterval', '1800'), el('Ping', 'Folders', [el('Ping', 'Folder', [el('Ping', 'Id', inbox), el('Ping', 'Class', 'Email')])])]));
+    for (const d of devices) {
+      answered.push(post(port, agent, d.user, d.deviceId, 'Ping', pingBody(d.inbox)).then((r) => {
+        const status = childText(decode(r.body), 'Status');
+        if (status !== '2') throw new Error(`Ping of ${d.deviceId} answered ${r.status} status ${status}`);
+        return nowMs();
+      }));
+      if (++sent % 200 === 0) await new Promise((r) => setTimeout(r, 50)); // let the handshakes through
+    }
+    // every Ping is held once the server has one open store session per device (its admin API says)
+    const token = readFileSync(join(tmp.dataDir, 'admin.token'), 'utf8').trim();
+    const t0 = nowMs();
+    for (;;) {
+      const open = await openSessions(port, token);
+      if (open >= DEVICES) break;
+      if (nowMs() - t0 > 300_000) throw new Error(`only ${open} of ${DEVICES} Pings held after 5 minutes`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    log(`activesync: ${DEVICES} Pings held after ${Math.round(nowMs() - t0)} ms`);
+    const heldRss = mw.memory().rssKiB;
+    const start = nowMs();
+    await smtpSend(mw.port('smtp')!, users.map((u) => u.address), 'From: bench@elsewhere.example\nSubject: wake\n\nwake up\n');
+    const times = await Promise.all(answered);
+    const wakeMs = Math.max(...times) - start;
+    return { perDeviceKiB: (heldRss - base) / DEVICES, wakeMs, heldRssMiB: heldRss / 1024, baseRssMiB: base / 1024 };
+  } finally {
+    await mw.stop();
+    tmp.cleanup();
+  }
+}
+
+async function firstSyncRound(): Promise<{ ms: number; peakMiB: number; items: number }> {
+  const tmp = mwTempDir('mw-bench-eas-sync-');
+  const store = await openSeedStore(tmp.dataDir);
+  await putBenchSettings(store);
+  const [u] = await createUsers(store, ['sync@bench.example'], PASSWORD);
+  const inbox = await store.getSpecialFolder(u!.id, '\\Inbox');
+  const msgs = makeMessages(MESSAGES, 2 * 1024, 16 * 1024, 18, 'eas');
+  for (let i = 0; i < msgs.length; i += 1000) await store.appendMany(u!.id, inbox.id, msgs.slice(i, i + 1000).map((raw) => ({ raw })));
+  await store.close();
+  const mw = await startMailwarden(tmp.dataDir);
+  try {
+    const port = mw.port('https')!;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const fs = await post(port, agent, u!.address, 'SYNC1', 'FolderSync', encode(el('FolderHierarchy', 'FolderSync', [el('FolderHierarchy', 'SyncKey', '0')])));
+    const inboxId = children(child(decode(fs.body), 'Changes'), 'Add').find((a) => childText(a, 'Type') === '2')!;
+    const id = childText(inboxId, 'ServerId')!;
+    let peak = mw.memory().rssKiB;
+    const sampler = setInterval(() => (peak = Math.max(peak, mw.memory().rssKiB)), 100);
+    const start = nowMs();
+    let key = '0';
+    let items = 0;
+    for (;;) {
+      const r = await post(port, agent, u!.address, 'SYNC1', 'Sync', encode(el('AirSync', 'Sync', [el('AirSync', 'Collections', [el('AirSync', 'Collection', [
+        el('AirSync', 'SyncKey', key), el('AirSync', 'CollectionId', id), key === '0' ? null : el('AirSync', 'GetChanges'), el('AirSync', 'WindowSize', '512'),
+        el('AirSync', 'Options', [el('AirSyncBase', 'BodyPreference', [el('AirSyncBase', 'Type', '1'), el('AirSyncBase', 'TruncationSize', '5120')])]),
+      ])])])));
+      const c = child(child(decode(r.body), 'Collections'), 'Collection')!;
+      key = childText(c, 'SyncKey')!;
+      items += children(child(c, 'Commands'), 'Add').length;
+      if (!child(c, 'MoreAvailable') && key !== '1') break;
+    }
+    const ms = nowMs() - start;
+    clearInterval(sampler);
+    if (items !== MESSAGES) throw new Error(`first sync brought ${items} of ${MESSAGES}`);
+    return { ms, peakMiB: Math.max(peak, mw.memory().rssKiB) / 1024, items };
+  } finally {
+    await mw.stop();
+    tmp.cleanup();
+  }
+}
+
+export async function benchActiveSync(): Promise<BenchOutcome> {
+  const n = runs(2);
+  const ping = [];
+  const sync = [];
+  for (let i = 0; i < n; i++) {
+    log(`activesync: ${DEVICES} devices in Ping over ${USERS} users, round ${i + 1}/${n}`);
+    ping.push(await pingRound());
+    log(`activesync: first sync of ${MESSAGES} messages, round ${i + 1}/${n}`);
+    sync.push(await firstSyncRound());
+  }
+  const results: BenchResult[] = [
+    { bench: 'activesync', metric: `memory per device in Ping (${DEVICES} devices)`, unit: 'KiB', better: 'lower', mw: summarise(ping.map((p) => p.perDeviceKiB)), target: '< 100 KB' },
+    { bench: 'activesync', metric: `every Ping answered after one delivery to each of ${USERS} users`, unit: 'ms', better: 'lower', mw: summarise(ping.map((p) => p.wakeMs)), target: '< 1 s' },
+    { bench: 'activesync', metric: `first sync of a ${MESSAGES}-message Inbox (WindowSize 512)`, unit: 'ms', better: 'lower', mw: summarise(sync.map((s) => s.ms)) },
+    { bench: 'activesync', metric: 'server peak RSS during that first sync', unit: 'MiB', better: 'lower', mw: summarise(sync.map((s) => s.peakMiB)) },
+  ];
+  return {
+    name: 'activesync', results, skipped: ['Dovecot: no ActiveSync (no comparison column)'],
+    notes: [`server RSS: ${ping.map((p) => `${p.baseRssMiB.toFixed(0)} MiB idle → ${p.heldRssMiB.toFixed(0)} MiB with ${DEVICES} Pings held`).join('; ')}`],
+  };
+}

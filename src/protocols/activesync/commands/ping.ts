@@ -1,0 +1,77 @@
+/**
+ * Ping (MS-ASCMD 2.2.1.13): the device names folders and a heartbeat; the answer comes when one
+ * of them changes (Status 2 with the folders) or the heartbeat ends (Status 1). The request holds
+ * its `eas` store session meanwhile — one per (user, device): a new Ping from the same device
+ * answers the old one and takes its place (plugin.ts supersedes before the logon's limits).
+ * Changes the device has not synced yet answer at once, so a delivery between the device's Sync
+ * and its Ping is never missed.
+ */
+import type { Folder } from '../../../store/types.js';
+import { loadState, saveState, type EasAnswer, type EasCall } from '../call.js';
+import { folderOf } from '../folders.js';
+import { child, childText, children, el } from '../wbxml/codec.js';
+import { waitForChange } from '../wait.js';
+import { pendingCount } from './sync.js';
+
+const MIN_HEARTBEAT = 60;
+const MAX_FOLDERS = 300;
+
+interface PingState {
+  heartbeat: number;
+  folders: string[];
+}
+
+export const heartbeatLimit = (call: Pick<EasCall, 'ctx'>): number => call.ctx.settings.int('ActiveSync.MaxHeartbeatSeconds');
+
+const answer = (status: number, extra: ReturnType<typeof el>[] = []): EasAnswer => ({ wbxml: el('Ping', 'Ping', [el('Ping', 'Status', String(status)), ...extra]) });
+
+export async function ping(call: EasCall): Promise<EasAnswer> {
+  let state: PingState | null;
+  if (call.body) {
+    const hb = childText(call.body, 'HeartbeatInterval');
+    const ids = children(child(call.body, 'Folders'), 'Folder').map((f) => childText(f, 'Id') ?? '');
+    const previous = await loadState<PingState>(call, 'ping');
+    state = { heartbeat: hb !== undefined ? Number(hb) : previous?.heartbeat ?? 0, folders: ids.length ? ids : previous?.folders ?? [] };
+  } else state = await loadState<PingState>(call, 'ping');
+  if (!state || !state.folders.length || !state.heartbeat) return answer(3); // the device must send the parameters
+  const limit = heartbeatLimit(call);
+  if (!Number.isSafeInteger(state.heartbeat) || state.heartbeat < MIN_HEARTBEAT) return answer(5, [el('Ping', 'HeartbeatInterval', String(MIN_HEARTBEAT))]);
+  if (state.heartbeat > limit) return answer(5, [el('Ping', 'HeartbeatInterval', String(limit))]);
+  if (state.folders.length > MAX_FOLDERS) return answer(6, [el('Ping', 'MaxFolders', String(MAX_FOLDERS))]);
+  await saveState(call, 'ping', state);
+
+  const folders: Array<{ id: string; folder: Folder }> = [];
+  for (const id of state.folders) {
+    const folder = await folderOf(call.ctx.store, call.user.id, id);
+    if (!folder) return answer(7); // the hierarchy changed: FolderSync first
+    folders.push({ id, folder });
+  }
+  const changed = (ids: Iterable<string>) => answer(2, [el('Ping', 'Folders', [...ids].map((id) => el('Ping', 'Folder', id)))]);
+
+  // what the device has not fetched yet answers now
+  const pending: string[] = [];
+  for (const f of folders) if (((await pendingCount(call, f.folder, f.id, 1)) ?? 1) > 0) pending.push(f.id);
+  if (pending.length) return changed(pending);
+
+  const controller = new AbortController();
+  let superseded = false;
+  const release = call.held.hold(call.user.id, call.device.deviceId, {
+    supersede: async () => {
+      superseded = true;
+      controller.abort();
+      // the old request's session is closed by the plugin once it has answered; wait for that
+      await new Promise<void>((resolve) => call.session.onEnd(() => resolve()));
+    },
+  });
+  const onGone = () => controller.abort();
+  call.signal.addEventListener('abort', onGone, { once: true });
+  try {
+    const outcome = await waitForChange(call.ctx.changes, call.user.id, folders.map((f) => f.folder.id), state.heartbeat * 1000, controller.signal);
+    if (outcome.kind === 'changed') return changed(folders.filter((f) => outcome.folderIds.has(f.folder.id)).map((f) => f.id));
+    void superseded;
+    return answer(1);
+  } finally {
+    call.signal.removeEventListener('abort', onGone);
+    release();
+  }
+}

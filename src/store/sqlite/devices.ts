@@ -1,0 +1,72 @@
+/**
+ * Mobile devices and their named state on SQLite (Store.upsertDevice … putDeviceState): two
+ * tables of migration 10, removed with their user (and the state with its device) by cascade.
+ */
+import type Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
+import type { MobileDevice, MobileDeviceUpdate } from '../types.js';
+
+interface DeviceRow {
+  user_id: number; address: string; device_id: string; device_type: string; model: string; friendly_name: string; os: string;
+  user_agent: string; policy_key: number; first_sync_at: number; last_sync_at: number;
+}
+
+const SELECT = `SELECT d.*, u.address FROM mobile_devices d JOIN users u ON u.id = d.user_id`;
+const FIELDS = { deviceType: 'device_type', model: 'model', friendlyName: 'friendly_name', os: 'os', userAgent: 'user_agent', policyKey: 'policy_key' } as const;
+
+function toDevice(r: DeviceRow): MobileDevice {
+  return {
+    userId: r.user_id, user: r.address, deviceId: r.device_id, deviceType: r.device_type, model: r.model, friendlyName: r.friendly_name,
+    os: r.os, userAgent: r.user_agent, policyKey: r.policy_key, firstSyncAt: new Date(r.first_sync_at), lastSyncAt: new Date(r.last_sync_at),
+  };
+}
+
+export class SqliteDevices {
+  constructor(
+    private readonly q: (sql: string) => Database.Statement,
+    private readonly write: <T>(fn: () => T) => T,
+  ) {}
+
+  upsert(u: MobileDeviceUpdate, now: number): MobileDevice {
+    if (!u.deviceId) throw new StoreError('invalid', 'a device needs a DeviceId');
+    return this.write(() => {
+      if (!this.q('SELECT 1 FROM users WHERE id = ?').get(u.userId)) throw new StoreError('not-found', `no user with id ${u.userId}`);
+      this.q('INSERT INTO mobile_devices (user_id, device_id, first_sync_at, last_sync_at) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, device_id) DO UPDATE SET last_sync_at = excluded.last_sync_at')
+        .run(u.userId, u.deviceId, now, now);
+      for (const [field, column] of Object.entries(FIELDS)) {
+        const value = u[field as keyof typeof FIELDS];
+        if (value !== undefined) this.q(`UPDATE mobile_devices SET ${column} = ? WHERE user_id = ? AND device_id = ?`).run(value, u.userId, u.deviceId);
+      }
+      return toDevice(this.q(`${SELECT} WHERE d.user_id = ? AND d.device_id = ?`).get(u.userId, u.deviceId) as DeviceRow);
+    });
+  }
+
+  list(userId?: number): MobileDevice[] {
+    const rows = userId === undefined
+      ? this.q(`${SELECT} ORDER BY u.address, d.device_id`).all()
+      : this.q(`${SELECT} WHERE d.user_id = ? ORDER BY d.device_id`).all(userId);
+    return (rows as DeviceRow[]).map(toDevice);
+  }
+
+  remove(userId: number, deviceId: string): boolean {
+    return this.write(() => this.q('DELETE FROM mobile_devices WHERE user_id = ? AND device_id = ?').run(userId, deviceId).changes > 0);
+  }
+
+  getState(userId: number, deviceId: string, name: string): string | null {
+    const v = this.q('SELECT value FROM mobile_device_state WHERE user_id = ? AND device_id = ? AND name = ?').pluck().get(userId, deviceId, name);
+    return (v as string | undefined) ?? null;
+  }
+
+  putState(userId: number, deviceId: string, name: string, value: string | null): void {
+    this.write(() => {
+      if (!this.q('SELECT 1 FROM mobile_devices WHERE user_id = ? AND device_id = ?').get(userId, deviceId)) {
+        throw new StoreError('not-found', `no device ${deviceId} for user ${userId}`);
+      }
+      if (value === null) this.q('DELETE FROM mobile_device_state WHERE user_id = ? AND device_id = ? AND name = ?').run(userId, deviceId, name);
+      else {
+        this.q('INSERT INTO mobile_device_state (user_id, device_id, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, device_id, name) DO UPDATE SET value = excluded.value')
+          .run(userId, deviceId, name, value);
+      }
+    });
+  }
+}
