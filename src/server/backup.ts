@@ -48,7 +48,7 @@ function dataFiles(dataDir: string): string[] {
       if (st.isDirectory()) {
         if (!(dir === dataDir && RUNTIME_DIRS.has(name))) walk(path);
       } else if (st.isFile()) {
-        if (dir === dataDir && (RUNTIME_FILES.has(name) || name.startsWith(STORE_FILE))) continue;
+        if (dir === dataDir && (RUNTIME_FILES.has(name) || name.startsWith('server.lock') || name.startsWith(STORE_FILE))) continue;
         out.push(rel.split(sep).join('/'));
       }
     }
@@ -70,7 +70,9 @@ export function backupDataFolder(dataDir: string, toFile: string): BackupSummary
   const started = performance.now();
   const dir = resolve(dataDir);
   const storeFile = join(dir, STORE_FILE);
-  if (!existsSync(storeFile)) throw new StoreError('not-found', `no Mailwarden store in ${dir}`);
+  if (!existsSync(storeFile)) {
+    throw new StoreError('not-found', `no Mailwarden store in ${dir} (a store on PostgreSQL is backed up with pg_dump: README "Backup and restore")`);
+  }
   const target = resolve(toFile);
   if (existsSync(target)) throw new StoreError('exists', `${target} exists already; name a new file (a backup never overwrites one)`);
   const partial = `${target}.partial-${process.pid}`;
