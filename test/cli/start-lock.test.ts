@@ -16,7 +16,7 @@ test('start-up lock: a second server is refused; after kill -9, and with a stale
   try {
     const first = await serve(data);
     // a second server on the same folder is refused while the first lives
-    const second = await run(process.execPath, [BIN, 'serve', '--data', data, '--imap-port', '0', '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0', '--smtp-port', '0', '--submission-port', '0', '--submissions-port', '0', '--http-port', '0']);
+    const second = await run(process.execPath, [BIN, 'serve', '--data', data, '--imap-port', '0', '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0', '--smtp-port', '0', '--submission-port', '0', '--submissions-port', '0', '--lmtp-port', '0', '--http-port', '0']);
     assert.equal(second.status, 2, second.stderr);
     assert.match(second.stderr, new RegExp(`already running on .*\\(pid ${first.child.pid}\\)|\\(pid ${first.child.pid}\\) is already running`));
     // kill -9: no clean-up ran, server.json still names the dead process

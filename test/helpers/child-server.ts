@@ -30,7 +30,7 @@ export async function startChildServer(prepare: (ctx: ServerContext) => Promise<
   } finally {
     await setup.store.close();
   }
-  const portFlags = ['imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'submissions', 'http'].flatMap((n) => [`--${n}-port`, '0']);
+  const portFlags = ['imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'submissions', 'lmtp', 'http'].flatMap((n) => [`--${n}-port`, '0']);
   const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--data', dataDir, '--host', '127.0.0.1', ...portFlags], {
     stdio: ['ignore', 'pipe', 'ignore'],
     env: { ...process.env, MAILWARDEN_LOG_LEVEL: 'warn' },

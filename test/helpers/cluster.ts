@@ -66,7 +66,7 @@ export async function startCluster(count: number, cfg: ClusterConfig = {}): Prom
 
   const start = async (name: string): Promise<ClusterNode> => {
     const args = [MAIN, 'serve', '--data', dataDir, '--config', configFile, '--redis', redisUrl, '--host', '127.0.0.1'];
-    for (const p of ['imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'submissions', 'http']) args.push(`--${p}-port`, '0');
+    for (const p of ['imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'submissions', 'lmtp', 'http']) args.push(`--${p}-port`, '0');
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILWARDEN_LOG_LEVEL: 'warn' } });
     let err = '';
     proc.stderr!.on('data', (c: Buffer) => {

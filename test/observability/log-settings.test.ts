@@ -14,7 +14,7 @@ const BIN = resolve('bin/mailwarden');
 
 /** `mailwarden serve` on free ports with `env` added; resolves with what it wrote once it has stopped again. */
 function serveAndStop(dataDir: string, env: Record<string, string>, extra: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const ports = ['imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'submissions', 'http'].flatMap((p) => [`--${p}-port`, '0']);
+  const ports = ['imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'submissions', 'lmtp', 'http'].flatMap((p) => [`--${p}-port`, '0']);
   const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, ...ports, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
