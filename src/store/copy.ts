@@ -236,6 +236,13 @@ async function copyTables(from: StoreLocation, to: StoreLocation): Promise<void>
         await dst.value('SELECT max(state) FROM tombstones'),
       );
       await dst.setChangeCounter(highest);
+      // the user counters as a recount of the copied messages: SQLite's triggers (schema step 9)
+      // added every copied message to the copied counters; PostgreSQL's code did not run
+      await dst.exec(
+        `UPDATE users SET
+           message_count = (SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id WHERE f.user_id = users.id),
+           used_bytes = (SELECT coalesce(sum(m.size), 0) FROM messages m JOIN folders f ON f.id = m.folder_id WHERE f.user_id = users.id)`,
+      );
       await dst.finish();
       await dst.commit();
     } catch (err) {

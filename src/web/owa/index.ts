@@ -76,6 +76,9 @@ export function createOwa(opts: OwaOptions = {}): HttpPlugin {
         await sessions.load(cookies(req)[SESSION_COOKIE]); // the shared state's view, before any route asks
         securityHeaders(reply);
         reply.header('cache-control', 'no-store');
+        // a body announced too large for a browser that is not signed in is refused first, whatever
+        // else is wrong with the request (the preParsing hook below counts bodies without a length)
+        if (!sessions.get(cookies(req)[SESSION_COOKIE], false) && Number(req.headers['content-length'] ?? 0) > ANONYMOUS_BODY_LIMIT) throw bodyTooLarge();
         checkCsrf(deps, req);
       });
       // A body is read into memory before a route runs: before sign-in only a small one (the
