@@ -7,7 +7,7 @@ import { relative } from 'node:path';
 
 const DESCRIBE: Record<string, string> = {
   imap: 'IMAP4 (STARTTLS)', imaps: 'IMAP4 over TLS', pop3: 'POP3 (STLS)', pop3s: 'POP3 over TLS', smtp: 'SMTP inbound (STARTTLS)',
-  submission: 'SMTP submission (STARTTLS, AUTH)', lmtp: 'LMTP for a mail server in front (Postfix, Exim)', smtps: 'SMTP submission over TLS', https: 'HTTPS web mail /owa, EWS /EWS/Exchange.asmx, admin API',
+  submission: 'SMTP submission (STARTTLS, AUTH)', lmtp: 'LMTP for a mail server in front (Postfix, Exim)', smtps: 'SMTP submission over TLS', https: 'HTTPS web mail /owa, EWS /EWS/Exchange.asmx, ActiveSync /Microsoft-Server-ActiveSync, admin API',
 };
 
 /** A URL as it may be printed: without its password. */
