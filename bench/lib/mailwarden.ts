@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,10 +63,10 @@ export interface MailwardenProcess {
  * limit is lower and cannot be raised (not root), the soft limit goes up to the hard one.
  * `exec` keeps the pid, so signals and /proc reach the Node process itself.
  */
-export function spawnNode(script: string, args: string[], stdio: StdioOptions, nofile?: number, nodeArgs: string[] = []): ChildProcess {
-  if (!nofile) return spawn(process.execPath, [...nodeArgs, script, ...args], { stdio });
+export function spawnNode(script: string, args: string[], stdio: StdioOptions, nofile?: number, nodeArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  if (!nofile) return spawn(process.execPath, [...nodeArgs, script, ...args], { stdio, env });
   const sh = `ulimit -n ${nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
-  return spawn('/bin/sh', ['-c', sh, process.execPath, ...nodeArgs, script, ...args], { stdio });
+  return spawn('/bin/sh', ['-c', sh, process.execPath, ...nodeArgs, script, ...args], { stdio, env });
 }
 
 /** The soft RLIMIT_NOFILE of a running process (Linux /proc), or null. */
@@ -79,14 +79,21 @@ export function openFileLimit(pid: number | 'self' = 'self'): number | null {
   }
 }
 
-/** Starts bench/lib/mw-server.js (startServer on loopback, port 0 everywhere) on a seeded data folder. */
-export async function startMailwarden(dataDir: string, opts: { nofile?: number } = {}): Promise<MailwardenProcess> {
+/**
+ * Starts bench/lib/mw-server.js (startServer on loopback, port 0 everywhere) on a seeded data folder.
+ * `env` adds to the server's environment (e.g. MAILWARDEN_STORE, MAILWARDEN_REDIS for a node of several);
+ * `logFile` takes the server's log (standard error) instead of the benchmark's terminal, as Dovecot
+ * writes its own to a file: a line per logon and per delivery would drown the benchmark's output.
+ */
+export async function startMailwarden(dataDir: string, opts: { nofile?: number; env?: Record<string, string>; logFile?: string } = {}): Promise<MailwardenProcess> {
   const script = fileURLToPath(new URL('./mw-server.js', import.meta.url));
   // BENCH_MW_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the server under a benchmark
   // (NODE_OPTIONS may not carry --cpu-prof)
   // --expose-gc: collectGarbage() before memory readings (mw-server.ts)
   const nodeArgs = ['--expose-gc', ...(process.env.BENCH_MW_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const child = spawnNode(script, [dataDir], ['ignore', 'pipe', 'inherit', 'ipc'], opts.nofile, nodeArgs);
+  const stderr = opts.logFile ? openSync(opts.logFile, 'a') : 'inherit';
+  const child = spawnNode(script, [dataDir], ['ignore', 'pipe', stderr, 'ipc'], opts.nofile, nodeArgs, { ...process.env, ...opts.env });
+  if (typeof stderr === 'number') closeSync(stderr); // the child holds its own copy
   const info = await new Promise<{ pid: number; listeners: MailwardenProcess['listeners'] }>((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {

@@ -16,6 +16,8 @@ if (!dataDir) {
 serveEventLoopDelay();
 const server = await startServer({
   dataDir,
+  // one node of several (bench/postgres.ts, bench/cluster.ts): the store comes from MAILWARDEN_STORE
+  ...(process.env.MAILWARDEN_REDIS ? { redis: process.env.MAILWARDEN_REDIS } : {}),
   host: '127.0.0.1',
   ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0, lmtp: 0 },
 });

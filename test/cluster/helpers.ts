@@ -54,3 +54,36 @@ export async function webLogon(port: number, user: string, password = 'secret-pw
     },
   };
 }
+
+/** An SMTP connection that delivers test messages one transaction at a time (port 25 style, no auth). */
+export interface SmtpDeliverer {
+  /** One message to `to`; resolves with the server's final reply to the data ("250 …" when accepted). */
+  deliver(to: string, subject: string): Promise<string>;
+  close(): void;
+}
+
+export async function smtpDeliverer(port: number): Promise<SmtpDeliverer> {
+  const c = await LineClient.connect(port);
+  await c.line(LONG);
+  c.send('EHLO test.example\r\n');
+  let l: string;
+  do l = await c.line(LONG);
+  while (!l.startsWith('250 '));
+  const expect = async (cmd: string, code: RegExp) => {
+    const reply = await c.cmd(cmd);
+    if (!code.test(reply)) throw new Error(`${cmd}: ${reply}`);
+  };
+  return {
+    async deliver(to, subject) {
+      await expect('MAIL FROM:<sender@example.org>', /^250/);
+      await expect(`RCPT TO:<${to}>`, /^250/);
+      await expect('DATA', /^354/);
+      c.send(`Subject: ${subject}\r\nFrom: sender@example.org\r\nTo: ${to}\r\n\r\n${subject}\r\n.\r\n`);
+      return c.line(LONG);
+    },
+    close() {
+      if (!c.closed) c.send('QUIT\r\n');
+      c.socket.destroy();
+    },
+  };
+}

@@ -1,12 +1,16 @@
 /**
  * Several Mailwarden nodes on this machine: separate processes (`mailwarden serve --redis …`)
- * on one data folder (the SQLite store takes several processes on one file) and one Redis key
- * prefix of their own. A node can be stopped cleanly or killed with SIGKILL.
+ * and one Redis key prefix of their own, the store either one data folder's SQLite (the SQLite
+ * store takes several processes on one file) or a fresh PostgreSQL database `mw_test_*` (each
+ * node then has a data folder of its own for its node files, as stateless nodes would).
+ * A node can be stopped cleanly or killed with SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { openDataStore } from '../../src/server/create-context.js';
+import { openStoreAt } from '../../src/server/create-context.js';
+import type { Store } from '../../src/store/store.js';
+import { createTestDatabase } from './postgres.js';
 import { tempDir } from './tmp.js';
 import { REDIS_URL, dropPrefix, testRedis, uniquePrefix } from './redis.js';
 import { RedisAccounting } from '../../src/cluster/redis-accounting.js';
@@ -23,7 +27,12 @@ export interface ClusterNode {
   exited: Promise<number | null>;
 }
 
+export type ClusterStore = 'sqlite' | 'postgres';
+
 export interface TestCluster {
+  /** Where the store is: the shared data folder (SQLite) or the database's URL (PostgreSQL). */
+  storeLocation: string;
+  storeKind: ClusterStore;
   dataDir: string;
   prefix: string;
   redisUrl: string;
@@ -31,6 +40,8 @@ export interface TestCluster {
   /** The cluster's accounting as an outside observer (no node attached): counts and nodes of the whole cluster. */
   accounting: RedisAccounting;
   redis: Redis;
+  /** The cluster's store opened from outside the nodes (close it after use). */
+  openStore(): Promise<Store>;
   addUser(address: string, password?: string): Promise<number>;
   start(name: string): Promise<ClusterNode>;
   close(): Promise<void>;
@@ -41,6 +52,8 @@ export interface ClusterConfig {
   renewSeconds?: number;
   modseqCheckSeconds?: number;
   trustedProxies?: string[];
+  /** The store of every node: the shared SQLite data folder (default) or a fresh PostgreSQL database. */
+  store?: ClusterStore;
 }
 
 export async function startCluster(count: number, cfg: ClusterConfig = {}): Promise<TestCluster> {
@@ -49,13 +62,17 @@ export async function startCluster(count: number, cfg: ClusterConfig = {}): Prom
   const prefix = uniquePrefix('cluster');
   const redisUrl = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
   const configFile = join(tmp.dir, 'config.json');
+  const storeKind: ClusterStore = cfg.store ?? 'sqlite';
+  const database = storeKind === 'postgres' ? await createTestDatabase() : null;
+  const storeLocation = database?.url ?? dataDir;
+  const openStore = () => openStoreAt(storeLocation, true);
   writeFileSync(configFile, JSON.stringify({
     cluster: { leaseSeconds: cfg.leaseSeconds ?? 6, renewSeconds: cfg.renewSeconds ?? 1, modseqCheckSeconds: cfg.modseqCheckSeconds ?? 2 },
     ...(cfg.trustedProxies ? { proxyProtocol: { trusted: cfg.trustedProxies } } : {}),
     log: { level: 'warn' },
   }));
   // the store and its settings before any node: plain-text logons for the line clients
-  const store = await openDataStore(dataDir, true);
+  const store = await openStore();
   for (const name of ['ImapSettings.LoginType', 'PopSettings.LoginType']) await store.putSetting({ scope: 'server', targetId: 0, name, value: 'PlainTextLogin' });
   // 64 logons at once on a machine at load 30 can take over a minute to be answered: not a pre-auth timeout
   for (const name of ['ImapSettings.PreAuthenticatedConnectionTimeout', 'PopSettings.PreAuthenticatedConnectionTimeout']) await store.putSetting({ scope: 'server', targetId: 0, name, value: '900' });
@@ -65,7 +82,10 @@ export async function startCluster(count: number, cfg: ClusterConfig = {}): Prom
   const nodes: ClusterNode[] = [];
 
   const start = async (name: string): Promise<ClusterNode> => {
-    const args = [MAIN, 'serve', '--data', dataDir, '--config', configFile, '--redis', redisUrl, '--host', '127.0.0.1'];
+    // on PostgreSQL each node has a folder of its own (its TLS certificate, its start lock)
+    const nodeDir = database ? join(tmp.dir, `node-${name}`) : dataDir;
+    const args = [MAIN, 'serve', '--data', nodeDir, '--config', configFile, '--redis', redisUrl, '--host', '127.0.0.1'];
+    if (database) args.push('--store', database.url);
     for (const p of ['imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'submission', 'submissions', 'lmtp', 'http']) args.push(`--${p}-port`, '0');
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILWARDEN_LOG_LEVEL: 'warn' } });
     let err = '';
@@ -90,9 +110,9 @@ export async function startCluster(count: number, cfg: ClusterConfig = {}): Prom
   for (let i = 0; i < count; i++) await start(String.fromCharCode(97 + i));
 
   return {
-    dataDir, prefix, redisUrl, nodes, accounting, redis, start,
+    storeLocation, storeKind, dataDir, prefix, redisUrl, nodes, accounting, redis, start, openStore,
     async addUser(address, password = 'secret-pw') {
-      const s = await openDataStore(dataDir, false);
+      const s = await openStore();
       try {
         return (await s.createUser({ address, password })).id;
       } finally {
@@ -108,6 +128,7 @@ export async function startCluster(count: number, cfg: ClusterConfig = {}): Prom
       await accounting.close();
       await dropPrefix(redis, prefix);
       await redis.quit();
+      await database?.drop();
       tmp.cleanup();
     },
   };
