@@ -16,7 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { Agent, request, type RequestOptions } from 'node:https';
+import { Agent } from 'node:https';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { makeMessages } from './lib/messages.js';
+import { https, signIn } from './lib/web-client.js';
 import { createUsers, mwTempDir, openSeedStore, putBenchSettings, startMailwarden, type MailwardenProcess } from './lib/mailwarden.js';
 import { summariseProfile } from './lib/cpuprofile.js';
 import { STORE_FILE } from '../src/server/create-context.js';
@@ -77,52 +78,11 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: AcOpti
 
 // ------------------------------------------------------------------ HTTPS sign-in for the load clients
 
-interface HttpRes { status: number; json: any; cookies: Map<string, string> }
-
-function https(port: number, method: string, path: string, headers: Record<string, string>, body?: unknown, agent?: Agent): Promise<HttpRes> {
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  const opts: RequestOptions = {
-    host: '127.0.0.1', port, method, path, rejectUnauthorized: false, ...(agent ? { agent } : {}),
-    headers: { ...headers, ...(data === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(data)) }) },
-  };
-  return new Promise((resolve, reject) => {
-    const req = request(opts, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const cookies = new Map<string, string>();
-        for (const c of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
-          const pair = c.split(';')[0]!;
-          const eq = pair.indexOf('=');
-          cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
-        }
-        let json: unknown;
-        try { json = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, json, cookies });
-      });
-    });
-    req.on('error', reject);
-    if (data !== undefined) req.write(data);
-    req.end();
-  });
-}
-
-/** GET /session (CSRF cookie), POST /login: the Cookie header of one signed-in web session. */
-async function signIn(port: number): Promise<string> {
-  const s = await https(port, 'GET', '/owa/api/session', {});
-  const csrf = String(s.json?.csrf ?? '');
-  const r = await https(port, 'POST', '/owa/api/login', { cookie: `__Host-mw-csrf=${csrf}`, 'x-csrf-token': csrf }, { address: ADDRESS, password: PASSWORD });
-  if (r.status !== 200) throw new Error(`web sign-in answered ${r.status}: ${JSON.stringify(r.json)}`);
-  const session = r.cookies.get('__Host-mw-owa');
-  if (!session) throw new Error('web sign-in set no session cookie');
-  return `__Host-mw-owa=${session}; __Host-mw-csrf=${r.cookies.get('__Host-mw-csrf') ?? csrf}`;
-}
-
 async function signInMany(port: number, n: number): Promise<string[]> {
   const out: string[] = [];
   const t0 = nowMs();
   // the server signs one user in at a time (serialised per user), so a few in flight are enough
-  for (let i = 0; i < n; i += 4) out.push(...(await Promise.all(Array.from({ length: Math.min(4, n - i) }, () => signIn(port)))));
+  for (let i = 0; i < n; i += 4) out.push(...(await Promise.all(Array.from({ length: Math.min(4, n - i) }, () => signIn(port, ADDRESS, PASSWORD)))));
   log(`owa: ${n} web sessions signed in in ${((nowMs() - t0) / 1000).toFixed(1)} s`);
   return out;
 }
