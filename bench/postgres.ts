@@ -20,6 +20,7 @@ import { ImapClient, SmtpClient } from './lib/raw.js';
 import { dataPayload, makeMessages } from './lib/messages.js';
 import { dovecotMissing, dovecotScheme, startDovecot, writeMaildir, type Dovecot } from './lib/dovecot.js';
 import { createUsers, mwTempDir, putBenchSettings, startMailwarden, type MailwardenProcess } from './lib/mailwarden.js';
+import { processTreeCpuMs } from './lib/proc.js';
 import { connectionConfig, PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { mailboxQuotaLimit } from '../src/settings/resolve.js';
 import { log, nowMs, runs, summarise, type BenchOutcome, type BenchResult } from './lib/stats.js';
@@ -28,6 +29,11 @@ const CLIENTS = Number(process.env.BENCH_PG_CLIENTS ?? 20);
 const SESSIONS = Number(process.env.BENCH_PG_SESSIONS ?? 5);
 const MESSAGES = Number(process.env.BENCH_PG_MESSAGES ?? 500);
 const CONNECTIONS = 10;
+/**
+ * The deployments measured, in order: 1 node; 1 node with Redis (the cluster path — Redis acquire,
+ * change bus, shared state — without a second process); 2 nodes with Redis. BENCH_PG_PHASES picks.
+ */
+const PHASES = (process.env.BENCH_PG_PHASES ?? '1,1r,2r').split(',').filter((p) => /^[12]r?$/.test(p));
 const SMTP_USERS = 100;
 const PASSWORD = 'bench-pw';
 const imapUser = (i: number) => `pgimap${i}@bench.test`;
@@ -77,13 +83,14 @@ export function benchRedisPrefix(): { url: string; drop(): Promise<void> } {
   };
 }
 
-/** `count` Mailwarden nodes on one PostgreSQL store (and, for more than one, one Redis), each with a node folder of its own. */
+/** `count` Mailwarden nodes on one PostgreSQL store (and, with `redis`, one Redis), each with a node folder of its own. */
 export async function startNodes(count: number, store: string, redis: string | null, dir: string): Promise<MailwardenProcess[]> {
   const nodes: MailwardenProcess[] = [];
   for (let i = 0; i < count; i++) {
-    nodes.push(await startMailwarden(join(dir, `node-${count}-${i}`), {
+    const name = `node-${count}${redis ? 'r' : ''}-${i}`;
+    nodes.push(await startMailwarden(join(dir, name), {
       env: { MAILWARDEN_STORE: store, ...(redis ? { MAILWARDEN_REDIS: redis } : {}) },
-      logFile: join(dir, `node-${count}-${i}.log`),
+      logFile: join(dir, `${name}.log`),
     }));
   }
   return nodes;
@@ -120,23 +127,37 @@ async function smtpRound(ports: number[], lmtp: boolean, payloads: Buffer[]): Pr
   return { sent, ms: nowMs() - t0 };
 }
 
-interface Side { key: 'mw' | 'dovecot'; imap: number[]; smtp: number[]; lmtp: boolean }
+interface Side {
+  key: 'mw' | 'dovecot';
+  imap: number[];
+  smtp: number[];
+  lmtp: boolean;
+  /** CPU ms used so far by the side's server processes (every node; Dovecot's whole process tree). */
+  cpu(): number;
+}
+
+interface Measured { logons: number[]; delivered: number[]; cpuPerLogon: number[]; cpuPerMessage: number[] }
 
 /** Alternating rounds of both loads on Mailwarden and Dovecot: logons/s and messages/s per side. */
-async function measure(label: string, sides: Side[], payloads: Buffer[], n: number): Promise<Record<string, { logons: number[]; delivered: number[] }>> {
-  const out: Record<string, { logons: number[]; delivered: number[] }> = {};
+async function measure(label: string, sides: Side[], payloads: Buffer[], n: number): Promise<Record<string, Measured>> {
+  const out: Record<string, Measured> = {};
   for (const s of sides) {
-    out[s.key] = { logons: [], delivered: [] };
+    out[s.key] = { logons: [], delivered: [], cpuPerLogon: [], cpuPerMessage: [] };
     await logonRound(s.imap); // warm-up: caches, Dovecot's index files
     await smtpRound(s.smtp, s.lmtp, payloads.slice(0, 50));
   }
   for (let r = 0; r < n; r++) {
     for (const s of sides) {
+      const m = out[s.key]!;
+      const c0 = s.cpu();
       const l = await logonRound(s.imap);
-      out[s.key]!.logons.push(l.logons / (l.ms / 1000));
+      const c1 = s.cpu();
+      m.logons.push(l.logons / (l.ms / 1000));
+      m.cpuPerLogon.push((c1 - c0) / l.logons);
       const d = await smtpRound(s.smtp, s.lmtp, payloads);
-      out[s.key]!.delivered.push(d.sent / (d.ms / 1000));
-      log(`postgres ${label} ${s.key} round ${r + 1}/${n}: ${out[s.key]!.logons.at(-1)!.toFixed(0)} IMAP logons/s, ${out[s.key]!.delivered.at(-1)!.toFixed(0)} messages/s`);
+      m.delivered.push(d.sent / (d.ms / 1000));
+      m.cpuPerMessage.push((s.cpu() - c1) / d.sent);
+      log(`postgres ${label} ${s.key} round ${r + 1}/${n}: ${m.logons.at(-1)!.toFixed(0)} IMAP logons/s (${m.cpuPerLogon.at(-1)!.toFixed(2)} CPU ms each), ${m.delivered.at(-1)!.toFixed(0)} messages/s (${m.cpuPerMessage.at(-1)!.toFixed(2)} CPU ms each)`);
     }
   }
   return out;
@@ -172,16 +193,24 @@ export async function benchPostgres(): Promise<BenchOutcome> {
       dc.fixOwnership();
     }
     const n = runs(3);
-    for (const count of [1, 2]) {
-      nodes = await startNodes(count, db.url, count > 1 ? redis.url : null, tmp.dir);
-      const sides: Side[] = [{ key: 'mw', imap: nodes.map((x) => x.port('imap')!), smtp: nodes.map((x) => x.port('smtp')!), lmtp: false }];
-      if (dc) sides.push({ key: 'dovecot', imap: [dc.ports.imap], smtp: [dc.ports.lmtp], lmtp: true });
-      const label = count === 1 ? '1 node' : `${count} nodes`;
+    for (const phase of PHASES) {
+      const count = Number(phase[0]);
+      const withRedis = phase.endsWith('r');
+      nodes = await startNodes(count, db.url, withRedis ? redis.url : null, tmp.dir);
+      const running = nodes;
+      const sides: Side[] = [{ key: 'mw', imap: nodes.map((x) => x.port('imap')!), smtp: nodes.map((x) => x.port('smtp')!), lmtp: false, cpu: () => running.reduce((t, x) => t + processTreeCpuMs(x.pid), 0) }];
+      if (dc) {
+        const dovecot = dc;
+        sides.push({ key: 'dovecot', imap: [dc.ports.imap], smtp: [dc.ports.lmtp], lmtp: true, cpu: () => processTreeCpuMs(dovecot.pid) });
+      }
+      const label = `${count === 1 ? '1 node' : `${count} nodes`}${withRedis ? ' + Redis' : ''}`;
       const m = await measure(label, sides, payloads, n);
-      const what = count === 1 ? '1 node + PostgreSQL' : `${count} nodes + PostgreSQL + Redis`;
+      const what = `${count === 1 ? '1 node' : `${count} nodes`} + PostgreSQL${withRedis ? ' + Redis' : ''}`;
       results.push(
         { bench: 'postgres', metric: `IMAP login-heavy: ${CLIENTS} clients × ${SESSIONS} × (LOGIN, SELECT INBOX, LOGOUT), ${what}`, unit: 'logons/s', better: 'higher', mw: summarise(m.mw!.logons), dovecot: dc ? summarise(m.dovecot!.logons) : undefined, note: `Mailwarden scrypt + credential cache, Dovecot ${dovecotScheme()}` },
         { bench: 'postgres', metric: `SMTP delivery: ${MESSAGES.toLocaleString('en-US')} messages (4–64 KB), ${CONNECTIONS} connections, ${what} vs Dovecot LMTP`, unit: 'messages/s', better: 'higher', mw: summarise(m.mw!.delivered), dovecot: dc ? summarise(m.dovecot!.delivered) : undefined },
+        { bench: 'postgres', metric: `server CPU per IMAP logon (LOGIN, SELECT, LOGOUT), ${what} (Mailwarden: node processes only, not PostgreSQL/Redis)`, unit: 'ms', better: 'lower', mw: summarise(m.mw!.cpuPerLogon), dovecot: dc ? summarise(m.dovecot!.cpuPerLogon) : undefined },
+        { bench: 'postgres', metric: `server CPU per delivered message, ${what} (Mailwarden: node processes only, not PostgreSQL/Redis)`, unit: 'ms', better: 'lower', mw: summarise(m.mw!.cpuPerMessage), dovecot: dc ? summarise(m.dovecot!.cpuPerMessage) : undefined },
       );
       await Promise.all(nodes.map((x) => x.stop()));
       nodes = [];

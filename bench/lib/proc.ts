@@ -30,7 +30,8 @@ function rollup(pid: number): { rss: number; pss: number } {
   }
 }
 
-export function processTreeMemory(root: number): MemoryUse {
+/** A process and all its descendants (Linux /proc). */
+function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -48,6 +49,34 @@ export function processTreeMemory(root: number): MemoryUse {
     all.push(p);
     stack.push(...(children.get(p) ?? []));
   }
+  return all;
+}
+
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on Linux everywhere that matters). */
+const USER_HZ = 100;
+
+/**
+ * CPU time (user + system, ms) used so far by a process and its descendants, including children
+ * that have exited and been waited for (Dovecot's per-connection processes): the cost of work done
+ * between two readings, whatever the machine's load, at a resolution of 10 ms.
+ */
+export function processTreeCpuMs(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields 14–17 of proc(5): utime, stime, cutime, cstime (f[0] is field 3)
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return (ticks * 1000) / USER_HZ;
+}
+
+export function processTreeMemory(root: number): MemoryUse {
+  const all = processTree(root);
   let rssKiB = 0;
   let pssKiB = 0;
   for (const p of all) {

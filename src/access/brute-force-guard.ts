@@ -187,11 +187,6 @@ export class BruteForceGuard {
 
   /** Takes one from a counter, never below zero and never creating it (a lockout or expiry may have removed it). */
   private async decrement(key: string): Promise<void> {
-    for (;;) {
-      const v = await this.state.get(key);
-      if (v === null) return;
-      const n = Number(v);
-      if (await this.state.compareAndSet(key, v, n <= 1 ? null : String(n - 1), { keepTtl: true })) return;
-    }
+    await this.state.decrement(key);
   }
 }

@@ -30,9 +30,21 @@ end
 return n
 `;
 
+// one step: absent stays absent, 1 (or less) deletes, else DECR (which keeps the expiry)
+const DECREMENT = `
+local v = redis.call('GET', KEYS[1])
+if not v then return -1 end
+if tonumber(v) <= 1 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+return redis.call('DECR', KEYS[1])
+`;
+
 type Scripts = Redis & {
   mwCompareAndSet(key: string, hasExpected: string, expected: string, hasValue: string, value: string, ttl: string, keepTtl: string): Promise<number>;
   mwIncrement(key: string, by: number, ttl: string): Promise<number>;
+  mwDecrement(key: string): Promise<number>;
 };
 
 /** Escapes the glob characters of a literal prefix for SCAN MATCH. */
@@ -51,6 +63,7 @@ export class RedisState implements SharedState {
     if (!('mwCompareAndSet' in redis)) {
       redis.defineCommand('mwCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET });
       redis.defineCommand('mwIncrement', { numberOfKeys: 1, lua: INCREMENT });
+      redis.defineCommand('mwDecrement', { numberOfKeys: 1, lua: DECREMENT });
     }
     this.r = redis as Scripts;
   }
@@ -86,6 +99,11 @@ export class RedisState implements SharedState {
 
   async increment(key: string, by = 1, opts?: { ttlMs?: number }): Promise<number> {
     return Number(await this.r.mwIncrement(this.k(key), by, opts?.ttlMs !== undefined ? String(Math.max(1, Math.round(opts.ttlMs))) : ''));
+  }
+
+  async decrement(key: string): Promise<number | null> {
+    const n = Number(await this.r.mwDecrement(this.k(key)));
+    return n < 0 ? null : n;
   }
 
   async delete(key: string): Promise<boolean> {

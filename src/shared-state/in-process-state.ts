@@ -83,6 +83,19 @@ export class InProcessState implements SharedState {
     return next;
   }
 
+  async decrement(key: string): Promise<number | null> {
+    const e = this.live(key);
+    if (!e) return null;
+    const current = Number(e.value);
+    if (!Number.isSafeInteger(current)) throw new Error(`shared state: ${key} does not hold an integer`);
+    if (current <= 1) {
+      this.map.delete(key);
+      return 0;
+    }
+    this.put(key, String(current - 1), e.expiresAt);
+    return current - 1;
+  }
+
   async delete(key: string): Promise<boolean> {
     const existed = this.live(key) !== undefined;
     this.map.delete(key);

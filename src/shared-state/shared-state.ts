@@ -3,7 +3,8 @@
  * (web sessions, the brute-force guard's counters, the event-9646 rate windows). One node uses
  * the in-process implementation; the cluster issue adds one on Redis that passes the same suite
  * (test/shared-state/shared-state-contract.ts). The operations are the ones Redis has natively
- * (GET, SET PX/NX, INCRBY + PEXPIRE NX, DEL, PTTL, a Lua compare-and-set, SCAN MATCH prefix*),
+ * (GET, SET PX/NX, INCRBY + PEXPIRE NX, DEL, PTTL, a Lua compare-and-set and floor-at-zero
+ * decrement, SCAN MATCH prefix*),
  * so that implementation needs no emulation.
  *
  * Values are strings (callers JSON-encode records); keys are namespaced by the caller
@@ -34,6 +35,14 @@ export interface SharedState {
    * that starts at its first increment (INCRBY + PEXPIRE NX).
    */
   increment(key: string, by?: number, opts?: { ttlMs?: number }): Promise<number>;
+  /**
+   * Atomically takes one from the integer at key, never below zero and never creating it: a
+   * counter at 1 is deleted, an absent one stays absent (a lockout or its expiry removed it).
+   * Keeps the expiry. Returns the new value (0 when deleted), null when the key was absent.
+   * One step, so many settling at once from several nodes never retry (a get + compareAndSet
+   * loop would, once per concurrent change).
+   */
+  decrement(key: string): Promise<number | null>;
   /** Deletes the key; true when it existed. */
   delete(key: string): Promise<boolean>;
   /** Milliseconds until the key expires; null when absent, Infinity when it never expires. */

@@ -90,6 +90,36 @@ export function sharedStateContract(name: string, make: () => Promise<StateUnder
       await assert.rejects(state.increment('text'));
     }));
 
+  test(`${name}: decrement stops at zero by deleting, never creates, keeps the expiry`, () =>
+    withState(async ({ state, advance }) => {
+      assert.equal(await state.decrement('absent'), null);
+      assert.equal(await state.get('absent'), null, 'not created');
+      assert.equal(await state.increment('p', 3, { ttlMs: 1_000 }), 3);
+      assert.equal(await state.decrement('p'), 2);
+      assert.equal(await state.decrement('p'), 1);
+      const ttl = await state.ttl('p');
+      assert.ok(ttl !== null && ttl <= 1_000 && ttl > 0, `the expiry kept (${ttl})`);
+      assert.equal(await state.decrement('p'), 0);
+      assert.equal(await state.get('p'), null, 'deleted at zero');
+      await state.increment('q', 2, { ttlMs: 1_000 });
+      await advance(1_100);
+      assert.equal(await state.decrement('q'), null, 'an expired counter is absent');
+      await state.set('text', 'abc');
+      await assert.rejects(state.decrement('text'));
+    }));
+
+  test(`${name}: concurrent decrements from two clients take exactly one each, down to zero`, () =>
+    withState(async ({ state, peer }) => {
+      const other = peer?.() ?? state;
+      await state.increment('pending', 100, { ttlMs: 60_000 });
+      const left = await Promise.all(Array.from({ length: 120 }, (_, i) => (i % 2 ? state : other).decrement('pending')));
+      assert.deepEqual(left.filter((v) => v !== null && v > 0).sort((a, b) => a! - b!), Array.from({ length: 99 }, (_, i) => i + 1));
+      assert.equal(left.filter((v) => v === 0).length, 1, 'one of them took the last');
+      assert.equal(left.filter((v) => v === null).length, 20, 'the rest found nothing to take');
+      assert.equal(await state.get('pending'), null);
+      if (other !== state) await other.close();
+    }));
+
   test(`${name}: concurrent increments and compare-and-sets lose nothing`, () =>
     withState(async ({ state, peer }) => {
       const other = peer?.() ?? state;
