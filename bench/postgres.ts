@@ -5,9 +5,11 @@
  *    so this measures the logon pipeline and the store reads (user, folders, SELECT) over PostgreSQL.
  *  - SMTP delivery: MESSAGES messages (4–64 KB) over 10 connections to 100 users, one recipient per
  *    transaction: Mailwarden SMTP into PostgreSQL vs Dovecot LMTP into Maildir; messages/s.
- * Both on 1 node + PostgreSQL, then on 2 nodes + PostgreSQL + Redis (the clients split between the
- * nodes, as a balancer would; every logon then also takes the Redis acquire). Dovecot runs in the
- * same phases, alternating round by round with Mailwarden, so each ratio compares numbers taken
+ * Both on 1 node + PostgreSQL, on 1 node + PostgreSQL + Redis (the cluster path — Redis acquire,
+ * brute-force guard and web sessions on Redis, change bus — without a second process), then on 2
+ * nodes + PostgreSQL + Redis (the clients split between the nodes, as a balancer would); and the
+ * server CPU time per logon and per message (node processes only; Dovecot's whole process tree).
+ * Dovecot runs in the same phases, alternating round by round with Mailwarden, so each ratio compares numbers taken
  * under the same machine load. The database is made for the run (mw_bench_<random> on
  * BENCH_POSTGRES, default postgres://127.0.0.1:5432/test) and dropped after, the Redis key prefix
  * likewise; PostgreSQL and Redis run on the same machine. The nodes' logs go to files, as Dovecot's.

@@ -19,7 +19,7 @@ import { resolve } from 'node:path';
 const BIN = resolve('bin/mailwarden');
 
 /** npm test's share of the 100 rounds (CLUSTER_ROUNDS=100 runs them all). */
-const DEFAULT_ROUNDS = 5;
+const DEFAULT_ROUNDS = 10;
 const ROUNDS = Number(process.env.CLUSTER_ROUNDS ?? process.env.MAILWARDEN_CLUSTER_ROUNDS ?? DEFAULT_ROUNDS);
 /** Deliveries the IDLE test waits for (the latency over 1,000 is bench/cluster-nodes.ts's). */
 const DELIVERIES = Number(process.env.MAILWARDEN_CLUSTER_DELIVERIES ?? 5);
