@@ -23,8 +23,9 @@ import { log, median, nowMs, runs, summarise, type BenchOutcome, type BenchResul
 import { ImapClient, SmtpClient } from './lib/raw.js';
 import { dovecotMissing, startDovecot, writeMaildir, type Dovecot } from './lib/dovecot.js';
 import { createUsers, mwTempDir, putBenchSettings, type MailwardenProcess } from './lib/mailwarden.js';
-import { openEvents, signIn } from './lib/web-client.js';
-import { benchDatabase, benchRedisPrefix, startNodes } from './postgres.js';
+import { signIn } from './lib/web-client.js';
+import { openStream } from '../test/web/helpers.js';
+import { benchDatabase, benchRedisPrefix, dropRedisPrefix, startNodes, stopRig } from './postgres.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { mailboxQuotaLimit } from '../src/settings/resolve.js';
 
@@ -48,15 +49,6 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 function record(node: string): SessionRecord {
   const now = new Date();
   return { id: randomUUID(), userId: 42, user: 'bench@cluster.test', dn: '/o=b/cn=bench', databaseId: 1, kind: 'imap', clientAddress: '127.0.0.1', clientInfo: null, node, openedAt: now, lastActivity: now, objects: {} };
-}
-
-async function dropKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }
 
 export async function benchCluster(): Promise<BenchOutcome> {
@@ -134,7 +126,7 @@ export async function benchCluster(): Promise<BenchOutcome> {
     }
   } finally {
     await acc.close();
-    await dropKeys(redis, prefix);
+    await dropRedisPrefix(redis, prefix);
     redis.disconnect();
     other.disconnect();
   }
@@ -173,6 +165,21 @@ export async function benchCluster(): Promise<BenchOutcome> {
   };
 }
 
+/**
+ * One delivery to the notified user: ms from writing the end of DATA to what `heard` resolves
+ * with (the time the client heard it); `heard` starts right after the write, before any answer.
+ */
+async function timedDelivery(smtp: SmtpClient, payload: Buffer, heard: () => Promise<number>): Promise<number> {
+  await smtp.cmd('MAIL FROM:<sender@remote.test>', 250);
+  await smtp.cmd(`RCPT TO:<${NOTIFY_USER}>`, 250);
+  await smtp.cmd('DATA', 354);
+  const t0 = nowMs();
+  smtp.conn.write(payload);
+  const at = heard();
+  await smtp.reply(250, 'end of DATA');
+  return (await at) - t0;
+}
+
 /** Waits for the next untagged EXISTS above `known` on an IDLE connection; returns the new count. */
 async function nextExists(idle: ImapClient, known: number): Promise<number> {
   for (;;) {
@@ -199,17 +206,10 @@ async function idleWatcher(imapPort: number, smtpPort: number, lmtp: boolean): P
     async deliver(n) {
       const out: number[] = [];
       for (let i = 0; i < n; i++) {
-        await smtp.cmd('MAIL FROM:<sender@remote.test>', 250);
-        await smtp.cmd(`RCPT TO:<${NOTIFY_USER}>`, 250);
-        await smtp.cmd('DATA', 354);
-        const t0 = nowMs();
-        smtp.conn.write(payload);
-        const heard = nextExists(idle, exists).then((count) => {
+        out.push(await timedDelivery(smtp, payload, () => nextExists(idle, exists).then((count) => {
           exists = count;
           return nowMs();
-        });
-        await smtp.reply(250, 'end of DATA');
-        out.push((await heard) - t0);
+        })));
       }
       return out;
     },
@@ -228,7 +228,7 @@ async function pushWatcher(httpsPort: number, smtpPort: number): Promise<{ deliv
   let waiting: (() => void) | undefined;
   let ready!: () => void;
   const isReady = new Promise<void>((res) => (ready = res));
-  const stream = await openEvents(httpsPort, cookie, (event) => {
+  const stream = await openStream(httpsPort, cookie, (event) => {
     if (event === 'ready') ready();
     if (event === 'change') waiting?.();
   });
@@ -240,15 +240,8 @@ async function pushWatcher(httpsPort: number, smtpPort: number): Promise<{ deliv
     async deliver(n) {
       const out: number[] = [];
       for (let i = 0; i < n; i++) {
-        await smtp.cmd('MAIL FROM:<sender@remote.test>', 250);
-        await smtp.cmd(`RCPT TO:<${NOTIFY_USER}>`, 250);
-        await smtp.cmd('DATA', 354);
         // one delivery may be several change events (the append, the counters): the first one counts
-        const heard = new Promise<number>((res) => (waiting = () => { waiting = undefined; res(nowMs()); }));
-        const t0 = nowMs();
-        smtp.conn.write(payload);
-        await smtp.reply(250, 'end of DATA');
-        out.push((await heard) - t0);
+        out.push(await timedDelivery(smtp, payload, () => new Promise<number>((res) => (waiting = () => { waiting = undefined; res(nowMs()); }))));
       }
       return out;
     },
@@ -321,10 +314,6 @@ async function crossNodePath(): Promise<{ results: BenchResult[]; notes: string[
     ];
     return { results, notes, skipped };
   } finally {
-    await Promise.all(nodes.map((x) => x.stop()));
-    await dc?.stop();
-    tmp.cleanup();
-    await db.drop();
-    await redis.drop();
+    await stopRig({ nodes, dovecot: dc, tmp, db, redis });
   }
 }

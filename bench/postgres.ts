@@ -72,17 +72,31 @@ export function benchRedisPrefix(): { url: string; drop(): Promise<void> } {
     async drop() {
       const r = new Redis(BENCH_REDIS, { maxRetriesPerRequest: 2 });
       try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          if (keys.length) await r.del(...keys);
-          cursor = next;
-        } while (cursor !== '0');
+        await dropRedisPrefix(r, prefix);
       } finally {
         r.disconnect();
       }
     },
   };
+}
+
+/** Deletes every key under the prefix (SCAN, never FLUSHALL: others share this Redis). */
+export async function dropRedisPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+/** Stops what a cluster benchmark started and removes what it made: nodes, Dovecot, folders, database, Redis keys. */
+export async function stopRig(rig: { nodes: MailwardenProcess[]; dovecot: Dovecot | null; tmp: { cleanup(): void }; db: { drop(): Promise<void> }; redis: { drop(): Promise<void> } }): Promise<void> {
+  await Promise.all(rig.nodes.map((x) => x.stop()));
+  await rig.dovecot?.stop();
+  rig.tmp.cleanup();
+  await rig.db.drop();
+  await rig.redis.drop();
 }
 
 /** `count` Mailwarden nodes on one PostgreSQL store (and, with `redis`, one Redis), each with a node folder of its own. */
@@ -221,11 +235,7 @@ export async function benchPostgres(): Promise<BenchOutcome> {
     notes.push('On 2 cores the nodes, PostgreSQL, Redis, Dovecot and the clients share the same two cores: a second node adds no CPU, so the 2-node rows show the cost of the cluster path (Redis acquire, change bus, two processes), not scaling (bench/RESULTS.md, issue 16 section).');
     return { name: 'postgres', skipped, notes, results };
   } finally {
-    await Promise.all(nodes.map((x) => x.stop()));
-    await dc?.stop();
-    tmp.cleanup();
-    await db.drop();
-    await redis.drop();
+    await stopRig({ nodes, dovecot: dc, tmp, db, redis });
   }
 }
 

@@ -45,26 +45,3 @@ export async function signIn(port: number, address: string, password: string): P
   return `__Host-mw-owa=${session}; __Host-mw-csrf=${r.cookies.get('__Host-mw-csrf') ?? csrf}`;
 }
 
-/**
- * The web mail's push stream (GET /owa/api/events, Server-Sent Events) of a signed-in session:
- * `onEvent` hears each event's name as its last byte arrives; resolves once the stream answered.
- */
-export function openEvents(port: number, cookie: string, onEvent: (event: string) => void): Promise<{ status: number; close(): void }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/owa/api/events', headers: { cookie }, rejectUnauthorized: false }, (res) => {
-      res.setEncoding('utf8');
-      let buffered = '';
-      res.on('data', (c: string) => {
-        // an event ends with a blank line; a chunk may end inside one
-        buffered += c;
-        const end = buffered.lastIndexOf('\n\n');
-        if (end < 0) return;
-        for (const m of buffered.slice(0, end).matchAll(/^event: (\w+)$/gm)) onEvent(m[1]!);
-        buffered = buffered.slice(end + 2);
-      });
-      resolve({ status: res.statusCode ?? 0, close: () => req.destroy() });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}

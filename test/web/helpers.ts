@@ -135,7 +135,7 @@ export class ApiClient {
 
 /** An SSE stream held open, with the events seen so far. */
 /** The web push stream: event names in order, and each event's JSON data (`payloads`). */
-export function openStream(port: number, cookie: string): Promise<{ status: number; events: string[]; payloads: Array<{ event: string; data: unknown }>; close: () => void; ended: Promise<void> }> {
+export function openStream(port: number, cookie: string, onEvent?: (event: string) => void): Promise<{ status: number; events: string[]; payloads: Array<{ event: string; data: unknown }>; close: () => void; ended: Promise<void> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/owa/api/events', headers: { cookie }, rejectUnauthorized: false }, (res) => {
       const events: string[] = [];
@@ -151,6 +151,7 @@ export function openStream(port: number, cookie: string): Promise<{ status: numb
         for (const m of buffered.slice(0, end).matchAll(/^event: (\w+)\ndata: (.*)$/gm)) {
           events.push(m[1]!);
           payloads.push({ event: m[1]!, data: JSON.parse(m[2]!) });
+          onEvent?.(m[1]!); // as the event's last byte arrives (bench/cluster.ts times it)
         }
         buffered = buffered.slice(end + 2);
       });
