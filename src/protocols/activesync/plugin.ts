@@ -12,7 +12,11 @@ import type { ServerContext } from '../../server/context.js';
 import { logon } from '../../access/logon.js';
 import { easLogonAnswer } from '../../access/answers.js';
 import type { MobileDevice } from '../../store/types.js';
-import { basicCredentials, EasRequestError, parseRequest, PROTOCOL_VERSIONS, type EasRequest } from './request.js';
+import { basicCredentials, EAS_PATH, EasRequestError, parseRequest, PROTOCOL_VERSIONS, type EasRequest } from './request.js';
+import { provideAutodiscover } from '../shared/autodiscover.js';
+import { EAS_AUTODISCOVER } from './autodiscover.js';
+
+export { EAS_PATH };
 import type { EasAnswer, EasCall } from './call.js';
 import { HeldRequests } from './held.js';
 import { decode, encode, el, WbxmlError, type WbxmlElement } from './wbxml/codec.js';
@@ -27,7 +31,6 @@ import { sendCommand } from './commands/send.js';
 import { describeDevice, settings } from './commands/settings.js';
 import { search } from './commands/search.js';
 
-export const EAS_PATH = '/Microsoft-Server-ActiveSync';
 const WBXML_TYPE = 'application/vnd.ms-sync.wbxml';
 /** Request bodies: a message with attachments (SendMail) is the largest; the submission checks its own limit. */
 const BODY_LIMIT = 64 * 1024 * 1024;
@@ -85,6 +88,7 @@ export async function registerActiveSync(app: FastifyInstance, ctx: ServerContex
       handler: (req, reply) => handle(ctx, held, stopping.signal, req, reply),
     });
   });
+  await provideAutodiscover(app, ctx, EAS_AUTODISCOVER);
 }
 
 function send(reply: FastifyReply, a: EasAnswer): FastifyReply {

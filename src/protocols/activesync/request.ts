@@ -5,6 +5,8 @@
  * (MS-ASHTTP 2.2.1.1.1.1: one binary structure, the version and policy key inside), and the
  * Basic credentials. Anything malformed is an EasRequestError (HTTP 400), never a guess.
  */
+/** Where ActiveSync is served (MS-ASHTTP 2.2.1.1.1). */
+export const EAS_PATH = '/Microsoft-Server-ActiveSync';
 export const PROTOCOL_VERSIONS = ['12.1', '14.0', '14.1'] as const;
 export type ProtocolVersion = (typeof PROTOCOL_VERSIONS)[number];
 

@@ -1,7 +1,7 @@
 /**
  * Exchange Web Services on the HTTPS listener: `POST /EWS/Exchange.asmx` (SOAP 1.1, Basic
- * authentication over TLS) and POX Autodiscover. Each request is one `ews` store session,
- * opened through the one logon pipeline (src/access/logon.ts) and closed when the answer is
+ * authentication over TLS), and its POX Autodiscover answer on the shared route (Outlook's
+ * schema: autodiscover.ts). Each request is one `ews` store session, opened through the one logon pipeline (src/access/logon.ts) and closed when the answer is
  * written; refusals are answered from src/access/answers.ts.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -17,14 +17,14 @@ import { EwsError, type EwsCall, type EwsStream } from './call.js';
 import { OPERATIONS } from './operations/index.js';
 import { errorMessage, responseMessages } from './responses.js';
 import { atLeast, envelope, faultEnvelope, readEnvelope, responseElement, SoapFault, SERVER_VERSION } from './soap.js';
-import { autodiscoverResponse } from './autodiscover.js';
+import { EWS_AUTODISCOVER } from './autodiscover.js';
+import { provideAutodiscover } from '../shared/autodiscover.js';
 import { closeSubscriptions } from './subscriptions.js';
 
 /** Largest request accepted (a message with attachments travels base64 in MimeContent). */
 export const MAX_REQUEST_BYTES = 35 * 1024 * 1024;
 
 export const EWS_PATHS = ['/EWS/Exchange.asmx', '/ews/exchange.asmx', '/EWS/exchange.asmx'];
-const AUTODISCOVER_PATHS = ['/autodiscover/autodiscover.xml', '/Autodiscover/Autodiscover.xml'];
 
 const XML = 'text/xml; charset=utf-8';
 
@@ -146,18 +146,6 @@ function openStream(req: FastifyRequest, reply: FastifyReply): EwsStream {
   };
 }
 
-async function handleAutodiscover(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const auth = await authenticate(ctx, req, reply);
-  if (!auth) return;
-  try {
-    const host = String(req.headers.host ?? ctx.computer).replace(/[^A-Za-z0-9.:\-[\]]/g, '');
-    const org = await ctx.store.organisation();
-    await reply.code(200).type(XML).send(autodiscoverResponse(typeof req.body === 'string' ? req.body : '', auth.user, `https://${host}`, org.serverName, SERVER_VERSION));
-  } finally {
-    await auth.session.close('logout');
-  }
-}
-
 /** The Fastify plugin: registered by the composition root next to the web mail. */
 export async function registerEws(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   await app.register(async (ews) => {
@@ -179,8 +167,8 @@ export async function registerEws(app: FastifyInstance, ctx: ServerContext): Pro
         return reply.code(405).header('allow', 'POST').type('text/plain').send('Exchange Web Services: POST SOAP 1.1 requests here');
       });
     }
-    for (const path of AUTODISCOVER_PATHS) ews.post(path, (req, reply) => handleAutodiscover(ctx, req, reply));
   });
+  await provideAutodiscover(app, ctx, EWS_AUTODISCOVER);
   // streaming connections never go idle, so the server would wait for them: end them first
   app.addHook('preClose', async () => closeSubscriptions(ctx));
 }
