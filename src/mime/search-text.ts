@@ -45,6 +45,17 @@ export function bodyTextPrefix(raw: Buffer, msg: MessageStructure, chars: number
   return out.join('\n');
 }
 
+/** A text part's content as a string: transfer encoding and charset removed (an unknown encoding: the bytes as they are). */
+export function partText(raw: Buffer, part: MimePart): string {
+  const body = raw.subarray(part.bodyStart, part.bodyEnd);
+  const bytes = decodeTransfer(body, part.encoding) ?? body;
+  try {
+    return decodeCharset(bytes, charsetOf(part));
+  } catch {
+    return bytes.toString('utf8');
+  }
+}
+
 /** Whether `text` already fixes the first `chars` characters of a preview (see analyse.ts preview). */
 function enough(text: string, chars: number): boolean {
   const t = text.trimStart();
@@ -59,14 +70,7 @@ function collect(raw: Buffer, part: MimePart, out: string[], limit?: number): bo
   }
   if (part.message) return collect(raw, part.message.root, out, limit);
   if (part.contentType.type !== 'text') return false;
-  const body = raw.subarray(part.bodyStart, part.bodyEnd);
-  const bytes = decodeTransfer(body, part.encoding) ?? body; // an unknown encoding: search the bytes as they are
-  let text: string;
-  try {
-    text = decodeCharset(bytes, charsetOf(part));
-  } catch {
-    text = bytes.toString('utf8');
-  }
+  const text = partText(raw, part);
   if (part.contentType.subtype !== 'html') {
     out.push(text);
   } else if (limit === undefined) {
@@ -105,7 +109,8 @@ function charsetOf(part: MimePart): string {
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
 
-function htmlToText(html: string): string {
+/** HTML reduced to its text (entities decoded, whitespace collapsed): for search, previews and plain-text bodies. */
+export function htmlToText(html: string): string {
   return html
     .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
     .replace(/<!--[\s\S]*?-->/g, ' ')

@@ -185,11 +185,11 @@ async function serverChanges(call: EasCall, folder: Folder, state: CollectionSta
     const below: number[] = [];
     for (let i = index.uids.length - 1; i >= 0 && below.length <= window; i--) if (index.uids[i]! < state.cursor) below.push(index.uids[i]!);
     const page = below.slice(0, window);
-    const messages = await store.getMessages(call.user.id, folder.id, page, { raw: true, objectId: true });
+    const messages = await store.getMessages(call.user.id, folder.id, page, { raw: true, objectId: true, structure: true });
     messages.sort((a, b) => b.uid - a.uid);
     for (const m of messages) {
       const objectId = m.objectId!;
-      commands.push(el('AirSync', 'Add', [el('AirSync', 'ServerId', objectId), await applicationData({ objectId, raw: m.raw!, flags: m.flags, internalDate: m.internalDate }, state.pref)]));
+      commands.push(el('AirSync', 'Add', [el('AirSync', 'ServerId', objectId), await applicationData({ objectId, raw: m.raw!, flags: m.flags, internalDate: m.internalDate, structure: m.structure }, state.pref)]));
     }
     const more = below.length > window;
     state.cursor = more ? page[page.length - 1]! : 0;
