@@ -4,7 +4,9 @@
  *    users (100), each holding a Ping over its own HTTPS connection; the server's RSS before and with
  *    every Ping held gives the memory per device (socket, TLS state, request, session, ChangeBus
  *    subscription). Then one SMTP message to every user (one transaction, 100 recipients) and the time
- *    until every device's Ping has answered (goal < 1 s, < 100 KB per device).
+ *    from the message's end (after the 100 RCPTs) until every device's Ping has answered (goal < 1 s,
+ *    < 100 KB per device). The client keeps its connections alive, as phones do; one process holds
+ *    them all (the server and the bench raise their open-file limit to what the Pings need).
  *  - First sync: a BENCH_EAS_MESSAGES (10,000) Inbox synced from SyncKey 0 with WindowSize 512 by one
  *    device: time, and the server's peak RSS sampled during it.
  * Device state (FolderSync/Sync done) is seeded through the Store API before the server starts, so the
@@ -22,6 +24,8 @@ import { decode, el, encode, child, childText, children } from '../src/protocols
 const DEVICES = Number(process.env.BENCH_EAS_DEVICES ?? 2000);
 const USERS = Number(process.env.BENCH_EAS_USERS ?? 100);
 const MESSAGES = Number(process.env.BENCH_EAS_MESSAGES ?? 10_000);
+/** BENCH_EAS_PART=ping or sync runs only that half. */
+const PART = process.env.BENCH_EAS_PART ?? 'both';
 const PASSWORD = 'bench-pw';
 
 function post(port: number, agent: Agent, user: string, deviceId: string, cmd: string, body: Buffer | undefined): Promise<{ status: number; body: Buffer }> {
@@ -43,13 +47,18 @@ function post(port: number, agent: Agent, user: string, deviceId: string, cmd: s
   });
 }
 
-/** One SMTP transaction to the server's MX listener (raw, so the client costs nothing measurable). */
-function smtpSend(port: number, rcpts: string[], raw: string): Promise<void> {
+/**
+ * One SMTP transaction to the server's MX listener (raw, so the client costs nothing measurable);
+ * resolves with when the message's end was sent (the clock of the wake-up starts there, not at
+ * the 100 RCPT round trips before it) and when the server acknowledged it.
+ */
+function smtpSend(port: number, rcpts: string[], raw: string): Promise<{ sentAt: number; ackAt: number }> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
     const lines = ['EHLO bench', 'MAIL FROM:<bench@elsewhere.example>', ...rcpts.map((r) => `RCPT TO:<${r}>`), 'DATA'];
     let stage = 0;
     let buf = '';
+    let sentAt = 0;
     s.on('data', (d) => {
       buf += d.toString();
       let nl: number;
@@ -62,9 +71,10 @@ function smtpSend(port: number, rcpts: string[], raw: string): Promise<void> {
         else if (stage === lines.length) {
           stage++;
           s.write(raw.replace(/\r?\n/g, '\r\n') + '\r\n.\r\n');
+          sentAt = nowMs();
         } else {
           s.end('QUIT\r\n');
-          resolve();
+          resolve({ sentAt, ackAt: nowMs() });
         }
       }
     });
@@ -98,13 +108,16 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
     await store.upsertDevice({ userId: u.id, deviceId, deviceType: 'Bench' });
     // as after FolderSync and a first Sync: nothing pending
     await store.putDeviceState(u.id, deviceId, `sync:${inbox.mailboxId}`, JSON.stringify({ key: 2, base: await store.changeState(u.id), cursor: 0, pref: { type: 1, truncationSize: 1024 }, replay: null }));
+    // and an earlier Ping with the same parameters: a phone re-pings every heartbeat, that is the steady state
+    await store.putDeviceState(u.id, deviceId, 'ping', JSON.stringify({ heartbeat: 1800, folders: [inbox.mailboxId] }));
     devices.push({ user: u.address, deviceId, inbox: inbox.mailboxId });
   }
   await store.close();
   const mw: MailwardenProcess = await startMailwarden(tmp.dataDir, { nofile: DEVICES * 2 + 1000 });
   try {
     const port = mw.port('https')!;
-    const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+    // keep-alive, as phones do: an answered Ping leaves its connection open for the next one
+    const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
     // warm the credential cache: one request per user (scrypt once each)
     for (let i = 0; i < USERS; i += 10) {
       await Promise.all(devices.slice(i, i + 10).map((d) => post(port, agent, d.user, d.deviceId, 'Settings', encode(el('Settings', 'Settings', [el('Settings', 'UserInformation', [el('Settings', 'Get')])])))));
@@ -132,10 +145,11 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
     }
     log(`activesync: ${DEVICES} Pings held after ${Math.round(nowMs() - t0)} ms`);
     const heldRss = mw.memory().rssKiB;
-    const start = nowMs();
-    await smtpSend(mw.port('smtp')!, users.map((u) => u.address), 'From: bench@elsewhere.example\nSubject: wake\n\nwake up\n');
-    const times = await Promise.all(answered);
-    const wakeMs = Math.max(...times) - start;
+    const { sentAt: start, ackAt } = await smtpSend(mw.port('smtp')!, users.map((u) => u.address), 'From: bench@elsewhere.example\nSubject: wake\n\nwake up\n');
+    const deliveredMs = ackAt - start;
+    const times = (await Promise.all(answered)).sort((a, b) => a - b);
+    const wakeMs = times[times.length - 1]! - start;
+    log(`activesync: delivery acknowledged after ${Math.round(deliveredMs)} ms; Pings answered: first ${Math.round(times[0]! - start)} ms, half ${Math.round(times[times.length >> 1]! - start)} ms, all ${Math.round(wakeMs)} ms`);
     return { perDeviceKiB: (heldRss - base) / DEVICES, wakeMs, heldRssMiB: heldRss / 1024, baseRssMiB: base / 1024 };
   } finally {
     await mw.stop();
@@ -189,19 +203,27 @@ export async function benchActiveSync(): Promise<BenchOutcome> {
   const ping = [];
   const sync = [];
   for (let i = 0; i < n; i++) {
-    log(`activesync: ${DEVICES} devices in Ping over ${USERS} users, round ${i + 1}/${n}`);
-    ping.push(await pingRound());
-    log(`activesync: first sync of ${MESSAGES} messages, round ${i + 1}/${n}`);
-    sync.push(await firstSyncRound());
+    if (PART !== 'sync') {
+      log(`activesync: ${DEVICES} devices in Ping over ${USERS} users, round ${i + 1}/${n}`);
+      ping.push(await pingRound());
+    }
+    if (PART !== 'ping') {
+      log(`activesync: first sync of ${MESSAGES} messages, round ${i + 1}/${n}`);
+      sync.push(await firstSyncRound());
+    }
   }
   const results: BenchResult[] = [
-    { bench: 'activesync', metric: `memory per device in Ping (${DEVICES} devices)`, unit: 'KiB', better: 'lower', mw: summarise(ping.map((p) => p.perDeviceKiB)), target: '< 100 KB' },
-    { bench: 'activesync', metric: `every Ping answered after one delivery to each of ${USERS} users`, unit: 'ms', better: 'lower', mw: summarise(ping.map((p) => p.wakeMs)), target: '< 1 s' },
-    { bench: 'activesync', metric: `first sync of a ${MESSAGES}-message Inbox (WindowSize 512)`, unit: 'ms', better: 'lower', mw: summarise(sync.map((s) => s.ms)) },
-    { bench: 'activesync', metric: 'server peak RSS during that first sync', unit: 'MiB', better: 'lower', mw: summarise(sync.map((s) => s.peakMiB)) },
+    ...(ping.length ? [
+      { bench: 'activesync', metric: `memory per device in Ping (${DEVICES} devices)`, unit: 'KiB', better: 'lower', mw: summarise(ping.map((p) => p.perDeviceKiB)), target: '< 100 KB' },
+      { bench: 'activesync', metric: `every Ping answered after one delivery to each of ${USERS} users (${DEVICES} devices)`, unit: 'ms', better: 'lower', mw: summarise(ping.map((p) => p.wakeMs)), target: '< 1 s' },
+    ] satisfies BenchResult[] : []),
+    ...(sync.length ? [
+      { bench: 'activesync', metric: `first sync of a ${MESSAGES}-message Inbox (WindowSize 512)`, unit: 'ms', better: 'lower', mw: summarise(sync.map((s) => s.ms)) },
+      { bench: 'activesync', metric: `server peak RSS during that first sync (${MESSAGES} messages)`, unit: 'MiB', better: 'lower', mw: summarise(sync.map((s) => s.peakMiB)) },
+    ] satisfies BenchResult[] : []),
   ];
   return {
     name: 'activesync', results, skipped: ['Dovecot: no ActiveSync (no comparison column)'],
-    notes: [`server RSS: ${ping.map((p) => `${p.baseRssMiB.toFixed(0)} MiB idle → ${p.heldRssMiB.toFixed(0)} MiB with ${DEVICES} Pings held`).join('; ')}`],
+    notes: ping.length === 0 ? [] : [`server RSS: ${ping.map((p) => `${p.baseRssMiB.toFixed(0)} MiB idle → ${p.heldRssMiB.toFixed(0)} MiB with ${DEVICES} Pings held`).join('; ')}`],
   };
 }

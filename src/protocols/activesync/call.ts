@@ -6,6 +6,9 @@ import type { EasRequest } from './request.js';
 import type { WbxmlElement } from './wbxml/codec.js';
 import type { HeldRequests } from './held.js';
 
+/** The media type of WBXML bodies (MS-ASHTTP 2.2.1.1.2.3). */
+export const WBXML_TYPE = 'application/vnd.ms-sync.wbxml';
+
 export interface EasCall {
   ctx: ServerContext;
   user: User;

@@ -17,7 +17,7 @@ import { provideAutodiscover } from '../shared/autodiscover.js';
 import { EAS_AUTODISCOVER } from './autodiscover.js';
 
 export { EAS_PATH };
-import type { EasAnswer, EasCall } from './call.js';
+import { WBXML_TYPE, type EasAnswer, type EasCall } from './call.js';
 import { HeldRequests } from './held.js';
 import { decode, encode, el, WbxmlError, type WbxmlElement } from './wbxml/codec.js';
 import { sync } from './commands/sync.js';
@@ -31,7 +31,8 @@ import { sendCommand } from './commands/send.js';
 import { describeDevice, settings } from './commands/settings.js';
 import { search } from './commands/search.js';
 
-const WBXML_TYPE = 'application/vnd.ms-sync.wbxml';
+/** How stale a device's last-sync time may get before a request rewrites it (devices list shows it). */
+const LAST_SYNC_GRANULARITY_MS = 60_000;
 /** Request bodies: a message with attachments (SendMail) is the largest; the submission checks its own limit. */
 const BODY_LIMIT = 64 * 1024 * 1024;
 
@@ -74,10 +75,14 @@ export interface EasState {
 export async function registerActiveSync(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   if (app.hasDecorator(EAS_DECORATION)) return;
   const held = new HeldRequests();
-  const stopping = new AbortController();
+  // every request in progress, to answer at once when the server stops (a Set, not listeners on
+  // one AbortSignal: with 10,000 held Pings, adding and removing those is linear per request)
+  const running = new Set<AbortController>();
   app.decorate(EAS_DECORATION, { held } satisfies EasState);
   // held requests answer at once when the server stops, so that closing does not wait for heartbeats
-  app.addHook('preClose', async () => stopping.abort());
+  app.addHook('preClose', async () => {
+    for (const c of running) c.abort();
+  });
 
   await app.register(async (eas) => {
     eas.addContentTypeParser([WBXML_TYPE, 'application/vnd.ms-sync', 'message/rfc822'], { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
@@ -85,7 +90,7 @@ export async function registerActiveSync(app: FastifyInstance, ctx: ServerContex
       method: ['OPTIONS', 'POST'],
       url: EAS_PATH,
       bodyLimit: BODY_LIMIT,
-      handler: (req, reply) => handle(ctx, held, stopping.signal, req, reply),
+      handler: (req, reply) => handle(ctx, held, running, req, reply),
     });
   });
   await provideAutodiscover(app, ctx, EAS_AUTODISCOVER);
@@ -99,7 +104,7 @@ function send(reply: FastifyReply, a: EasAnswer): FastifyReply {
   return reply.send('');
 }
 
-async function handle(ctx: ServerContext, held: HeldRequests, stopping: AbortSignal, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function handle(ctx: ServerContext, held: HeldRequests, running: Set<AbortController>, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   if (req.protocol !== 'https') return reply.code(403).send('ActiveSync needs TLS');
   const creds = basicCredentials(req.headers.authorization);
   if (!creds) return reply.code(401).header('www-authenticate', 'Basic realm="Mailwarden ActiveSync"').send('');
@@ -136,8 +141,7 @@ async function handle(ctx: ServerContext, held: HeldRequests, stopping: AbortSig
   const onClose = () => gone.abort();
   // the client went away (or gave up on a Ping): stop waiting for it
   req.raw.socket?.once('close', onClose);
-  const onStop = () => gone.abort();
-  stopping.addEventListener('abort', onStop, { once: true });
+  running.add(gone);
   try {
     if (isOptions) return send(reply, { headers: ADVERTISED_HEADERS });
     const device = await admitDevice(ctx, result.user.id, r!, req.headers['user-agent']);
@@ -158,7 +162,7 @@ async function handle(ctx: ServerContext, held: HeldRequests, stopping: AbortSig
     return send(reply, answer);
   } finally {
     req.raw.socket?.off('close', onClose);
-    stopping.removeEventListener('abort', onStop);
+    running.delete(gone);
     await session.close();
   }
 }
@@ -169,10 +173,15 @@ async function handle(ctx: ServerContext, held: HeldRequests, stopping: AbortSig
  */
 async function admitDevice(ctx: ServerContext, userId: number, r: EasRequest, userAgent: string | undefined): Promise<MobileDevice | null> {
   const devices = await ctx.store.listDevices(userId);
-  if (!devices.some((d) => d.deviceId === r.deviceId)) {
+  const known = devices.find((d) => d.deviceId === r.deviceId);
+  const agent = userAgent?.slice(0, 200);
+  // a device that asks again (a Ping every heartbeat, 10,000 of them) is not a store write each
+  // time: its record is rewritten when something in it changed or its last-sync time is a minute old
+  if (known && known.deviceType === r.deviceType && (agent === undefined || known.userAgent === agent) && Date.now() - known.lastSyncAt.getTime() < LAST_SYNC_GRANULARITY_MS) return known;
+  if (!known) {
     const user = await ctx.store.getUser(userId);
     const max = ctx.settings.int('ThrottlingPolicy.EASMaxDevices', { userId, databaseId: user?.databaseId ?? 0 });
     if (max > 0 && devices.length >= max) return null;
   }
-  return ctx.store.upsertDevice({ userId, deviceId: r.deviceId, deviceType: r.deviceType, userAgent: userAgent?.slice(0, 200) });
+  return ctx.store.upsertDevice({ userId, deviceId: r.deviceId, deviceType: r.deviceType, userAgent: agent });
 }

@@ -7,9 +7,9 @@
  * and its Ping is never missed.
  */
 import type { Folder } from '../../../store/types.js';
-import { loadState, saveState, type EasAnswer, type EasCall } from '../call.js';
+import { loadState, saveState, WBXML_TYPE, type EasAnswer, type EasCall } from '../call.js';
 import { folderOf } from '../folders.js';
-import { child, childText, children, el } from '../wbxml/codec.js';
+import { child, childText, children, el, encode } from '../wbxml/codec.js';
 import { waitForChange } from '../wait.js';
 import { pendingCount } from './sync.js';
 
@@ -25,20 +25,41 @@ export const heartbeatLimit = (call: Pick<EasCall, 'ctx'>): number => call.ctx.s
 
 const answer = (status: number, extra: ReturnType<typeof el>[] = []): EasAnswer => ({ wbxml: el('Ping', 'Ping', [el('Ping', 'Status', String(status)), ...extra]) });
 
+/**
+ * The answers a held Ping gives — "nothing changed" and "these folders changed" — encoded once and
+ * shared: a delivery to a user wakes each of that user's devices with the same bytes, so 10,000
+ * woken Pings encode a handful of answers, not 10,000 (bounded: a device's folder list is its own).
+ */
+const encodedAnswers = new Map<string, Buffer>();
+const ENCODED_ANSWERS_MAX = 10_000;
+
+function precomputed(changedIds: string[] | null): EasAnswer {
+  const key = changedIds === null ? '' : changedIds.join('\n');
+  let bytes = encodedAnswers.get(key);
+  if (!bytes) {
+    const tree = changedIds === null ? answer(1).wbxml! : answer(2, [el('Ping', 'Folders', changedIds.map((id) => el('Ping', 'Folder', id)))]).wbxml!;
+    bytes = encode(tree);
+    if (encodedAnswers.size >= ENCODED_ANSWERS_MAX) encodedAnswers.clear();
+    encodedAnswers.set(key, bytes);
+  }
+  return { raw: bytes, contentType: WBXML_TYPE };
+}
+
 export async function ping(call: EasCall): Promise<EasAnswer> {
-  let state: PingState | null;
+  const previous = await loadState<PingState>(call, 'ping');
+  let state = previous;
   if (call.body) {
     const hb = childText(call.body, 'HeartbeatInterval');
     const ids = children(child(call.body, 'Folders'), 'Folder').map((f) => childText(f, 'Id') ?? '');
-    const previous = await loadState<PingState>(call, 'ping');
     state = { heartbeat: hb !== undefined ? Number(hb) : previous?.heartbeat ?? 0, folders: ids.length ? ids : previous?.folders ?? [] };
-  } else state = await loadState<PingState>(call, 'ping');
+  }
   if (!state || !state.folders.length || !state.heartbeat) return answer(3); // the device must send the parameters
   const limit = heartbeatLimit(call);
   if (!Number.isSafeInteger(state.heartbeat) || state.heartbeat < MIN_HEARTBEAT) return answer(5, [el('Ping', 'HeartbeatInterval', String(MIN_HEARTBEAT))]);
   if (state.heartbeat > limit) return answer(5, [el('Ping', 'HeartbeatInterval', String(limit))]);
   if (state.folders.length > MAX_FOLDERS) return answer(6, [el('Ping', 'MaxFolders', String(MAX_FOLDERS))]);
-  await saveState(call, 'ping', state);
+  // a phone repeats the same Ping every heartbeat: no store write unless its parameters changed
+  if (JSON.stringify(state) !== JSON.stringify(previous)) await saveState(call, 'ping', state);
 
   const folders: Array<{ id: string; folder: Folder }> = [];
   for (const id of state.folders) {
@@ -46,7 +67,7 @@ export async function ping(call: EasCall): Promise<EasAnswer> {
     if (!folder) return answer(7); // the hierarchy changed: FolderSync first
     folders.push({ id, folder });
   }
-  const changed = (ids: Iterable<string>) => answer(2, [el('Ping', 'Folders', [...ids].map((id) => el('Ping', 'Folder', id)))]);
+  const changed = (ids: string[]) => precomputed(ids);
 
   // what the device has not fetched yet answers now
   const pending: string[] = [];
@@ -69,7 +90,7 @@ export async function ping(call: EasCall): Promise<EasAnswer> {
     const outcome = await waitForChange(call.ctx.changes, call.user.id, folders.map((f) => f.folder.id), state.heartbeat * 1000, controller.signal);
     if (outcome.kind === 'changed') return changed(folders.filter((f) => outcome.folderIds.has(f.folder.id)).map((f) => f.id));
     void superseded;
-    return answer(1);
+    return precomputed(null);
   } finally {
     call.signal.removeEventListener('abort', onGone);
     release();
