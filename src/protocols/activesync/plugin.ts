@@ -12,8 +12,9 @@ import type { ServerContext } from '../../server/context.js';
 import { logon } from '../../access/logon.js';
 import { easLogonAnswer } from '../../access/answers.js';
 import type { MobileDevice } from '../../store/types.js';
-import { basicCredentials, EAS_PATH, EasRequestError, parseRequest, PROTOCOL_VERSIONS, type EasRequest } from './request.js';
+import { EAS_PATH, EasRequestError, parseRequest, PROTOCOL_VERSIONS, type EasRequest } from './request.js';
 import { provideAutodiscover } from '../shared/autodiscover.js';
+import { basicCredentials } from '../shared/basic-auth.js';
 import { EAS_AUTODISCOVER } from './autodiscover.js';
 
 export { EAS_PATH };
@@ -175,9 +176,11 @@ async function admitDevice(ctx: ServerContext, userId: number, r: EasRequest, us
   const devices = await ctx.store.listDevices(userId);
   const known = devices.find((d) => d.deviceId === r.deviceId);
   const agent = userAgent?.slice(0, 200);
-  // a device that asks again (a Ping every heartbeat, 10,000 of them) is not a store write each
-  // time: its record is rewritten when something in it changed or its last-sync time is a minute old
-  if (known && known.deviceType === r.deviceType && (agent === undefined || known.userAgent === agent) && Date.now() - known.lastSyncAt.getTime() < LAST_SYNC_GRANULARITY_MS) return known;
+  // a device that asks again is not a store write each time (10,000 phones re-pinging every
+  // heartbeat): its record is rewritten when something in it changed, or by a command other than
+  // Ping whose last-sync time is a minute old (a Ping is not a sync)
+  const unchanged = known && known.deviceType === r.deviceType && (agent === undefined || known.userAgent === agent);
+  if (unchanged && (r.cmd === 'Ping' || Date.now() - known.lastSyncAt.getTime() < LAST_SYNC_GRANULARITY_MS)) return known;
   if (!known) {
     const user = await ctx.store.getUser(userId);
     const max = ctx.settings.int('ThrottlingPolicy.EASMaxDevices', { userId, databaseId: user?.databaseId ?? 0 });

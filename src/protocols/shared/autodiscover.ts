@@ -15,6 +15,7 @@ import type { User } from '../../store/types.js';
 import { logon } from '../../access/logon.js';
 import { LOGON_ANSWERS } from '../../access/answers.js';
 import { child, esc, parseXml } from './xml.js';
+import { basicCredentials } from './basic-auth.js';
 
 export const AUTODISCOVER_PATHS = ['/autodiscover/autodiscover.xml', '/Autodiscover/Autodiscover.xml'];
 /** The envelope every answer is in (MS-ASCMD 6.4, [MS-OXDSCLI] 2.2.4). */
@@ -85,19 +86,9 @@ function readRequest(body: string): { address: string; schema: string | null } |
   }
 }
 
-function credentials(header: string | undefined): { identity: string; password: string } | null {
-  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
-  if (!m) return null;
-  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = text.indexOf(':');
-  if (colon <= 0) return null;
-  // DOMAIN\user: the part after the backslash is the user (Outlook and phones both send it)
-  return { identity: text.slice(0, colon).replace(/^[^\\]*\\/, ''), password: text.slice(colon + 1) };
-}
-
 async function handle(ctx: ServerContext, registry: Registry, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   if (!(req.raw.socket as TLSSocket).encrypted) return reply.code(403).type('text/plain').send('Basic authentication is accepted over TLS only');
-  const creds = credentials(req.headers.authorization);
+  const creds = basicCredentials(req.headers.authorization);
   const challenge = () => reply.code(401).header('www-authenticate', `Basic realm="${ctx.computer}"`).type('text/plain').send('401 Unauthorized');
   if (!creds) return challenge();
   const asked = readRequest(typeof req.body === 'string' ? req.body : '');
