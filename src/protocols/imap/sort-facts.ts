@@ -84,15 +84,19 @@ export function factsOf(raw: Buffer): SortFacts {
   };
 }
 
-/** The first mailbox of an address list (group names skipped): its local part and RFC 5957 display form. */
+/**
+ * The first address of an address list: its local part (RFC 5256 3: the first address's
+ * addr-mailbox, which for a group is the group's name, as in ENVELOPE) and its RFC 5957 display
+ * form (the display name, else the addr-spec). Dovecot reads groups the same way.
+ */
 function firstMailbox(value: string | null): { local: string; display: string } | null {
   if (value === null) return null;
-  const a = parseAddressList(value).find((x) => x.host !== null);
+  const a = parseAddressList(value)[0];
   if (!a) return null;
-  const local = a.mailbox === MISSING_MAILBOX ? '' : (a.mailbox ?? '');
+  const local = unquote(a.mailbox === MISSING_MAILBOX ? '' : (a.mailbox ?? ''));
   const name = a.name ? decodeHeaderValue(unquote(a.name)).trim() : '';
   const spec = a.host && a.host !== MISSING_DOMAIN ? `${local}@${a.host}` : local;
-  return { local: unquote(local), display: name || unquote(spec) };
+  return { local, display: name || spec };
 }
 
 /** A quoted-string's content ("a\"b" -> a"b); other text as is. */
