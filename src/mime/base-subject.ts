@@ -20,7 +20,7 @@ const TRAILER = /\(fwd\)$/i;
 /** RFC 5256 2.1 steps 1–6, on a raw (possibly encoded-word) Subject value. */
 export function baseSubject(raw: string): BaseSubject {
   // (1) decode encoded words; tabs and folding become spaces, runs of white space one space
-  let s = decodeHeaderValue(raw).replace(/[ \t\r\n]+/g, ' ');
+  let s = (raw.includes('=?') ? decodeHeaderValue(raw) : raw).replace(/[ \t\r\n]+/g, ' ');
   let marked = false;
   for (;;) {
     // (2) trailing "(fwd)" and white space

@@ -1,16 +1,16 @@
 /**
  * What SORT and THREAD (RFC 5256, RFC 5957) compare, per message, read from its header once and
- * kept in memory by content hash: a blob never changes, so an entry never goes stale, and the
- * same bytes delivered to many folders or users are read once. A command therefore reads only
- * the messages it has not seen before (the first SORT of a folder, new mail) and works from
- * this cache after that.
+ * kept in memory per folder and UID: a UID names the same bytes for as long as the folder's
+ * UIDVALIDITY lasts, so an entry never goes stale. A command reads from the store only the
+ * messages it has not seen before (the first SORT of a folder, new mail) and works from this
+ * cache after that, as Dovecot does from its index cache file.
  */
 import { MISSING_DOMAIN, MISSING_MAILBOX, parseAddressList } from '../../mime/address.js';
 import { baseSubject, casemapKey } from '../../mime/base-subject.js';
-import { firstValue, scanHeader } from '../../mime/headers.js';
+import { fieldValue, scanHeader, type HeaderField } from '../../mime/headers.js';
 import { decodeHeaderValue } from '../../mime/search-text.js';
 import type { Store } from '../../store/store.js';
-import type { MessageSummary } from '../../store/types.js';
+import type { Folder } from '../../store/types.js';
 
 export interface SortFacts {
   /** Date: in ms since the epoch, NaN when missing or unreadable (then the internal date counts). */
@@ -31,38 +31,65 @@ export interface SortFacts {
   references: string[];
 }
 
-/** Entries kept (about 400 bytes each): a few folders of 100,000 messages. */
-const MAX_ENTRIES = 300_000;
+/** What a SORT or THREAD needs of one message beyond what the view knows. */
+export interface SortEntry {
+  /** INTERNALDATE, ms since the epoch. */
+  internalDate: number;
+  facts: SortFacts;
+}
+
+/** Entries kept over all folders (a few hundred bytes each): a few folders of 100,000 messages. */
+const MAX_ENTRIES = 250_000;
 /** Messages read from the store per request while filling the cache. */
 const READ_BATCH = 256;
 
-const cache = new Map<string, SortFacts>();
-
-function remember(hash: string, f: SortFacts): void {
-  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!); // oldest first
-  cache.set(hash, f);
-}
+/** Per "folder id/UIDVALIDITY", most recently used last. */
+const folders = new Map<string, Map<number, SortEntry>>();
+let total = 0;
 
 /**
- * The facts of each message (same order as `messages`), reading from the store those the cache
- * lacks. Store reads go in batches, so other sessions are served between them.
+ * The entry of each UID (same order; undefined for a message expunged meanwhile), reading from the
+ * store those the cache lacks, in batches, so other sessions are served between them.
  */
-export async function sortFacts(store: Store, userId: number, folderId: number, messages: readonly MessageSummary[]): Promise<SortFacts[]> {
-  const missing = [...new Set(messages.filter((m) => !cache.has(m.blobHash)).map((m) => m.uid))];
-  for (let i = 0; i < missing.length; i += READ_BATCH) {
-    const got = await store.getMessages(userId, folderId, missing.slice(i, i + READ_BATCH), { raw: true });
-    for (const m of got) if (!cache.has(m.blobHash)) remember(m.blobHash, factsOf(m.raw!));
+export async function sortEntries(store: Store, userId: number, folder: Folder, uids: readonly number[]): Promise<Array<SortEntry | undefined>> {
+  const key = `${folder.id}/${folder.uidValidity}`;
+  let entries = folders.get(key);
+  folders.delete(key); // to the end: most recently used
+  if (!entries || entries.size > 2 * uids.length + 1000) {
+    // first use, or mostly expunged messages: start again with what is asked for
+    total -= entries?.size ?? 0;
+    entries = new Map(entries ? uids.flatMap((u) => (entries!.has(u) ? [[u, entries!.get(u)!] as const] : [])) : []);
+    total += entries.size;
   }
-  // a message expunged while we read (no bytes) sorts as one without any header
-  return messages.map((m) => cache.get(m.blobHash) ?? EMPTY);
+  folders.set(key, entries);
+  const missing = uids.filter((u) => !entries.has(u));
+  for (let i = 0; i < missing.length; i += READ_BATCH) {
+    for (const m of await store.getMessages(userId, folder.id, missing.slice(i, i + READ_BATCH), { raw: true })) {
+      if (entries.has(m.uid)) continue;
+      entries.set(m.uid, { internalDate: m.internalDate.getTime(), facts: factsOf(m.raw!) });
+      total++;
+    }
+  }
+  // the least recently used folders go first, never the one asked about
+  for (const [k, e] of folders) {
+    if (total <= MAX_ENTRIES || k === key) break;
+    folders.delete(k);
+    total -= e.size;
+  }
+  return uids.map((u) => entries.get(u));
 }
 
-const EMPTY: SortFacts = factsOf(Buffer.from('\r\n'));
-
 /** Reads the facts from a message's header (only the header is looked at). */
+const WANTED = new Set(['subject', 'from', 'to', 'cc', 'date', 'message-id', 'references', 'in-reply-to']);
+
 export function factsOf(raw: Buffer): SortFacts {
-  const block = scanHeader(raw, 0, raw.length);
-  const value = (name: string): string | null => firstValue(raw, block, name);
+  // one pass over the fields for the first of each we read
+  const first = new Map<string, HeaderField>();
+  for (const f of scanHeader(raw, 0, raw.length).fields) if (WANTED.has(f.lname) && !first.has(f.lname)) first.set(f.lname, f);
+  const value = (name: string): string | null => {
+    const f = first.get(name);
+    return f ? fieldValue(raw, f) : null;
+  };
   const subject = baseSubject(value('subject') ?? '');
   const from = firstMailbox(value('from'));
   const to = firstMailbox(value('to'));
@@ -91,6 +118,14 @@ export function factsOf(raw: Buffer): SortFacts {
  */
 function firstMailbox(value: string | null): { local: string; display: string } | null {
   if (value === null) return null;
+  const simple = SIMPLE_ADDRESS.exec(value);
+  if (simple) {
+    // the common forms, without the full parser: "Name <local@host>", "<local@host>", "local@host"
+    const name = (simple[1] ?? simple[2] ?? '').trim();
+    const local = simple[3] ?? simple[5]!;
+    const host = simple[4] ?? simple[6]!;
+    return { local, display: (name.includes('=?') ? decodeHeaderValue(name).trim() : name) || `${local}@${host}` };
+  }
   const a = parseAddressList(value)[0];
   if (!a) return null;
   const local = unquote(a.mailbox === MISSING_MAILBOX ? '' : (a.mailbox ?? ''));
@@ -98,6 +133,12 @@ function firstMailbox(value: string | null): { local: string; display: string } 
   const spec = a.host && a.host !== MISSING_DOMAIN ? `${local}@${a.host}` : local;
   return { local, display: name || spec };
 }
+
+/**
+ * One address with no comments, quoting inside the address, groups or second address: an
+ * optional plain or quoted display name (no escapes) and an angle-addr, or a bare addr-spec.
+ */
+const SIMPLE_ADDRESS = /^(?:(?:"([^"\\]*)"\s*|([^"<>()\[\]\\,;:@]*))<([^<>()\[\]\\,;:@"\s]+)@([^<>()\[\]\\,;:@"\s]+)>|([^<>()\[\]\\,;:@"\s]+)@([^<>()\[\]\\,;:@"\s]+))\s*$/;
 
 /** A quoted-string's content ("a\"b" -> a"b); other text as is. */
 function unquote(s: string): string {

@@ -59,20 +59,64 @@ function column(items: readonly SortItem[], key: SortKeyName): Float64Array | st
 }
 
 /**
- * The items in sort order. Each key is taken out into a column first, so the comparisons
- * touch flat arrays only; equal messages stay in sequence order (RFC 5256 3), whatever REVERSE says.
+ * Dense ranks (0, 1, …) of values: equal values equal ranks, the order of the values (code units
+ * for strings, as the comparison of casemapKey forms wants). Native sorts of the distinct values
+ * only, no comparator call per pair.
  */
+function ranks(values: Float64Array | string[], reverse: boolean): { rank: Uint32Array; distinct: number } {
+  const rank = new Uint32Array(values.length);
+  let distinct: number;
+  if (values instanceof Float64Array) {
+    const sorted = Float64Array.from(values).sort();
+    let d = 0;
+    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[d++] = sorted[i]!;
+    const uniq = sorted.subarray(0, d);
+    for (let i = 0; i < values.length; i++) rank[i] = lowerBound(uniq, values[i]!);
+    distinct = d;
+  } else {
+    const uniq = [...new Set(values)].sort();
+    const at = new Map(uniq.map((v, i) => [v, i]));
+    for (let i = 0; i < values.length; i++) rank[i] = at.get(values[i]!)!;
+    distinct = uniq.length;
+  }
+  if (reverse) for (let i = 0; i < rank.length; i++) rank[i] = distinct - 1 - rank[i]!;
+  return { rank, distinct };
+}
+
+function lowerBound(a: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The positions of the items in sort order: each criterion refines the ranks of those before it
+ * (rank × distinct + rank of the next key, ranked again), and the position in `items` (mailbox
+ * order) breaks the remaining ties. Everything is a native sort of numbers below 2^53.
+ */
+export function sortOrder(items: readonly SortItem[], criteria: readonly SortCriterion[]): Uint32Array {
+  const n = items.length;
+  let rank: Uint32Array = new Uint32Array(n);
+  for (const c of criteria) {
+    const next = ranks(column(items, c.key), c.reverse);
+    const combined = new Float64Array(n);
+    for (let i = 0; i < n; i++) combined[i] = rank[i]! * next.distinct + next.rank[i]!;
+    rank = ranks(combined, false).rank;
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = rank[i]! * n + i;
+  keys.sort();
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = keys[i]! % n;
+  return order;
+}
+
+/** The items in sort order; equal messages stay in mailbox order (RFC 5256 3), whatever REVERSE says. `items` must be in mailbox order. */
 export function sortItems(items: readonly SortItem[], criteria: readonly SortCriterion[]): SortItem[] {
-  const cols = criteria.map((c) => ({ values: column(items, c.key), sign: c.reverse ? -1 : 1 }));
-  const order = Uint32Array.from(items.keys());
-  const seqs = Uint32Array.from(items, (i) => i.seq);
-  order.sort((a, b) => {
-    for (const { values, sign } of cols) {
-      const x = values[a]!;
-      const y = values[b]!;
-      if (x !== y) return (x < y ? -1 : 1) * sign;
-    }
-    return seqs[a]! - seqs[b]!;
-  });
-  return Array.from(order, (k) => items[k]!);
+  return Array.from(sortOrder(items, criteria), (k) => items[k]!);
 }

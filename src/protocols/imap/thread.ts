@@ -1,13 +1,16 @@
 /**
  * THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 sections 2.2 and 2.3): threads as trees
  * of messages, and their wire form "(1 2 (3)(4 5))". Sibling order is by sent date, then by
- * mailbox order (sort.ts sentDate).
+ * mailbox order (sort.ts sentDate): each message's place in that order is worked out once, by
+ * one native sort, and siblings compare by it.
  */
-import { sentDate, type SortItem } from './sort.js';
+import { sortOrder, type SortItem } from './sort.js';
 
 /** A node: a message, or a dummy (item null) standing for a message the mailbox lacks. */
 export interface ThreadNode {
   item: SortItem | null;
+  /** Place in (sent date, mailbox order): the message's, a dummy's first child's. */
+  rank: number;
   children: ThreadNode[];
 }
 
@@ -19,37 +22,36 @@ interface Container extends ThreadNode {
 export type ThreadAlgorithm = 'ORDEREDSUBJECT' | 'REFERENCES';
 export const THREAD_ALGORITHMS: readonly ThreadAlgorithm[] = ['ORDEREDSUBJECT', 'REFERENCES'];
 
+/** `items` in mailbox order. */
 export function threadItems(items: readonly SortItem[], algorithm: ThreadAlgorithm): ThreadNode[] {
-  return algorithm === 'ORDEREDSUBJECT' ? orderedSubject(items) : references(items);
+  const byDate = sortOrder(items, [{ key: 'DATE', reverse: false }]);
+  const rank = new Uint32Array(items.length);
+  byDate.forEach((k, i) => (rank[k] = i));
+  return algorithm === 'ORDEREDSUBJECT' ? orderedSubject(items, rank) : references(items, rank);
 }
 
-/** Messages in date order: (sent date, sequence number). */
-function byDate(a: SortItem, b: SortItem): number {
-  return sentDate(a) - sentDate(b) || a.seq - b.seq;
-}
+const byRank = (a: ThreadNode, b: ThreadNode): number => a.rank - b.rank;
 
-/** The message a node sorts by: itself, or a dummy's first child (children sorted already). */
-function lead(n: ThreadNode): SortItem {
-  let c = n;
-  while (!c.item) c = c.children[0]!;
-  return c.item;
+/** Sorts siblings by date; a dummy then takes its first child's place. */
+function sortChildren(n: ThreadNode): void {
+  if (n.children.length > 1) n.children.sort(byRank);
+  if (!n.item) n.rank = n.children[0]!.rank;
 }
-
-const nodeByDate = (a: ThreadNode, b: ThreadNode): number => byDate(lead(a), lead(b));
 
 /**
  * ORDEREDSUBJECT: messages of one base subject form a thread; its oldest message is the parent
  * of all others; threads ordered by that first message.
  */
-function orderedSubject(items: readonly SortItem[]): ThreadNode[] {
-  const sorted = [...items].sort((a, b) => (a.facts.subject < b.facts.subject ? -1 : a.facts.subject > b.facts.subject ? 1 : byDate(a, b)));
+function orderedSubject(items: readonly SortItem[], rank: Uint32Array): ThreadNode[] {
   const threads: ThreadNode[] = [];
   let current: ThreadNode | null = null;
-  for (const item of sorted) {
-    if (current && current.item!.facts.subject === item.facts.subject) current.children.push({ item, children: [] });
-    else threads.push((current = { item, children: [] }));
+  for (const k of sortOrder(items, [{ key: 'SUBJECT', reverse: false }, { key: 'DATE', reverse: false }])) {
+    const item = items[k]!;
+    const node: ThreadNode = { item, rank: rank[k]!, children: [] };
+    if (current && current.item!.facts.subject === item.facts.subject) current.children.push(node);
+    else threads.push((current = node));
   }
-  return threads.sort(nodeByDate);
+  return threads.sort(byRank);
 }
 
 /** Whether `a` is `b` or one of its ancestors. */
@@ -67,10 +69,10 @@ function setParent(child: Container, parent: Container | null): void {
   if (parent) parent.children.push(child);
 }
 
-const container = (item: SortItem | null = null): Container => ({ item, parent: null, children: [] });
+const container = (item: SortItem | null = null, rank = 0): Container => ({ item, rank, parent: null, children: [] });
 
 /** REFERENCES (RFC 5256 2.2 steps 1–7): the JWZ algorithm, subject merging included. */
-function references(items: readonly SortItem[]): ThreadNode[] {
+function references(items: readonly SortItem[], rank: Uint32Array): ThreadNode[] {
   const byId = new Map<string, Container>();
   const all: Container[] = [];
   const lookup = (id: string): Container => {
@@ -82,12 +84,14 @@ function references(items: readonly SortItem[]): ThreadNode[] {
     return c;
   };
   // (1) containers by Message-ID, linked by References / In-Reply-To
-  for (const item of [...items].sort((a, b) => a.seq - b.seq)) {
+  for (let k = 0; k < items.length; k++) {
+    const item = items[k]!;
     const id = item.facts.messageId;
     let c = id === null ? null : lookup(id);
     // (1.A) no Message-ID, or one a message seen before already has: a container of its own
     if (!c || c.item) all.push((c = container()));
     c.item = item;
+    c.rank = rank[k]!;
     // (1.B) each reference the parent of the next, unless that one has a parent or it would loop
     let prev: Container | null = null;
     for (const ref of item.facts.references) {
@@ -103,13 +107,13 @@ function references(items: readonly SortItem[]): ThreadNode[] {
   // (2) the roots; (4) dummies pruned
   let roots = prune(all.filter((c) => !c.parent));
   // (5) roots by date, a dummy by its first child
-  for (const r of roots) if (!r.item) r.children.sort(nodeByDate);
-  roots.sort(nodeByDate);
+  for (const r of roots) sortChildren(r);
+  roots.sort(byRank);
   // (6) threads of one base subject gathered
   roots = mergeBySubject(roots);
   // (7) every set of siblings by date, children before their parents (a dummy sorts by its first child)
-  for (const c of postOrder(roots)) c.children.sort(nodeByDate);
-  return roots.sort(nodeByDate);
+  for (const c of postOrder(roots)) sortChildren(c);
+  return roots.sort(byRank);
 }
 
 /**
@@ -151,7 +155,7 @@ function postOrder(roots: readonly Container[]): Container[] {
 }
 
 /** The facts a thread's subject comes from: its message, or a dummy's first child. */
-const subjectOf = (c: Container) => lead(c).facts;
+const subjectOf = (c: Container) => (c.item ?? c.children[0]!.item!).facts;
 
 /** (6) Threads whose roots share a base subject become one (RFC 5256 2.2 step 6). */
 function mergeBySubject(roots: Container[]): Container[] {

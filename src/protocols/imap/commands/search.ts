@@ -1,13 +1,12 @@
 // SEARCH and UID SEARCH, with ESEARCH result options (RFC 4731), SAVE and "$" (SEARCHRES,
 // RFC 5182) and MODSEQ (RFC 7162).
-import type { MessageSummary } from '../../../store/types.js';
 import { toImapFailure } from '../errors.js';
 import { loadMessage } from '../message-data.js';
 import type { ImapValue, ParsedCommand } from '../parser/command-parser.js';
 import { parseSearch, UnsupportedCharsetError, type SearchKey } from '../parser/search-keys.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import { saveResult, savedUids } from '../saved-result.js';
-import { matches, needsContent, resolveSets, usesEmailId, usesModseq, type Candidate } from '../search.js';
+import { matches, needsContent, needsInternalDate, resolveSets, usesEmailId, usesModseq, type Candidate, type CandidateFields } from '../search.js';
 import type { ImapSession } from '../session.js';
 import { str } from '../wire.js';
 import { SELECTED, type CommandSpec } from './types.js';
@@ -15,20 +14,24 @@ import { SELECTED, type CommandSpec } from './types.js';
 /** The charsets BADCHARSET names: the parser could decode more, but we answer for these. */
 export const CHARSETS = /^(UTF-8|US-ASCII)$/i;
 
-/** A message a search found: its sequence number, and its summary as the view shows it. */
+/** A message a search found: its sequence number, and what the view knows of it. */
 export interface SearchHit {
   seq: number;
-  m: MessageSummary;
+  uid: number;
+  modseq: number;
+  size: number;
 }
 
 /**
  * The messages of the selected folder matching a parsed criteria tree, in mailbox order (SEARCH,
- * and SORT/THREAD, which search first). Resolves "*", "$" and WITHIN in the tree first.
+ * and SORT/THREAD, which search first). Resolves "*", "$" and WITHIN in the tree first. Criteria
+ * on flags, sizes, UIDs and MODSEQ are answered from the view alone, with no store read.
  */
 export async function searchView(s: ImapSession, tree: SearchKey): Promise<SearchHit[]> {
   const view = s.view;
   resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0, new Set(savedUids(view)), s.ctx.clock.now());
   const content = needsContent(tree);
+  const stored = content || needsInternalDate(tree);
 
   // a search result is one folder view (objtFolderView) while it is computed
   return s.storeSession!.withObject('objtFolderView', async () => {
@@ -38,6 +41,16 @@ export async function searchView(s: ImapSession, tree: SearchKey): Promise<Searc
     const emailIds = usesEmailId(tree)
       ? new Map((await s.ctx.store.getMessages(s.user!.id, view.folder.id, uids)).map((m) => [m.uid, m.emailId]))
       : null;
+    if (!stored) {
+      // nothing to await from here on: the view cannot change under the loop
+      for (let i = 0; i < uids.length; i++) {
+        const uid = uids[i]!;
+        if (!view.has(uid)) continue;
+        const m: CandidateFields = { uid, flags: view.flagsWithRecent(uid), modseq: view.modseqOf(uid), size: view.sizeOf(uid) };
+        if (matches(tree, { m, seq: i + 1, emailId: emailIds?.get(uid) })) found.push({ seq: i + 1, uid, modseq: m.modseq, size: m.size });
+      }
+      return found;
+    }
     for (let i = 0; i < uids.length; i++) {
       const m = await view.summary(uids[i]!, uids.length);
       if (!m) continue;
@@ -49,7 +62,7 @@ export async function searchView(s: ImapSession, tree: SearchKey): Promise<Searc
           continue; // expunged meanwhile
         }
       }
-      if (matches(tree, cand)) found.push({ seq: i + 1, m });
+      if (matches(tree, cand)) found.push({ seq: i + 1, uid: m.uid, modseq: m.modseq, size: m.size });
     }
     return found;
   });
@@ -62,7 +75,7 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   const tree = req.key;
   if (usesModseq(tree)) s.enableCondstore();
   if (!ret && s.enabled.has('IMAP4rev2')) ret = ['ALL']; // IMAP4rev2 answers with ESEARCH only
-  const hits = (await searchView(s, tree)).map((h) => ({ id: byUid ? h.m.uid : h.seq, uid: h.m.uid, modseq: h.m.modseq }));
+  const hits = (await searchView(s, tree)).map((h) => ({ id: byUid ? h.uid : h.seq, uid: h.uid, modseq: h.modseq }));
   const view = s.view;
   const highest = hits.reduce((n, h) => Math.max(n, h.modseq), 0);
   const withModseq = usesModseq(tree) && hits.length > 0;

@@ -6,12 +6,18 @@ import { parseSearch, UnsupportedCharsetError } from '../parser/search-keys.js';
 import { saveResult } from '../saved-result.js';
 import { usesModseq } from '../search.js';
 import type { ImapSession } from '../session.js';
-import { sortFacts } from '../sort-facts.js';
+import { sortEntries } from '../sort-facts.js';
 import { parseSortCriteria, sortItems, type SortItem } from '../sort.js';
 import { formatThreads, THREAD_ALGORITHMS, threadItems, type ThreadAlgorithm } from '../thread.js';
 import { str } from '../wire.js';
 import { CHARSETS, searchView } from './search.js';
 import { SELECTED, type CommandSpec } from './types.js';
+
+/**
+ * Lets other sessions' I/O run between the steps of a big SORT/THREAD (search, keys, order,
+ * answer), each a stretch of synchronous work on a 100,000-message folder.
+ */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const atom = (v: ImapValue | undefined): string | null => (v?.t === 'atom' ? v.v.toUpperCase() : null);
 
@@ -31,9 +37,17 @@ async function matchingItems(s: ImapSession, charset: ImapValue, keys: ImapValue
   const modseq = usesModseq(req.key);
   if (modseq) s.enableCondstore();
   const hits = await searchView(s, req.key);
-  const facts = await sortFacts(s.ctx.store, s.user!.id, s.view.folder.id, hits.map((h) => h.m));
-  const items = hits.map((h, i): SortItem => ({ seq: h.seq, uid: h.m.uid, size: h.m.size, internalDate: h.m.internalDate.getTime(), facts: facts[i]! }));
-  return { items, returnOpts: req.returnOpts, modseq, highest: hits.reduce((n, h) => Math.max(n, h.m.modseq), 0) };
+  await yieldToLoop();
+  const entries = await sortEntries(s.ctx.store, s.user!.id, s.view.folder, hits.map((h) => h.uid));
+  const items: SortItem[] = [];
+  let highest = 0;
+  hits.forEach((h, i) => {
+    const e = entries[i];
+    if (!e) return; // expunged meanwhile
+    items.push({ seq: h.seq, uid: h.uid, size: h.size, internalDate: e.internalDate, facts: e.facts });
+    highest = Math.max(highest, h.modseq);
+  });
+  return { items, returnOpts: req.returnOpts, modseq, highest };
 }
 
 async function sort(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
@@ -43,7 +57,9 @@ async function sort(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<s
   const criteria = parseSortCriteria(c.args[i]);
   const charset = charsetArg(c.args[i + 1]);
   const found = await matchingItems(s, charset, c.args.slice(i + 2), ret);
+  await yieldToLoop();
   const sorted = sortItems(found.items, criteria);
+  await yieldToLoop();
   const ids = sorted.map((m) => (byUid ? m.uid : m.seq));
   const done = `${byUid ? 'UID ' : ''}SORT completed`;
   let opts = found.returnOpts;
@@ -89,7 +105,9 @@ async function thread(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   if (!THREAD_ALGORITHMS.includes(name as ThreadAlgorithm)) throw bad(`Unknown threading algorithm ${name}`);
   const charset = charsetArg(c.args[1]);
   const found = await matchingItems(s, charset, c.args.slice(2));
+  await yieldToLoop();
   const threads = threadItems(found.items, name as ThreadAlgorithm);
+  await yieldToLoop();
   s.send(`THREAD${threads.length ? ' ' : ''}${formatThreads(threads, (m) => (byUid ? m.uid : m.seq))}`);
   return `${byUid ? 'UID ' : ''}THREAD completed`;
 }
