@@ -16,7 +16,7 @@ import { mwTempDir, openSeedStore, putBenchSettings, startMailwarden, type Mailw
 import { buildBigFolder } from './store.js';
 import { formatDelay, RoundDelays, type EventLoopDelay } from './lib/event-loop-delay.js';
 import { log, nowMs, runs, summarise, type BenchOutcome, type BenchResult } from './lib/stats.js';
-import { SORT_ANSWERS, SORT_CORPUS, THREAD_ANSWERS, THREAD_CORPUS, type CorpusMessage } from '../test/imap/sort-corpus.js';
+import { SORT_ANSWERS, SORT_CORPUS, SUBJECT_ANSWERS, SUBJECT_CORPUS, THREAD_ANSWERS, THREAD_CORPUS, type CorpusMessage } from '../test/imap/sort-corpus.js';
 import { internalDate } from '../src/protocols/imap/wire.js';
 import { createHash } from 'node:crypto';
 
@@ -65,6 +65,7 @@ async function checkAnswers(port: number, who: string): Promise<string[]> {
   await c.login(USER, PASSWORD);
   await append(c, 'sortcorpus', SORT_CORPUS);
   await append(c, 'threadcorpus', THREAD_CORPUS);
+  await append(c, 'subjectcorpus', SUBJECT_CORPUS);
   const ask = async (command: string, want: string) => {
     const lines: string[] = [];
     await c.cmd(command, undefined, true, lines);
@@ -74,6 +75,8 @@ async function checkAnswers(port: number, who: string): Promise<string[]> {
   for (const [criteria, want] of SORT_ANSWERS) await ask(`SORT ${criteria} UTF-8 ALL`, `* SORT ${want}`);
   await c.cmd('EXAMINE threadcorpus');
   for (const [algorithm, want] of THREAD_ANSWERS) await ask(`THREAD ${algorithm} UTF-8 ALL`, `* THREAD ${want}`);
+  await c.cmd('EXAMINE subjectcorpus');
+  for (const [command, want] of SUBJECT_ANSWERS) await ask(`${command} UTF-8 ALL`, `* ${command.split(' ')[0]} ${want}`);
   await c.logout();
   return wrong;
 }
@@ -142,7 +145,7 @@ export async function benchImapSort(): Promise<BenchOutcome> {
     const wrong: string[] = [];
     for (const s of sides) wrong.push(...(await checkAnswers(s.port, s.name)));
     if (wrong.length) throw new Error(`wrong answers:\n${wrong.join('\n')}`);
-    notes.push(`Known-answer corpus (test/imap/sort-corpus.ts: ${SORT_ANSWERS.length} SORTs, ${THREAD_ANSWERS.length} THREADs): both servers answer all of it the same.`);
+    notes.push(`Known-answer corpus (test/imap/sort-corpus.ts: ${SORT_ANSWERS.length + THREAD_ANSWERS.length + SUBJECT_ANSWERS.length} SORT and THREAD commands): both servers answer all of it the same.`);
     for (const s of sides) {
       notes.push(`${s.name} cold (first SORT, then first THREAD, of a freshly started server): ${cold[s.key].sort.toFixed(0)} ms, ${cold[s.key].thread.toFixed(0)} ms (not in the medians).`);
     }

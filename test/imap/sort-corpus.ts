@@ -86,3 +86,34 @@ export const THREAD_ANSWERS: Array<[string, string]> = [
   ['ORDEREDSUBJECT', '(14 (5)(6))(1 (2)(3)(4)(11))(7 8)(9 10)(12)(13)'],
 ];
 
+
+/**
+ * Twelve subjects for the base-subject rules of RFC 5256 2.1 (sequence numbers 1–12, one day
+ * apart): leaders repeated and after blobs, blobs alone, "(fwd)" trailers, "[fwd: ...]", a subject
+ * that is only a blob (kept) or only "Re:" (empty), white space, an encoded "Re:", a leader with a
+ * blob before its colon, no space after the colon, and "Ré:" (no leader).
+ */
+export const SUBJECT_CORPUS: CorpusMessage[] = [
+  'Re: Re: [a][b] Fwd: Topic',
+  '[list] [other] Topic',
+  'Topic (fwd) (fwd)',
+  '[fwd: Re: Topic]',
+  '[only-blob]',
+  'Re:',
+  '   Fw:   spaced \t   out  ',
+  '=?ISO-8859-1?Q?Re=3A_caf=E9?=',
+  're [x]: Topic',
+  'Fwd:Topic',
+  'Ré: Topic',
+  'Aardvark',
+].map((subject, i) => ({
+  raw: message({ From: 'a@x', Subject: subject, Date: `${String(i + 1).padStart(2, '0')} Feb 2024 09:00:00 +0000`, 'Message-ID': `<s${i + 1}@x>` }),
+  internal: new Date(Date.UTC(2024, 2, 1)),
+}));
+
+export const SUBJECT_ANSWERS: Array<[string, string]> = [
+  ['SORT (SUBJECT)', '6 12 8 11 7 1 2 3 4 9 10 5'],
+  ['SORT (REVERSE SUBJECT)', '5 1 2 3 4 9 10 7 11 8 12 6'],
+  ['THREAD ORDEREDSUBJECT', '(1 (2)(3)(4)(9)(10))(5)(6)(7)(8)(11)(12)'],
+  ['THREAD REFERENCES', '(2 (1)(3)(4)(9)(10))(5)(6)(7)(8)(11)(12)'],
+];

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { PASSWORD, RawClient, assertPythonLoggedIn, startTestServer, type TestServer } from './helpers.js';
-import { message, SORT_ANSWERS, SORT_CORPUS, THREAD_ANSWERS, THREAD_CORPUS, type CorpusMessage } from './sort-corpus.js';
+import { message, SORT_ANSWERS, SORT_CORPUS, SUBJECT_ANSWERS, SUBJECT_CORPUS, THREAD_ANSWERS, THREAD_CORPUS, type CorpusMessage } from './sort-corpus.js';
 
 /** The corpus as JSON a python script reads: base64 bytes and the internal date (epoch seconds). */
 function corpusJson(srv: TestServer, name: string, corpus: CorpusMessage[]): string {
@@ -21,6 +21,7 @@ test('SORT and THREAD answer the known results of a generated corpus (python3 im
   t.after(() => srv.close());
   const sortFile = corpusJson(srv, 'sort.json', SORT_CORPUS);
   const threadFile = corpusJson(srv, 'thread.json', THREAD_CORPUS);
+  const subjectFile = corpusJson(srv, 'subject.json', SUBJECT_CORPUS);
   await assertPythonLoggedIn(srv, 'sort-thread.py', `
 import base64, json
 for cap in ('SORT', 'SORT=DISPLAY', 'ESORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES'):
@@ -59,7 +60,12 @@ for algorithm, want in ${JSON.stringify(THREAD_ANSWERS)}:
     uids = re.sub(r'\\d+', lambda m: str(int(m.group(0)) + 1), want)
     assert data[0].decode() == uids, (algorithm, data, uids)
 typ, data = M.thread('REFERENCES', 'UTF-8', 'SUBJECT', 'Cycle')
-assert data[0] == b'(10 9)', data`);
+assert data[0] == b'(10 9)', data
+load('subjects', ${JSON.stringify(subjectFile)})
+for command, want in ${JSON.stringify(SUBJECT_ANSWERS)}:
+    name, arg = command.split(' ', 1)
+    typ, data = (M.sort if name == 'SORT' else M.thread)(arg, 'UTF-8', 'ALL')
+    assert typ == 'OK' and data[0].decode() == want, (command, data, want)`);
 });
 
 function flow(srv: TestServer): ImapFlow {

@@ -47,7 +47,7 @@ export function usesModseq(k: SearchKey): boolean {
  * What a criterion reads of a message without its bytes. The view knows all of it but
  * INTERNALDATE, which only criteria with needsInternalDate read (SEARCH then asks the store).
  */
-export type CandidateFields = Pick<MessageSummary, 'uid' | 'flags' | 'modseq' | 'size'> & { internalDate?: Date };
+export type CandidateFields = Pick<MessageSummary, 'uid' | 'modseq' | 'size'> & { flags: ReadonlyArray<string>; internalDate?: Date };
 
 /** Whether a criterion reads INTERNALDATE (BEFORE/ON/SINCE, YOUNGER/OLDER). */
 export function needsInternalDate(k: SearchKey): boolean {

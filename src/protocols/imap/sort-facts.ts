@@ -62,7 +62,8 @@ export async function sortEntries(store: Store, userId: number, folder: Folder, 
     total += entries.size;
   }
   folders.set(key, entries);
-  const missing = uids.filter((u) => !entries.has(u));
+  const found = uids.map((u) => entries.get(u));
+  const missing = uids.filter((_, i) => found[i] === undefined);
   for (let i = 0; i < missing.length; i += READ_BATCH) {
     for (const m of await store.getMessages(userId, folder.id, missing.slice(i, i + READ_BATCH), { raw: true })) {
       if (entries.has(m.uid)) continue;
@@ -76,7 +77,8 @@ export async function sortEntries(store: Store, userId: number, folder: Folder, 
     folders.delete(k);
     total -= e.size;
   }
-  return uids.map((u) => entries.get(u));
+  if (missing.length) uids.forEach((u, i) => (found[i] ??= entries.get(u)));
+  return found;
 }
 
 /** Reads the facts from a message's header (only the header is looked at). */

@@ -43,11 +43,10 @@ export async function searchView(s: ImapSession, tree: SearchKey): Promise<Searc
       : null;
     if (!stored) {
       // nothing to await from here on: the view cannot change under the loop
-      for (let i = 0; i < uids.length; i++) {
-        const uid = uids[i]!;
-        if (!view.has(uid)) continue;
-        const m: CandidateFields = { uid, flags: view.flagsWithRecent(uid), modseq: view.modseqOf(uid), size: view.sizeOf(uid) };
-        if (matches(tree, { m, seq: i + 1, emailId: emailIds?.get(uid) })) found.push({ seq: i + 1, uid, modseq: m.modseq, size: m.size });
+      const everything = tree.op === 'all';
+      for (let seq = 1; seq <= view.exists; seq++) {
+        const m: CandidateFields | null = view.searchFieldsAt(seq);
+        if (m && (everything || matches(tree, { m, seq, emailId: emailIds?.get(m.uid) }))) found.push({ seq, uid: m.uid, modseq: m.modseq, size: m.size });
       }
       return found;
     }
