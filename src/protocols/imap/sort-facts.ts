@@ -40,32 +40,40 @@ export interface SortEntry {
 
 /** Entries kept over all folders (a few hundred bytes each): a few folders of 100,000 messages. */
 const MAX_ENTRIES = 250_000;
-/** Messages read from the store per request while filling the cache. */
-const READ_BATCH = 256;
+/** At most this many messages, and this many bytes of them, per store read while filling the cache. */
+const READ_BATCH = 2000;
+const READ_BATCH_BYTES = 8 * 1024 * 1024;
 
 /** Per "folder id/UIDVALIDITY", most recently used last. */
 const folders = new Map<string, Map<number, SortEntry>>();
 let total = 0;
 
 /**
- * The entry of each UID (same order; undefined for a message expunged meanwhile), reading from the
+ * The entry of each message (same order; undefined for one expunged meanwhile) of a folder that
+ * holds `folderMessages`, reading from the
  * store those the cache lacks, in batches, so other sessions are served between them.
  */
-export async function sortEntries(store: Store, userId: number, folder: Folder, uids: readonly number[]): Promise<Array<SortEntry | undefined>> {
+export async function sortEntries(store: Store, userId: number, folder: Folder, folderMessages: number, messages: ReadonlyArray<{ uid: number; size: number }>): Promise<Array<SortEntry | undefined>> {
+  const uids = messages.map((m) => m.uid);
   const key = `${folder.id}/${folder.uidValidity}`;
   let entries = folders.get(key);
   folders.delete(key); // to the end: most recently used
-  if (!entries || entries.size > 2 * uids.length + 1000) {
-    // first use, or mostly expunged messages: start again with what is asked for
+  if (!entries || entries.size > 2 * folderMessages + 1000) {
+    // first use, or mostly expunged messages: keep only what is asked for now
     total -= entries?.size ?? 0;
     entries = new Map(entries ? uids.flatMap((u) => (entries!.has(u) ? [[u, entries!.get(u)!] as const] : [])) : []);
     total += entries.size;
   }
   folders.set(key, entries);
   const found = uids.map((u) => entries.get(u));
-  const missing = uids.filter((_, i) => found[i] === undefined);
-  for (let i = 0; i < missing.length; i += READ_BATCH) {
-    for (const m of await store.getMessages(userId, folder.id, missing.slice(i, i + READ_BATCH), { raw: true })) {
+  const missing = messages.filter((_, i) => found[i] === undefined);
+  for (let i = 0; i < missing.length; ) {
+    const batch: number[] = [];
+    for (let bytes = 0; i < missing.length && batch.length < READ_BATCH && (batch.length === 0 || bytes + missing[i]!.size <= READ_BATCH_BYTES); i++) {
+      batch.push(missing[i]!.uid);
+      bytes += missing[i]!.size;
+    }
+    for (const m of await store.getMessages(userId, folder.id, batch, { raw: true })) {
       if (entries.has(m.uid)) continue;
       entries.set(m.uid, { internalDate: m.internalDate.getTime(), facts: factsOf(m.raw!) });
       total++;

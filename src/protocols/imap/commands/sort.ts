@@ -38,7 +38,7 @@ async function matchingItems(s: ImapSession, charset: ImapValue, keys: ImapValue
   if (modseq) s.enableCondstore();
   const hits = await searchView(s, req.key);
   await yieldToLoop();
-  const entries = await sortEntries(s.ctx.store, s.user!.id, s.view.folder, hits.map((h) => h.uid));
+  const entries = await sortEntries(s.ctx.store, s.user!.id, s.view.folder, s.view.exists, hits);
   const items: SortItem[] = [];
   let highest = 0;
   hits.forEach((h, i) => {
