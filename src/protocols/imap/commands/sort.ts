@@ -38,7 +38,8 @@ async function matchingItems(s: ImapSession, charset: ImapValue, keys: ImapValue
   if (modseq) s.enableCondstore();
   const hits = await searchView(s, req.key);
   await yieldToLoop();
-  const entries = await sortEntries(s.ctx.store, s.user!.id, s.view.folder, s.view.exists, hits);
+  // reading the keys is part of the same folder view (objtFolderView), as the search was
+  const entries = await s.storeSession!.withObject('objtFolderView', () => sortEntries(s.ctx.store, s.user!.id, s.view.folder, s.view.exists, hits));
   const items: SortItem[] = [];
   let highest = 0;
   hits.forEach((h, i) => {
