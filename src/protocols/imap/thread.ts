@@ -23,11 +23,16 @@ export type ThreadAlgorithm = 'ORDEREDSUBJECT' | 'REFERENCES';
 export const THREAD_ALGORITHMS: readonly ThreadAlgorithm[] = ['ORDEREDSUBJECT', 'REFERENCES'];
 
 /** `items` in mailbox order. */
-export function threadItems(items: readonly SortItem[], algorithm: ThreadAlgorithm): ThreadNode[] {
+/**
+ * `pause` is awaited between the steps of REFERENCES and every PAUSE_EVERY messages while linking,
+ * so that threading a big folder does not hold the event loop for the whole of it.
+ */
+export async function threadItems(items: readonly SortItem[], algorithm: ThreadAlgorithm, pause: () => Promise<void> = async () => undefined): Promise<ThreadNode[]> {
   const byDate = sortOrder(items, [{ key: 'DATE', reverse: false }]);
   const rank = new Uint32Array(items.length);
   byDate.forEach((k, i) => (rank[k] = i));
-  return algorithm === 'ORDEREDSUBJECT' ? orderedSubject(items, rank) : references(items, rank);
+  await pause();
+  return algorithm === 'ORDEREDSUBJECT' ? orderedSubject(items, rank) : references(items, rank, pause);
 }
 
 const byRank = (a: ThreadNode, b: ThreadNode): number => a.rank - b.rank;
@@ -72,7 +77,9 @@ function setParent(child: Container, parent: Container | null): void {
 const container = (item: SortItem | null = null, rank = 0): Container => ({ item, rank, parent: null, children: [] });
 
 /** REFERENCES (RFC 5256 2.2 steps 1–7): the JWZ algorithm, subject merging included. */
-function references(items: readonly SortItem[], rank: Uint32Array): ThreadNode[] {
+const PAUSE_EVERY = 20_000;
+
+async function references(items: readonly SortItem[], rank: Uint32Array, pause: () => Promise<void>): Promise<ThreadNode[]> {
   const byId = new Map<string, Container>();
   const all: Container[] = [];
   const lookup = (id: string): Container => {
@@ -85,6 +92,7 @@ function references(items: readonly SortItem[], rank: Uint32Array): ThreadNode[]
   };
   // (1) containers by Message-ID, linked by References / In-Reply-To
   for (let k = 0; k < items.length; k++) {
+    if (k > 0 && k % PAUSE_EVERY === 0) await pause();
     const item = items[k]!;
     const id = item.facts.messageId;
     let c = id === null ? null : lookup(id);
@@ -104,13 +112,16 @@ function references(items: readonly SortItem[], rank: Uint32Array): ThreadNode[]
       if (c.parent !== prev) setParent(c, prev);
     } else if (c.parent) setParent(c, null);
   }
+  await pause();
   // (2) the roots; (4) dummies pruned
   let roots = prune(all.filter((c) => !c.parent));
   // (5) roots by date, a dummy by its first child
   for (const r of roots) sortChildren(r);
   roots.sort(byRank);
+  await pause();
   // (6) threads of one base subject gathered
   roots = mergeBySubject(roots);
+  await pause();
   // (7) every set of siblings by date, children before their parents (a dummy sorts by its first child)
   for (const c of postOrder(roots)) sortChildren(c);
   return roots.sort(byRank);

@@ -107,7 +107,7 @@ async function thread(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   const charset = charsetArg(c.args[1]);
   const found = await matchingItems(s, charset, c.args.slice(2));
   await yieldToLoop();
-  const threads = threadItems(found.items, name as ThreadAlgorithm);
+  const threads = await threadItems(found.items, name as ThreadAlgorithm, yieldToLoop);
   await yieldToLoop();
   s.send(`THREAD${threads.length ? ' ' : ''}${formatThreads(threads, (m) => (byUid ? m.uid : m.seq))}`);
   return `${byUid ? 'UID ' : ''}THREAD completed`;
