@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { PASSWORD, RawClient, assertPythonLoggedIn, startTestServer, type TestServer } from './helpers.js';
+import { RawClient, assertPythonLoggedIn, imapflowClient, startTestServer, type TestServer } from './helpers.js';
 import { message, SORT_ANSWERS, SORT_CORPUS, SUBJECT_ANSWERS, SUBJECT_CORPUS, THREAD_ANSWERS, THREAD_CORPUS, type CorpusMessage } from './sort-corpus.js';
 
 /** The corpus as JSON a python script reads: base64 bytes and the internal date (epoch seconds). */
@@ -68,13 +68,7 @@ for command, want in ${JSON.stringify(SUBJECT_ANSWERS)}:
     assert typ == 'OK' and data[0].decode() == want, (command, data, want)`);
 });
 
-function flow(srv: TestServer): ImapFlow {
-  return new ImapFlow({
-    host: '127.0.0.1', port: srv.port, secure: false, logger: false,
-    auth: { user: 'alice@example.com', pass: PASSWORD },
-    tls: { ca: [srv.ctx.tls.cert], servername: 'localhost' },
-  });
-}
+const flow = imapflowClient;
 
 type Attr = { type: string; value: string } | Attr[];
 const atoms = (...words: string[]): Attr[] => words.map((value) => ({ type: 'ATOM', value }));
