@@ -12,6 +12,7 @@ import { benchGovernor } from './governor.js';
 import { benchStore } from './store.js';
 import { benchPop3 } from './pop3.js';
 import { benchImap } from './imap.js';
+import { benchImapSort } from './imap-sort.js';
 import { benchSmtp } from './smtp.js';
 import { benchSmtpMix } from './smtp-mix.js';
 import { benchOutbound } from './outbound.js';
@@ -30,6 +31,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   store: benchStore,
   pop3: benchPop3,
   imap: benchImap,
+  'imap-sort': benchImapSort,
   smtp: benchSmtp,
   'smtp-mix': benchSmtpMix,
   outbound: benchOutbound,

@@ -185,8 +185,11 @@ export class ImapClient {
     return c;
   }
 
-  /** Sends one tagged command (with an optional synchronising literal at its end) and reads to its tagged answer. */
-  async cmd(text: string, literal?: Buffer, requireOk = true): Promise<ImapResponse> {
+  /**
+   * Sends one tagged command (with an optional synchronising literal at its end) and reads to its
+   * tagged answer; untagged lines without literals go into `lines` when given.
+   */
+  async cmd(text: string, literal?: Buffer, requireOk = true, lines?: string[]): Promise<ImapResponse> {
     const tag = `A${++this.seq}`;
     let untagged = 0;
     let literalBytes = 0;
@@ -218,6 +221,7 @@ export class ImapClient {
         if (requireOk && status !== 'OK') throw new Error(`IMAP ${text.slice(0, 60)}: ${l.slice(0, 300)}`);
         return { status, text: rest, untagged, literalBytes };
       }
+      lines?.push(l);
       untagged++;
     }
   }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { ImapFlow } from 'imapflow';
 import tls from 'node:tls';
 import { createServerContext } from '../../src/server/create-context.js';
 import type { ServerContext } from '../../src/server/context.js';
@@ -56,6 +57,14 @@ export async function eventually(fn: () => boolean | Promise<boolean>, ms = 3000
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** An npm imapflow client for the test server (plain text to 127.0.0.1, STARTTLS trusting its certificate). */
+export function imapflowClient(srv: TestServer, extra: Record<string, unknown> = {}): ImapFlow {
+  return new ImapFlow({
+    host: '127.0.0.1', port: srv.port, secure: false, logger: false, auth: { user: 'alice@example.com', pass: PASSWORD },
+    tls: { ca: [srv.ctx.tls.cert], servername: 'localhost' }, ...extra,
+  });
 }
 
 export function sampleMessage(subject: string, body = 'Hello there.\r\n', extra = ''): Buffer {

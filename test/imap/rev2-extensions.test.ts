@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ImapFlow } from 'imapflow';
-import { PASSWORD, RawClient, runPython, sampleMessage, startTestServer, type TestServer } from './helpers.js';
+import { imapflowClient, PASSWORD, RawClient, runPython, sampleMessage, startTestServer, type TestServer } from './helpers.js';
 
 async function ready(srv: TestServer): Promise<RawClient> {
   const c = await RawClient.connect(srv.port);
@@ -18,12 +18,7 @@ async function append(c: RawClient, raw: Buffer, extra = ''): Promise<string> {
   return (await c.until('ap')).tagged;
 }
 
-function flow(srv: TestServer, extra: Record<string, unknown> = {}): ImapFlow {
-  return new ImapFlow({
-    host: '127.0.0.1', port: srv.port, secure: false, logger: false, auth: { user: 'alice@example.com', pass: PASSWORD },
-    tls: { ca: [srv.ctx.tls.cert], servername: 'localhost' }, ...extra,
-  });
-}
+const flow = imapflowClient;
 
 /** Five messages, UIDs 1..5, with 2 and 4 \Flagged; INBOX selected. */
 async function fiveMessages(srv: TestServer): Promise<RawClient> {

@@ -196,6 +196,18 @@ export class MailboxView {
     return this.sizes[this.seqOf(uid) - 1]!;
   }
 
+  /**
+   * What a search reads of the message at a sequence number (1-based), for loops over the whole
+   * view with no await: null when it was expunged meanwhile. Flags as flagsWithRecent, the
+   * stored list itself when \Recent does not apply (read-only).
+   */
+  searchFieldsAt(seq: number): { uid: number; flags: ReadonlyArray<string>; modseq: number; size: number } | null {
+    const uid = this.uids[seq - 1]!;
+    if (this.pendingExpunge.size > 0 && this.pendingExpunge.has(uid)) return null;
+    const stored = this.flagLists[seq - 1]!;
+    return { uid, flags: this.isRecent(uid) ? [...stored, '\\Recent'] : stored, modseq: this.modseqs[seq - 1]!, size: this.sizes[seq - 1]! };
+  }
+
   /** Stored flags and MODSEQ by sequence number (1-based), for loops over the whole view. */
   flagsAt(seq: number): FlagList {
     return this.flagLists[seq - 1]!;

@@ -43,8 +43,26 @@ export function usesModseq(k: SearchKey): boolean {
   }
 }
 
+/**
+ * What a criterion reads of a message without its bytes. The view knows all of it but
+ * INTERNALDATE, which only criteria with needsInternalDate read (SEARCH then asks the store).
+ */
+export type CandidateFields = Pick<MessageSummary, 'uid' | 'modseq' | 'size'> & { flags: ReadonlyArray<string>; internalDate?: Date };
+
+/** Whether a criterion reads INTERNALDATE (BEFORE/ON/SINCE, YOUNGER/OLDER). */
+export function needsInternalDate(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'age': return true;
+    case 'date': return k.field === 'internal';
+    case 'not': return needsInternalDate(k.key);
+    case 'or': return needsInternalDate(k.a) || needsInternalDate(k.b);
+    case 'and': return k.keys.some(needsInternalDate);
+    default: return false;
+  }
+}
+
 export interface Candidate {
-  m: MessageSummary;
+  m: CandidateFields;
   seq: number;
   /** RFC 8474 EMAILID, when a criterion needs it (usesEmailId). */
   emailId?: string;
@@ -118,7 +136,7 @@ export function matches(k: SearchKey, c: Candidate): boolean {
     case 'size': return k.cmp === 'larger' ? c.m.size > k.n : c.m.size < k.n;
     // no threading: no message has a THREADID (RFC 8474 5.2 answers NIL)
     case 'objectid': return k.field === 'emailid' && c.emailId === k.id;
-    case 'age': return k.cmp === 'younger' ? c.m.internalDate.getTime() >= k.cutoff! : c.m.internalDate.getTime() < k.cutoff!;
+    case 'age': return k.cmp === 'younger' ? c.m.internalDate!.getTime() >= k.cutoff! : c.m.internalDate!.getTime() < k.cutoff!;
     case 'modseq': return c.m.modseq >= k.n;
     case 'header':
       if (k.value === '') return headerValues(c.raw!, k.field).length > 0;
@@ -126,7 +144,7 @@ export function matches(k: SearchKey, c: Candidate): boolean {
     case 'body': return contains(c, k.value, false);
     case 'text': return contains(c, k.value, true);
     case 'date': {
-      const day = k.field === 'sent' ? sentDay(c) : dayOf(c.m.internalDate);
+      const day = k.field === 'sent' ? sentDay(c) : dayOf(c.m.internalDate!);
       if (day === null) return false;
       const want = dayOf(new Date(k.date)); // "YYYY-MM-DD" alone is read as UTC midnight
       return k.cmp === 'before' ? day < want : k.cmp === 'on' ? day === want : day >= want;

@@ -11,6 +11,7 @@ import { mailboxCommands } from './mailboxes.js';
 import { quotaCommands } from './quota.js';
 import { searchCommands } from './search.js';
 import { selectCommands } from './select.js';
+import { sortCommands } from './sort.js';
 import { statusCommands } from './status.js';
 import { storeCommands } from './store.js';
 import type { CommandSpec } from './types.js';
@@ -18,5 +19,5 @@ import type { CommandSpec } from './types.js';
 export const COMMANDS: Record<string, CommandSpec> = {
   ...anyStateCommands, ...authCommands, ...mailboxCommands, ...listCommands, ...statusCommands, ...selectCommands,
   ...appendCommands, ...expungeCommands, ...searchCommands, ...fetchCommands, ...storeCommands, ...copyMoveCommands,
-  ...idleCommands, ...quotaCommands,
+  ...idleCommands, ...quotaCommands, ...sortCommands,
 };

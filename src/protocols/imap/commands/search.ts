@@ -3,36 +3,53 @@
 import { toImapFailure } from '../errors.js';
 import { loadMessage } from '../message-data.js';
 import type { ImapValue, ParsedCommand } from '../parser/command-parser.js';
-import { parseSearch, UnsupportedCharsetError } from '../parser/search-keys.js';
+import { parseSearch, UnsupportedCharsetError, type SearchKey } from '../parser/search-keys.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import { saveResult, savedUids } from '../saved-result.js';
-import { matches, needsContent, resolveSets, usesEmailId, usesModseq, type Candidate } from '../search.js';
+import { matches, needsContent, needsInternalDate, resolveSets, usesEmailId, usesModseq, type Candidate, type CandidateFields } from '../search.js';
 import type { ImapSession } from '../session.js';
 import { str } from '../wire.js';
 import { SELECTED, type CommandSpec } from './types.js';
 
 /** The charsets BADCHARSET names: the parser could decode more, but we answer for these. */
-const CHARSETS = /^(UTF-8|US-ASCII)$/i;
+export const CHARSETS = /^(UTF-8|US-ASCII)$/i;
 
-async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
-  const req = parseSearch(c.args);
-  if (req.charset !== undefined && !CHARSETS.test(req.charset)) throw new UnsupportedCharsetError(req.charset);
-  let ret = req.returnOpts ?? null;
-  const tree = req.key;
-  if (usesModseq(tree)) s.enableCondstore();
-  if (!ret && s.enabled.has('IMAP4rev2')) ret = ['ALL']; // IMAP4rev2 answers with ESEARCH only
+/** A message a search found: its sequence number, and what the view knows of it. */
+export interface SearchHit {
+  seq: number;
+  uid: number;
+  modseq: number;
+  size: number;
+}
+
+/**
+ * The messages of the selected folder matching a parsed criteria tree, in mailbox order (SEARCH,
+ * and SORT/THREAD, which search first). Resolves "*", "$" and WITHIN in the tree first. Criteria
+ * on flags, sizes, UIDs and MODSEQ are answered from the view alone, with no store read.
+ */
+export async function searchView(s: ImapSession, tree: SearchKey): Promise<SearchHit[]> {
   const view = s.view;
   resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0, new Set(savedUids(view)), s.ctx.clock.now());
   const content = needsContent(tree);
+  const stored = content || needsInternalDate(tree);
 
   // a search result is one folder view (objtFolderView) while it is computed
-  const hits = await s.storeSession!.withObject('objtFolderView', async () => {
-    const found: Array<{ id: number; uid: number; modseq: number }> = [];
+  return s.storeSession!.withObject('objtFolderView', async () => {
+    const found: SearchHit[] = [];
     const uids = view.uids.slice(); // the view may change while we await the store
     // EMAILID: every message's, in one store read
     const emailIds = usesEmailId(tree)
       ? new Map((await s.ctx.store.getMessages(s.user!.id, view.folder.id, uids)).map((m) => [m.uid, m.emailId]))
       : null;
+    if (!stored) {
+      // nothing to await from here on: the view cannot change under the loop
+      const everything = tree.op === 'all';
+      for (let seq = 1; seq <= view.exists; seq++) {
+        const m: CandidateFields | null = view.searchFieldsAt(seq);
+        if (m && (everything || matches(tree, { m, seq, emailId: emailIds?.get(m.uid) }))) found.push({ seq, uid: m.uid, modseq: m.modseq, size: m.size });
+      }
+      return found;
+    }
     for (let i = 0; i < uids.length; i++) {
       const m = await view.summary(uids[i]!, uids.length);
       if (!m) continue;
@@ -44,10 +61,21 @@ async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
           continue; // expunged meanwhile
         }
       }
-      if (matches(tree, cand)) found.push({ id: byUid ? m.uid : i + 1, uid: m.uid, modseq: m.modseq });
+      if (matches(tree, cand)) found.push({ seq: i + 1, uid: m.uid, modseq: m.modseq, size: m.size });
     }
     return found;
   });
+}
+
+async function search(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
+  const req = parseSearch(c.args);
+  if (req.charset !== undefined && !CHARSETS.test(req.charset)) throw new UnsupportedCharsetError(req.charset);
+  let ret = req.returnOpts ?? null;
+  const tree = req.key;
+  if (usesModseq(tree)) s.enableCondstore();
+  if (!ret && s.enabled.has('IMAP4rev2')) ret = ['ALL']; // IMAP4rev2 answers with ESEARCH only
+  const hits = (await searchView(s, tree)).map((h) => ({ id: byUid ? h.uid : h.seq, uid: h.uid, modseq: h.modseq }));
+  const view = s.view;
   const highest = hits.reduce((n, h) => Math.max(n, h.modseq), 0);
   const withModseq = usesModseq(tree) && hits.length > 0;
   if (ret?.includes('SAVE')) {
