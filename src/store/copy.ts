@@ -7,7 +7,8 @@
  *
  * The target must be empty (no mailbox); the copy is one transaction there (all or nothing),
  * then verified through the Store interface of both sides: per-folder counts, UIDVALIDITY,
- * UIDNEXT, HIGHESTMODSEQ, each message's UID, MODSEQ and flags, and the SHA-256 of its bytes.
+ * UIDNEXT, HIGHESTMODSEQ, each message's UID, MODSEQ, flags, internal and save dates, and the
+ * SHA-256 of its bytes.
  * Nothing should write to the source meanwhile (stop the nodes): a write during the copy makes
  * the verification fail, never a silently different copy.
  */
@@ -288,7 +289,8 @@ export async function verifyCopy(source: Store, target: Store): Promise<CopyRepo
       for (let i = 0; i < ours.length; i++) {
         const m = ours[i]!;
         const n = theirs[i]!;
-        if (m.uid !== n.uid || m.modseq !== n.modseq || [...m.flags].sort().join(' ') !== [...n.flags].sort().join(' ') || m.internalDate.getTime() !== n.internalDate.getTime()) {
+        if (m.uid !== n.uid || m.modseq !== n.modseq || [...m.flags].sort().join(' ') !== [...n.flags].sort().join(' ') || m.internalDate.getTime() !== n.internalDate.getTime()
+          || m.saveDate?.getTime() !== n.saveDate?.getTime()) {
           differ(`${where}: UID ${m.uid} (MODSEQ ${m.modseq}) is UID ${n.uid} (MODSEQ ${n.modseq}) in the copy`);
         }
         const bytes = await target.readBlob(n.blobHash);

@@ -7,7 +7,7 @@ import { toObjectId } from './object-ids.js';
 import { uniqueFlags } from './rules.js';
 import type { EventRecord, MessageListItem, MessageSummary, QueueEntry } from './types.js';
 
-export interface MessageRow { id: number; object_id: number; email_id: number; uid: number; modseq: number; flags: string; internal_date: number; size: number; blob_hash: string }
+export interface MessageRow { id: number; object_id: number; email_id: number; uid: number; modseq: number; flags: string; internal_date: number; save_date: number | null; size: number; blob_hash: string }
 /** The list facts stored with the bytes (blobs) that a list item carries. */
 export interface ListExtra { subject: string; from_text: string; to_text: string; sent_date: number | null; message_id: string | null; has_attachments: number; preview: string }
 export interface EventRow { record_id: number; time: number; provider: string; event_id: number; qualifiers: number; level: number; task: number; keywords: string; computer: string; user: string | null; data: string; message: string; count: number }
@@ -28,8 +28,11 @@ export function splitEach(texts: string[]): string[][] {
   });
 }
 
+/** A time column that may be NULL (unknown), as a Date or null. */
+export const toDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+
 export function toSummary(r: MessageRow): MessageSummary {
-  return { id: r.id, uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash };
+  return { id: r.id, uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), saveDate: toDate(r.save_date), size: r.size, blobHash: r.blob_hash };
 }
 
 // Written out, not `{ ...toSummary(r), … }`: V8's object spread took ~10 µs a row here
@@ -37,7 +40,7 @@ export function toSummary(r: MessageRow): MessageSummary {
 export function toListItem(r: MessageRow & ListExtra): MessageListItem {
   return {
     id: r.id, objectId: toObjectId('message', r.object_id), emailId: toObjectId('email', r.email_id),
-    uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), size: r.size, blobHash: r.blob_hash,
+    uid: r.uid, modseq: r.modseq, flags: splitFlags(r.flags), internalDate: new Date(r.internal_date), saveDate: toDate(r.save_date), size: r.size, blobHash: r.blob_hash,
     subject: r.subject, from: r.from_text, to: r.to_text, date: r.sent_date === null ? null : new Date(r.sent_date),
     messageId: r.message_id, hasAttachments: r.has_attachments === 1, preview: r.preview,
   };

@@ -67,6 +67,12 @@ export interface StoreOptions {
    * Without it no mailbox has a quota.
    */
   quotaLimit?: (user: { userId: number; databaseId: number }, settings: readonly SettingOverride[]) => number | null;
+  /**
+   * Where save dates (MessageSummary.saveDate) come from, in milliseconds since the epoch. The
+   * system clock by default; tests pass one they move, so that "saved later" never depends on
+   * the wall clock.
+   */
+  clock?: { now(): number };
 }
 
 /**
@@ -92,6 +98,12 @@ export interface StoreOptions {
  *
  * Flags: arrays of flag names as given (system flags `\\Seen`, keywords); a message holds each
  * flag once. \\Recent is a session matter (claimRecent), never stored.
+ *
+ * Dates: a message's internal date (IMAP INTERNALDATE) is given by APPEND or is the time of
+ * delivery, and travels with it through COPY and MOVE. Its save date (MessageSummary.saveDate,
+ * RFC 8514) is when it was saved into the folder it is in: append, appendMany, deliver, copy
+ * and move set it to now (StoreOptions.clock) in the target; nothing else changes it (a
+ * renamed folder's messages keep theirs). null for messages stored before save dates were kept.
  */
 export interface Store {
   readonly backend: string;

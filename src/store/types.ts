@@ -65,6 +65,11 @@ export interface MessageSummary {
   modseq: number;
   flags: string[];
   internalDate: Date;
+  /**
+   * When the message was saved into this folder (RFC 8514 save date): APPEND, delivery, COPY and
+   * MOVE set it to the store's now; null for messages stored before save dates were kept.
+   */
+  saveDate: Date | null;
   size: number;
   blobHash: string;
 }

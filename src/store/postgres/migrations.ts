@@ -244,6 +244,9 @@ export const MIGRATIONS: string[] = [
     FOREIGN KEY (user_id, device_id) REFERENCES mobile_devices(user_id, device_id) ON DELETE CASCADE
   );
   `,
+  /* 4: the save date (IMAP SAVEDATE), as SQLite's migration 11 (which says why earlier rows stay NULL) */ `
+  ALTER TABLE messages ADD COLUMN save_date BIGINT;
+  `,
 ];
 
 /** The domain of a stored address, as the index addresses_by_domain has it. */

@@ -24,7 +24,7 @@ import { ADDRESS_DOMAIN, MIGRATION_LOCK, MIGRATIONS, SCHEMA_TABLE } from './migr
 import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
-import { joinFlags, splitEach, splitFlags, toEventRecord, toListItem, toQueueEntry, toSummary, type EventRow, type ListExtra, type MessageRow, type QueueRow } from '../rows.js';
+import { joinFlags, splitEach, splitFlags, toEventRecord, toDate, toListItem, toQueueEntry, toSummary, type EventRow, type ListExtra, type MessageRow, type QueueRow } from '../rows.js';
 import { changeLimit, mergeChanges, parseSinceState, TOMBSTONE_DAYS, type ChangeEntry, type ChangeScope } from '../change-history.js';
 import {
   applyFlags, canonicalFolderName, checkDeletable, checkPassword, chooseAlias, DEFAULT_DATABASE, DEFAULT_FOLDERS, DEFAULT_ORGANISATION,
@@ -67,11 +67,11 @@ interface FolderRow { id: number; object_id: number; user_id: number; name: stri
 interface RemovableRow { id: number; uid: number; size: number; blob_hash: string }
 
 /** One message to insert under a folder lock (insertMessages). */
-interface MessageInsert { hash: string; size: number; flags: string; internalDate: number; objectId?: number; emailId?: number }
+interface MessageInsert { hash: string; size: number; flags: string; internalDate: number; saveDate: number; objectId?: number; emailId?: number }
 
 const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = f.user_id AND s.name = f.name) AS subscribed FROM folders f';
 const USER_SELECT = 'SELECT u.*, d.name AS database_name FROM users u JOIN databases d ON d.id = u.database_id';
-const MESSAGE_COLUMNS = 'm.id, m.object_id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash';
+const MESSAGE_COLUMNS = 'm.id, m.object_id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash';
 const LIST_COLUMNS = `${MESSAGE_COLUMNS}, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview`;
 
 
@@ -112,6 +112,8 @@ export class PostgresStore implements Store {
   private pruneTimer: NodeJS.Timeout | null = null;
   private org!: Organisation;
   private readonly quotaLimit: StoreOptions['quotaLimit'];
+  /** StoreOptions.clock: where save dates come from. */
+  private readonly clock: { now(): number };
   private settingsSnapshot: { version: number; list: SettingOverride[] } | null = null;
   private readonly onBackgroundError: (what: string, err: unknown) => void;
   private readonly queueLeaseMs: number;
@@ -120,6 +122,7 @@ export class PostgresStore implements Store {
   private constructor(readonly url: string, opts: PostgresStoreOptions) {
     this.changes = opts.changes ?? new InProcessChangeBus();
     this.quotaLimit = opts.quotaLimit;
+    this.clock = opts.clock ?? { now: () => Date.now() };
     this.onBackgroundError = opts.onBackgroundError ?? ((what, err) => console.error(`store: ${what}:`, err));
     this.queueLeaseMs = opts.queueLeaseMs ?? 10 * 60_000;
     // unique per store: a node started again must not take its predecessor's leases for its own
@@ -662,10 +665,10 @@ export class PostgresStore implements Store {
     const objectIds = items.map((m, i) => m.objectId ?? states[i]!);
     const emailIds = items.map((m, i) => m.emailId ?? objectIds[i]!);
     const ids = (await c.query(
-      `INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_hash, object_id, email_id, change_state)
-       SELECT $1, * FROM unnest($2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[])
+      `INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, save_date, size, blob_hash, object_id, email_id, change_state)
+       SELECT $1, * FROM unnest($2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[])
        RETURNING id, uid`,
-      [folderId, uids, modseqs, items.map((m) => m.flags), items.map((m) => m.internalDate), items.map((m) => m.size), items.map((m) => m.hash), objectIds, emailIds, states],
+      [folderId, uids, modseqs, items.map((m) => m.flags), items.map((m) => m.internalDate), items.map((m) => m.saveDate), items.map((m) => m.size), items.map((m) => m.hash), objectIds, emailIds, states],
     )).rows as Array<{ id: number; uid: number }>;
     const idOf = new Map(ids.map((r) => [r.uid, r.id]));
     await c.query('UPDATE folders SET uid_next = $1, highest_modseq = $2 WHERE id = $3', [f.uid_next + items.length, modseqs[modseqs.length - 1], folderId]);
@@ -692,6 +695,7 @@ export class PostgresStore implements Store {
   async appendMany(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendResult[]> {
     const limit = await this.quotaLimitOf(userId);
     const now = Date.now();
+    const saveDate = this.clock.now();
     const results = await this.tx(async (c) => {
       await this.lockUsers(c, [userId]);
       if (messages.length === 0) {
@@ -701,7 +705,7 @@ export class PostgresStore implements Store {
       await this.checkRoom(c, userId, messages.reduce((n, m) => n + m.raw.length, 0), limit);
       const items: MessageInsert[] = [];
       for (const m of messages) {
-        items.push({ hash: await this.putBlob(c, m.raw), size: m.raw.length, flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now });
+        items.push({ hash: await this.putBlob(c, m.raw), size: m.raw.length, flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now, saveDate });
       }
       return this.insertMessages(c, userId, folderId, items);
     });
@@ -725,6 +729,7 @@ export class PostgresStore implements Store {
       { userId, folderId: (await this.getSpecialFolder(userId, use)).id, quotaLimit: await this.quotaLimitOf(userId) }
     )));
     const now = Date.now();
+    const saveDate = this.clock.now();
     const flags = joinFlags(opts.flags ?? []);
     const out = await this.tx(async (c) => {
       await this.lockUsers(c, targets.map((t) => t.userId));
@@ -737,7 +742,7 @@ export class PostgresStore implements Store {
           continue;
         }
         hash ??= await this.putBlob(c, raw);
-        delivered.set(t.userId, (await this.insertMessages(c, t.userId, t.folderId, [{ hash, size: raw.length, flags, internalDate: now }]))[0]!);
+        delivered.set(t.userId, (await this.insertMessages(c, t.userId, t.folderId, [{ hash, size: raw.length, flags, internalDate: now, saveDate }]))[0]!);
       }
       const queueId = entry ? await this.insertQueueEntry(c, entry.sender, entry.recipients, await this.putBlob(c, entry.raw), now, entry.submittedBy) : null;
       return { delivered, overQuota, queueId };
@@ -766,10 +771,11 @@ export class PostgresStore implements Store {
   }
 
   async listMessages(userId: number, folderId: number, opts: { changedSince?: number } = {}): Promise<MessageSummary[]> {
-    const rows = await this.folderMessages(userId, folderId, opts.changedSince, 'id, uid, modseq, flags, internal_date, size, blob_hash');
+    const rows = await this.folderMessages(userId, folderId, opts.changedSince, 'id, uid, modseq, flags, internal_date, save_date, size, blob_hash');
     const lists = splitEach(rows.map((r) => r[3] as string));
     return rows.map((r, i) => ({
-      id: r[0] as number, uid: r[1] as number, modseq: r[2] as number, flags: lists[i]!, internalDate: new Date(r[4] as number), size: r[5] as number, blobHash: r[6] as string,
+      id: r[0] as number, uid: r[1] as number, modseq: r[2] as number, flags: lists[i]!, internalDate: new Date(r[4] as number), saveDate: toDate(r[5] as number | null),
+      size: r[6] as number, blobHash: r[7] as string,
     }));
   }
 
@@ -947,6 +953,7 @@ export class PostgresStore implements Store {
 
   private async copyOrMove(userId: number, fromFolderId: number, uids: number[], toFolderId: number, move: boolean) {
     const limit = move ? null : await this.quotaLimitOf(userId);
+    const saveDate = this.clock.now(); // saved into the target now; the internal date travels with the message
     const out = await this.tx(async (c) => {
       await this.lockUsers(c, [userId]);
       // both folders, in id order (insertMessages locks the target again: a no-op)
@@ -956,7 +963,7 @@ export class PostgresStore implements Store {
       if (!move) await this.checkRoom(c, userId, rows.reduce((s, r) => s + r.size, 0), limit);
       // MOVE keeps the message's ids; COPY makes a new message of the same email (object-ids.ts)
       const inserted = await this.insertMessages(c, userId, toFolderId, rows.map((r) => ({
-        hash: r.blob_hash, size: r.size, flags: r.flags, internalDate: r.internal_date, emailId: r.email_id, ...(move ? { objectId: r.object_id } : {}),
+        hash: r.blob_hash, size: r.size, flags: r.flags, internalDate: r.internal_date, saveDate, emailId: r.email_id, ...(move ? { objectId: r.object_id } : {}),
       })));
       const pairs = rows.map((r, i): [number, number] => [r.uid, inserted[i]!.uid]);
       let expungeModseq = 0;

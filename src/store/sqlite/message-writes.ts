@@ -29,6 +29,12 @@ export function toStoredAnalysis(a: AnalysedMessage): StoredAnalysis {
   };
 }
 
+/** A new message row's dates, in ms: its internal date (given or carried) and its save date (now). */
+export interface MessageDates {
+  internalDate: number;
+  saveDate: number;
+}
+
 /** Ids a new message row takes over from the one it is made from (numbers as stored). */
 export interface CarriedIds {
   objectId?: number;
@@ -66,7 +72,7 @@ export class MessageWrites {
    * Inserts one message row; caller holds the transaction. `flags` is the stored text ("\\Seen \\Flagged").
    * `carry`: the ids a MOVE keeps (object and email id) or a COPY keeps (email id); new ones otherwise (object-ids.ts).
    */
-  insertMessage(userId: number, folderId: number, hash: string, size: number, flags: string, internalDate: number, carry: CarriedIds = {}): AppendResult {
+  insertMessage(userId: number, folderId: number, hash: string, size: number, flags: string, dates: MessageDates, carry: CarriedIds = {}): AppendResult {
     const f = this.q('SELECT uid_next, uid_validity, highest_modseq FROM folders WHERE id = ? AND user_id = ?').get(folderId, userId) as
       | { uid_next: number; uid_validity: number; highest_modseq: number }
       | undefined;
@@ -76,8 +82,8 @@ export class MessageWrites {
     const state = takeChangeStates((sql) => this.q(sql), 1);
     const objectId = carry.objectId ?? state;
     const r = this.q(
-      'INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_hash, object_id, email_id, change_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(folderId, f.uid_next, modseq, flags, internalDate, size, hash, objectId, carry.emailId ?? objectId, state);
+      'INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, save_date, size, blob_hash, object_id, email_id, change_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(folderId, f.uid_next, modseq, flags, dates.internalDate, dates.saveDate, size, hash, objectId, carry.emailId ?? objectId, state);
     this.q('UPDATE folders SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?').run(modseq, folderId);
     // the folder's and the user's counters follow from the row: triggers (schema migrations 5 and 9)
     return { id: Number(r.lastInsertRowid), objectId: toObjectId('message', objectId), uid: f.uid_next, uidValidity: f.uid_validity, modseq };

@@ -280,6 +280,15 @@ export const MIGRATIONS: string[] = [
     FOREIGN KEY (user_id, device_id) REFERENCES mobile_devices(user_id, device_id) ON DELETE CASCADE
   );
   `,
+  /*
+   * 11: the save date (IMAP SAVEDATE, RFC 8514): when the message was saved into its folder
+   * (APPEND, delivery, COPY, MOVE), in ms. Rows from before are NULL ("unknown": FETCH answers
+   * NIL), not their internal date: an APPEND may set any internal date (an import keeps the
+   * original ones), so taking it would make years-old mail look saved years ago, and a client
+   * that expunges Trash by save date (SAVEDBEFORE) would delete what was moved there yesterday.
+   */ `
+  ALTER TABLE messages ADD COLUMN save_date INTEGER;
+  `,
 ];
 
 /** The domain of a stored address, as the index of migration 8 has it: queries must use this exact text. */

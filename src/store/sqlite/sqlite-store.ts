@@ -14,7 +14,7 @@ import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
 import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
-import { joinFlags, splitEach, splitFlags, toEventRecord, toListItem, toQueueEntry, toSummary, type EventRow, type ListExtra, type MessageRow, type QueueRow } from '../rows.js';
+import { joinFlags, splitEach, splitFlags, toEventRecord, toDate, toListItem, toQueueEntry, toSummary, type EventRow, type ListExtra, type MessageRow, type QueueRow } from '../rows.js';
 import {
   applyFlags, canonicalFolderName, checkDeletable, checkPassword, chooseAlias, DEFAULT_DATABASE, DEFAULT_FOLDERS, DEFAULT_ORGANISATION,
   defaultFolderName, displayNameFor, DUMMY_PASSWORD_HASH, legacyDn, nextUidValidity, normaliseAddress, normaliseDatabaseName,
@@ -67,6 +67,8 @@ export class SqliteStore implements Store {
   private readonly writer: GroupWriter;
   private org!: Organisation;
   private readonly quotaLimit: StoreOptions['quotaLimit'];
+  /** StoreOptions.clock: where save dates come from. */
+  private clock: { now(): number } = { now: () => Date.now() };
   /** Indexes of big folders (listMessageIndex), by folder id, with the folder row's counters they were read at; oldest first. */
   private readonly indexCache = new Map<number, { stamp: string; index: MessageIndex }>();
   /** The settings table as of a settings version (re-read only when any process changed settings), for quotaLimit. */
@@ -94,6 +96,7 @@ export class SqliteStore implements Store {
     try {
       const store = new SqliteStore(file, opts.changes ?? new InProcessChangeBus(), opts.quotaLimit, opts.groupCommit ?? 'writer-thread');
       if (opts.onBackgroundError) store.onBackgroundError = opts.onBackgroundError;
+      if (opts.clock) store.clock = opts.clock;
       store.initialise(opts);
       return store;
     } catch (err) {
@@ -538,8 +541,9 @@ export class SqliteStore implements Store {
       return [];
     }
     const now = Date.now();
+    const saveDate = this.clock.now();
     const items = messages.map((m) => ({
-      raw: m.raw, analysis: toStoredAnalysis(analyseMessage(m.raw)), flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now,
+      raw: m.raw, analysis: toStoredAnalysis(analyseMessage(m.raw)), flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now, saveDate,
     }));
     const results = await this.writer.run<AppendResult[]>({ kind: 'append', userId, folderId, items, quotaLimit: this.quotaLimitOf(userId) });
     this.emit({ userId, folderId, kind: 'append', modseq: results[results.length - 1]!.modseq });
@@ -564,7 +568,7 @@ export class SqliteStore implements Store {
     const analysis = toStoredAnalysis(analyseMessage(raw));
     const enqueue = entry && { ...entry, analysis: toStoredAnalysis(analyseMessage(entry.raw)) };
     const out = await this.writer.run<DeliverOutcome>({
-      kind: 'deliver', targets, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: Date.now(), enqueue,
+      kind: 'deliver', targets, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: Date.now(), saveDate: this.clock.now(), enqueue,
     });
     const delivered = new Map(out.rows);
     for (const { userId, folderId } of targets) {
@@ -617,13 +621,13 @@ export class SqliteStore implements Store {
 
   async listMessages(userId: number, folderId: number, opts: { changedSince?: number } = {}): Promise<MessageSummary[]> {
     this.assertFolder(userId, folderId);
-    const [id, uid, modseq, flags, date, size, hash] = this.listColumns(folderId, opts.changedSince, ['id', 'uid', 'modseq', 'flags', 'internal_date', 'size', 'blob_hash']) as [
-      number[], number[], number[], string[], number[], number[], string[],
+    const [id, uid, modseq, flags, date, saved, size, hash] = this.listColumns(folderId, opts.changedSince, ['id', 'uid', 'modseq', 'flags', 'internal_date', 'save_date', 'size', 'blob_hash']) as [
+      number[], number[], number[], string[], number[], Array<number | null>, number[], string[],
     ];
     const lists = splitEach(flags);
     const out = new Array<MessageSummary>(uid.length);
     for (let i = 0; i < uid.length; i++) {
-      out[i] = { id: id[i]!, uid: uid[i]!, modseq: modseq[i]!, flags: lists[i] as string[], internalDate: new Date(date[i]!), size: size[i]!, blobHash: hash[i]! };
+      out[i] = { id: id[i]!, uid: uid[i]!, modseq: modseq[i]!, flags: lists[i] as string[], internalDate: new Date(date[i]!), saveDate: toDate(saved[i]!), size: size[i]!, blobHash: hash[i]! };
     }
     return out;
   }
@@ -666,7 +670,7 @@ export class SqliteStore implements Store {
     this.assertFolder(userId, folderId);
     const params: Record<string, unknown> = { folder: folderId, limit, offset };
     // list facts from message_list, flags from messages (by rowid: migration 6 keeps flags out of the list)
-    const columns = 'l.id, m.object_id, m.email_id, l.uid, m.modseq, m.flags, l.internal_date, l.size, l.blob_hash, l.subject, l.from_text, l.to_text, l.sent_date, l.message_id, l.has_attachments, l.preview';
+    const columns = 'l.id, m.object_id, m.email_id, l.uid, m.modseq, m.flags, l.internal_date, m.save_date, l.size, l.blob_hash, l.subject, l.from_text, l.to_text, l.sent_date, l.message_id, l.has_attachments, l.preview';
     let total: number;
     let rows: Array<MessageRow & ListExtra>;
     if (!query) {
@@ -696,7 +700,7 @@ export class SqliteStore implements Store {
     if (n === null) return null;
     // by object id and user: another user's id is simply not found (one index probe, then the user check)
     const r = this.q(
-      `SELECT m.id, m.object_id, m.email_id, m.folder_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
+      `SELECT m.id, m.object_id, m.email_id, m.folder_id, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
        FROM messages m JOIN folders f ON f.id = m.folder_id JOIN blobs b ON b.hash = m.blob_hash WHERE m.object_id = ? AND f.user_id = ?`,
     ).get(n, userId) as (MessageRow & ListExtra & { folder_id: number }) | undefined;
     return r ? { ...toListItem(r), folderId: r.folder_id } : null;
@@ -704,14 +708,14 @@ export class SqliteStore implements Store {
 
   async getMessageByUid(userId: number, folderId: number, uid: number): Promise<MessageSummary | null> {
     this.assertFolder(userId, folderId);
-    const r = this.q('SELECT id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?').get(folderId, uid) as MessageRow | undefined;
+    const r = this.q('SELECT id, uid, modseq, flags, internal_date, save_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?').get(folderId, uid) as MessageRow | undefined;
     return r ? toSummary(r) : null;
   }
 
   async getMessages(userId: number, folderId: number, uids: readonly number[], parts: MessageParts = {}): Promise<StoredMessage[]> {
     this.assertFolder(userId, folderId);
     if (uids.length === 0) return [];
-    const cols = `m.id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}${parts.objectId ? ', m.object_id' : ''}`;
+    const cols = `m.id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}${parts.objectId ? ', m.object_id' : ''}`;
     const join = parts.raw || parts.structure ? ' JOIN blobs b ON b.hash = m.blob_hash' : '';
     // one statement for the lot: the UIDs as a JSON array (no statement per count of parameters)
     const rows = this.q(
@@ -824,6 +828,7 @@ export class SqliteStore implements Store {
   private copyOrMove(userId: number, fromFolderId: number, uids: number[], toFolderId: number, move: boolean) {
     this.assertFolder(userId, fromFolderId);
     this.assertFolder(userId, toFolderId);
+    const saveDate = this.clock.now(); // saved into the target now; the internal date travels with the message
     const out = this.write(() => {
       const sel = this.q('SELECT id, object_id, email_id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
       const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(fromFolderId, u) as MessageRow | undefined).filter((r): r is MessageRow => !!r);
@@ -834,7 +839,7 @@ export class SqliteStore implements Store {
       for (const r of rows) {
         // MOVE keeps the message's ids; COPY makes a new message of the same email (object-ids.ts)
         const carry = move ? { objectId: r.object_id, emailId: r.email_id } : { emailId: r.email_id };
-        const res = this.writes.insertMessage(userId, toFolderId, r.blob_hash, r.size, r.flags, r.internal_date, carry);
+        const res = this.writes.insertMessage(userId, toFolderId, r.blob_hash, r.size, r.flags, { internalDate: r.internal_date, saveDate }, carry);
         uidValidity = res.uidValidity;
         lastModseq = res.modseq;
         pairs.push([r.uid, res.uid]);

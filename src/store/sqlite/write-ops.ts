@@ -14,7 +14,7 @@ export type WriteOp =
    * none), the others reported over quota. With `enqueue`, the outbound queue entry of the
    * same message joins the transaction.
    */
-  | { kind: 'deliver'; targets: DeliveryTarget[]; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number; enqueue?: QueueWrite }
+  | { kind: 'deliver'; targets: DeliveryTarget[]; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number; saveDate: number; enqueue?: QueueWrite }
   | { kind: 'event'; params: Array<string | number | null> }
   | { kind: 'event-count'; recordId: number };
 
@@ -24,6 +24,7 @@ export interface NewMessageWrite {
   /** As stored: one space between flags. */
   flags: string;
   internalDate: number;
+  saveDate: number;
 }
 
 export interface DeliveryTarget {
@@ -55,7 +56,7 @@ function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
   switch (op.kind) {
     case 'append': {
       w.checkRoom(op.userId, op.items.reduce((n, m) => n + m.raw.length, 0), op.quotaLimit);
-      return op.items.map((m) => w.insertMessage(op.userId, op.folderId, w.putBlob(m.raw, m.analysis), m.raw.length, m.flags, m.internalDate));
+      return op.items.map((m) => w.insertMessage(op.userId, op.folderId, w.putBlob(m.raw, m.analysis), m.raw.length, m.flags, m));
     }
     case 'deliver': {
       const rows: Array<[number, AppendResult]> = [];
@@ -67,7 +68,7 @@ function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
           continue;
         }
         hash ??= w.putBlob(op.raw, op.analysis);
-        rows.push([t.userId, w.insertMessage(t.userId, t.folderId, hash, op.raw.length, op.flags, op.internalDate)]);
+        rows.push([t.userId, w.insertMessage(t.userId, t.folderId, hash, op.raw.length, op.flags, op)]);
       }
       const q = op.enqueue;
       const queueId = q ? w.insertQueueEntry(q.sender, q.recipients, w.putBlob(q.raw, q.analysis), op.internalDate, q.submittedBy) : null;

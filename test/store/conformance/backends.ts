@@ -12,7 +12,7 @@ import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import { connectionConfig, PG_TYPES, PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import { toObjectId } from '../../../src/store/object-ids.js';
 import { mailboxQuotaLimit } from '../../../src/settings/resolve.js';
-import type { Store } from '../../../src/store/store.js';
+import type { Store, StoreOptions } from '../../../src/store/store.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { createTestDatabase } from '../../helpers/postgres.js';
 
@@ -59,8 +59,8 @@ export interface Backend {
   name: string;
   /** A new, empty storage location; `remove` deletes it. */
   create(): Promise<{ location: string; remove(): Promise<void> }>;
-  /** Opens the store at `location` (and its inspector). Also what a crash-test child calls. */
-  open(location: string): Promise<OpenBackend>;
+  /** Opens the store at `location` (and its inspector). Also what a crash-test child calls. `clock`: StoreOptions.clock. */
+  open(location: string, opts?: Pick<StoreOptions, 'clock'>): Promise<OpenBackend>;
 }
 
 // ------------------------------------------------------------------------------------ SQLite
@@ -133,9 +133,9 @@ export const sqliteBackend: Backend = {
     const tmp = tempDir('mailwarden-conformance-');
     return { location: join(tmp.dir, 'store.sqlite'), remove: async () => tmp.cleanup() };
   },
-  async open(location) {
+  async open(location, opts = {}) {
     // the quota rule as the server composes it: the limit from the settings the store holds
-    const store = await SqliteStore.open(location, { quotaLimit: mailboxQuotaLimit });
+    const store = await SqliteStore.open(location, { ...opts, quotaLimit: mailboxQuotaLimit });
     const inspector = new SqliteInspector(location);
     return {
       store, inspector, location,
@@ -234,8 +234,8 @@ export const postgresBackend: Backend = {
     const db = await createTestDatabase();
     return { location: db.url, remove: () => db.drop() };
   },
-  async open(location) {
-    const store = await PostgresStore.open(location, { quotaLimit: mailboxQuotaLimit, poolSize: 4 });
+  async open(location, opts = {}) {
+    const store = await PostgresStore.open(location, { ...opts, quotaLimit: mailboxQuotaLimit, poolSize: 4 });
     const inspector = await PostgresInspector.connect(location);
     return {
       store, inspector, location,

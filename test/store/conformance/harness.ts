@@ -9,6 +9,7 @@ import type { User } from '../../../src/store/types.js';
 import type { Backend, OpenBackend } from './backends.js';
 import { checked, type Checked } from './invariants.js';
 import { sabotageNamed } from './sabotages.js';
+import { ManualClock } from '../../../src/shared-state/clock.js';
 
 export interface Fixture {
   backend: Backend;
@@ -17,6 +18,8 @@ export interface Fixture {
   /** The open backend (raw store, inspector, location): for a second store on the same data. */
   opened: OpenBackend;
   checked: Checked;
+  /** The store's clock (StoreOptions.clock: save dates): moved by hand, never the wall clock. */
+  clock: ManualClock;
   /** A new user (address made unique when not given). */
   user(address?: string): Promise<User>;
 }
@@ -40,14 +43,15 @@ let seq = 0;
 
 export async function runContract(backend: Backend, contract: Contract): Promise<void> {
   const { location, remove } = await backend.create();
-  const opened = await backend.open(location);
+  const clock = new ManualClock();
+  const opened = await backend.open(location, { clock });
   try {
     // sabotage.test.ts runs the whole suite once with an invariant broken on purpose: it must fail
     const sabotage = process.env.CONFORMANCE_SABOTAGE;
     if (sabotage) await opened.inspector.exec(sabotageNamed(backend.name, sabotage).sql);
     const c = await checked(opened);
     await contract.run({
-      backend, store: c.store, opened, checked: c,
+      backend, store: c.store, opened, checked: c, clock,
       user: (address) => c.store.createUser({ address: address ?? `user${++seq}@conformance.test`, password: 'pw' }),
     });
   } finally {

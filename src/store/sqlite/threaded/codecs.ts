@@ -14,7 +14,7 @@ export interface ResultCodec<T, W> {
 }
 
 interface SummaryColumns {
-  /** id, uid, modseq, internal date, size of message i at [5i … 5i+4]. */
+  /** id, uid, modseq, internal date, save date (NaN: none), size of message i at [6i … 6i+5]. */
   numbers: Float64Array;
   /** The distinct flag sets, and per message the index of its own. */
   flagSets: string[][];
@@ -25,13 +25,13 @@ interface SummaryColumns {
 
 const summaries: ResultCodec<MessageSummary[], SummaryColumns> = {
   encode(list) {
-    const numbers = new Float64Array(list.length * 5);
+    const numbers = new Float64Array(list.length * 6);
     const flagOf = new Uint32Array(list.length);
     const sets = new Map<string, number>();
     const flagSets: string[][] = [];
     const hashes = new Array<string>(list.length);
     list.forEach((m, i) => {
-      numbers.set([m.id, m.uid, m.modseq, m.internalDate.getTime(), m.size], i * 5);
+      numbers.set([m.id, m.uid, m.modseq, m.internalDate.getTime(), m.saveDate?.getTime() ?? NaN, m.size], i * 6);
       const key = m.flags.join('\0');
       let k = sets.get(key);
       if (k === undefined) {
@@ -48,8 +48,8 @@ const summaries: ResultCodec<MessageSummary[], SummaryColumns> = {
     const hash = flagOf.length ? hashes.split('\n') : [];
     const out = new Array<MessageSummary>(flagOf.length);
     for (let i = 0; i < out.length; i++) {
-      const o = i * 5;
-      out[i] = { id: numbers[o]!, uid: numbers[o + 1]!, modseq: numbers[o + 2]!, flags: flags[flagOf[i]!]!, internalDate: new Date(numbers[o + 3]!), size: numbers[o + 4]!, blobHash: hash[i]! };
+      const o = i * 6;
+      out[i] = { id: numbers[o]!, uid: numbers[o + 1]!, modseq: numbers[o + 2]!, flags: flags[flagOf[i]!]!, internalDate: new Date(numbers[o + 3]!), saveDate: Number.isNaN(numbers[o + 4]) ? null : new Date(numbers[o + 4]!), size: numbers[o + 5]!, blobHash: hash[i]! };
     }
     return out;
   },
