@@ -1,6 +1,6 @@
 /**
  * `mailwarden store copy` (the real command) from a SQLite data folder to PostgreSQL and back:
- * per-folder counts, UIDVALIDITY, UIDs, MODSEQs, flags, object ids and the bytes' checksums
+ * per-folder counts, UIDVALIDITY, UIDs, MODSEQs, flags, object ids, internal and save dates and the bytes' checksums
  * survive both ways, an account sync state taken before the copy still answers after it, and
  * a target that holds mailboxes already is refused.
  */
@@ -15,6 +15,8 @@ import type { Store } from '../../../src/store/store.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { createTestDatabase } from '../../helpers/postgres.js';
 import { cli } from '../../cli/run-cli.js';
+import Database from 'better-sqlite3';
+import { ManualClock } from '../../../src/shared-state/clock.js';
 
 const STORE_FILE = 'mailwarden.sqlite';
 const raw = (i: number, extra = '') => Buffer.from(`From: b@example.org\r\nSubject: copy ${i}\r\nMessage-ID: <c${i}@t>\r\n\r\n${extra}body ${i} ${'z'.repeat(i * 37)}\r\n`);
@@ -53,7 +55,7 @@ async function picture(store: Store) {
       const page = await store.listMessagePage(u.id, f.id, 0, 1000);
       const messages = await Promise.all(page.items.sort((x, y) => x.uid - y.uid).map(async (m) => ({
         uid: m.uid, modseq: m.modseq, flags: [...m.flags].sort(), objectId: m.objectId, emailId: m.emailId, subject: m.subject,
-        internalDate: m.internalDate.toISOString(), sha256: createHash('sha256').update(await store.readBlob(m.blobHash)).digest('hex'),
+        internalDate: m.internalDate.toISOString(), saveDate: m.saveDate?.toISOString() ?? null, sha256: createHash('sha256').update(await store.readBlob(m.blobHash)).digest('hex'),
       })));
       folders.push({ id: f.id, name: f.name, mailboxId: f.mailboxId, specialUse: f.specialUse, subscribed: f.subscribed, status, messages });
     }
@@ -70,8 +72,14 @@ test('store copy: SQLite data folder → PostgreSQL → SQLite data folder, ever
   try {
     const first = join(tmp.dir, 'first');
     mkdirSync(first);
-    const sqlite = await SqliteStore.open(join(first, STORE_FILE));
+    // a clock that moves a minute per save: every save date differs, none equals an internal date
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const sqlite = await SqliteStore.open(join(first, STORE_FILE), { clock: { now: () => (clock.advance(60_000), clock.now()) } });
     await fill(sqlite);
+    // and a message from before save dates were kept (schema step 11 left it NULL): still none after the copies
+    const raw3 = new Database(join(first, STORE_FILE));
+    raw3.prepare("UPDATE messages SET save_date = NULL WHERE uid = 1 AND folder_id = (SELECT id FROM folders WHERE name = 'INBOX' LIMIT 1)").run();
+    raw3.close();
     const before = await picture(sqlite);
     const alice = (await sqlite.findUser('alice@copy.example'))!;
     const oldState = before.users.find((u) => u.address === 'alice@copy.example')!.state;
