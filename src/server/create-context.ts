@@ -63,8 +63,8 @@ export function isPostgresUrl(location: string): boolean {
 }
 
 /** The PostgreSQL store at `url` (schema created or migrated when needed), with the server's options. */
-export async function openPostgresStore(url: string, changes?: ChangeBus, log?: Log): Promise<PostgresStore> {
-  return PostgresStore.open(url, { changes, quotaLimit: mailboxQuotaLimit, ...(log ? { onBackgroundError: (what: string, err: unknown) => log.error({ err }, `store: ${what}`) } : {}) });
+export async function openPostgresStore(url: string, changes?: ChangeBus, log?: Log, clock?: Clock): Promise<PostgresStore> {
+  return PostgresStore.open(url, { changes, quotaLimit: mailboxQuotaLimit, ...(clock ? { clock } : {}), ...(log ? { onBackgroundError: (what: string, err: unknown) => log.error({ err }, `store: ${what}`) } : {}) });
 }
 
 /**
@@ -76,11 +76,11 @@ export async function openStoreAt(location: string, create: boolean): Promise<St
 }
 
 /** Opens the store of a data folder, creating both when `create` is set. */
-export async function openDataStore(dataDir: string, create: boolean, changes?: ChangeBus, log?: Log): Promise<SqliteStore> {
+export async function openDataStore(dataDir: string, create: boolean, changes?: ChangeBus, log?: Log, clock?: Clock): Promise<SqliteStore> {
   const dir = prepareDataDir(dataDir, create);
   const file = join(dir, STORE_FILE);
   if (!create && !existsSync(file)) throw new StoreError('not-found', `no Mailwarden store in ${dir}`);
-  return SqliteStore.open(file, { changes, quotaLimit: mailboxQuotaLimit, ...(log ? { onBackgroundError: (what: string, err: unknown) => log.error({ err }, `store: ${what}`) } : {}) });
+  return SqliteStore.open(file, { changes, quotaLimit: mailboxQuotaLimit, ...(clock ? { clock } : {}), ...(log ? { onBackgroundError: (what: string, err: unknown) => log.error({ err }, `store: ${what}`) } : {}) });
 }
 
 /**
@@ -88,10 +88,12 @@ export async function openDataStore(dataDir: string, create: boolean, changes?: 
  * no client of the node waits while another one's query runs. MAILWARDEN_STORE_THREAD=0 runs
  * it on the event loop as before (for comparison measurements). The CLI opens SqliteStore
  * directly (openDataStore): one command, nothing to share its event loop with.
+ * `clock` (tests: a clock they move) is where the store's save dates come from; a function cannot
+ * be posted to the store thread, so with one the SQLite store runs on the event loop.
  */
-async function openServerStore(dataDir: string, changes: ChangeBus, log: Log, store?: string): Promise<Store> {
-  if (store && isPostgresUrl(store)) return openPostgresStore(store, changes, log);
-  if (process.env.MAILWARDEN_STORE_THREAD === '0') return openDataStore(dataDir, true, changes, log);
+async function openServerStore(dataDir: string, changes: ChangeBus, log: Log, store?: string, clock?: Clock): Promise<Store> {
+  if (store && isPostgresUrl(store)) return openPostgresStore(store, changes, log, clock);
+  if (process.env.MAILWARDEN_STORE_THREAD === '0' || clock) return openDataStore(dataDir, true, changes, log, clock);
   const file = join(prepareDataDir(dataDir, true), STORE_FILE);
   return openThreadedStore(file, changes, {
     // the store thread imports this module for the options that are functions (openDataStore's)
@@ -113,7 +115,7 @@ export async function createServerContext(dataDir: string, opts: { computer?: st
   const metrics = new Metrics();
   const cluster = config.cluster?.redis ? await openCluster(config.cluster as ClusterConfig, log) : undefined;
   const changes = cluster?.changes ?? new InProcessChangeBus((err) => log.error({ err }, 'store change listener failed'));
-  const store = instrumentStore(await openServerStore(dataDir, changes, log, opts.store ?? config.store ?? process.env.MAILWARDEN_STORE), metrics);
+  const store = instrumentStore(await openServerStore(dataDir, changes, log, opts.store ?? config.store ?? process.env.MAILWARDEN_STORE, opts.clock), metrics);
   cluster?.changes.startSafetyCheck((userId) => store.listFolders(userId), config.cluster!.modseqCheckSeconds * 1000);
   const dir = resolve(dataDir);
   const own = await ensureTls(dir);

@@ -13,22 +13,26 @@ import type { User } from '../../src/store/types.js';
 import { startImapServer, type ImapTuning } from '../../src/protocols/imap/server.js';
 import { run, type RunResult } from '../helpers/run.js';
 import { testStoreLocation } from '../helpers/postgres.js';
+import type { Clock } from '../../src/shared-state/clock.js';
 
 export const PASSWORD = 'correct horse';
 
 export interface TestServer {
   ctx: ServerContext;
   dir: string;
+  /** The PostgreSQL URL of the store (MAILWARDEN_TEST_STORE=postgres); otherwise the store is `dir`'s SQLite file. */
+  storeUrl?: string;
   user: User;
   listener: Listener;
   port: number;
   close(): Promise<void>;
 }
 
-export async function startTestServer(o: { implicitTls?: boolean; tuning?: ImapTuning; secureLogin?: boolean } = {}): Promise<TestServer> {
+/** `clock`: where the server's time and the store's save dates come from (a clock the test moves). */
+export async function startTestServer(o: { implicitTls?: boolean; tuning?: ImapTuning; secureLogin?: boolean; clock?: Clock } = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'mw-imap-'));
   const where = await testStoreLocation();
-  const ctx = await createServerContext(dir, { computer: 'TESTHOST', store: where.store });
+  const ctx = await createServerContext(dir, { computer: 'TESTHOST', store: where.store, clock: o.clock });
   if (!o.secureLogin) {
     // the test clients talk plain text to 127.0.0.1
     await ctx.store.putSetting({ scope: 'server', targetId: 0, name: 'ImapSettings.LoginType', value: 'PlainTextLogin' });
@@ -38,7 +42,7 @@ export async function startTestServer(o: { implicitTls?: boolean; tuning?: ImapT
   const listener = await startImapServer(ctx, { host: '127.0.0.1', port: 0, implicitTls: o.implicitTls ?? false }, o.tuning);
   let closed = false;
   return {
-    ctx, dir, user, listener, port: listener.port,
+    ctx, dir, storeUrl: where.store, user, listener, port: listener.port,
     async close() {
       if (closed) return;
       closed = true;

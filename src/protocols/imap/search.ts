@@ -1,5 +1,5 @@
 /**
- * SEARCH evaluation (RFC 3501 6.4.4, MODSEQ from RFC 7162) over the criteria tree the
+ * SEARCH evaluation (RFC 3501 6.4.4, MODSEQ from RFC 7162, save dates from RFC 8514) over the criteria tree the
  * parser library builds (parser/search-keys.ts). Message bytes are read only when a
  * criterion needs them.
  */
@@ -45,18 +45,19 @@ export function usesModseq(k: SearchKey): boolean {
 
 /**
  * What a criterion reads of a message without its bytes. The view knows all of it but
- * INTERNALDATE, which only criteria with needsInternalDate read (SEARCH then asks the store).
+ * INTERNALDATE and the save date, which only criteria with needsStoredDates read (SEARCH then
+ * asks the store).
  */
-export type CandidateFields = Pick<MessageSummary, 'uid' | 'modseq' | 'size'> & { flags: ReadonlyArray<string>; internalDate?: Date };
+export type CandidateFields = Pick<MessageSummary, 'uid' | 'modseq' | 'size'> & { flags: ReadonlyArray<string>; internalDate?: Date; saveDate?: Date | null };
 
-/** Whether a criterion reads INTERNALDATE (BEFORE/ON/SINCE, YOUNGER/OLDER). */
-export function needsInternalDate(k: SearchKey): boolean {
+/** Whether a criterion reads INTERNALDATE (BEFORE/ON/SINCE, YOUNGER/OLDER) or the save date (SAVEDBEFORE/SAVEDON/SAVEDSINCE). */
+export function needsStoredDates(k: SearchKey): boolean {
   switch (k.op) {
     case 'age': return true;
-    case 'date': return k.field === 'internal';
-    case 'not': return needsInternalDate(k.key);
-    case 'or': return needsInternalDate(k.a) || needsInternalDate(k.b);
-    case 'and': return k.keys.some(needsInternalDate);
+    case 'date': return k.field !== 'sent';
+    case 'not': return needsStoredDates(k.key);
+    case 'or': return needsStoredDates(k.a) || needsStoredDates(k.b);
+    case 'and': return k.keys.some(needsStoredDates);
     default: return false;
   }
 }
@@ -144,7 +145,9 @@ export function matches(k: SearchKey, c: Candidate): boolean {
     case 'body': return contains(c, k.value, false);
     case 'text': return contains(c, k.value, true);
     case 'date': {
-      const day = k.field === 'sent' ? sentDay(c) : dayOf(c.m.internalDate!);
+      // a message without the date asked about (no Date: header, no save date: stored before
+      // save dates were kept) matches no date key, as SENTBEFORE already did
+      const day = k.field === 'sent' ? sentDay(c) : k.field === 'saved' ? (c.m.saveDate ? dayOf(c.m.saveDate) : null) : dayOf(c.m.internalDate!);
       if (day === null) return false;
       const want = dayOf(new Date(k.date)); // "YYYY-MM-DD" alone is read as UTC midnight
       return k.cmp === 'before' ? day < want : k.cmp === 'on' ? day === want : day >= want;

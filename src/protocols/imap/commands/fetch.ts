@@ -115,6 +115,8 @@ function renderItems(m: StoredMessage, items: FetchItem[], msg: LoadedMessage | 
       case 'UID': return text(`UID ${m.uid}`);
       case 'FLAGS': return text(`FLAGS ${flagList(m.flags)}`);
       case 'INTERNALDATE': return text(`INTERNALDATE ${internalDate(m.internalDate)}`);
+      // RFC 8514 3: NIL when the save date is not known (stored before save dates were kept)
+      case 'SAVEDATE': return text(`SAVEDATE ${m.saveDate ? internalDate(m.saveDate) : 'NIL'}`);
       case 'RFC822.SIZE': return text(`RFC822.SIZE ${m.size}`);
       case 'MODSEQ': return text(`MODSEQ (${m.modseq})`);
       case 'EMAILID': return text(`EMAILID (${m.emailId})`);

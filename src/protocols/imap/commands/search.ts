@@ -6,7 +6,7 @@ import type { ImapValue, ParsedCommand } from '../parser/command-parser.js';
 import { parseSearch, UnsupportedCharsetError, type SearchKey } from '../parser/search-keys.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import { saveResult, savedUids } from '../saved-result.js';
-import { matches, needsContent, needsInternalDate, resolveSets, usesEmailId, usesModseq, type Candidate, type CandidateFields } from '../search.js';
+import { matches, needsContent, needsStoredDates, resolveSets, usesEmailId, usesModseq, type Candidate, type CandidateFields } from '../search.js';
 import type { ImapSession } from '../session.js';
 import { str } from '../wire.js';
 import { SELECTED, type CommandSpec } from './types.js';
@@ -31,7 +31,7 @@ export async function searchView(s: ImapSession, tree: SearchKey): Promise<Searc
   const view = s.view;
   resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0, new Set(savedUids(view)), s.ctx.clock.now());
   const content = needsContent(tree);
-  const stored = content || needsInternalDate(tree);
+  const stored = content || needsStoredDates(tree);
 
   // a search result is one folder view (objtFolderView) while it is computed
   return s.storeSession!.withObject('objtFolderView', async () => {

@@ -1,6 +1,6 @@
 /**
  * FETCH data items (RFC 3501 6.4.5, BINARY from RFC 3516, MODSEQ/CHANGEDSINCE/VANISHED
- * from RFC 7162, PREVIEW from RFC 8970, EMAILID/THREADID from RFC 8474). Input is the command arguments after the sequence set; the command
+ * from RFC 7162, PREVIEW from RFC 8970, EMAILID/THREADID from RFC 8474, SAVEDATE from RFC 8514). Input is the command arguments after the sequence set; the command
  * parser has kept "BODY[...]<...>" as one atom, which is taken apart here.
  */
 import { ImapParseError, type ImapValue } from './command-parser.js';
@@ -22,7 +22,8 @@ export type FetchItem =
         | 'RFC822.TEXT'
         | 'PREVIEW'
         | 'EMAILID'
-        | 'THREADID';
+        | 'THREADID'
+        | 'SAVEDATE';
     }
   | { kind: 'BODY[]'; peek: boolean; section: string; partial?: PartialRange }
   | { kind: 'BINARY[]'; peek: boolean; section: string; partial?: PartialRange }
@@ -49,6 +50,7 @@ const SIMPLE = new Set([
   'PREVIEW',
   'EMAILID',
   'THREADID',
+  'SAVEDATE',
 ] as const);
 type SimpleKind = typeof SIMPLE extends Set<infer K> ? K : never;
 

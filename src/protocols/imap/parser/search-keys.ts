@@ -1,7 +1,7 @@
 /**
  * SEARCH criteria (RFC 3501 6.4.4) into a tree the store can evaluate, with the
- * extensions the server advertises: ESEARCH "RETURN (...)" (RFC 4731, SAVE from RFC 5182)
- * and "MODSEQ" (RFC 7162). Input is the command arguments after "SEARCH".
+ * extensions the server advertises: ESEARCH "RETURN (...)" (RFC 4731, SAVE from RFC 5182),
+ * "MODSEQ" (RFC 7162) and the save date keys (RFC 8514). Input is the command arguments after "SEARCH".
  */
 import { ImapParseError, type ImapValue } from './command-parser.js';
 import { parseSequenceSet, SAVED_RESULT, type SeqRange } from './sequence-set.js';
@@ -20,7 +20,8 @@ export type SearchKey =
   | { op: 'header'; field: string; value: string }
   | { op: 'body'; value: string }
   | { op: 'text'; value: string }
-  | { op: 'date'; field: 'internal' | 'sent'; cmp: 'before' | 'on' | 'since'; date: string }
+  /** 'saved': the save date (RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE). */
+  | { op: 'date'; field: 'internal' | 'sent' | 'saved'; cmp: 'before' | 'on' | 'since'; date: string }
   | { op: 'size'; cmp: 'larger' | 'smaller'; n: number }
   /**
    * WITHIN (RFC 5032): internal date at most (YOUNGER) or more than (OLDER) `seconds` before
@@ -67,13 +68,16 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
   OLD: ['\\Recent', false],
 };
 const HEADER_KEYS = new Set(['BCC', 'CC', 'FROM', 'SUBJECT', 'TO']);
-const DATE_KEYS: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']> = {
+const DATE_KEYS: Record<string, ['internal' | 'sent' | 'saved', 'before' | 'on' | 'since']> = {
   BEFORE: ['internal', 'before'],
   ON: ['internal', 'on'],
   SINCE: ['internal', 'since'],
   SENTBEFORE: ['sent', 'before'],
   SENTON: ['sent', 'on'],
   SENTSINCE: ['sent', 'since'],
+  SAVEDBEFORE: ['saved', 'before'],
+  SAVEDON: ['saved', 'on'],
+  SAVEDSINCE: ['saved', 'since'],
 };
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
@@ -118,6 +122,8 @@ class KeyReader {
     }
     switch (name) {
       case 'ALL':
+      // RFC 8514 4.3: every message of a mailbox that keeps save dates; every mailbox here does
+      case 'SAVEDATESUPPORTED':
         return [{ op: 'all' }, i + 1];
       case 'NEW':
         return [
