@@ -8,6 +8,7 @@ import { InProcessChangeBus } from '../../src/store/change-bus.js';
 import { StoreError } from '../../src/store/errors.js';
 import type { StoreChange } from '../../src/store/store.js';
 import { tempDir } from '../helpers/tmp.js';
+import Database from 'better-sqlite3';
 
 const msg = (i: number, body = 'x') => Buffer.from(`From: a@example.com\r\nTo: b@example.com\r\nSubject: m${i}\r\n\r\n${body}\r\n`);
 
@@ -44,6 +45,12 @@ test('the store thread answers every operation as SqliteStore does: Buffers, Dat
     const idx = await store.listMessageIndex(u.id, inbox.id);
     assert.ok(idx.uids instanceof Uint32Array);
     assert.deepEqual([...idx.uids], [1, 2]);
+    assert.ok(list[1]!.saveDate instanceof Date, 'save dates cross as Dates');
+    // a message without a save date (stored before they were kept) crosses as null, not as a date
+    const db = new Database(file);
+    db.prepare('UPDATE messages SET save_date = NULL WHERE uid = 1').run();
+    db.close();
+    assert.equal((await store.listMessages(u.id, inbox.id))[0]!.saveDate, null);
     // what the thread answers equals what the store on this thread answers
     const direct = await SqliteStore.open(file);
     try {
