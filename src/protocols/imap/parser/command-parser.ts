@@ -188,7 +188,11 @@ class Cursor {
     const index = this.literalIndex++;
     const lit = this.literals[index];
     if (lit === undefined) this.fail('Literal placeholder without literal data');
-    return this.literal8.includes(index) ? { t: 'string', v: lit, literal: true, literal8: true } : { t: 'string', v: lit, literal: true };
+    if (this.literal8.includes(index)) return { t: 'string', v: lit, literal: true, literal8: true };
+    // literal = "{" number "}" CRLF *CHAR8, and CHAR8 excludes NUL (RFC 9051 9; 4.3.1: binary
+    // strings travel unencoded only in a literal8, RFC 3516 4.3): a syntax error, as NUL in the line is
+    if (lit.includes(0)) this.fail('NUL in a literal: binary data needs a literal8 (~{n})');
+    return { t: 'string', v: lit, literal: true };
   }
 }
 
