@@ -18,7 +18,8 @@ export function postgresUrl(name: string): string {
   return u.toString();
 }
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+/** `fn` on a connection to the maintenance database (CREATE/DROP DATABASE), closed after. */
+export async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client(connectionConfig(TEST_POSTGRES));
   await c.connect();
   try {

@@ -7,20 +7,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { connectionConfig } from '../../src/store/postgres/postgres-store.js';
-import { STALE_AFTER_MS, sweepTestDatabases, TEST_POSTGRES, testDatabaseName } from './postgres.js';
+import { admin, postgresUrl, STALE_AFTER_MS, sweepTestDatabases, testDatabaseName } from './postgres.js';
 import { dropPrefix, prefixKeys, sweepTestPrefixes, testRedis, uniquePrefix } from './redis.js';
 
 const MINUTE = 60_000;
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client(connectionConfig(TEST_POSTGRES));
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 const databases = () => admin(async (c) => new Set((await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'mw\\_test\\_%'")).rows.map((r) => r.datname as string)));
 
@@ -34,7 +24,7 @@ test('PostgreSQL: test databases older than an hour are dropped; a younger one a
     for (const name of [old, young, timeless]) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }));
   // a killed run's database may still have a connection (a stuck server): it goes all the same
-  const stuck = new pg.Client(connectionConfig(TEST_POSTGRES.replace(/\/[^/]*$/, `/${old}`)));
+  const stuck = new pg.Client(connectionConfig(postgresUrl(old)));
   await stuck.connect();
   stuck.on('error', () => undefined);
   t.after(() => stuck.end().catch(() => undefined));

@@ -627,7 +627,7 @@ export class SqliteStore implements Store {
     const lists = splitEach(flags);
     const out = new Array<MessageSummary>(uid.length);
     for (let i = 0; i < uid.length; i++) {
-      out[i] = { id: id[i]!, uid: uid[i]!, modseq: modseq[i]!, flags: lists[i] as string[], internalDate: new Date(date[i]!), saveDate: toDate(saved[i]!), size: size[i]!, blobHash: hash[i]! };
+      out[i] = { id: id[i]!, uid: uid[i]!, modseq: modseq[i]!, flags: lists[i] as string[], internalDate: new Date(date[i]!), saveDate: toDate(saved[i] ?? null), size: size[i]!, blobHash: hash[i]! };
     }
     return out;
   }
