@@ -18,6 +18,7 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     await s.close();
     // wind the file back to version 1, as an older Mailwarden left it: subscriptions were a folder column
     const db = new Database(file);
+    db.exec('ALTER TABLE messages DROP COLUMN save_date');
     undoStep7(db);
     for (const t of ['insert', 'delete', 'move', 'seen']) db.exec(`DROP TRIGGER folder_counts_${t}`);
     for (const t of ['insert', 'delete', 'move']) db.exec(`DROP TRIGGER message_list_${t}`);
@@ -47,6 +48,10 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     // v5: the folder counters are filled from the messages already there
     assert.deepEqual([st.messages, st.unseen, st.size], [1, 1, 'Subject: kept\r\n\r\nbody\r\n'.length]);
     assert.equal(await again.claimRecent(u.id, inbox.id), null);
+    // v11: a message stored before save dates were kept has none (SAVEDATE NIL), not its internal date
+    const kept = (await again.getMessageByUid(u.id, inbox.id, 1))!;
+    assert.equal(kept.saveDate, null);
+    assert.ok(kept.internalDate instanceof Date);
     await again.close();
   } finally {
     tmp.cleanup();
