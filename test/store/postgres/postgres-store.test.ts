@@ -106,6 +106,33 @@ test('PostgreSQL: outbound queue entries are leased to one node at a time; a dea
     }
   }));
 
+test('PostgreSQL: migration 4 adds the save date; a message stored before has none (not its internal date)', { timeout: 120_000 }, async () => {
+  await withDatabase(async (url) => {
+    const s = await PostgresStore.open(url);
+    const u = await s.createUser({ address: 'mig4@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    await s.append(u.id, inbox.id, Buffer.from('Subject: before\r\n\r\nbody\r\n'), { internalDate: new Date('2001-02-03T04:05:06Z') });
+    await s.close();
+    // as version 3 left it
+    const c = new pg.Client(connectionConfig(url));
+    await c.connect();
+    await c.query('ALTER TABLE messages DROP COLUMN save_date');
+    await c.query('UPDATE mailwarden_schema SET version = 3');
+    await c.end();
+    const again = await PostgresStore.open(url);
+    try {
+      const m = (await again.getMessageByUid(u.id, inbox.id, 1))!;
+      assert.equal(m.saveDate, null);
+      assert.equal(m.internalDate.toISOString(), '2001-02-03T04:05:06.000Z');
+      const copied = await again.copyMessages(u.id, inbox.id, [1], (await again.createFolder(u.id, 'After')).id);
+      assert.ok((await again.listMessages(u.id, (await again.getFolder(u.id, 'After'))!.id))[0]!.saveDate instanceof Date, 'saved again: a save date');
+      assert.equal(copied.pairs.length, 1);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 test('PostgreSQL: the schema is versioned (reopening migrates nothing) and a database of another application is refused', { timeout: 120_000 }, async () => {
   await withDatabase(async (url) => {
     const s = await PostgresStore.open(url);
