@@ -18,7 +18,6 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     await s.close();
     // wind the file back to version 1, as an older Mailwarden left it: subscriptions were a folder column
     const db = new Database(file);
-    db.exec('ALTER TABLE messages DROP COLUMN save_date');
     undoStep7(db);
     for (const t of ['insert', 'delete', 'move', 'seen']) db.exec(`DROP TRIGGER folder_counts_${t}`);
     for (const t of ['insert', 'delete', 'move']) db.exec(`DROP TRIGGER message_list_${t}`);
