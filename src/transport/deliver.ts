@@ -1,5 +1,5 @@
 import type { ServerContext } from '../server/context.js';
-import type { User } from '../store/types.js';
+import type { QueueDsn, User } from '../store/types.js';
 import { headerValues } from '../mime/search-text.js';
 import { rfc5322Date } from './dsn.js';
 import { oneLine } from './replies.js';
@@ -37,6 +37,8 @@ export interface LocalOutcome {
 export interface Relay {
   recipients: string[];
   submittedBy: number | null;
+  /** RFC 3461 parameters, queued with the entry. */
+  dsn?: QueueDsn | null;
 }
 
 /** True when the user's mailbox can take `size` more bytes now. */
@@ -58,7 +60,7 @@ export async function deliverLocal(ctx: ServerContext, sender: string, users: Us
   // the store checks each mailbox's room inside the write and leaves out those that are full
   let queueId: number | null = null;
   let out;
-  if (relay) ({ queueId, ...out } = await ctx.store.deliverAndEnqueue(ids, stored, { sender, recipients: relay.recipients, raw, submittedBy: relay.submittedBy }));
+  if (relay) ({ queueId, ...out } = await ctx.store.deliverAndEnqueue(ids, stored, { sender, recipients: relay.recipients, raw, submittedBy: relay.submittedBy, dsn: relay.dsn ?? null }));
   else out = await ctx.store.deliver(ids, stored, folder === '\\Inbox' ? undefined : { specialUse: folder });
   const full = new Set(out.overQuota);
   const delivered = unique.filter((u) => !full.has(u.id));

@@ -13,6 +13,7 @@ import { resolveRecipient } from '../../transport/recipients.js';
 import { SmtpReply, oneLine } from '../../transport/replies.js';
 import { withEnhancedCodes } from './enhanced-codes.js';
 import { submitMessage } from '../../transport/submit.js';
+import { checkEnvid, checkOrcpt, queueDsnOf } from '../../transport/dsn-params.js';
 import { setGreetingDelay } from './greeting-delay.js';
 import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js';
 import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
@@ -154,6 +155,9 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     hideSMTPUTF8: false,
     hide8BITMIME: false,
     hidePIPELINING: false,
+    // RFC 3461 on submission: the queue keeps NOTIFY/RET/ENVID/ORCPT and passes them on (or
+    // reports itself). Port 25 and LMTP deliver only locally and send no success notices.
+    hideDSN: !submission,
     // Port 25 and LMTP offer no AUTH at all: passwords are for the submission ports, and a
     // password guesser on the MX port gets nothing to guess at.
     disabledCommands: submission ? [] : ['AUTH'],
@@ -237,6 +241,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
       settle(logOf(session), async () => {
         if (!submission) return;
         const user = requireUser(session);
+        checkEnvid(session.envelope.dsn?.envid);
         const owner = address.address.includes('@') ? await ctx.store.findUser(address.address) : null;
         if (owner?.id !== user.id) throw reply(553, '5.7.1', `Sender address <${oneLine(address.address)}> is not one of ${user.address}'s addresses`);
       }, timed('MAIL', session, cb));
@@ -244,7 +249,10 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
 
     onRcptTo(address: SMTPServerAddress, session, cb) {
       settle(logOf(session), async () => {
-        if (submission) requireUser(session);
+        if (submission) {
+          requireUser(session);
+          checkOrcpt(address.dsn?.orcpt);
+        }
         const a = address.address;
         if (!/^[^@\s]+@[^@\s]+$/.test(a)) throw reply(553, '5.1.3', `<${oneLine(a)}>: a full address (local-part@domain) is required`);
         const r = await resolveRecipient(ctx, a);
@@ -272,7 +280,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
           protocol: session.transmissionType, id: `${session.id}.${session.transaction}`, recipients: rcpts,
         });
         if (submission) {
-          await submitMessage(ctx, requireUser(session), { from: sender, to: rcpts, raw, saveToSent: false }, trace);
+          await submitMessage(ctx, requireUser(session), { from: sender, to: rcpts, raw, saveToSent: false, dsn: queueDsnOf(env) }, trace);
           return '2.6.0 Message accepted';
         }
         let authHeader = '';
@@ -305,7 +313,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
         if (overQuota.length) {
           await sendDsnSafely(ctx, {
             sender, original: message,
-            failures: overQuota.map((u) => ({ recipient: u.address, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' })),
+            reports: overQuota.map((u) => ({ recipient: u.address, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' })),
           });
         }
         return '2.6.0 Message accepted';

@@ -244,6 +244,11 @@ export const MIGRATIONS: string[] = [
     FOREIGN KEY (user_id, device_id) REFERENCES mobile_devices(user_id, device_id) ON DELETE CASCADE
   );
   `,
+  /* 4: reserved (another branch's step; the merge puts it here) */ `SELECT 1;`,
+  /* 5: RFC 3461 parameters of a queued message and its "delayed" DSN, as SQLite's migration 12 */ `
+  ALTER TABLE queue ADD COLUMN dsn TEXT;
+  ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** The domain of a stored address, as the index addresses_by_domain has it. */
