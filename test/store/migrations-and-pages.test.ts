@@ -24,6 +24,7 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     db.exec('DROP TABLE message_list');
     for (const c of ['message_count', 'unseen_count', 'total_size']) db.exec(`ALTER TABLE folders DROP COLUMN ${c}`);
     db.exec('ALTER TABLE folders DROP COLUMN first_recent_uid');
+    for (const c of ['dsn', 'delay_notified']) db.exec(`ALTER TABLE queue DROP COLUMN ${c}`); // step 12
     db.exec('DROP TABLE subscriptions');
     db.exec('ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1');
     db.exec("UPDATE folders SET subscribed = 0 WHERE name = 'Junk Email'");

@@ -1,83 +1,16 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { simpleParser } from 'mailparser';
 import { startSmtpServer } from '../../src/protocols/smtp/server.js';
 import { startOutboundQueue, type OutboundQueue } from '../../src/transport/queue.js';
 import type { Listener } from '../../src/server/listener.js';
 import type { User } from '../../src/store/types.js';
 import { TestDns } from '../helpers/dns-server.js';
+import { freePortOn, LoopbackReceiver as Receiver } from '../helpers/smtp-receiver.js';
 import { run } from '../helpers/run.js';
 import { RawSmtp, addUser, folderMessages, makeEnv, type TestEnv } from '../smtp/helpers.js';
-
-/** What a receiving MTA saw of one transaction, RFC 3461 parameters included. */
-interface Got {
-  to: string[];
-  raw: Buffer;
-  ret: string | null;
-  envid: string | null;
-  rcpt: Record<string, { notify?: string[]; orcpt?: string } | undefined>;
-}
-
-/** A receiving MTA on one loopback address; `dsn` decides whether its EHLO offers DSN. */
-class Receiver {
-  got: Got[] = [];
-  refuse: (rcpt: string) => { code: number; text: string } | null = () => null;
-  private server: SMTPServer | null = null;
-  constructor(readonly address: string, private readonly dsn: boolean) {}
-
-  async up(port: number): Promise<void> {
-    this.server = new SMTPServer({
-      authOptional: true, logger: false, disableReverseLookup: true, hideSTARTTLS: true, hideDSN: !this.dsn,
-      onRcptTo: (a, _s, cb) => {
-        const r = this.refuse(a.address);
-        cb(r ? Object.assign(new Error(r.text), { responseCode: r.code }) : undefined);
-      },
-      onData: (stream, session, cb) => {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          const env = session.envelope;
-          this.got.push({
-            to: env.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks),
-            ret: env.dsn?.ret ?? null, envid: env.dsn?.envid ?? null,
-            rcpt: Object.fromEntries(env.rcptTo.map((r) => [r.address, r.dsn])),
-          });
-          cb();
-        });
-      },
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.server.once('error', reject);
-      this.server!.listen(port, this.address, () => resolve());
-    });
-  }
-
-  down(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    return new Promise((resolve) => (s ? s.close(() => resolve()) : resolve()));
-  }
-}
-
-/** A port free on every loopback address the test uses. */
-async function freePortOn(addresses: string[]): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, addresses[0], () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const ok = await Promise.all(addresses.map((a) => new Promise<boolean>((resolve) => {
-      const s = net.createServer().once('error', () => resolve(false)).listen(port, a, () => s.close(() => resolve(true)));
-    })));
-    if (ok.every(Boolean)) return port;
-  }
-}
 
 /** The fields of a message/delivery-status part: the per-message group, then one per recipient. */
 function statusGroups(text: string): Array<Record<string, string>> {
@@ -141,8 +74,8 @@ describe('DSN extension (RFC 3461) on submission and the outbound queue', () => 
     dns = await new TestDns().start();
     const port = await freePortOn(['127.0.0.2', '127.0.0.3']);
     env = await makeEnv({ dns: { servers: [dns.server] }, smtp: { deliveryPort: port, retrySchedule: [60, 300, 3600], delayNotificationAfter: 200 } });
-    withDsn = new Receiver('127.0.0.2', true);
-    without = new Receiver('127.0.0.3', false);
+    withDsn = new Receiver('127.0.0.2', { dsn: true });
+    without = new Receiver('127.0.0.3');
     await Promise.all([withDsn.up(port), without.up(port)]);
     dns.set('dsn.test', { MX: [{ preference: 10, exchange: 'mx.dsn.test' }] });
     dns.set('mx.dsn.test', { A: ['127.0.0.2'] });
