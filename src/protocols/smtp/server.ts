@@ -103,7 +103,13 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
   await ctx.settings.refresh();
   const listenerLog = ctx.log.child({ frontend: 'smtp', mode: opts.mode });
   /** A connection's log lines carry smtp-server's session id (SMTP opens no store session). */
-  const logOf = (session: SMTPServerSession): Log => listenerLog.child({ conn: session.id });
+  // one child logger per connection, not one per command (each command logs at debug)
+  const sessionLogs = new WeakMap<SMTPServerSession, Log>();
+  const logOf = (session: SMTPServerSession): Log => {
+    let log = sessionLogs.get(session);
+    if (!log) sessionLogs.set(session, (log = listenerLog.child({ conn: session.id })));
+    return log;
+  };
   /** The handler's callback, timing the command into mailwarden_command_duration_seconds when it answers. */
   function timed<A extends unknown[]>(command: string, session: SMTPServerSession, cb: (...args: A) => void): (...args: A) => void {
     const started = process.hrtime.bigint();
