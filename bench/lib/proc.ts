@@ -103,20 +103,3 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
   if (child.exitCode === null) child.kill('SIGKILL');
 }
-
-/**
- * CPU time (user + system, all threads) a process has used so far, in ms, from /proc/PID/stat;
- * null where there is no /proc. Less sensitive to a busy machine than wall time: the cost of the
- * work itself, not the wait for a core.
- */
-export function processCpuMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the fields after the command name (which may hold spaces) in parentheses
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return null;
-  }
-}
