@@ -41,9 +41,14 @@ export const ServerConfigSchema = z
         mtaStsPort: z.number().int().min(1).max(65535).default(443),
         /** Retry schedule for the outbound queue, in seconds after the first attempt. */
         retrySchedule: z.array(z.number().int().positive()).min(1).default([60, 300, 900, 3600, 14400, 43200]),
+        /**
+         * RFC 3461 NOTIFY=DELAY: seconds a message may wait in the queue before its sender gets a
+         * "delayed" DSN (once, at the first retry past it); 4 hours as Exchange's DelayNotificationTimeout.
+         */
+        delayNotificationAfter: z.number().int().positive().default(14400),
       })
       .strict()
-      .default({ deliveryPort: 25, mtaStsPort: 443, retrySchedule: [60, 300, 900, 3600, 14400, 43200] }),
+      .default({ deliveryPort: 25, mtaStsPort: 443, retrySchedule: [60, 300, 900, 3600, 14400, 43200], delayNotificationAfter: 14400 }),
     /** Certificates besides the data folder's own (README "Certificates"); all reloaded live when their files change. */
     tls: z
       .object({

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseMessage, type MessageStructure } from '../mime/structure.js';
-import { bodyTextPrefix, decodeHeaderValue, headerValues } from '../mime/search-text.js';
+import { firstValue, scanHeader } from '../mime/headers.js';
+import { bodyTextPrefix, decodeHeaderValue } from '../mime/search-text.js';
 import type { MessageHeaderFacts } from './types.js';
 
 const PREVIEW_CHARS = 200;
@@ -18,8 +19,10 @@ export interface AnalysedMessage {
 export function analyseMessage(raw: Buffer): AnalysedMessage {
   const hash = createHash('sha256').update(raw).digest('hex');
   const structure = parseMessage(raw);
-  const first = (name: string) => decodeHeaderValue(headerValues(raw, name)[0] ?? '').trim();
-  const dateText = headerValues(raw, 'date')[0];
+  // the header scanned once for the five fields (each headerValues call scanned it again)
+  const head = scanHeader(raw, 0, raw.length);
+  const first = (name: string) => decodeHeaderValue(firstValue(raw, head, name) ?? '').trim();
+  const dateText = firstValue(raw, head, 'date');
   const parsedDate = dateText ? new Date(dateText.replace(/\s*\([^)]*\)\s*$/, '')) : null;
   const text = safeBodyText(raw, structure);
   return {
@@ -30,7 +33,7 @@ export function analyseMessage(raw: Buffer): AnalysedMessage {
       from: first('from'),
       to: first('to'),
       date: parsedDate && !Number.isNaN(parsedDate.getTime()) ? parsedDate : null,
-      messageId: headerValues(raw, 'message-id')[0]?.trim() ?? null,
+      messageId: firstValue(raw, head, 'message-id')?.trim() ?? null,
       hasAttachments: hasAttachment(structure.root),
       preview: preview(text, PREVIEW_CHARS),
     },

@@ -5,13 +5,13 @@
  */
 import { toObjectId } from './object-ids.js';
 import { uniqueFlags } from './rules.js';
-import type { EventRecord, MessageListItem, MessageSummary, QueueEntry } from './types.js';
+import type { EventRecord, MessageListItem, MessageSummary, QueueDsn, QueueEntry } from './types.js';
 
 export interface MessageRow { id: number; object_id: number; email_id: number; uid: number; modseq: number; flags: string; internal_date: number; save_date: number | null; size: number; blob_hash: string }
 /** The list facts stored with the bytes (blobs) that a list item carries. */
 export interface ListExtra { subject: string; from_text: string; to_text: string; sent_date: number | null; message_id: string | null; has_attachments: number; preview: string }
 export interface EventRow { record_id: number; time: number; provider: string; event_id: number; qualifiers: number; level: number; task: number; keywords: string; computer: string; user: string | null; data: string; message: string; count: number }
-export interface QueueRow { id: number; sender: string; recipients: string; blob_hash: string; attempts: number; next_attempt: number; last_error: string | null; created_at: number; submitted_by: number | null }
+export interface QueueRow { id: number; sender: string; recipients: string; blob_hash: string; attempts: number; next_attempt: number; last_error: string | null; created_at: number; submitted_by: number | null; dsn: string | null; delay_notified: number }
 
 /** Flags as the messages.flags column holds them: each once, one space between (a flag holds no space: IMAP atoms). */
 export const joinFlags = (flags: Iterable<string>): string => uniqueFlags(flags).join(' ');
@@ -58,5 +58,6 @@ export function toQueueEntry(r: QueueRow): QueueEntry {
   return {
     id: r.id, sender: r.sender, recipients: JSON.parse(r.recipients) as string[], blobHash: r.blob_hash, attempts: r.attempts,
     nextAttempt: new Date(r.next_attempt), lastError: r.last_error, createdAt: new Date(r.created_at), submittedBy: r.submitted_by,
+    dsn: r.dsn ? (JSON.parse(r.dsn) as QueueDsn) : null, delayNotified: Number(r.delay_notified) === 1,
   };
 }

@@ -1,6 +1,6 @@
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
-  MailboxDatabase, MessageIndex, MobileDevice, MobileDeviceUpdate, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MobileDevice, MobileDeviceUpdate, MessageListItem, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, StoredMessage, User,
 } from './types.js';
 
@@ -25,6 +25,14 @@ export interface NewMessage extends AppendOptions {
   raw: Buffer;
 }
 
+/** What a queue attempt changes of its entry (Store.updateQueueEntry). */
+export interface QueueEntryUpdate {
+  attempts: number;
+  nextAttempt: Date;
+  lastError: string | null;
+  delayNotified?: boolean;
+}
+
 /** An outbound queue entry to be made (Store.enqueue, Store.deliverAndEnqueue). */
 export interface NewQueueEntry {
   sender: string;
@@ -32,6 +40,8 @@ export interface NewQueueEntry {
   raw: Buffer;
   /** The user who submitted the message, if any. */
   submittedBy: number | null;
+  /** RFC 3461 parameters of the submission, if the client gave any. */
+  dsn?: QueueDsn | null;
 }
 
 export interface DeliveryOptions {
@@ -324,7 +334,7 @@ export interface Store {
 
   // --- outbound queue
   /** A queue entry for the bytes (stored once), due now. */
-  enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null): Promise<QueueEntry>;
+  enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null, dsn?: QueueDsn | null): Promise<QueueEntry>;
   listQueue(): Promise<QueueEntry[]>;
   /**
    * Entries due at `now`, soonest first, at most 100, for the caller to work. A backend shared
@@ -333,7 +343,8 @@ export interface Store {
    * entry is worked by one node at a time. SQLite serves one node and leases nothing.
    */
   dueQueueEntries(now: Date): Promise<QueueEntry[]>;
-  updateQueueEntry(id: number, changes: { attempts: number; nextAttempt: Date; lastError: string | null }): Promise<void>;
+  /** `delayNotified` left out keeps the entry's value. */
+  updateQueueEntry(id: number, changes: QueueEntryUpdate): Promise<void>;
   /** Removes an entry (and its bytes unless a message holds them); false when there was none. */
   removeQueueEntry(id: number): Promise<boolean>;
 }

@@ -191,6 +191,29 @@ export interface QueueEntry {
   lastError: string | null;
   createdAt: Date;
   submittedBy: number | null;
+  /** The RFC 3461 parameters the submitting client gave (null: none). */
+  dsn: QueueDsn | null;
+  /** A "delayed" DSN went out for this entry already (RFC 3464 Action: delayed is sent once). */
+  delayNotified: boolean;
+}
+
+/** RFC 3461 NOTIFY values; a recipient without NOTIFY is treated as FAILURE (section 4.1). */
+export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
+
+/** A recipient's RFC 3461 parameters. */
+export interface RecipientDsn {
+  notify: DsnNotify[] | null;
+  /** ORCPT as given: "addr-type;address", xtext decoded */
+  orcpt: string | null;
+}
+
+/** A message's RFC 3461 parameters, kept with its queue entry so that every attempt (and its DSNs) follows them. */
+export interface QueueDsn {
+  ret: 'FULL' | 'HDRS' | null;
+  /** ENVID, xtext decoded */
+  envid: string | null;
+  /** Per recipient address, as the entry's `recipients` spell it; a recipient not listed gave none. */
+  recipients: Record<string, RecipientDsn>;
 }
 
 export interface ExpungedUid {

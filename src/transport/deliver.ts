@@ -1,5 +1,5 @@
 import type { ServerContext } from '../server/context.js';
-import type { User } from '../store/types.js';
+import type { QueueDsn, User } from '../store/types.js';
 import { headerValues } from '../mime/search-text.js';
 import { rfc5322Date } from './dsn.js';
 import { oneLine } from './replies.js';
@@ -37,6 +37,8 @@ export interface LocalOutcome {
 export interface Relay {
   recipients: string[];
   submittedBy: number | null;
+  /** RFC 3461 parameters, queued with the entry. */
+  dsn?: QueueDsn | null;
 }
 
 /** True when the user's mailbox can take `size` more bytes now. */
@@ -51,14 +53,15 @@ export async function hasRoom(ctx: ServerContext, user: User, size: number): Pro
  * the `relay` recipients, so that a crash cannot keep the local copies without the entry (a
  * retried submission would deliver them twice). Resolves only after the commit.
  */
-export async function deliverLocal(ctx: ServerContext, sender: string, users: User[], raw: Buffer, relay?: Relay, folder: '\\Inbox' | '\\Junk' = '\\Inbox'): Promise<LocalOutcome> {
+export async function deliverLocal(ctx: ServerContext, sender: string, users: User[], raw: Buffer, relay?: Relay, folder: '\\Inbox' | '\\Junk' = '\\Inbox', trace = ''): Promise<LocalOutcome> {
   const unique = [...new Map(users.map((u) => [u.id, u])).values()];
-  const stored = Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n`), raw]);
+  // Return-Path, then the trace fields this server adds (`trace`), then the message: one copy of the bytes
+  const stored = Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n${trace}`), raw]);
   const ids = unique.map((u) => u.id);
   // the store checks each mailbox's room inside the write and leaves out those that are full
   let queueId: number | null = null;
   let out;
-  if (relay) ({ queueId, ...out } = await ctx.store.deliverAndEnqueue(ids, stored, { sender, recipients: relay.recipients, raw, submittedBy: relay.submittedBy }));
+  if (relay) ({ queueId, ...out } = await ctx.store.deliverAndEnqueue(ids, stored, { sender, recipients: relay.recipients, raw: trace ? Buffer.concat([Buffer.from(trace), raw]) : raw, submittedBy: relay.submittedBy, dsn: relay.dsn ?? null }));
   else out = await ctx.store.deliver(ids, stored, folder === '\\Inbox' ? undefined : { specialUse: folder });
   const full = new Set(out.overQuota);
   const delivered = unique.filter((u) => !full.has(u.id));

@@ -5,19 +5,35 @@ import { decodeHeaderValue, headerValues } from '../mime/search-text.js';
 import type { ServerContext } from '../server/context.js';
 import { oneLine } from './replies.js';
 
-export interface DsnFailure {
+/** RFC 3464 2.3.3 actions; 'failed' is a bounce, the others are notices the sender asked for (RFC 3461 NOTIFY). */
+export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed';
+
+/** What a DSN says about one recipient. */
+export interface DsnReport {
   recipient: string;
   /** RFC 3463 status, e.g. 5.1.1 */
   status: string;
   /** The remote (or our own) reply, e.g. "550 5.1.1 no such user" */
   diagnostic: string;
+  /** RFC 3461 ORCPT as the client gave it ("rfc822;addr", decoded): the Original-Recipient field. */
+  orcpt?: string | null;
 }
 
 export interface DsnInput {
   sender: string;
-  failures: DsnFailure[];
+  /** One kind of notice per DSN (a bounce and a delay warning are separate messages); failed when left out. */
+  action?: DsnAction;
+  reports: DsnReport[];
   original: Buffer;
   arrivalDate?: Date;
+  /** RFC 3461 ENVID (decoded): the Original-Envelope-Id field. */
+  envid?: string | null;
+  /** RFC 3461 RET: HDRS returns the header only; left out: the whole message for a bounce, the header for a notice. */
+  ret?: 'FULL' | 'HDRS' | null;
+  /** Delayed: when the queue gives up (RFC 3464 2.3.8 Will-Retry-Until). */
+  willRetryUntil?: Date;
+  /** The DSN's own time (tests inject the queue's clock). */
+  now?: Date;
 }
 
 // Bigger originals are returned as headers only (RFC 3464 allows text/rfc822-headers), so a
@@ -29,36 +45,61 @@ export function rfc5322Date(d = new Date()): string {
   return d.toUTCString().replace(/GMT$/, '+0000');
 }
 
-/** An RFC 3464 multipart/report for failed recipients (Action: failed). */
+const WORDING: Record<DsnAction, { subject: string; one: string; many: string }> = {
+  failed: { subject: 'Undeliverable', one: 'Your message could not be delivered to this recipient:', many: 'Your message could not be delivered to these recipients:' },
+  delayed: {
+    subject: 'Delayed',
+    one: 'Your message has not been delivered to this recipient yet; delivery is still being tried:',
+    many: 'Your message has not been delivered to these recipients yet; delivery is still being tried:',
+  },
+  delivered: { subject: 'Delivered', one: 'Your message was delivered to this recipient:', many: 'Your message was delivered to these recipients:' },
+  relayed: {
+    subject: 'Relayed',
+    one: 'Your message was handed to a server that sends no delivery notifications, so this is the last one you get for this recipient:',
+    many: 'Your message was handed to a server that sends no delivery notifications, so this is the last one you get for these recipients:',
+  },
+};
+
+/** An RFC 3464 multipart/report: a bounce (Action: failed) or a notice (delayed, delivered, relayed). */
 export function buildDsn(ctx: ServerContext, input: DsnInput): Buffer {
   const mta = ctx.computer;
+  const action = input.action ?? 'failed';
+  const words = WORDING[action];
   const boundary = `mw-dsn-${randomBytes(12).toString('hex')}`;
   const subject = decodeHeaderValue(headerValues(input.original, 'subject')[0] ?? '').trim();
-  const now = new Date();
+  const now = input.now ?? new Date();
   const human = [
-    `Your message could not be delivered to ${input.failures.length === 1 ? 'this recipient' : 'these recipients'}:`,
+    input.reports.length === 1 ? words.one : words.many,
     '',
-    ...input.failures.map((f) => `  <${f.recipient}>: ${oneLine(f.diagnostic, 400)}`),
+    ...input.reports.map((f) => `  <${f.recipient}>: ${oneLine(f.diagnostic, 400)}`),
     '',
     `Reported by ${mta}.`,
   ].join('\r\n');
-  const perRecipient = input.failures.map((f) =>
+  const perRecipient = input.reports.map((f) =>
     [
+      ...(f.orcpt ? [`Original-Recipient: ${oneLine(f.orcpt, 500)}`] : []),
       `Final-Recipient: rfc822; ${f.recipient}`,
-      'Action: failed',
+      `Action: ${action}`,
       `Status: ${f.status}`,
       `Diagnostic-Code: smtp; ${oneLine(f.diagnostic, 400)}`,
       `Last-Attempt-Date: ${rfc5322Date(now)}`,
+      ...(action === 'delayed' && input.willRetryUntil ? [`Will-Retry-Until: ${rfc5322Date(input.willRetryUntil)}`] : []),
     ].join('\r\n'),
   );
-  const status = [`Reporting-MTA: dns; ${mta}`, `Arrival-Date: ${rfc5322Date(input.arrivalDate ?? now)}`].join('\r\n') + '\r\n\r\n' + perRecipient.join('\r\n\r\n');
-  const full = input.original.length <= FULL_ORIGINAL_MAX;
+  const perMessage = [
+    ...(input.envid ? [`Original-Envelope-Id: ${oneLine(input.envid, 100)}`] : []),
+    `Reporting-MTA: dns; ${mta}`,
+    `Arrival-Date: ${rfc5322Date(input.arrivalDate ?? now)}`,
+  ];
+  const status = perMessage.join('\r\n') + '\r\n\r\n' + perRecipient.join('\r\n\r\n');
+  const wantsFull = input.ret ? input.ret === 'FULL' : action === 'failed';
+  const full = wantsFull && input.original.length <= FULL_ORIGINAL_MAX;
   const head = scanHeader(input.original, 0, input.original.length);
   const returned = full ? input.original : input.original.subarray(0, head.end);
   const header = [
     `From: Mail Delivery System <MAILER-DAEMON@${mta}>`,
     `To: <${input.sender}>`,
-    `Subject: ${libmime.encodeWords(`Undeliverable: ${oneLine(subject, 120)}`, 'B', 52)}`,
+    `Subject: ${libmime.encodeWords(`${words.subject}: ${oneLine(subject, 120)}`, 'B', 52)}`,
     `Date: ${rfc5322Date(now)}`,
     `Message-ID: <${randomBytes(16).toString('hex')}@${mta}>`,
     // RFC 3834: tells vacation responders and other robots not to answer this.
@@ -98,7 +139,7 @@ export function buildDsn(ctx: ServerContext, input: DsnInput): Buffer {
  * The null sender itself gets nothing (RFC 5321 4.5.5: never answer a bounce with a bounce).
  */
 export async function sendDsn(ctx: ServerContext, input: DsnInput): Promise<'inbox' | 'queued' | 'dropped' | 'over-quota'> {
-  if (!input.sender || input.failures.length === 0) return 'dropped';
+  if (!input.sender || input.reports.length === 0) return 'dropped';
   const raw = buildDsn(ctx, input);
   const user = await ctx.store.findUser(input.sender);
   if (user && input.sender.includes('@')) {
@@ -121,10 +162,10 @@ export async function sendDsnSafely(ctx: ServerContext, input: DsnInput): Promis
     const outcome = await sendDsn(ctx, input);
     if (outcome === 'over-quota') {
       ctx.metrics.countDelivery('dsn-lost');
-      ctx.log.warn({ sender: input.sender, recipients: input.failures.map((f) => f.recipient) }, 'DSN not stored: the sender\'s mailbox is over its quota');
+      ctx.log.warn({ sender: input.sender, recipients: input.reports.map((f) => f.recipient) }, 'DSN not stored: the sender\'s mailbox is over its quota');
     } else if (outcome !== 'dropped') ctx.metrics.countDelivery('dsn-sent');
   } catch (err) {
     ctx.metrics.countDelivery('dsn-lost');
-    ctx.log.error({ err, sender: input.sender, recipients: input.failures.map((f) => f.recipient) }, 'DSN lost');
+    ctx.log.error({ err, sender: input.sender, recipients: input.reports.map((f) => f.recipient) }, 'DSN lost');
   }
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { ServerContext } from '../server/context.js';
+import type { QueueDsn } from '../store/types.js';
 import { dnsLookupOf, type DnsLookup } from './dns.js';
 import { domainOf } from './recipients.js';
 import { sendOnce, type Outcome } from './smtp-send.js';
@@ -47,7 +48,7 @@ export async function addressesOf(lookup: DnsLookup, host: string): Promise<stri
  * it and refusing would only send the message in clear text elsewhere). The port is 25, or
  * smtp.deliveryPort (tests: receivers on loopback cannot all have port 25).
  */
-export async function deliverByMx(ctx: ServerContext, sender: string, recipients: string[], raw: Buffer): Promise<{ outcomes: Map<string, Outcome>; via: string[] }> {
+export async function deliverByMx(ctx: ServerContext, sender: string, recipients: string[], raw: Buffer, dsn?: QueueDsn | null): Promise<{ outcomes: Map<string, Outcome>; via: string[] }> {
   const lookup = dnsLookupOf(ctx);
   const port = ctx.config.smtp.deliveryPort;
   const byDomain = new Map<string, string[]>();
@@ -77,7 +78,7 @@ export async function deliverByMx(ctx: ServerContext, sender: string, recipients
         const tls = enforce
           ? { servername: host, rejectUnauthorized: true, ca: trustedCas(ctx) }
           : { servername: isIP(host) ? undefined : host, rejectUnauthorized: false };
-        const r = await sendOnce({ host: address, port, name: ctx.computer, requireTLS: enforce, tls }, sender, rcpts, raw);
+        const r = await sendOnce({ host: address, port, name: ctx.computer, requireTLS: enforce, tls }, sender, rcpts, raw, dsn);
         if (r instanceof Map) {
           answered = r;
           via.push(`${host} [${address}]:${port}`);

@@ -1,5 +1,6 @@
 import type { ServerContext } from '../server/context.js';
-import type { User } from '../store/types.js';
+import type { QueueDsn, User } from '../store/types.js';
+import { recipientDsn, wantsNotice } from './dsn-params.js';
 import { deliverLocal } from './deliver.js';
 import { sendDsnSafely } from './dsn.js';
 import { wakeOutboundQueue } from './queue.js';
@@ -11,6 +12,8 @@ export interface SubmitInput {
   to: string[];
   raw: Buffer;
   saveToSent: boolean;
+  /** RFC 3461 parameters the SMTP client gave (MAIL FROM RET/ENVID, RCPT TO NOTIFY/ORCPT). */
+  dsn?: QueueDsn | null;
 }
 
 export interface SubmitResult {
@@ -42,27 +45,41 @@ export async function submitMessage(ctx: ServerContext, user: User, input: Submi
   if (input.raw.length > maxSize) throw new SmtpReply(552, '5.3.4', `Message size exceeds fixed maximum message size of ${maxSize} bytes`);
 
   const locals: User[] = [];
+  const localAddresses: string[] = [];
   const remotes: string[] = [];
   for (const address of new Set(input.to.map((a) => a.trim()))) {
     const r = await resolveRecipient(ctx, address);
     if (r.kind === 'unknown-local') throw new SmtpReply(550, '5.1.1', `<${address}>: no such mailbox here`);
-    if (r.kind === 'local') locals.push(r.user);
+    if (r.kind === 'local') {
+      locals.push(r.user);
+      localAddresses.push(address);
+    }
     else remotes.push(address);
   }
 
   const raw = trace ? Buffer.concat([Buffer.from(trace), input.raw]) : input.raw;
-  const relay = remotes.length ? { recipients: remotes, submittedBy: user.id } : undefined;
+  const relay = remotes.length ? { recipients: remotes, submittedBy: user.id, dsn: input.dsn ?? null } : undefined;
   const local = await deliverLocal(ctx, input.from, locals, raw, relay);
   if (local.delivered.length === 0 && remotes.length === 0) throw new SmtpReply(452, '4.2.2', 'Mailbox full');
   const queueId = local.queueId;
   if (queueId !== null) wakeOutboundQueue(ctx);
-  if (local.overQuota.length) {
+  // The address each local recipient was given as (NOTIFY and ORCPT are keyed by it).
+  const given = new Map(locals.map((u, i) => [u.id, localAddresses[i]]));
+  const notice = { sender: input.from, original: raw, envid: input.dsn?.envid, ret: input.dsn?.ret };
+  const report = (u: User, status: string, diagnostic: string) => {
+    const recipient = given.get(u.id) ?? u.address;
+    return { recipient, status, diagnostic, orcpt: recipientDsn(input.dsn, recipient)?.orcpt };
+  };
+  const full = local.overQuota.filter((u) => wantsNotice(input.dsn, given.get(u.id) ?? u.address, 'FAILURE'));
+  if (full.length) {
     // Some recipients already have the message, so the submission as a whole succeeded;
     // the sender learns about the full mailboxes from a DSN (RFC 3464), as from a remote MTA.
-    await sendDsnSafely(ctx, {
-      sender: input.from, original: raw,
-      failures: local.overQuota.map((u) => ({ recipient: u.address, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' })),
-    });
+    await sendDsnSafely(ctx, { ...notice, reports: full.map((u) => report(u, '4.2.2', '452 4.2.2 Mailbox full')) });
+  }
+  // RFC 3461 NOTIFY=SUCCESS on a local recipient: final delivery happened here and now.
+  const reached = local.delivered.filter((u) => wantsNotice(input.dsn, given.get(u.id) ?? u.address, 'SUCCESS'));
+  if (reached.length) {
+    await sendDsnSafely(ctx, { ...notice, action: 'delivered', reports: reached.map((u) => report(u, '2.0.0', '250 2.0.0 delivered to the mailbox')) });
   }
 
   const result: SubmitResult = {

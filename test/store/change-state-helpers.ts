@@ -2,10 +2,12 @@ import type Database from 'better-sqlite3';
 
 /**
  * Takes schema step 7 (change-state.ts) and the steps after it (8: the address domain index,
- * 9: the user counter triggers, 11: the save date; 10 creates its tables only when missing) out of
+ * 9: the user counter triggers, 11: the save date, 12: the queue's DSN columns; 10 creates its tables
+ * only when missing) out of
  * a store file, leaving it as Mailwarden with schema 6 wrote it.
  */
 export function undoStep7(db: Database.Database): void {
+  for (const c of ['dsn', 'delay_notified']) db.exec(`ALTER TABLE queue DROP COLUMN ${c}`);
   db.exec('ALTER TABLE messages DROP COLUMN save_date');
   for (const t of ['insert', 'delete', 'move']) db.exec(`DROP TRIGGER user_counts_${t}`);
   db.exec('DROP INDEX addresses_by_domain');

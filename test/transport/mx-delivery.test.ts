@@ -1,74 +1,16 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import https from 'node:https';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { listQueue, retryQueueEntry, startOutboundQueue, type OutboundQueue } from '../../src/transport/queue.js';
 import { submitMessage } from '../../src/transport/submit.js';
 import type { User } from '../../src/store/types.js';
 import { TestDns } from '../helpers/dns-server.js';
+import { freePortOn, LoopbackReceiver as Receiver } from '../helpers/smtp-receiver.js';
 import { addUser, folderMessages, makeEnv, type TestEnv } from '../smtp/helpers.js';
-
-interface Got { to: string[]; raw: Buffer; secure: boolean }
-
-/**
- * A receiving MTA on one loopback address (127.0.0.N) and the shared delivery port. `refuse`
- * answers a recipient with a code; STARTTLS is offered with the server's own certificate.
- */
-class Receiver {
-  got: Got[] = [];
-  refuse: (rcpt: string) => { code: number; text: string } | null = () => null;
-  private server: SMTPServer | null = null;
-  constructor(readonly address: string, private readonly tls: { key: string; cert: string }) {}
-
-  async up(port: number): Promise<void> {
-    this.server = new SMTPServer({
-      authOptional: true, logger: false, disableReverseLookup: true, hideENHANCEDSTATUSCODES: false, key: this.tls.key, cert: this.tls.cert,
-      onRcptTo: (a, _s, cb) => {
-        const r = this.refuse(a.address);
-        cb(r ? Object.assign(new Error(r.text), { responseCode: r.code }) : undefined);
-      },
-      onData: (stream, session, cb) => {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          this.got.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks), secure: session.secure });
-          cb();
-        });
-      },
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.server.once('error', reject);
-      this.server!.listen(port, this.address, () => resolve());
-    });
-  }
-
-  down(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    return new Promise((resolve) => (s ? s.close(() => resolve()) : resolve()));
-  }
-}
-
-/** A port free on every loopback address the test uses. */
-async function freePortOn(addresses: string[]): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, addresses[0], () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const ok = await Promise.all(addresses.map((a) => new Promise<boolean>((resolve) => {
-      const s = net.createServer().once('error', () => resolve(false)).listen(port, a, () => s.close(() => resolve(true)));
-    })));
-    if (ok.every(Boolean)) return port;
-  }
-}
 
 const msg = (tag: string, to: string) => Buffer.from(`From: alice@test.example\r\nTo: ${to}\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@test.example>\r\n\r\nbody ${tag}\r\n`);
 
@@ -85,9 +27,9 @@ describe('delivery by MX (RFC 5321 5.1) through a loopback DNS server', () => {
     dns = await new TestDns().start();
     const port = await freePortOn(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
     env = await makeEnv({ dns: { servers: [dns.server] }, smtp: { deliveryPort: port, retrySchedule: [60, 60] } });
-    primary = new Receiver('127.0.0.2', env.ctx.tls);
-    backup = new Receiver('127.0.0.3', env.ctx.tls);
-    bare = new Receiver('127.0.0.4', env.ctx.tls);
+    primary = new Receiver('127.0.0.2', { tls: env.ctx.tls });
+    backup = new Receiver('127.0.0.3', { tls: env.ctx.tls });
+    bare = new Receiver('127.0.0.4', { tls: env.ctx.tls });
     await Promise.all([primary.up(port), backup.up(port), bare.up(port)]);
     dns.set('far.test', { MX: [{ preference: 20, exchange: 'mx2.far.test' }, { preference: 10, exchange: 'mx1.far.test' }] });
     dns.set('mx1.far.test', { A: ['127.0.0.2'] });
@@ -233,8 +175,8 @@ describe('MTA-STS (RFC 8461) enforce', () => {
     });
     await new Promise<void>((r) => policyHost.listen(port, '127.0.0.6', () => r()));
     env = await makeEnv({ dns: { servers: [dns.server] }, smtp: { deliveryPort: port, mtaStsPort: port, trustedCa: pki.ca, retrySchedule: [60] } });
-    good = new Receiver('127.0.0.2', { key: pki.key, cert: pki.cert });
-    bad = new Receiver('127.0.0.3', env.ctx.tls);
+    good = new Receiver('127.0.0.2', { tls: { key: pki.key, cert: pki.cert } });
+    bad = new Receiver('127.0.0.3', { tls: env.ctx.tls });
     await Promise.all([good.up(port), bad.up(port)]);
     // sts.test: the preferred MX has an invalid certificate, the second a valid one; an MX outside the policy
     dns.set('sts.test', { MX: [{ preference: 5, exchange: 'rogue.elsewhere.test' }, { preference: 10, exchange: 'mx2.sts.test' }, { preference: 20, exchange: 'mx1.sts.test' }] });

@@ -9,10 +9,11 @@ import { logon } from '../../access/logon.js';
 import type { Log } from '../../observability/log.js';
 import { deliverLocal, hasRoom, receivedHeader } from '../../transport/deliver.js';
 import { sendDsnSafely } from '../../transport/dsn.js';
-import { resolveRecipient } from '../../transport/recipients.js';
+import { resolveRecipient, type Recipient } from '../../transport/recipients.js';
 import { SmtpReply, oneLine } from '../../transport/replies.js';
 import { withEnhancedCodes } from './enhanced-codes.js';
 import { submitMessage } from '../../transport/submit.js';
+import { checkEnvid, checkOrcpt, queueDsnOf } from '../../transport/dsn-params.js';
 import { setGreetingDelay } from './greeting-delay.js';
 import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js';
 import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
@@ -102,7 +103,13 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
   await ctx.settings.refresh();
   const listenerLog = ctx.log.child({ frontend: 'smtp', mode: opts.mode });
   /** A connection's log lines carry smtp-server's session id (SMTP opens no store session). */
-  const logOf = (session: SMTPServerSession): Log => listenerLog.child({ conn: session.id });
+  // one child logger per connection, not one per command (each command logs at debug)
+  const sessionLogs = new WeakMap<SMTPServerSession, Log>();
+  const logOf = (session: SMTPServerSession): Log => {
+    let log = sessionLogs.get(session);
+    if (!log) sessionLogs.set(session, (log = listenerLog.child({ conn: session.id })));
+    return log;
+  };
   /** The handler's callback, timing the command into mailwarden_command_duration_seconds when it answers. */
   function timed<A extends unknown[]>(command: string, session: SMTPServerSession, cb: (...args: A) => void): (...args: A) => void {
     const started = process.hrtime.bigint();
@@ -114,15 +121,32 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     };
   }
 
+  /** The mailbox each accepted RCPT of port 25 and LMTP resolved to (smtp-server keeps the address objects in the envelope). */
+  const rcptUsers = new WeakMap<SMTPServerAddress, User>();
+
   /**
    * Delivers an accepted message to the local recipients of the envelope, in one store commit,
    * and says per envelope recipient (in RCPT order) what happened: a "2.0.0 …" text or a refusal.
+   * The mailboxes are those RCPT found (one user lookup per recipient, not two); a mailbox
+   * removed since makes the store refuse the write, and then every recipient is resolved again,
+   * so that a removed one gets its 550 and the others their copy.
    */
-  async function deliverInbound(sender: string, rcpts: string[], message: Buffer, folder: '\\Inbox' | '\\Junk' = '\\Inbox'): Promise<{ replies: Array<string | SmtpReply>; overQuota: User[] }> {
-    // Resolved again: a mailbox removed between RCPT and DATA must not be delivered to.
-    const resolved = await Promise.all(rcpts.map((a) => resolveRecipient(ctx, a)));
-    const users = resolved.flatMap((r) => (r.kind === 'local' ? [r.user] : []));
-    const out = await deliverLocal(ctx, sender, users, message, undefined, folder);
+  async function deliverInbound(sender: string, rcpts: SMTPServerAddress[], message: Buffer, trace: string, folder: '\\Inbox' | '\\Junk' = '\\Inbox'): Promise<{ replies: Array<string | SmtpReply>; overQuota: User[] }> {
+    const known = rcpts.map((a): Recipient | undefined => {
+      const user = rcptUsers.get(a);
+      return user && { kind: 'local', address: a.address, user };
+    });
+    const resolveAll = () => Promise.all(rcpts.map((a) => resolveRecipient(ctx, a.address)));
+    let resolved = known.every(Boolean) ? (known as Recipient[]) : await resolveAll();
+    const usersOf = (rs: Recipient[]) => rs.flatMap((r) => (r.kind === 'local' ? [r.user] : []));
+    let out;
+    try {
+      out = await deliverLocal(ctx, sender, usersOf(resolved), message, undefined, folder, trace);
+    } catch (err) {
+      if (!(err instanceof StoreError) || resolved !== known) throw err;
+      resolved = await resolveAll();
+      out = await deliverLocal(ctx, sender, usersOf(resolved), message, undefined, folder, trace);
+    }
     const full = new Set(out.overQuota.map((u) => u.id));
     const replies = resolved.map((r) => {
       const a = oneLine(r.address);
@@ -154,6 +178,9 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     hideSMTPUTF8: false,
     hide8BITMIME: false,
     hidePIPELINING: false,
+    // RFC 3461 on submission: the queue keeps NOTIFY/RET/ENVID/ORCPT and passes them on (or
+    // reports itself). Port 25 and LMTP deliver only locally and send no success notices.
+    hideDSN: !submission,
     // Port 25 and LMTP offer no AUTH at all: passwords are for the submission ports, and a
     // password guesser on the MX port gets nothing to guess at.
     disabledCommands: submission ? [] : ['AUTH'],
@@ -237,6 +264,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
       settle(logOf(session), async () => {
         if (!submission) return;
         const user = requireUser(session);
+        checkEnvid(session.envelope.dsn?.envid);
         const owner = address.address.includes('@') ? await ctx.store.findUser(address.address) : null;
         if (owner?.id !== user.id) throw reply(553, '5.7.1', `Sender address <${oneLine(address.address)}> is not one of ${user.address}'s addresses`);
       }, timed('MAIL', session, cb));
@@ -244,7 +272,10 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
 
     onRcptTo(address: SMTPServerAddress, session, cb) {
       settle(logOf(session), async () => {
-        if (submission) requireUser(session);
+        if (submission) {
+          requireUser(session);
+          checkOrcpt(address.dsn?.orcpt);
+        }
         const a = address.address;
         if (!/^[^@\s]+@[^@\s]+$/.test(a)) throw reply(553, '5.1.3', `<${oneLine(a)}>: a full address (local-part@domain) is required`);
         const r = await resolveRecipient(ctx, a);
@@ -254,6 +285,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
           return;
         }
         if (!(await hasRoom(ctx, r.user, declaredSize(session)))) throw reply(452, '4.2.2', `<${oneLine(a)}>: Mailbox full`);
+        rcptUsers.set(address, r.user);
       }, timed('RCPT', session, cb));
     },
 
@@ -272,7 +304,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
           protocol: session.transmissionType, id: `${session.id}.${session.transaction}`, recipients: rcpts,
         });
         if (submission) {
-          await submitMessage(ctx, requireUser(session), { from: sender, to: rcpts, raw, saveToSent: false }, trace);
+          await submitMessage(ctx, requireUser(session), { from: sender, to: rcpts, raw, saveToSent: false, dsn: queueDsnOf(env) }, trace);
           return '2.6.0 Message accepted';
         }
         let authHeader = '';
@@ -282,7 +314,10 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
           body = withoutOurResults(raw, ctx.computer);
           try {
             const check = await checkInbound(ctx, { raw: body, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender });
-            logOf(session).info({ ...check.results, verdict: check.verdict, sender }, 'inbound authentication');
+            // per message: at debug when it changes nothing (the header in the message says it);
+            // a reject or a Junk delivery is worth a line at info
+            const level = check.verdict === 'deliver' ? 'debug' : 'info';
+            logOf(session)[level]({ ...check.results, verdict: check.verdict, sender }, 'inbound authentication');
             if (check.verdict === 'reject') throw reply(550, '5.7.1', check.reason);
             authHeader = check.header;
             if (check.verdict === 'junk') folder = '\\Junk';
@@ -293,8 +328,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
           }
         }
         // RFC 8601 5: Authentication-Results above the trace line of the server that checked
-        const message = Buffer.concat([Buffer.from(authHeader + trace), body]);
-        const { replies, overQuota } = await deliverInbound(sender, rcpts, message, folder);
+        const { replies, overQuota } = await deliverInbound(sender, env.rcptTo, body, authHeader + trace, folder);
         // LMTP: one reply per RCPT, in order (RFC 2033 4.2); the client bounces or retries each.
         if (lmtp) return replies;
         if (!replies.some((r) => typeof r === 'string')) {
@@ -304,8 +338,8 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
         // the sender learns about the full mailboxes from a DSN.
         if (overQuota.length) {
           await sendDsnSafely(ctx, {
-            sender, original: message,
-            failures: overQuota.map((u) => ({ recipient: u.address, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' })),
+            sender, original: Buffer.concat([Buffer.from(authHeader + trace), body]),
+            reports: overQuota.map((u) => ({ recipient: u.address, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' })),
           });
         }
         return '2.6.0 Message accepted';

@@ -247,6 +247,10 @@ export const MIGRATIONS: string[] = [
   /* 4: the save date (IMAP SAVEDATE), as SQLite's migration 11 (which says why earlier rows stay NULL) */ `
   ALTER TABLE messages ADD COLUMN save_date BIGINT;
   `,
+  /* 5: RFC 3461 parameters of a queued message and its "delayed" DSN, as SQLite's migration 12 */ `
+  ALTER TABLE queue ADD COLUMN dsn TEXT;
+  ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** The domain of a stored address, as the index addresses_by_domain has it. */

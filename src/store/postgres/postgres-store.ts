@@ -21,7 +21,7 @@ import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.
 import { typedErrorsOnly } from '../typed-errors.js';
 import { isRetryable, toStoreError } from './backend-errors.js';
 import { ADDRESS_DOMAIN, MIGRATION_LOCK, MIGRATIONS, SCHEMA_TABLE } from './migrations.js';
-import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
+import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, QueueEntryUpdate, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
 import { joinFlags, splitEach, splitFlags, toEventRecord, toDate, toListItem, toQueueEntry, toSummary, type EventRow, type ListExtra, type MessageRow, type QueueRow } from '../rows.js';
@@ -33,7 +33,7 @@ import {
 } from '../rules.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
-  MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
 
@@ -744,7 +744,7 @@ export class PostgresStore implements Store {
         hash ??= await this.putBlob(c, raw);
         delivered.set(t.userId, (await this.insertMessages(c, t.userId, t.folderId, [{ hash, size: raw.length, flags, internalDate: now, saveDate }]))[0]!);
       }
-      const queueId = entry ? await this.insertQueueEntry(c, entry.sender, entry.recipients, await this.putBlob(c, entry.raw), now, entry.submittedBy) : null;
+      const queueId = entry ? await this.insertQueueEntry(c, entry.sender, entry.recipients, await this.putBlob(c, entry.raw), now, entry.submittedBy, entry.dsn ?? null) : null;
       return { delivered, overQuota, queueId };
     });
     for (const { userId, folderId } of targets) {
@@ -1088,15 +1088,15 @@ export class PostgresStore implements Store {
 
   // ---------------------------------------------------------------- outbound queue
 
-  private async insertQueueEntry(c: Client, sender: string, recipients: string[], hash: string, now: number, submittedBy: number | null): Promise<number> {
+  private async insertQueueEntry(c: Client, sender: string, recipients: string[], hash: string, now: number, submittedBy: number | null, dsn: QueueDsn | null = null): Promise<number> {
     return (await c.query(
-      'INSERT INTO queue (sender, recipients, blob_hash, next_attempt, created_at, submitted_by) VALUES ($1, $2, $3, $4, $4, $5) RETURNING id',
-      [sender, JSON.stringify(recipients), hash, now, submittedBy],
+      'INSERT INTO queue (sender, recipients, blob_hash, next_attempt, created_at, submitted_by, dsn) VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id',
+      [sender, JSON.stringify(recipients), hash, now, submittedBy, dsn ? JSON.stringify(dsn) : null],
     )).rows[0].id as number;
   }
 
-  async enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null): Promise<QueueEntry> {
-    const id = await this.tx(async (c) => this.insertQueueEntry(c, sender, recipients, await this.putBlob(c, raw), Date.now(), submittedBy));
+  async enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null, dsn: QueueDsn | null = null): Promise<QueueEntry> {
+    const id = await this.tx(async (c) => this.insertQueueEntry(c, sender, recipients, await this.putBlob(c, raw), Date.now(), submittedBy, dsn));
     return (await this.listQueue()).find((q) => q.id === id)!;
   }
 
@@ -1124,8 +1124,12 @@ export class PostgresStore implements Store {
     return rows.sort((a, b) => a.next_attempt - b.next_attempt || a.id - b.id).map(toQueueEntry);
   }
 
-  async updateQueueEntry(id: number, ch: { attempts: number; nextAttempt: Date; lastError: string | null }): Promise<void> {
-    await this.rows('UPDATE queue SET attempts = $1, next_attempt = $2, last_error = $3, leased_until = NULL, leased_by = NULL WHERE id = $4', [ch.attempts, ch.nextAttempt.getTime(), ch.lastError, id]);
+  async updateQueueEntry(id: number, ch: QueueEntryUpdate): Promise<void> {
+    const notified = ch.delayNotified === undefined ? null : ch.delayNotified ? 1 : 0;
+    await this.rows(
+      'UPDATE queue SET attempts = $1, next_attempt = $2, last_error = $3, delay_notified = coalesce($5::integer, delay_notified), leased_until = NULL, leased_by = NULL WHERE id = $4',
+      [ch.attempts, ch.nextAttempt.getTime(), ch.lastError, id, notified],
+    );
   }
 
   async removeQueueEntry(id: number): Promise<boolean> {

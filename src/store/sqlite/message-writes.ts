@@ -3,7 +3,7 @@ import { StoreError } from '../errors.js';
 import type { AnalysedMessage } from '../analyse.js';
 import { toObjectId } from '../object-ids.js';
 import { takeChangeStates } from './change-state.js';
-import type { AppendResult } from '../types.js';
+import type { AppendResult, QueueDsn } from '../types.js';
 
 /**
  * What analyseMessage found, in a form that crosses a thread boundary (structured clone):
@@ -90,9 +90,9 @@ export class MessageWrites {
   }
 
   /** Adds an outbound queue entry for stored bytes, due now; caller holds the transaction. */
-  insertQueueEntry(sender: string, recipients: string[], hash: string, now: number, submittedBy: number | null): number {
-    return Number(this.q('INSERT INTO queue (sender, recipients, blob_hash, next_attempt, created_at, submitted_by) VALUES (?, ?, ?, ?, ?, ?)').run(
-      sender, JSON.stringify(recipients), hash, now, now, submittedBy,
+  insertQueueEntry(sender: string, recipients: string[], hash: string, now: number, submittedBy: number | null, dsn: QueueDsn | null = null): number {
+    return Number(this.q('INSERT INTO queue (sender, recipients, blob_hash, next_attempt, created_at, submitted_by, dsn) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      sender, JSON.stringify(recipients), hash, now, now, submittedBy, dsn ? JSON.stringify(dsn) : null,
     ).lastInsertRowid);
   }
 

@@ -289,6 +289,13 @@ export const MIGRATIONS: string[] = [
    */ `
   ALTER TABLE messages ADD COLUMN save_date INTEGER;
   `,
+  /*
+   * 12: RFC 3461 parameters of a queued message (JSON of QueueDsn, NULL: none given) and whether
+   * its "delayed" DSN went out, so that a retry follows what the client asked for.
+   */ `
+  ALTER TABLE queue ADD COLUMN dsn TEXT;
+  ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** The domain of a stored address, as the index of migration 8 has it: queries must use this exact text. */

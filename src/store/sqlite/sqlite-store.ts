@@ -11,7 +11,7 @@ import { WriterThread } from './writer-thread.js';
 import { InThreadGroupWriter, NO_WRITER, type GroupWriter } from './group-commit.js';
 import { SqliteDevices } from './devices.js';
 import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
-import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, Store, StoreChange, StoreOptions } from '../store.js';
+import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, QueueEntryUpdate, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
 import { joinFlags, splitEach, splitFlags, toEventRecord, toDate, toListItem, toQueueEntry, toSummary, type EventRow, type ListExtra, type MessageRow, type QueueRow } from '../rows.js';
@@ -23,7 +23,7 @@ import {
 import { changesSince, currentState, pruneTombstones, takeChangeStates, TOMBSTONE_DAYS } from './change-state.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
-  MailboxDatabase, MessageIndex, MessageListItem, MobileDevice, MobileDeviceUpdate, MessageSummary, NewEvent, Organisation, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MessageListItem, MobileDevice, MobileDeviceUpdate, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
 
@@ -937,8 +937,8 @@ export class SqliteStore implements Store {
 
   // ---------------------------------------------------------------- queue
 
-  async enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null): Promise<QueueEntry> {
-    const id = this.write(() => this.writes.insertQueueEntry(sender, recipients, this.putBlob(raw), Date.now(), submittedBy));
+  async enqueue(sender: string, recipients: string[], raw: Buffer, submittedBy: number | null, dsn: QueueDsn | null = null): Promise<QueueEntry> {
+    const id = this.write(() => this.writes.insertQueueEntry(sender, recipients, this.putBlob(raw), Date.now(), submittedBy, dsn));
     return (await this.listQueue()).find((q) => q.id === id)!;
   }
 
@@ -950,8 +950,9 @@ export class SqliteStore implements Store {
     return (this.q('SELECT * FROM queue WHERE next_attempt <= ? ORDER BY next_attempt LIMIT 100').all(now.getTime()) as QueueRow[]).map((r) => toQueueEntry(r));
   }
 
-  async updateQueueEntry(id: number, c: { attempts: number; nextAttempt: Date; lastError: string | null }): Promise<void> {
-    this.q('UPDATE queue SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?').run(c.attempts, c.nextAttempt.getTime(), c.lastError, id);
+  async updateQueueEntry(id: number, c: QueueEntryUpdate): Promise<void> {
+    const notified = c.delayNotified === undefined ? null : c.delayNotified ? 1 : 0;
+    this.q('UPDATE queue SET attempts = ?, next_attempt = ?, last_error = ?, delay_notified = coalesce(?, delay_notified) WHERE id = ?').run(c.attempts, c.nextAttempt.getTime(), c.lastError, notified, id);
   }
 
   async removeQueueEntry(id: number): Promise<boolean> {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { MessageWrites, StoredAnalysis } from './message-writes.js';
-import type { AppendResult } from '../types.js';
+import type { AppendResult, QueueDsn } from '../types.js';
 
 /**
  * The writes that go through the writer thread, as plain data (they cross a thread boundary).
@@ -39,6 +39,7 @@ export interface QueueWrite {
   raw: Uint8Array;
   analysis: StoredAnalysis;
   submittedBy: number | null;
+  dsn?: QueueDsn | null;
 }
 
 /** What a 'deliver' write answers. */
@@ -71,7 +72,7 @@ function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
         rows.push([t.userId, w.insertMessage(t.userId, t.folderId, hash, op.raw.length, op.flags, op)]);
       }
       const q = op.enqueue;
-      const queueId = q ? w.insertQueueEntry(q.sender, q.recipients, w.putBlob(q.raw, q.analysis), op.internalDate, q.submittedBy) : null;
+      const queueId = q ? w.insertQueueEntry(q.sender, q.recipients, w.putBlob(q.raw, q.analysis), op.internalDate, q.submittedBy, q.dsn ?? null) : null;
       return { rows, overQuota, queueId } satisfies DeliverOutcome;
     }
     case 'event':

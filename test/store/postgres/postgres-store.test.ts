@@ -117,6 +117,7 @@ test('PostgreSQL: migration 4 adds the save date; a message stored before has no
     const c = new pg.Client(connectionConfig(url));
     await c.connect();
     await c.query('ALTER TABLE messages DROP COLUMN save_date');
+    await c.query('ALTER TABLE queue DROP COLUMN dsn, DROP COLUMN delay_notified'); // migration 5
     await c.query('UPDATE mailwarden_schema SET version = 3');
     await c.end();
     const again = await PostgresStore.open(url);

@@ -42,6 +42,11 @@ async function fill(store: Store): Promise<void> {
   await store.deliver([a.id, b.id], raw(200, 'shared '));
   await store.putSetting({ scope: 'user', targetId: b.id, name: 'Default Mailbox Quota Bytes', value: '5000000' });
   await store.enqueue('alice@copy.example', ['far@remote.example'], raw(300), a.id);
+  // RFC 3461 parameters and a sent delay notice travel with the entry
+  const dsnEntry = await store.enqueue('alice@copy.example', ['far@remote.example'], raw(301), a.id, {
+    ret: 'HDRS', envid: 'copy-env', recipients: { 'far@remote.example': { notify: ['DELAY'], orcpt: 'rfc822;far@remote.example' } },
+  });
+  await store.updateQueueEntry(dsnEntry.id, { attempts: 1, nextAttempt: new Date(Date.now() + 60_000), lastError: 'deferred', delayNotified: true });
   await store.appendEvent({ time: new Date(), provider: 'MSExchangeIS', eventId: 1000, qualifiers: 0, level: 4, task: 0, keywords: '0x80000000000000', computer: 'copy', user: null, data: ['x'], message: 'copied' });
 }
 

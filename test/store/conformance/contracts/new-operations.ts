@@ -76,4 +76,27 @@ export const contracts: Contract[] = [
       await user();
     },
   },
+  {
+    name: 'outbound queue: the RFC 3461 parameters and the delay notice mark are kept with each entry',
+    async run({ store, user }) {
+      const u = await user();
+      const dsn = { ret: 'HDRS' as const, envid: 'env 1+2', recipients: { 'far@remote.example': { notify: ['SUCCESS' as const, 'DELAY' as const], orcpt: 'rfc822;Far@Remote.Example' } } };
+      const a = await store.enqueue(u.address, ['far@remote.example', 'near@remote.example'], msg('dsn-q'), u.id, dsn);
+      assert.deepEqual(a.dsn, dsn);
+      assert.equal(a.delayNotified, false);
+      const plain = await store.enqueue(u.address, ['x@remote.example'], msg('dsn-none'), u.id);
+      assert.equal(plain.dsn, null);
+      const { queueId } = await store.deliverAndEnqueue([u.id], msg('dsn-both'), { sender: u.address, recipients: ['far@remote.example'], raw: msg('dsn-both'), submittedBy: u.id, dsn });
+      const listed = await store.listQueue();
+      assert.deepEqual(listed.find((e) => e.id === queueId)!.dsn, dsn);
+      await store.updateQueueEntry(a.id, { attempts: 1, nextAttempt: new Date(0), lastError: 'deferred', delayNotified: true });
+      // left out: kept as it was
+      await store.updateQueueEntry(a.id, { attempts: 2, nextAttempt: new Date(0), lastError: 'deferred again' });
+      const due = (await store.dueQueueEntries(new Date(1))).find((e) => e.id === a.id)!;
+      assert.equal(due.attempts, 2);
+      assert.equal(due.delayNotified, true);
+      assert.deepEqual(due.dsn, dsn);
+      for (const id of [a.id, plain.id, queueId]) await store.removeQueueEntry(id);
+    },
+  },
 ];
