@@ -16,6 +16,7 @@ import { renderBodyStructure, renderEnvelope } from '../../src/mime/imap-render.
 import { extractSection, parseSectionSpec } from '../../src/mime/section.js';
 import { bodyText } from '../../src/mime/search-text.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { soapTarget, wbxmlTarget } from './decoder-targets.js';
 
 export interface FuzzTarget<T> {
   name: string;
@@ -262,4 +263,4 @@ export const smtpTarget: FuzzTarget<string[]> = {
   },
 };
 
-export const TARGETS: Array<FuzzTarget<never>> = [imapTarget, mimeTarget, pop3Target, smtpTarget] as unknown as Array<FuzzTarget<never>>;
+export const TARGETS: Array<FuzzTarget<never>> = [imapTarget, mimeTarget, pop3Target, smtpTarget, soapTarget, wbxmlTarget] as unknown as Array<FuzzTarget<never>>;
