@@ -18,6 +18,8 @@ import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js
 import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
 import { SmtpDeadlines, type DeadlineConnection } from './deadlines.js';
 import type { Socket } from 'node:net';
+import { INPUT_BUDGET_SETTING } from '../shared/input-budget.js';
+import { prepareSpool, readMessage, spoolDir } from './data-spool.js';
 
 /**
  * mx: port 25, mail for local mailboxes from anyone. submission: 587/465, authenticated users
@@ -60,18 +62,6 @@ function requireUser(session: SMTPServerSession): User {
   return session.user as User;
 }
 
-/** Reads the DATA stream; keeps no more than the limit in memory once the message is too big. */
-function readMessage(stream: SMTPServerDataStream): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => {
-      if (!stream.sizeExceeded) chunks.push(c);
-    });
-    stream.once('error', reject);
-    stream.once('end', () => resolve(stream.sizeExceeded ? null : Buffer.concat(chunks)));
-  });
-}
-
 function declaredSize(session: SMTPServerSession): number {
   const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
   const size = args && typeof args.SIZE === 'string' ? Number(args.SIZE) : 0;
@@ -89,6 +79,8 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
   const perIp = new Map<string, number>();
   const admitted = new Set<string>();
   const deadlines = new Map<string, SmtpDeadlines>();
+  const spool = spoolDir(ctx.dataDir);
+  prepareSpool(spool);
   const listenerName = submission ? (opts.implicitTls ? 'smtps' : 'submission') : lmtp ? 'lmtp' : 'smtp';
   /** A limit of this listener bit: log, metric, event 1030 (MSExchangeFrontEndTransport). */
   const bitten = (session: SMTPServerSession, setting: string, detail: string) => {
@@ -262,7 +254,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
       const deadline = deadlines.get(session.id);
       deadline?.dataStarted();
       void (async () => {
-        const raw = await readMessage(stream).finally(() => deadline?.dataEnded());
+        const raw = await readMessage(stream, spool, ctx.settings.int(INPUT_BUDGET_SETTING)).finally(() => deadline?.dataEnded());
         if (!raw) throw reply(552, '5.3.4', `Message size exceeds fixed maximum message size of ${server.options.size} bytes`);
         const env = session.envelope;
         const sender = env.mailFrom ? env.mailFrom.address : '';
