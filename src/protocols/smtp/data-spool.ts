@@ -15,10 +15,18 @@ import type { SMTPServerDataStream } from 'smtp-server';
 
 export const spoolDir = (dataDir: string): string => join(dataDir, 'spool', 'smtp-data');
 
-/** Makes the spool folder and removes what a process that died mid-DATA left in it. */
+const prepared = new Set<string>();
+
+/**
+ * Makes the spool folder and removes what a process that died mid-DATA left in it: once per
+ * process (the server holds the data folder's lock), so a listener started later never removes
+ * the files of messages another listener is receiving.
+ */
 export function prepareSpool(dir: string): void {
+  if (prepared.has(dir)) return;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const f of readdirSync(dir)) if (f.endsWith('.part')) rmSync(join(dir, f), { force: true });
+  prepared.add(dir);
 }
 
 /**
@@ -32,10 +40,12 @@ export function readMessage(stream: SMTPServerDataStream, dir: string, memoryLim
     let held = 0;
     let file: { path: string; out: WriteStream } | null = null;
     let failed: Error | null = null;
+    // the file's removal, awaited before the answer: a refused message leaves nothing behind
+    let removed: Promise<unknown> = Promise.resolve();
     const discard = () => {
       if (!file) return;
       file.out.destroy();
-      void rm(file.path, { force: true });
+      removed = rm(file.path, { force: true }).catch(() => undefined);
       file = null;
     };
     stream.on('data', (c: Buffer) => {
@@ -67,11 +77,14 @@ export function readMessage(stream: SMTPServerDataStream, dir: string, memoryLim
     });
     stream.once('error', (err) => {
       discard();
-      reject(err);
+      void removed.then(() => reject(err));
     });
     stream.once('end', () => {
-      if (failed) return discard(), reject(failed);
-      if (stream.sizeExceeded) return discard(), resolve(null);
+      if (failed || stream.sizeExceeded) {
+        discard();
+        const why = failed;
+        return void removed.then(() => (why ? reject(why) : resolve(null)));
+      }
       if (!file) return resolve(Buffer.concat(chunks));
       const { path, out } = file;
       out.end(() => {

@@ -304,7 +304,9 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
       })().then(
         (accepted) => cb(null, accepted as string),
         (err: Error) => {
-          if (!(err instanceof SmtpReply)) logOf(session).error({ err }, 'message refused');
+          // a client that went away mid-DATA is not a fault of ours (its spool file is gone already)
+          if ((err as NodeJS.ErrnoException).code === 'ECONNECTION') logOf(session).info({ err: err.message }, 'message cut off by the client');
+          else if (!(err instanceof SmtpReply)) logOf(session).error({ err }, 'message refused');
           cb(err instanceof SmtpReply ? err : reply(451, '4.3.0', 'Temporary local problem; message not accepted, try again later'));
         },
       );
