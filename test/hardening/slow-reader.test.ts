@@ -1,6 +1,6 @@
 // Issue 14: the slow reader, per front end. An adversary asks for big answers — IMAP FETCH BODY[]
 // of a 5.5 MB message, POP3 RETR, the web mail's attachment download, EWS GetItem with its MIME
-// content, ActiveSync ItemOperations Fetch of the MIME — ten times over, pipelined, on several
+// content, ActiveSync ItemOperations Fetch of the MIME — fifteen times over, pipelined, on several
 // connections, and then reads nothing at all (half of them) or one byte at a time (the others).
 // Meanwhile a normal client is served, and the test watches the server process's RSS: each
 // connection may hold the answer it is writing, not every answer it was asked for. And SMTP: 16
@@ -32,7 +32,7 @@ const BOUND = 300 * MB;
 const SMTP_BOUND = 150 * MB;
 const ADVERSARIES = 6;
 /** Requests pipelined per connection: within the web listener's 16 in flight, so the connections stay open. */
-const REPEAT = 10;
+const REPEAT = 15;
 let server: ChildServer;
 let ca = '';
 
