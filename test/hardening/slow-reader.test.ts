@@ -16,6 +16,7 @@ import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { createTransport } from 'nodemailer';
+import { readUntil } from '../helpers/read-until.js';
 import { startChildServer, type ChildServer } from '../helpers/child-server.js';
 import { ApiClient } from '../web/helpers.js';
 import { EasClient } from '../activesync/client.js';
@@ -58,22 +59,6 @@ after(async () => {
   await server?.stop();
 });
 
-function readUntil(s: net.Socket, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const onData = (d: Buffer) => {
-      got += d.toString('latin1');
-      if (pattern.test(got)) {
-        s.off('data', onData);
-        s.pause();
-        resolve(got);
-      }
-    };
-    s.on('data', onData);
-    s.resume();
-    s.once('error', reject);
-  });
-}
 
 /** Sends `request` REPEAT times; then reads nothing (`trickle` false) or one byte per turn of the event loop. */
 function slowRead(s: net.Socket, request: Buffer, trickle: boolean): { stop(): void; read(): number } {
