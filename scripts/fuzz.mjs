@@ -3,7 +3,7 @@
 // (default 600, the ten minutes), one process each, one after another. Not part of npm test.
 import { spawnSync } from 'node:child_process';
 
-const ALL = ['imap-command', 'mime-structure', 'pop3-commands', 'smtp-commands'];
+const ALL = ['imap-command', 'mime-structure', 'pop3-commands', 'smtp-commands', 'ews-soap', 'activesync-wbxml'];
 const [secondsArg, ...named] = process.argv.slice(2);
 const seconds = Number(secondsArg ?? process.env.FUZZ_SECONDS ?? 600);
 let failed = 0;

@@ -41,6 +41,21 @@ export interface AccountSlowdown {
   retryAfterMs: number;
 }
 
+/** What `access explain` shows of an account's guard. */
+export interface AccountGuardState {
+  account: string;
+  /** Wrong passwords counted for the account in the window, from every address. */
+  failures: number;
+  /** Password checks from addresses not known for it, under way now. */
+  inFlight: number;
+  /** Failures before checks from new addresses are spaced out. */
+  freeFailures: number;
+  /** How long the next check from a new address has to wait now (0: none). */
+  delayMs: number;
+  /** Addresses that logged on to the account before: never slowed by this guard. */
+  knownAddresses: string[];
+}
+
 const failKey = (a: string) => `acct-fail:${a}`;
 const pendingKey = (a: string) => `acct-pending:${a}`;
 const gateKey = (a: string) => `acct-gate:${a}`;
@@ -84,6 +99,21 @@ export class AccountGuard {
     return { account, failures, limit: this.policy.freeFailures, retryAfterMs: gate };
   }
 
+  /** The guard's state for one account, for `access explain` (reads only). */
+  async describe(account: string): Promise<AccountGuardState> {
+    const prefix = knownKey(account, '');
+    const [failures, inFlight, delayMs, known] = await Promise.all([
+      this.failures(account),
+      this.state.get(pendingKey(account)).then((v) => Number(v ?? 0)),
+      this.state.ttl(gateKey(account)),
+      this.state.keys(prefix),
+    ]);
+    return {
+      account, failures, inFlight, freeFailures: this.policy.freeFailures, delayMs: delayMs ?? 0,
+      knownAddresses: known.map((k) => k.slice(prefix.length)).sort(),
+    };
+  }
+
   /** `known`: isKnown(account, ip), asked by the caller first (it chooses the address guard's key by it). */
   async reserve(account: string, ip: string, known: boolean): Promise<{ ok: true; slot: AccountSlot } | { ok: false; slowdown: AccountSlowdown }> {
     if (known) return { ok: true, slot: { account, clientAddress: ip, known: true, settled: false } };
@@ -93,7 +123,7 @@ export class AccountGuard {
     if (over > 0) {
       const delayMs = Math.min(this.policy.delayStepMs * over, this.policy.maxDelayMs);
       if (!(await this.state.setIfAbsent(gateKey(account), String(failures), { ttlMs: delayMs }))) {
-        await this.decrement(pendingKey(account));
+        await this.state.decrement(pendingKey(account));
         const retryAfterMs = (await this.state.ttl(gateKey(account))) ?? delayMs;
         return { ok: false, slowdown: { account, failures, limit: this.policy.freeFailures, retryAfterMs } };
       }
@@ -112,7 +142,7 @@ export class AccountGuard {
     const inFlight = await this.state.increment(pairPendingKey(account, ip), 1, { ttlMs: PENDING_TTL_MS });
     const failures = Number((await this.state.get(pairFailKey(account, ip))) ?? 0);
     if (failures + inFlight <= lockoutAfter) return true;
-    await this.decrement(pairPendingKey(account, ip));
+    await this.state.decrement(pairPendingKey(account, ip));
     return false;
   }
 
@@ -126,8 +156,8 @@ export class AccountGuard {
   }
 
   private async settlePending(slot: AccountSlot): Promise<void> {
-    if (!slot.known) await this.decrement(pendingKey(slot.account));
-    if (slot.passedLockout) await this.decrement(pairPendingKey(slot.account, slot.clientAddress));
+    if (!slot.known) await this.state.decrement(pendingKey(slot.account));
+    if (slot.passedLockout) await this.state.decrement(pairPendingKey(slot.account, slot.clientAddress));
   }
 
   /** The right password: the address is (again) known for the account. Failures stay counted. */
@@ -143,14 +173,5 @@ export class AccountGuard {
     if (slot.settled) return;
     slot.settled = true;
     await this.settlePending(slot);
-  }
-
-  private async decrement(key: string): Promise<void> {
-    for (;;) {
-      const v = await this.state.get(key);
-      if (v === null) return;
-      const n = Number(v);
-      if (await this.state.compareAndSet(key, v, n <= 1 ? null : String(n - 1), { keepTtl: true })) return;
-    }
   }
 }

@@ -106,12 +106,12 @@ export class BruteForceGuard {
         const lockedMeanwhile = await this.lockedFor(ip);
         if (!lockedMeanwhile) return { ok: true, slot: { clientAddress: ip, settled: false } };
         // another attempt locked the address between the steps
-        await this.decrement(pendingKey(ip));
+        await this.state.decrement(pendingKey(ip));
         return { ok: false, lockout: lockedMeanwhile };
       }
       // the checks in flight could fill the window: wait until one settles, then decide again
       const settledSignal = this.nextSettle(ip);
-      await this.decrement(pendingKey(ip));
+      await this.state.decrement(pendingKey(ip));
       await settledSignal;
     }
   }
@@ -125,7 +125,7 @@ export class BruteForceGuard {
     slot.settled = true;
     const ip = slot.clientAddress;
     const failures = await this.state.increment(failKey(ip), 1, { ttlMs: this.policy.windowMs });
-    await this.decrement(pendingKey(ip));
+    await this.state.decrement(pendingKey(ip));
     if (failures >= this.policy.lockoutAfter) {
       const { lockoutMs } = this.policy;
       if (await this.state.setIfAbsent(lockKey(ip), String(failures), { ttlMs: lockoutMs })) {
@@ -148,7 +148,7 @@ export class BruteForceGuard {
   async succeeded(slot: GuardSlot): Promise<void> {
     if (slot.settled) return;
     slot.settled = true;
-    await this.decrement(pendingKey(slot.clientAddress));
+    await this.state.decrement(pendingKey(slot.clientAddress));
     this.wake(slot.clientAddress);
   }
 
@@ -183,10 +183,5 @@ export class BruteForceGuard {
 
   private wake(ip: string): void {
     for (const done of [...(this.waiters.get(ip) ?? [])]) done();
-  }
-
-  /** Takes one from a counter, never below zero and never creating it (a lockout or expiry may have removed it). */
-  private async decrement(key: string): Promise<void> {
-    await this.state.decrement(key);
   }
 }

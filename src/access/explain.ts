@@ -5,14 +5,15 @@ import type { SessionGovernor } from '../governor/governor.js';
 import { EWS_LOGON_ANSWERS, LOGON_ANSWERS, pop3Line, storeLimitRefusal } from './answers.js';
 import { normaliseClientAddress } from './client-address.js';
 import type { BruteForceGuard } from './brute-force-guard.js';
-import { authRefusal, connectionLimitsOf, lockoutRefusal, type AccessContext } from './logon.js';
+import { accountKey, type AccountGuard, type AccountGuardState } from './account-guard.js';
+import { accountSlowdownRefusal, authRefusal, connectionLimitsOf, lockoutRefusal, type AccessContext } from './logon.js';
 import type { LogonRefusal } from './refusal.js';
 import { RECLAIM_SETTING } from '../governor/reclaim.js';
 
 export type ExplainProtocol = ServiceKind;
 
 export interface LayerVerdict {
-  layer: 'brute-force guard' | 'password' | 'protocol connection limits' | 'throttling policy' | 'store session limits';
+  layer: 'brute-force guard' | 'account guard' | 'password' | 'protocol connection limits' | 'throttling policy' | 'store session limits';
   applies: boolean;
   refuses: boolean;
   /** Each limit checked: setting, effective value, where the value comes from, current count. */
@@ -36,6 +37,8 @@ export interface AccessExplanation {
   /** The refusal the logon pipeline would return now: same kind, setting, limit and count. */
   refusal: LogonRefusal | null;
   layers: LayerVerdict[];
+  /** The per-account guard's state for the user's address (issue 14): failures, delay, known addresses. */
+  accountGuard: AccountGuardState & { fromKnown: boolean | null };
   notes: string[];
 }
 
@@ -43,6 +46,7 @@ export interface AccessExplanation {
 export type AccessState = Pick<AccessContext, 'settings' | 'connections' | 'store'> & {
   governor: Pick<SessionGovernor, 'wouldRefuse' | 'counts' | 'reclaimCandidate'>;
   bruteForceGuard: Pick<BruteForceGuard, 'check' | 'failures' | 'policy'>;
+  accountGuard: Pick<AccountGuard, 'check' | 'describe' | 'isKnown'>;
 };
 
 /** What the client of `protocol` would read, from the one table of answers. */
@@ -92,6 +96,16 @@ export async function explainAccess(
     clientSees: lockoutR ? clientSees(protocol, lockoutR) : undefined,
     remedy: lockoutR ? `wait ${lockoutR.retryAfterSeconds} seconds (the lockout expires by itself)` : undefined,
   });
+
+  // 1b. the account guard (issue 14), asked right after the brute-force guard as the logon does:
+  // failures of this account from every address; addresses it logged on from before are never
+  // slowed (it counts the account as typed: here, the user's address). Its layer is listed last,
+  // so that the numbers of the layers scripts read stay what they were (SPEC §5).
+  const account = accountKey(user.address);
+  const guardState = await state.accountGuard.describe(account);
+  const fromKnown = from ? await state.accountGuard.isKnown(account, from) : null;
+  const slowdown = fromKnown === false ? await state.accountGuard.check(account) : null;
+  const slowR = slowdown && !lockoutR ? accountSlowdownRefusal(slowdown, ip) : null;
 
   // 2. the password (only when given): what a wrong one would be answered, counted as the next failure
   let authR = null;
@@ -167,8 +181,16 @@ export async function explainAccess(
     },
   });
 
-  const refusal = lockoutR ?? authR ?? connR ?? (storeRefuses ? storeR : null);
-  const refusing = layers.find((l) => l.refuses) ?? null;
+  layers.push({
+    layer: 'account guard', applies: from !== null, refuses: !!slowR,
+    checks: [{ setting: 'account guard free failures', limit: guardState.freeFailures, source: 'built in', count: guardState.failures, refuses: !!slowR }],
+    clientSees: slowR ? clientSees(protocol, slowR) : undefined,
+    remedy: slowR ? `wait ${Math.ceil(slowdown!.retryAfterMs / 1000)} seconds, or log on from an address known for the account (${guardState.knownAddresses.length ? guardState.knownAddresses.join(', ') : 'none yet'})` : undefined,
+  });
+
+  const refusal = lockoutR ?? slowR ?? authR ?? connR ?? (storeRefuses ? storeR : null);
+  // the first refusing layer in the logon's order (the account guard comes right after the address guard)
+  const refusing = lockoutR ? layers[0]! : slowR ? layers.find((l) => l.layer === 'account guard')! : layers.find((l) => l.refuses) ?? null;
   const notes: string[] = [];
   if (storeRefuses && layers.some((l) => l.applies && (l.layer === 'protocol connection limits' || l.layer === 'throttling policy'))) {
     notes.push(
@@ -182,7 +204,10 @@ export async function explainAccess(
     notes.push(`${q(reclaimSetting.def.name)} is ${reclaimSetting.value} s, but no ${protocol} session of this user has been idle that long: nothing to reclaim.`);
   }
   if (disabled) notes.push('"Disable Session Limit" is on for this user: store session limits are counted but not enforced.');
-  if (!from) notes.push('The brute-force guard was not asked: pass --from ADDRESS to include it.');
+  if (!from) notes.push('The brute-force and account guards were not asked: pass --from ADDRESS to include them.');
+  if (guardState.failures > 0 || guardState.delayMs > 0) {
+    notes.push(`Account guard: ${guardState.failures} wrong password(s) for ${account} from any address in the window${guardState.delayMs ? `; a check from a new address waits ${Math.ceil(guardState.delayMs / 1000)} s` : ''}; known addresses are never slowed.`);
+  }
   if (opts.password === undefined) notes.push('The password was not checked: pass --password-stdin to include it.');
-  return { user: user.address, dn: user.dn, protocol, from, allowed: !refusal, refusedBy: refusing?.layer ?? null, refusal, layers, notes };
+  return { user: user.address, dn: user.dn, protocol, from, allowed: !refusal, refusedBy: refusing?.layer ?? null, refusal, layers, accountGuard: { ...guardState, fromKnown }, notes };
 }

@@ -261,7 +261,7 @@ export const SETTINGS: SettingDef[] = [
     name: 'Connection Input Budget Bytes',
     aliases: ['input-budget', 'connection-input-budget'],
     group: 'access', type: 'int', default: 1_048_576, min: 65_536, max: 67_108_864, scope: 'server',
-    description: 'Client input one IMAP, POP3 or SMTP connection may hold received but not yet consumed (queued pipelined commands, inflated COMPRESS data); past it the server stops reading until half is free. The command being read is bounded by its own limits (command size, message size). Applies to new connections.',
+    description: 'Client input one IMAP, POP3 or SMTP connection may hold received but not yet consumed (queued pipelined commands, inflated COMPRESS data); past it the server stops reading until half is free. The command being read is bounded by its own limits (command size, message size); of an SMTP message in DATA only this much is held in memory, the rest is spooled to the data folder (spool/smtp-data). Applies to new connections.',
   },
   {
     name: 'Credential Cache TTL Seconds',

@@ -5,6 +5,7 @@ import type { Listener, ListenerOptions } from '../server/listener.js';
 import { registerAdminApi } from './admin-api.js';
 import { TurnBudget } from './turn-budget.js';
 import type { Server as TlsServer } from 'node:tls';
+import type { Socket } from 'node:net';
 import { followCertificates } from '../tls/certificates.js';
 import { acceptProxyProtocol } from '../protocols/shared/proxy-protocol.js';
 
@@ -27,8 +28,8 @@ async function nodeHealthy(ctx: ServerContext): Promise<boolean> {
 
 /**
  * Requests one connection may have in flight (received, not yet answered). Browsers send one at a
- * time per connection; a client that pipelines past this without reading our answers is cut off,
- * or every pipelined request would be parsed, queued and answered into memory (issue 14).
+ * time per connection; a client that pipelines past this without reading our answers is cut off.
+ * The ones within it wait their turn: one answer is built at a time per connection (onRequest).
  */
 const MAX_REQUESTS_IN_FLIGHT = 16;
 
@@ -51,6 +52,16 @@ export async function startHttpServer(
   // first hook of every request: under load, requests take turns with accepts and TLS handshakes
   const turns = new TurnBudget(TURN_BUDGET_MS);
   const inFlight = new WeakMap<object, number>();
+  const lastAnswer = new WeakMap<object, Promise<void>>();
+  const closing = new WeakMap<object, Promise<void>>();
+  const closed = (socket: Socket): Promise<void> => {
+    let p = closing.get(socket);
+    if (!p) {
+      p = socket.destroyed ? Promise.resolve() : new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      closing.set(socket, p);
+    }
+    return p;
+  };
   app.addHook('onRequest', (req, reply, done) => {
     const socket = req.raw.socket;
     const n = (inFlight.get(socket) ?? 0) + 1;
@@ -61,7 +72,20 @@ export async function startHttpServer(
       void reply.code(429).send();
       return;
     }
-    turns.admit(done);
+    // one answer at a time per connection: a pipelined request starts once the answer before it
+    // has been written out (or the connection closed). Else every pipelined request's answer is
+    // built and queued at once, and a client that never reads makes us hold them all (issue 14).
+    const previous = lastAnswer.get(socket);
+    lastAnswer.set(socket, new Promise<void>((resolve) => {
+      reply.raw.once('finish', resolve);
+      reply.raw.once('close', resolve);
+    }));
+    if (!previous) return turns.admit(done);
+    void Promise.race([previous, closed(socket)]).then(() => {
+      // the client went away with requests still queued: none of them is worked on
+      if (socket.destroyed) return void reply.code(400).send();
+      turns.admit(done);
+    });
   });
   const failures = new WeakMap<FastifyRequest, Error>();
   app.addHook('onError', (req, _reply, err, done) => {

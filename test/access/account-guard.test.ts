@@ -11,6 +11,10 @@ import { DEFAULT_ACCOUNT_GUARD_POLICY } from '../../src/access/account-guard.js'
 import { logon, type LogonResult } from '../../src/access/logon.js';
 import { ACCOUNT_RULE } from '../../src/access/refusal.js';
 import { LOGON_ANSWERS } from '../../src/access/answers.js';
+import { explainAccess } from '../../src/access/explain.js';
+import { request } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const GUARD = { ...DEFAULT_GUARD_POLICY, delayStepMs: 0, maxDelayMs: 0 };
 const ACCOUNT = { ...DEFAULT_ACCOUNT_GUARD_POLICY, freeFailures: 5, delayStepMs: 10_000, maxDelayMs: 60_000 };
@@ -40,8 +44,35 @@ test('40 wrong passwords for one account from 40 addresses: after the free tries
     const wait = !refused.ok ? refused.refusal.retryAfterSeconds! : 0;
     assert.ok(wait >= 1 && wait <= ACCOUNT.maxDelayMs / 1000, `retry after ${wait}`);
     assert.match(LOGON_ANSWERS.lockout.imap(!refused.ok ? refused.refusal : (undefined as never)).text, /Logons to alice@test\.example from new addresses are slowed after 6 failed attempts/);
+    // access explain shows the account guard: failures, the delay now, the known addresses (issue 14 item 5)
+    const alice = (await srv.ctx.store.findUser('alice@test.example'))!;
+    const fromNew = await explainAccess(srv.ctx, alice, 'imap', { from: '203.0.113.9' });
+    assert.equal(fromNew.refusedBy, 'account guard');
+    assert.equal(fromNew.accountGuard.failures, 6);
+    assert.ok(fromNew.accountGuard.delayMs > 0 && fromNew.accountGuard.delayMs <= ACCOUNT.maxDelayMs);
+    assert.deepEqual(fromNew.accountGuard.knownAddresses, ['10.0.0.1']);
+    assert.equal(fromNew.accountGuard.fromKnown, false);
+    assert.match(fromNew.layers.find((l) => l.layer === 'account guard')!.remedy!, /wait \d+ seconds, or log on from an address known for the account \(10\.0\.0\.1\)/);
+    const fromLaptop = await explainAccess(srv.ctx, alice, 'imap', { from: '10.0.0.1' });
+    assert.equal(fromLaptop.allowed, true);
+    assert.equal(fromLaptop.accountGuard.fromKnown, true);
+    // the same in the admin API's answer (what `mailwarden access explain` prints from a running server)
+    const token = readFileSync(join(srv.dataDir, 'admin.token'), 'utf8').trim();
+    const viaApi = await new Promise<{ refusedBy: string; accountGuard: { failures: number; knownAddresses: string[] } }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: srv.port('https'), path: '/api/admin/access/explain?user=alice@test.example&protocol=imap&from=203.0.113.9', ca: srv.ctx.tls.cert, servername: 'localhost', headers: { authorization: `Bearer ${token}` } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve(JSON.parse(text)));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(viaApi.refusedBy, 'account guard');
+    assert.equal(viaApi.accountGuard.failures, 6);
+    assert.deepEqual(viaApi.accountGuard.knownAddresses, ['10.0.0.1']);
     clock.advance(wait * 1000);
     assert.equal(kindOf(await attempt(srv, 'alice@test.example', 'right-pw', '203.0.113.9')), 'ok');
+    assert.equal((await explainAccess(srv.ctx, alice, 'imap', { from: '203.0.113.9' })).accountGuard.knownAddresses.join(), '10.0.0.1,203.0.113.9');
     // other accounts are not affected
     await srv.addUser('bob@test.example', 'bob-pw');
     assert.equal(kindOf(await attempt(srv, 'bob@test.example', 'bob-pw', '192.0.2.77')), 'ok');

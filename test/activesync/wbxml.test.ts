@@ -78,3 +78,16 @@ test('malformed or oversized input is a WbxmlError, never a crash or a partial t
   assert.throws(() => decode(encode(many), { maxBytes: 1e6, maxDepth: 32, maxElements: 1000 }), /more than 1000 elements/);
   assert.throws(() => decode(good, { maxBytes: 4, maxDepth: 32, maxElements: 10 }), /over the limit of 4/);
 });
+
+test('string-table references may repeat a string but never expand a document past twice its size (issue 14, found by the fuzzer)', () => {
+  // libwbxml names a repeated string more than once: still read
+  const table = Buffer.from('Email\0');
+  const repeated = Buffer.concat([Buffer.from([0x03, 0x01, 0x6a, table.length]), table, Buffer.from([0x45, 0x4b, 0x83, 0x00, 0x83, 0x00, 0x83, 0x00, 0x01, 0x01])]);
+  assert.equal(text(child(decode(repeated), 'SyncKey')), 'EmailEmailEmail');
+  // a 1,000-byte string named 2,000 times in 4 KB would be 2 MB of text: refused
+  const big = Buffer.concat([Buffer.from('a'.repeat(1000)), Buffer.from([0])]);
+  const refs = Buffer.from(Array.from({ length: 2000 }, () => [0x83, 0x00]).flat());
+  const bomb = Buffer.concat([Buffer.from([0x03, 0x01, 0x6a, 0x87, 0x69]), big, Buffer.from([0x45, 0x4b]), refs, Buffer.from([0x01, 0x01])]);
+  assert.equal(big.length, 0x3e9);
+  assert.throws(() => decode(bomb), /string table references add up to more text than the document size/);
+});

@@ -41,3 +41,20 @@ test('envelopes: SOAP 1.1 only, one operation in the messages namespace, Request
   assert.equal(code(() => readEnvelope('<Envelope xmlns="http://www.w3.org/2003/05/soap-envelope"><Body/></Envelope>')), 'ErrorSchemaValidation');
   assert.equal(code(() => readEnvelope('not xml')), 'ErrorSchemaValidation');
 });
+
+test('namespaces declared far up are found below, a redeclaration wins inside only; the element count is capped (issue 14)', () => {
+  const decls = Array.from({ length: 2000 }, (_, i) => ` xmlns:p${i}="urn:${i}"`).join('');
+  const kids = Array.from({ length: 2000 }, (_, i) => `<p${i}:k xmlns:q="urn:q${i}"><q:x/></p${i}:k>`).join('');
+  const doc = parseXml(`<r${decls} xmlns:q="urn:outer"><a>${kids}</a><q:y/></r>`);
+  const a = doc.children[0]!;
+  assert.equal(a.children.length, 2000);
+  assert.equal(a.children[1999]!.ns, 'urn:1999');
+  assert.equal(a.children[7]!.children[0]!.ns, 'urn:q7');
+  assert.equal(doc.children[1]!.ns, 'urn:outer');
+  assert.equal(parseXml('<x:r xmlns:x="urn:a"><x:s xmlns:x="urn:b"/><x:t/></x:r>').children.map((c) => c.ns).join(), 'urn:b,urn:a');
+  assert.equal(parseXml('<r xml:lang="en"/>').attrs['lang'], 'en');
+
+  assert.equal(parseXml(`<r>${'<a/>'.repeat(99)}</r>`, 64, 100).children.length, 99);
+  assert.throws(() => parseXml(`<r>${'<a/>'.repeat(100)}</r>`, 64, 100), (e: unknown) => e instanceof XmlError && /More than 100 elements/.test(e.message));
+  assert.throws(() => readEnvelope(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>${'<a/>'.repeat(200_001)}</s:Body></s:Envelope>`), SoapFault);
+});

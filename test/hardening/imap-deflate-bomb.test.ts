@@ -6,25 +6,11 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { ImapFlow } from 'imapflow';
+import { readUntil } from '../helpers/read-until.js';
 import { startChildServer } from '../helpers/child-server.js';
 
 const MB = 1024 * 1024;
 
-/** Reads from the socket until `pattern` appears in what was read. */
-function readUntil(socket: net.Socket, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const onData = (d: Buffer) => {
-      got += d.toString('latin1');
-      if (pattern.test(got)) {
-        socket.off('data', onData);
-        resolve(got);
-      }
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-  });
-}
 
 /** A normal client's whole visit: logon, SELECT, FETCH, logout. */
 async function normalVisit(port: number): Promise<void> {

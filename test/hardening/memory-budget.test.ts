@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import https from 'node:https';
 import { ImapFlow } from 'imapflow';
 import { createTransport } from 'nodemailer';
+import { readUntil } from '../helpers/read-until.js';
 import { startChildServer, type ChildServer } from '../helpers/child-server.js';
 
 const MB = 1024 * 1024;
@@ -33,21 +34,6 @@ after(async () => {
   await server?.stop();
 });
 
-/** Reads until `pattern` appears in what the socket says. */
-function readUntil(s: net.Socket, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const onData = (d: Buffer) => {
-      got += d.toString('latin1');
-      if (pattern.test(got)) {
-        s.off('data', onData);
-        resolve(got);
-      }
-    };
-    s.on('data', onData);
-    s.once('error', reject);
-  });
-}
 
 /** Writes `chunk` over and over, honouring backpressure, until stopped or CAP bytes; never reads. */
 function flood(s: net.Socket, chunk: Buffer): { stop: () => void; sent: () => number } {

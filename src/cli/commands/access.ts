@@ -10,6 +10,7 @@ import { explainAccess, type AccessExplanation, type ExplainProtocol } from '../
 import { normaliseClientAddress } from '../../access/client-address.js';
 import { ConnectionLimits } from '../../access/connection-limits.js';
 import { BruteForceGuard } from '../../access/brute-force-guard.js';
+import { AccountGuard } from '../../access/account-guard.js';
 import { EventLog } from '../../events/event-log.js';
 import { SessionGovernor } from '../../governor/governor.js';
 import { InProcessAccounting } from '../../governor/in-process-accounting.js';
@@ -25,12 +26,14 @@ async function idleServerState(store: Store, cluster?: { accounting: SessionAcco
   await settings.refresh();
   const events = new EventLog(store, 'cli');
   const limits = (k: ExplainProtocol) => new ConnectionLimits(k, settings);
+  const state = cluster?.state ?? new InProcessState(systemClock);
   return {
     store,
     settings,
     governor: new SessionGovernor(cluster?.accounting ?? new InProcessAccounting(), settings, events),
     connections: { pop: limits('pop3'), imap: limits('imap'), owa: limits('owa'), ews: limits('ews'), eas: limits('eas') },
-    bruteForceGuard: new BruteForceGuard(cluster?.state ?? new InProcessState(systemClock), events),
+    bruteForceGuard: new BruteForceGuard(state, events),
+    accountGuard: new AccountGuard(state),
   };
 }
 
@@ -78,6 +81,10 @@ export async function accessCommand(sub: string | undefined, args: ParsedArgs): 
     if (l.refuses && l.remedy) out.push(`     to allow: ${l.remedy}`);
     if (l.reclaims) out.push(`     reclaims: ${l.reclaims.kind} session ${l.reclaims.sessionId} from ${l.reclaims.clientAddress}, idle ${l.reclaims.idleSeconds} s (${l.reclaims.setting} = ${l.reclaims.seconds}, ${l.reclaims.source})`);
   });
+  const g = x.accountGuard;
+  out.push(`account guard for ${g.account}: ${g.failures} failure(s) counted (${g.freeFailures} free), ${g.inFlight} check(s) in flight, `
+    + `${g.delayMs ? `new addresses wait ${Math.ceil(g.delayMs / 1000)} s` : 'no delay now'}; known addresses: ${g.knownAddresses.length ? g.knownAddresses.join(', ') : 'none'}`
+    + `${g.fromKnown === null ? '' : `; ${x.from} is ${g.fromKnown ? '' : 'not '}known`}`);
   for (const n of x.notes) out.push(`note: ${n}`);
   process.stdout.write(out.join('\n') + '\n');
 }

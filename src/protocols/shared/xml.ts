@@ -5,7 +5,8 @@
  * Why not a general parser: EWS requests are plain element trees, and what a general parser
  * offers beyond that is what attacks use. This one refuses any DOCTYPE (so no entity can be
  * declared: no XXE, no "billion laughs") and any entity reference but the five predefined ones
- * and character references; it keeps no more than `maxDepth` levels and is given only bodies
+ * and character references; it keeps no more than `maxDepth` levels and `maxElements` elements
+ * (so the tree is never more than a small multiple of the body) and is given only bodies
  * already cut at the request size limit. Elements are named by their namespace URI and local
  * name, so `m:GetFolder` (exchangelib, DavMail) and `<GetFolder xmlns="…messages">`
  * (Thunderbird) read the same.
@@ -26,6 +27,12 @@ export interface XmlElement {
   /** The element's own character data, concatenated. */
   text: string;
 }
+
+/**
+ * Elements in one request. A 35 MB body of `<a/>` would be millions of element objects (~50 times
+ * its size in memory); no EWS request a client sends comes near this many.
+ */
+export const MAX_ELEMENTS = 200_000;
 
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 const NAME = /[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?/y;
@@ -48,11 +55,23 @@ function codePoint(n: number): string {
 }
 
 /** Parses a document; throws XmlError for anything not well-formed or not accepted. */
-export function parseXml(src: string, maxDepth = 64): XmlElement {
+export function parseXml(src: string, maxDepth = 64, maxElements = MAX_ELEMENTS): XmlElement {
   let i = 0;
-  const stack: Array<{ el: XmlElement; qname: string; scope: Map<string, string> }> = [];
+  // each open element keeps only the namespaces it declares; a prefix is looked up through the
+  // stack (at most maxDepth deep). Copying the whole scope per element was quadratic: thousands of
+  // declarations on a parent, copied for each of thousands of children (issue 14).
+  const stack: Array<{ el: XmlElement; qname: string; decls: Map<string, string> | null }> = [];
+  const lookup = (prefix: string, own: Map<string, string> | null): string | undefined => {
+    const mine = own?.get(prefix);
+    if (mine !== undefined) return mine;
+    for (let d = stack.length - 1; d >= 0; d--) {
+      const v = stack[d]!.decls?.get(prefix);
+      if (v !== undefined) return v;
+    }
+    return prefix === 'xml' ? 'http://www.w3.org/XML/1998/namespace' : undefined;
+  };
   let root: XmlElement | null = null;
-  let scope = new Map<string, string>([['xml', 'http://www.w3.org/XML/1998/namespace']]);
+  let elements = 0;
   if (src.charCodeAt(0) === 0xfeff) i = 1;
   while (i < src.length) {
     const lt = src.indexOf('<', i);
@@ -88,7 +107,6 @@ export function parseXml(src: string, maxDepth = 64): XmlElement {
       while (/\s/.test(src[i] ?? '')) i++;
       if (src[i] !== '>') throw new XmlError(`Bad end tag at offset ${i}`);
       i++;
-      scope = stack.length ? stack[stack.length - 1]!.scope : scope;
       if (!stack.length) root = top.el;
     } else {
       if (root) throw new XmlError('More than one document element');
@@ -122,29 +140,26 @@ export function parseXml(src: string, maxDepth = 64): XmlElement {
         rawAttrs.push([a[0], decodeText(value)]);
         i = end + 1;
       }
-      const parentScope = stack.length ? stack[stack.length - 1]!.scope : scope;
-      let own = parentScope;
+      let own: Map<string, string> | null = null;
       for (const [k, v] of rawAttrs) {
-        if (k === 'xmlns' || k.startsWith('xmlns:')) {
-          if (own === parentScope) own = new Map(parentScope);
-          own.set(k === 'xmlns' ? '' : k.slice(6), v);
-        }
+        if (k === 'xmlns' || k.startsWith('xmlns:')) (own ??= new Map()).set(k === 'xmlns' ? '' : k.slice(6), v);
       }
       const [prefix, local] = qname.includes(':') ? qname.split(':') as [string, string] : ['', qname];
-      const ns = own.get(prefix);
+      const ns = lookup(prefix, own);
       if (ns === undefined && prefix) throw new XmlError(`Undeclared namespace prefix "${prefix}"`);
       const attrs: Record<string, string> = {};
       for (const [k, v] of rawAttrs) {
         if (k === 'xmlns' || k.startsWith('xmlns:')) continue;
         attrs[k.includes(':') ? k.slice(k.indexOf(':') + 1) : k] = v;
       }
+      if (++elements > maxElements) throw new XmlError(`More than ${maxElements} elements`);
       const el: XmlElement = { ns: ns ?? '', name: local, attrs, children: [], text: '' };
       if (stack.length) stack[stack.length - 1]!.el.children.push(el);
       if (selfClosing) {
         if (!stack.length) root = el;
       } else {
         if (stack.length >= maxDepth) throw new XmlError('Elements nested too deeply');
-        stack.push({ el, qname, scope: own });
+        stack.push({ el, qname, decls: own });
       }
     }
   }

@@ -19,6 +19,8 @@ import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js
 import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
 import { SmtpDeadlines, type DeadlineConnection } from './deadlines.js';
 import type { Socket } from 'node:net';
+import { INPUT_BUDGET_SETTING } from '../shared/input-budget.js';
+import { prepareSpool, readMessage, spoolDir } from './data-spool.js';
 
 /**
  * mx: port 25, mail for local mailboxes from anyone. submission: 587/465, authenticated users
@@ -61,18 +63,6 @@ function requireUser(session: SMTPServerSession): User {
   return session.user as User;
 }
 
-/** Reads the DATA stream; keeps no more than the limit in memory once the message is too big. */
-function readMessage(stream: SMTPServerDataStream): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => {
-      if (!stream.sizeExceeded) chunks.push(c);
-    });
-    stream.once('error', reject);
-    stream.once('end', () => resolve(stream.sizeExceeded ? null : Buffer.concat(chunks)));
-  });
-}
-
 function declaredSize(session: SMTPServerSession): number {
   const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
   const size = args && typeof args.SIZE === 'string' ? Number(args.SIZE) : 0;
@@ -90,6 +80,8 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
   const perIp = new Map<string, number>();
   const admitted = new Set<string>();
   const deadlines = new Map<string, SmtpDeadlines>();
+  const spool = spoolDir(ctx.dataDir);
+  prepareSpool(spool);
   const listenerName = submission ? (opts.implicitTls ? 'smtps' : 'submission') : lmtp ? 'lmtp' : 'smtp';
   /** A limit of this listener bit: log, metric, event 1030 (MSExchangeFrontEndTransport). */
   const bitten = (session: SMTPServerSession, setting: string, detail: string) => {
@@ -294,7 +286,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
       const deadline = deadlines.get(session.id);
       deadline?.dataStarted();
       void (async () => {
-        const raw = await readMessage(stream).finally(() => deadline?.dataEnded());
+        const raw = await readMessage(stream, spool, ctx.settings.int(INPUT_BUDGET_SETTING)).finally(() => deadline?.dataEnded());
         if (!raw) throw reply(552, '5.3.4', `Message size exceeds fixed maximum message size of ${server.options.size} bytes`);
         const env = session.envelope;
         const sender = env.mailFrom ? env.mailFrom.address : '';
@@ -346,7 +338,9 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
       })().then(
         (accepted) => cb(null, accepted as string),
         (err: Error) => {
-          if (!(err instanceof SmtpReply)) logOf(session).error({ err }, 'message refused');
+          // a client that went away mid-DATA is not a fault of ours (its spool file is gone already)
+          if ((err as NodeJS.ErrnoException).code === 'ECONNECTION') logOf(session).info({ err: err.message }, 'message cut off by the client');
+          else if (!(err instanceof SmtpReply)) logOf(session).error({ err }, 'message refused');
           cb(err instanceof SmtpReply ? err : reply(451, '4.3.0', 'Temporary local problem; message not accepted, try again later'));
         },
       );

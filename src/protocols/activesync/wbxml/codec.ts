@@ -6,7 +6,8 @@
  * Encoding writes exactly what Debian's `xml2wbxml -a -n -v 1.3` writes for the same document
  * (the tests compare bytes). Decoding reads what any client may send and refuses anything else
  * with a WbxmlError: unknown pages or tags, attributes, literals, processing instructions,
- * truncated input, too deep, too many elements, too long. Every limit is checked before the work.
+ * truncated input, too deep, too many elements, too long, string-table references that add up to
+ * more text than the document's size. Every limit is checked before the work.
  */
 import { PAGE_BY_NAME, PAGE_BY_NUMBER, TOKEN_BY_TAG } from './code-pages.js';
 
@@ -182,6 +183,12 @@ export function decode(buf: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): Wbxm
   const charset = r.mbUint32();
   if (charset !== 106 && charset !== 0) throw new WbxmlError(`charset ${charset} is not UTF-8`, r.pos);
   const table = r.bytes(r.mbUint32());
+  // A string-table reference (STR_T) costs two bytes but can name a long string. libwbxml puts
+  // repeated strings in the table and names them more than once, so references may add up to more
+  // than the table; but all of them together to no more than the document's own size, so a
+  // document never expands past twice its size (no "billion laughs" through the table; found by
+  // the fuzzer, issue 14).
+  let tableBudget = buf.length;
 
   let page = 0;
   let elements = 0;
@@ -214,6 +221,8 @@ export function decode(buf: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): Wbxm
         const offset = r.mbUint32();
         const end = table.indexOf(0, offset);
         if (offset >= table.length || end < 0) throw new WbxmlError('string table reference out of range', at);
+        tableBudget -= end - offset;
+        if (tableBudget < 0) throw new WbxmlError('string table references add up to more text than the document size', at);
         parent.children.push(table.toString('utf8', offset, end));
       }
       continue;
