@@ -159,7 +159,8 @@ async function handle(ctx: ServerContext, held: HeldRequests, running: Set<Abort
       }
     }
     const answer = await command!.run({ ctx, user: result.user, session, device, req: r!, body, raw, signal: gone.signal, held });
-    session.touch();
+    // no session.touch() here: the session closes below, and a touch is an accounting write (a
+    // Redis round trip on a node of several) for each of 10,000 woken Pings
     return send(reply, answer);
   } finally {
     req.raw.socket?.off('close', onClose);
