@@ -20,6 +20,7 @@ import { analyseMessage } from '../analyse.js';
 import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.js';
 import { typedErrorsOnly } from '../typed-errors.js';
 import { isRetryable, toStoreError } from './backend-errors.js';
+import { GroupCommitter, type GroupOutcome } from './group-commit.js';
 import { ADDRESS_DOMAIN, MIGRATION_LOCK, MIGRATIONS, SCHEMA_TABLE } from './migrations.js';
 import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, QueueEntryUpdate, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
@@ -75,6 +76,57 @@ const MESSAGE_COLUMNS = 'm.id, m.object_id, m.email_id, m.uid, m.modseq, m.flags
 const LIST_COLUMNS = `${MESSAGE_COLUMNS}, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview`;
 
 
+/** A blob's row (putBlob's parameters): hash, size, data, structure, then the facts of the list view. */
+type BlobRow = [hash: string, size: number, data: Buffer, structure: string, subject: unknown, from: unknown, to: unknown, sentDate: number | null, messageId: unknown, hasAttachments: number, preview: unknown];
+const INSERT_BLOB = 'INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)';
+
+function blobRow(raw: Buffer): BlobRow {
+  const a = analyseMessage(raw);
+  const f = a.facts;
+  return [a.hash, raw.length, raw, JSON.stringify(a.structure), f.subject, f.from, f.to, f.date?.getTime() ?? null, f.messageId, f.hasAttachments ? 1 : 0, f.preview];
+}
+
+/**
+ * One delivered copy in one statement (one round trip instead of six): the folder's row locked
+ * (FOR UPDATE: the UID and MODSEQ are allocated under it, inside the inserting transaction), a
+ * change state, the message, the folder's and the user's counters. $1 folder, $2 user, $3 flags,
+ * $4 internal date, $5 size, $6 blob hash, $7 save date. No row back: no such folder. The caller holds the
+ * user's lock (taken in an earlier statement, so this statement's snapshot sees the folder row
+ * as the previous holder committed it).
+ */
+function deliverySql(withBlob: boolean): string {
+  // with the blob ($8 data … $16 preview): stored once with the message's first copy; an existing
+  // row is locked by the no-op update, as in putBlob
+  const blob = withBlob
+    ? `b AS (INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview)
+         VALUES ($6::TEXT, $5::BIGINT, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (hash) DO UPDATE SET size = excluded.size RETURNING hash), `
+    : '';
+  return `WITH ${blob}f AS (SELECT id, uid_next, uid_validity, highest_modseq FROM folders WHERE id = $1::BIGINT AND user_id = $2::BIGINT FOR UPDATE),
+    s AS (SELECT nextval('change_state_seq') AS s FROM f),
+    m AS (INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, save_date, size, blob_hash, object_id, email_id, change_state)
+          SELECT f.id, f.uid_next, f.highest_modseq + 1, $3::TEXT, $4::BIGINT, $7::BIGINT, $5::BIGINT, ${withBlob ? 'b.hash' : '$6::TEXT'}, s.s, s.s, s.s FROM f, s${withBlob ? ', b' : ''}
+          RETURNING id, uid, modseq, object_id),
+    uf AS (UPDATE folders SET uid_next = m.uid + 1, highest_modseq = m.modseq FROM m WHERE folders.id = $1::BIGINT),
+    uu AS (UPDATE users SET used_bytes = used_bytes + $5::BIGINT, message_count = message_count + 1 FROM m WHERE users.id = $2::BIGINT)
+    SELECT m.id, m.uid, m.modseq, m.object_id, f.uid_validity FROM m, f`;
+}
+const DELIVER = deliverySql(false);
+const DELIVER_WITH_BLOB = deliverySql(true);
+
+/** One deliver()/deliverAndEnqueue() call, waiting for its group's transaction (GroupCommitter). */
+interface DeliveryJob {
+  targets: Array<{ userId: number; folderId: number; quotaLimit: number | null }>;
+  raw: Buffer;
+  flags: string;
+  now: number;
+  saveDate: number;
+  entry: NewQueueEntry | undefined;
+}
+type DeliveryOutcome = Delivery & { queueId: number | null };
+/** Deliveries of one node writing at once, each a group; and at most this many in a group. */
+const DELIVERY_GROUPS_IN_FLIGHT = 2;
+const DELIVERIES_PER_GROUP = 32;
+
 /**
  * The pg settings of a postgres:// URL. Without a user in the URL or PGUSER, the login name, as
  * libpq (psql) does: `postgres://127.0.0.1/mail` works for the Unix user the database knows.
@@ -109,6 +161,7 @@ export class PostgresStore implements Store {
   readonly changes: ChangeBus;
   private readonly pool: pg.Pool;
   private closed = false;
+  private closing: Promise<void> | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private org!: Organisation;
   private readonly quotaLimit: StoreOptions['quotaLimit'];
@@ -118,6 +171,7 @@ export class PostgresStore implements Store {
   private readonly onBackgroundError: (what: string, err: unknown) => void;
   private readonly queueLeaseMs: number;
   private readonly nodeName: string;
+  private readonly deliveries = new GroupCommitter<DeliveryJob, DeliveryOutcome>((jobs) => this.commitDeliveries(jobs), DELIVERY_GROUPS_IN_FLIGHT, DELIVERIES_PER_GROUP);
 
   private constructor(readonly url: string, opts: PostgresStoreOptions) {
     this.changes = opts.changes ?? new InProcessChangeBus();
@@ -262,10 +316,13 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.pruneTimer) clearTimeout(this.pruneTimer);
-    await this.pool.end(); // waits for the connections to be given back: writes sent before have committed
+    this.closing ??= (async () => {
+      await this.deliveries.idle(); // deliveries handed over before have their transaction
+      this.closed = true;
+      if (this.pruneTimer) clearTimeout(this.pruneTimer);
+      await this.pool.end(); // waits for the connections to be given back: writes sent before have committed
+    })();
+    return this.closing;
   }
 
   async organisation(): Promise<Organisation> {
@@ -636,14 +693,9 @@ export class PostgresStore implements Store {
    * before this transaction's message refers to it (mw_drop_blobs).
    */
   private async putBlob(c: Client, raw: Buffer): Promise<string> {
-    const a = analyseMessage(raw);
-    const f = a.facts;
-    await c.query(
-      `INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO UPDATE SET size = excluded.size`,
-      [a.hash, raw.length, raw, JSON.stringify(a.structure), f.subject, f.from, f.to, f.date?.getTime() ?? null, f.messageId, f.hasAttachments ? 1 : 0, f.preview],
-    );
-    return a.hash;
+    const row = blobRow(raw);
+    await c.query(`${INSERT_BLOB} ON CONFLICT (hash) DO UPDATE SET size = excluded.size`, row);
+    return row[0];
   }
 
   private async dropBlobsIfUnused(c: Client, hashes: Iterable<string>): Promise<void> {
@@ -724,32 +776,73 @@ export class PostgresStore implements Store {
   }
 
   private async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<Delivery & { queueId: number | null }> {
+    this.check();
     const use = opts.specialUse ?? '\\Inbox';
     const targets = await Promise.all([...new Set(userIds)].map(async (userId) => (
       { userId, folderId: (await this.getSpecialFolder(userId, use)).id, quotaLimit: await this.quotaLimitOf(userId) }
     )));
-    const now = Date.now();
-    const saveDate = this.clock.now();
-    const flags = joinFlags(opts.flags ?? []);
-    const out = await this.tx(async (c) => {
-      await this.lockUsers(c, targets.map((t) => t.userId));
-      const delivered = new Map<number, AppendResult>();
-      const overQuota: number[] = [];
-      let hash: string | null = null;
-      for (const t of targets) {
-        if (!(await this.hasRoom(c, t.userId, raw.length, t.quotaLimit))) {
-          overQuota.push(t.userId);
-          continue;
-        }
-        hash ??= await this.putBlob(c, raw);
-        delivered.set(t.userId, (await this.insertMessages(c, t.userId, t.folderId, [{ hash, size: raw.length, flags, internalDate: now, saveDate }]))[0]!);
-      }
-      const queueId = entry ? await this.insertQueueEntry(c, entry.sender, entry.recipients, await this.putBlob(c, entry.raw), now, entry.submittedBy, entry.dsn ?? null) : null;
-      return { delivered, overQuota, queueId };
-    });
+    const out = await this.deliveries.run({ targets, raw, flags: joinFlags(opts.flags ?? []), now: Date.now(), saveDate: this.clock.now(), entry });
     for (const { userId, folderId } of targets) {
       const r = out.delivered.get(userId);
       if (r) this.emit({ userId, folderId, kind: 'append', modseq: r.modseq });
+    }
+    return out;
+  }
+
+  /**
+   * One transaction for a group of deliveries (GroupCommitter). When it fails for a reason of
+   * one delivery (a folder or user removed meanwhile, a value the store refuses), each delivery
+   * is written again in a transaction of its own, so that one failing delivery fails no other.
+   * A lost connection fails them all: the store is unavailable for each of them alike.
+   */
+  private async commitDeliveries(jobs: DeliveryJob[]): Promise<Array<GroupOutcome<DeliveryOutcome>>> {
+    try {
+      const out = await this.tx((c) => this.writeDeliveries(c, jobs));
+      return out.map((value) => ({ ok: true, value }));
+    } catch (err) {
+      const e = toStoreError(err);
+      if (jobs.length === 1 || (e instanceof StoreError && e.kind === 'unavailable')) return jobs.map(() => ({ ok: false, error: err }));
+      const alone: Array<GroupOutcome<DeliveryOutcome>> = [];
+      for (const job of jobs) {
+        alone.push(await this.tx((c) => this.writeDeliveries(c, [job])).then(([value]) => ({ ok: true as const, value: value! }), (error: unknown) => ({ ok: false as const, error })));
+      }
+      return alone;
+    }
+  }
+
+  /**
+   * The deliveries of a group, in order, on one transaction: every recipient's row locked at once
+   * (in id order, with its usage: the quota check below counts what this transaction adds), then
+   * one statement per delivered copy (deliverySql), the first of a message storing its bytes too.
+   */
+  private async writeDeliveries(c: Client, jobs: DeliveryJob[]): Promise<DeliveryOutcome[]> {
+    const ids = [...new Set(jobs.flatMap((j) => j.targets.map((t) => t.userId)))].sort((a, b) => a - b);
+    const locked = (await c.query('SELECT id, used_bytes FROM users WHERE id = ANY($1::BIGINT[]) ORDER BY id FOR NO KEY UPDATE', [ids])).rows as Array<{ id: number; used_bytes: number }>;
+    const used = new Map(locked.map((r) => [r.id, r.used_bytes]));
+    const missing = ids.find((id) => !used.has(id));
+    if (missing !== undefined) throw new StoreError('not-found', `no user with id ${missing}`);
+    const out: DeliveryOutcome[] = [];
+    for (const { targets, raw, flags, now, saveDate, entry } of jobs) {
+      const delivered = new Map<number, AppendResult>();
+      const overQuota: number[] = [];
+      let blob: BlobRow | null = null;
+      for (const t of targets) {
+        const before = used.get(t.userId)!;
+        if (t.quotaLimit !== null && before + raw.length > t.quotaLimit) {
+          overQuota.push(t.userId);
+          continue;
+        }
+        const first = blob === null;
+        blob ??= blobRow(raw);
+        const base = [t.folderId, t.userId, flags, now, raw.length, blob[0], saveDate];
+        const r = (await c.query(first ? DELIVER_WITH_BLOB : DELIVER, first ? [...base, ...blob.slice(2)] : base)).rows[0] as
+          { id: number; uid: number; modseq: number; object_id: number; uid_validity: number } | undefined;
+        if (!r) throw new StoreError('not-found', 'no such folder');
+        used.set(t.userId, before + raw.length);
+        delivered.set(t.userId, { id: r.id, objectId: toObjectId('message', r.object_id), uid: r.uid, uidValidity: r.uid_validity, modseq: r.modseq });
+      }
+      const queueId = entry ? await this.insertQueueEntry(c, entry.sender, entry.recipients, await this.putBlob(c, entry.raw), now, entry.submittedBy, entry.dsn ?? null) : null;
+      out.push({ delivered, overQuota, queueId });
     }
     return out;
   }
