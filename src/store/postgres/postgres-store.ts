@@ -78,7 +78,7 @@ const LIST_COLUMNS = `${MESSAGE_COLUMNS}, b.subject, b.from_text, b.to_text, b.s
 
 /** A blob's row (putBlob's parameters): hash, size, data, structure, then the facts of the list view. */
 type BlobRow = [hash: string, size: number, data: Buffer, structure: string, subject: unknown, from: unknown, to: unknown, sentDate: number | null, messageId: unknown, hasAttachments: number, preview: unknown];
-const INSERT_BLOB = 'INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)';
+const INSERT_BLOB = 'INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview)';
 
 function blobRow(raw: Buffer): BlobRow {
   const a = analyseMessage(raw);
@@ -98,7 +98,7 @@ function deliverySql(withBlob: boolean): string {
   // with the blob ($8 data … $16 preview): stored once with the message's first copy; an existing
   // row is locked by the no-op update, as in putBlob
   const blob = withBlob
-    ? `b AS (INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview)
+    ? `b AS (${INSERT_BLOB}
          VALUES ($6::TEXT, $5::BIGINT, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (hash) DO UPDATE SET size = excluded.size RETURNING hash), `
     : '';
   return `WITH ${blob}f AS (SELECT id, uid_next, uid_validity, highest_modseq FROM folders WHERE id = $1::BIGINT AND user_id = $2::BIGINT FOR UPDATE),
@@ -694,7 +694,7 @@ export class PostgresStore implements Store {
    */
   private async putBlob(c: Client, raw: Buffer): Promise<string> {
     const row = blobRow(raw);
-    await c.query(`${INSERT_BLOB} ON CONFLICT (hash) DO UPDATE SET size = excluded.size`, row);
+    await c.query(`${INSERT_BLOB} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO UPDATE SET size = excluded.size`, row);
     return row[0];
   }
 
