@@ -778,9 +778,7 @@ export class PostgresStore implements Store {
   private async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<Delivery & { queueId: number | null }> {
     this.check();
     const use = opts.specialUse ?? '\\Inbox';
-    const targets = await Promise.all([...new Set(userIds)].map(async (userId) => (
-      { userId, folderId: (await this.getSpecialFolder(userId, use)).id, quotaLimit: await this.quotaLimitOf(userId) }
-    )));
+    const targets = await Promise.all([...new Set(userIds)].map((userId) => this.deliveryTarget(userId, use)));
     const out = await this.deliveries.run({ targets, raw, flags: joinFlags(opts.flags ?? []), now: Date.now(), saveDate: this.clock.now(), entry });
     for (const { userId, folderId } of targets) {
       const r = out.delivered.get(userId);
@@ -847,12 +845,28 @@ export class PostgresStore implements Store {
     return out;
   }
 
+  /** Where a delivery to the user goes and their quota limit, in one read (the folder is made when missing). `not-found`. */
+  private async deliveryTarget(userId: number, use: SpecialUse): Promise<DeliveryJob['targets'][number]> {
+    const u = await this.row<{ database_id: number; version: string; folder_id: number | null }>(
+      `SELECT database_id, (SELECT value FROM meta WHERE key = 'settings_version') AS version,
+         (SELECT f.id FROM folders f WHERE f.user_id = u.id AND f.special_use = $2 ORDER BY f.id LIMIT 1) AS folder_id
+       FROM users u WHERE id = $1`, [userId, use],
+    );
+    if (!u) throw new StoreError('not-found', `no user with id ${userId}`);
+    const folderId = u.folder_id ?? (await this.getSpecialFolder(userId, use)).id;
+    return { userId, folderId, quotaLimit: await this.quotaLimitFrom(userId, u) };
+  }
+
   /** The user's quota limit (StoreOptions.quotaLimit over the settings, re-read when their version moved). `not-found`. */
   private async quotaLimitOf(userId: number): Promise<number | null> {
     const u = await this.row<{ database_id: number; version: string }>(
       "SELECT database_id, (SELECT value FROM meta WHERE key = 'settings_version') AS version FROM users WHERE id = $1", [userId],
     );
     if (!u) throw new StoreError('not-found', `no user with id ${userId}`);
+    return this.quotaLimitFrom(userId, u);
+  }
+
+  private async quotaLimitFrom(userId: number, u: { database_id: number; version: string }): Promise<number | null> {
     if (!this.quotaLimit) return null;
     const version = Number(u.version);
     if (this.settingsSnapshot?.version !== version) this.settingsSnapshot = { version, list: await this.listSettingOverrides() };
