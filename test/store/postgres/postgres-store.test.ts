@@ -23,7 +23,7 @@ async function withDatabase(fn: (url: string) => Promise<void>): Promise<void> {
   }
 }
 
-test('PostgreSQL: parallel appends from several nodes: no UID is ever visible before a lower one', { timeout: 300_000 }, () =>
+test('PostgreSQL: parallel appends and deliveries (group commit) from several nodes: no UID is ever visible before a lower one', { timeout: 300_000 }, () =>
   withDatabase(async (url) => {
     const NODES = 4;
     const PER_WORKER = 25;
@@ -51,7 +51,10 @@ test('PostgreSQL: parallel appends from several nodes: no UID is ever visible be
       let n = 0;
       const results = await Promise.all(nodes.flatMap((node) => Array.from({ length: WORKERS_PER_NODE }, async () => {
         const mine = [];
-        for (let i = 0; i < PER_WORKER; i++) mine.push(await node.append(u.id, inbox.id, message(n++)));
+        // appends one transaction each, deliveries in the node's delivery groups: both allocate under the folder lock
+        for (let i = 0; i < PER_WORKER; i++) {
+          mine.push(i % 2 ? await node.append(u.id, inbox.id, message(n++)) : (await node.deliver([u.id], message(n++))).delivered.get(u.id)!);
+        }
         return mine;
       })));
       writing = false;
@@ -66,6 +69,56 @@ test('PostgreSQL: parallel appends from several nodes: no UID is ever visible be
     } finally {
       await reader.close();
       await Promise.all(nodes.map((s) => s.close()));
+    }
+  }));
+
+test('PostgreSQL: deliveries committed in one group: quota counts the group\'s own copies; one failing delivery fails no other', { timeout: 120_000 }, () =>
+  withDatabase(async (url) => {
+    const LIMIT = 10_000;
+    const store = await PostgresStore.open(url, { quotaLimit: () => LIMIT });
+    const side = new pg.Client(connectionConfig(url));
+    const watcher = new pg.Client(connectionConfig(url));
+    await side.connect();
+    await watcher.connect();
+    try {
+      const users = [];
+      for (const name of ['full', 'victim', 'other1', 'other2']) users.push(await store.createUser({ address: `${name}@example.com`, password: 'pw' }));
+      const [full, victim, ...others] = users as [typeof users[0], typeof users[0], typeof users[0]];
+      const big = (i: number) => Buffer.concat([message(i), Buffer.alloc(3000, 'x')]);
+      // 6 copies of ~3 KB to one mailbox of 10 KB, handed over together: exactly 3 fit
+      const filled = await Promise.all(Array.from({ length: 6 }, (_, i) => store.deliver([full.id], big(i))));
+      assert.equal(filled.filter((d) => d.delivered.has(full.id)).length, 3);
+      assert.equal(filled.filter((d) => d.overQuota.includes(full.id)).length, 3);
+      assert.ok((await store.quota(full.id)).usedBytes <= LIMIT);
+
+      // the victim is removed while a group waits for the victim's row lock (held here): the
+      // victim's deliveries fail `not-found`, the others (of its group too) are delivered
+      await side.query('BEGIN');
+      await side.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [victim.id]);
+      const pending = [victim, ...others, victim, ...others].map((u, i) => store.deliver([u.id], message(100 + i)).then((d) => ({ ok: true as const, d }), (e: unknown) => ({ ok: false as const, e })));
+      // a group's lock query waits behind ours (an event: PostgreSQL says so; asked on another
+      // connection, as a transaction sees one snapshot of the activity), then the victim goes
+      for (;;) {
+        const waiting = (await watcher.query("SELECT count(*)::INT AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%used_bytes FROM users%FOR NO KEY UPDATE%'")).rows[0].n as number;
+        if (waiting > 0) break;
+        await new Promise((r) => setImmediate(r));
+      }
+      await side.query('DELETE FROM users WHERE id = $1', [victim.id]);
+      await side.query('COMMIT');
+      const outcomes = await Promise.all(pending);
+      outcomes.forEach((o, i) => {
+        const u = [victim, ...others, victim, ...others][i]!;
+        if (u.id === victim.id) {
+          assert.ok(!o.ok && o.e instanceof StoreError && o.e.kind === 'not-found', `the victim's delivery ${i} fails not-found`);
+        } else {
+          assert.ok(o.ok && o.d.delivered.has(u.id), `delivery ${i} to ${u.address} delivered`);
+        }
+      });
+      for (const u of others) assert.deepEqual([...(await store.listMessageIndex(u.id, (await store.getSpecialFolder(u.id, '\\Inbox')).id)).uids], [1, 2]);
+    } finally {
+      await side.end();
+      await watcher.end();
+      await store.close();
     }
   }));
 
