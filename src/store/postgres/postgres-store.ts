@@ -40,7 +40,8 @@ import type {
 
 /**
  * The PostgreSQL backend of the Store contract (store.ts), for several Mailwarden nodes on one
- * database. Every write is one transaction on a pooled connection; what must be ordered is
+ * database. Every write is one transaction on a pooled connection (deliveries: several in one,
+ * commitDeliveries); what must be ordered is
  * ordered by row locks held until commit:
  *  - the user's row (lockUsers, FOR NO KEY UPDATE) by every write of that user's folders and
  *    messages: change states (a global sequence, the objects' ids too) are taken under it, so a
