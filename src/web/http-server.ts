@@ -8,6 +8,7 @@ import type { Server as TlsServer } from 'node:tls';
 import type { Socket } from 'node:net';
 import { followCertificates } from '../tls/certificates.js';
 import { acceptProxyProtocol } from '../protocols/shared/proxy-protocol.js';
+import { lingerOnClose } from './lingering-close.js';
 
 /** Extra route sets (web mail) register themselves here, so this file stays the HTTP shell. */
 export type HttpPlugin = (app: FastifyInstance, ctx: ServerContext) => void | Promise<void>;
@@ -86,6 +87,12 @@ export async function startHttpServer(
       if (socket.destroyed) return void reply.code(400).send();
       turns.admit(done);
     });
+  });
+  // an answer sent before the request body was read (413 too large, or a parser's error) closes
+  // the connection: let the client finish sending first, or the close can cost it the answer
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if (!req.raw.complete && String(reply.getHeader('connection') ?? '').toLowerCase() === 'close') lingerOnClose(req.raw.socket);
+    done(null, payload);
   });
   const failures = new WeakMap<FastifyRequest, Error>();
   app.addHook('onError', (req, _reply, err, done) => {
