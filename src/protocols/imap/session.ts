@@ -16,6 +16,7 @@ import { capabilityList } from './capabilities.js';
 import type { MailboxView, ViewOptions } from './mailbox-view.js';
 import type { ProtocolLog } from '../shared/protocol-log.js';
 import { COMMANDS } from './commands/index.js';
+import { imapTurns } from './turns.js';
 import type { Log } from '../../observability/log.js';
 
 export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
@@ -122,6 +123,15 @@ export class ImapSession {
   }
 
   /** One untagged response line ("* " is added). */
+  /**
+   * Between two lines (or messages) of a long response, given what write() answered: null to go
+   * on at once; else wait for the client to take our output (it lags), or for a later event-loop
+   * turn (this one's budget is spent: imapTurns). Check conn.closed after it.
+   */
+  pace(writeOk: boolean): Promise<void> | null {
+    return writeOk ? imapTurns.pause() : this.conn.drain();
+  }
+
   send(line: string): void {
     this.write(`* ${line}\r\n`);
   }
@@ -160,6 +170,9 @@ export class ImapSession {
       const e = await this.conn.next();
       if (!e) break;
       try {
+        // commands of many sessions become ready in one turn (their store answers arrive in one message)
+        const turn = imapTurns.pause();
+        if (turn) await turn;
         await this.handle(e);
         // a client that pipelines without reading our answers: stop taking commands until it reads
         if (this.conn.outputBacklogged) await this.conn.drain();
