@@ -60,6 +60,8 @@ export class ImapSession {
   private timer: NodeJS.Timeout | null = null;
   private finished: Promise<void> | null = null;
   private seq = 0;
+  /** Short response lines written so far (pace). */
+  private shortLines = 0;
   /** The structured log of this connection: its id, and the store session's once logged on. */
   logger: Log;
 
@@ -126,10 +128,14 @@ export class ImapSession {
   /**
    * Between two lines (or messages) of a long response, given what write() answered: null to go
    * on at once; else wait for the client to take our output (it lags), or for a later event-loop
-   * turn (this one's budget is spent: imapTurns). Check conn.closed after it.
+   * turn (this one's budget is spent: imapTurns). Check conn.closed after it. `short`: the line
+   * was a short one (FETCH FLAGS, STORE): the clock is read every 32nd of them only (reading it
+   * for each of 100,000 lines cost about 5% of the FETCH's time).
    */
-  pace(writeOk: boolean): Promise<void> | null {
-    return writeOk ? imapTurns.pause() : this.conn.drain();
+  pace(writeOk: boolean, short = false): Promise<void> | null {
+    if (!writeOk) return this.conn.drain();
+    if (short && (++this.shortLines & 31) !== 0) return null;
+    return imapTurns.pause();
   }
 
   send(line: string): void {

@@ -183,7 +183,7 @@ async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
     // one line at a time, in order; 100,000 lines are ~130 ms of work: s.pace() spreads them over turns
     for (const uid of wanted) {
       if (!view.has(uid)) continue; // expunged by another session meanwhile; its EXPUNGE comes later
-      const wait = s.pace(s.write(`* ${view.seqOf(uid)} FETCH (${items.map((it) => viewItem(view, uid, it.kind)).join(' ')})\r\n`));
+      const wait = s.pace(s.write(`* ${view.seqOf(uid)} FETCH (${items.map((it) => viewItem(view, uid, it.kind)).join(' ')})\r\n`), true);
       if (wait) await wait;
       if (s.conn.closed) break;
     }

@@ -42,7 +42,7 @@ async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   for (const line of lines) {
     const text = line();
     if (text === null) continue; // expunged by another session meanwhile; its EXPUNGE comes later
-    const wait = s.pace(s.write(`* ${text}\r\n`));
+    const wait = s.pace(s.write(`* ${text}\r\n`), true);
     if (wait) await wait;
     if (s.conn.closed) break;
   }
