@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import type { ServerContext } from '../server/context.js';
 import type { Listener, ListenerOptions } from '../server/listener.js';
 import { registerAdminApi } from './admin-api.js';
-import { TurnBudget } from './turn-budget.js';
+import { TurnBudget } from '../util/turn-budget.js';
 import type { Server as TlsServer } from 'node:tls';
 import type { Socket } from 'node:net';
 import { followCertificates } from '../tls/certificates.js';

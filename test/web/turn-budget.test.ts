@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { TurnBudget } from '../../src/web/turn-budget.js';
+import { TurnBudget } from '../../src/util/turn-budget.js';
 import { eventually } from '../helpers/server.js';
 
 /** A clock that only moves when a request "works", so the test does not depend on how busy the machine is. */
@@ -59,4 +59,26 @@ test('connections waiting in the accept queue are accepted between queued reques
     for (const s of accepted) s.destroy();
     await new Promise((r) => server.close(r));
   }
+});
+
+test('pause: null while the turn has budget, else the work goes on in a later turn, after those already waiting', async () => {
+  const clock = fakeClock();
+  const turns = new TurnBudget(5, clock.now);
+  const log: string[] = [];
+  assert.equal(turns.pause(), null);
+  clock.work(6);
+  // a slice that ran past the budget, and one more behind it: both wait, in order
+  const first = turns.pause();
+  const second = turns.pause();
+  assert.ok(first && second);
+  void first.then(() => log.push('first'));
+  void second.then(() => log.push('second'));
+  // an admitted request waits behind them too
+  turns.admit(() => log.push('request'));
+  assert.deepEqual(log, []);
+  await eventually(() => log.length === 3, 2000, 'the paused work to go on');
+  assert.deepEqual(log, ['first', 'second', 'request']);
+  // a fresh turn with nobody waiting: no pause
+  await new Promise((r) => setImmediate(r));
+  assert.equal(turns.pause(), null);
 });

@@ -4,33 +4,25 @@ import pg from 'pg';
 import { StoreError } from '../errors.js';
 import type { MobileDevice, MobileDeviceUpdate } from '../types.js';
 
-interface DeviceRow {
-  user_id: number; address: string; device_id: string; device_type: string; model: string; friendly_name: string; os: string;
-  user_agent: string; policy_key: number; first_sync_at: number; last_sync_at: number;
-}
-const DEVICE_SELECT = 'SELECT d.*, u.address FROM mobile_devices d JOIN users u ON u.id = d.user_id';
-const DEVICE_FIELDS = { deviceType: 'device_type', model: 'model', friendlyName: 'friendly_name', os: 'os', userAgent: 'user_agent', policyKey: 'policy_key' } as const;
-function toDevice(r: DeviceRow): MobileDevice {
-  return {
-    userId: Number(r.user_id), user: r.address, deviceId: r.device_id, deviceType: r.device_type, model: r.model, friendlyName: r.friendly_name,
-    os: r.os, userAgent: r.user_agent, policyKey: Number(r.policy_key), firstSyncAt: new Date(Number(r.first_sync_at)), lastSyncAt: new Date(Number(r.last_sync_at)),
-  };
-}
 import { analyseMessage } from '../analyse.js';
 import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.js';
 import { typedErrorsOnly } from '../typed-errors.js';
 import { isRetryable, toStoreError } from './backend-errors.js';
 import { GroupCommitter, type GroupOutcome } from './group-commit.js';
 import { ADDRESS_DOMAIN, MIGRATION_LOCK, MIGRATIONS, SCHEMA_TABLE } from './migrations.js';
-import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, QueueEntryUpdate, Store, StoreChange, StoreOptions } from '../store.js';
+import type { Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, QueueEntryUpdate, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
+import { StoreBase } from '../store-base.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
-import { joinFlags, splitEach, splitFlags, toEventRecord, toDate, toListItem, toQueueEntry, toSummary, type EventRow, type ListExtra, type MessageRow, type QueueRow } from '../rows.js';
+import {
+  DEVICE_FIELDS, DEVICE_SELECT, FOLDER_SELECT, joinFlags, planFlagChanges, splitEach, toDatabase, toDate, toDevice, toEventRecord, toFolder, toListItem, toQueueEntry,
+  toSummary, toUser, USER_SELECT, type DatabaseRow, type DeviceRow, type EventRow, type FlagRow, type FolderRow, type ListExtra, type MessageRow, type QueueRow, type UserRow,
+} from '../rows.js';
 import { changeLimit, mergeChanges, parseSinceState, TOMBSTONE_DAYS, type ChangeEntry, type ChangeScope } from '../change-history.js';
 import {
-  applyFlags, canonicalFolderName, checkDeletable, checkPassword, chooseAlias, DEFAULT_DATABASE, DEFAULT_FOLDERS, DEFAULT_ORGANISATION,
-  defaultFolderName, displayNameFor, DUMMY_PASSWORD_HASH, legacyDn, nextUidValidity, normaliseAddress, normaliseDatabaseName,
-  normaliseDomain, renameMovesMessages, renamePlan, sameFlags, validateFolderName,
+  canonicalFolderName, checkDeletable, checkPassword, chooseAlias, DEFAULT_DATABASE, DEFAULT_FOLDERS, DEFAULT_ORGANISATION,
+  defaultFolderName, displayNameFor, DUMMY_PASSWORD_HASH, nextUidValidity, normaliseAddress, normaliseDatabaseName,
+  normaliseDomain, renameMovesMessages, renamePlan, validateFolderName,
 } from '../rules.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
@@ -64,15 +56,13 @@ export const PG_TYPES = {
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-interface UserRow { id: number; alias: string; address: string; display_name: string; password_hash: string; database_id: number; database_name: string; is_admin: number; created_at: number }
-interface FolderRow { id: number; object_id: number; user_id: number; name: string; special_use: string | null; uid_validity: number; uid_next: number; highest_modseq: number; subscribed: boolean; message_count: number; unseen_count: number; total_size: number }
+/** The counters the triggers keep on each folder row. */
+interface FolderCountRow { message_count: number; unseen_count: number; total_size: number }
 interface RemovableRow { id: number; uid: number; size: number; blob_hash: string }
 
 /** One message to insert under a folder lock (insertMessages). */
 interface MessageInsert { hash: string; size: number; flags: string; internalDate: number; saveDate: number; objectId?: number; emailId?: number }
 
-const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = f.user_id AND s.name = f.name) AS subscribed FROM folders f';
-const USER_SELECT = 'SELECT u.*, d.name AS database_name FROM users u JOIN databases d ON d.id = u.database_id';
 const MESSAGE_COLUMNS = 'm.id, m.object_id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash';
 const LIST_COLUMNS = `${MESSAGE_COLUMNS}, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview`;
 
@@ -157,7 +147,7 @@ export interface PostgresStoreOptions extends StoreOptions {
   nodeName?: string;
 }
 
-export class PostgresStore implements Store {
+export class PostgresStore extends StoreBase implements Store {
   readonly backend = 'postgres';
   readonly changes: ChangeBus;
   private readonly pool: pg.Pool;
@@ -175,6 +165,7 @@ export class PostgresStore implements Store {
   private readonly deliveries = new GroupCommitter<DeliveryJob, DeliveryOutcome>((jobs) => this.commitDeliveries(jobs), DELIVERY_GROUPS_IN_FLIGHT, DELIVERIES_PER_GROUP);
 
   private constructor(readonly url: string, opts: PostgresStoreOptions) {
+    super();
     this.changes = opts.changes ?? new InProcessChangeBus();
     this.quotaLimit = opts.quotaLimit;
     this.clock = opts.clock ?? { now: () => Date.now() };
@@ -312,7 +303,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  private emit(change: StoreChange): void {
+  protected emit(change: StoreChange): void {
     this.changes.publish(change);
   }
 
@@ -356,41 +347,24 @@ export class PostgresStore implements Store {
 
   // ---------------------------------------------------------------- directory
 
-  private toDatabase(r: { id: number; name: string; created_at: number }): MailboxDatabase {
-    return { id: r.id, name: r.name, createdAt: new Date(r.created_at) };
-  }
-
   async createDatabase(name: string): Promise<MailboxDatabase> {
     const clean = normaliseDatabaseName(name);
     if (await this.findDatabase(clean)) throw new StoreError('exists', `mailbox database "${clean}" exists already`);
-    const r = await this.row<{ id: number; name: string; created_at: number }>('INSERT INTO databases (name, created_at) VALUES ($1, $2) RETURNING *', [clean, Date.now()]);
-    return this.toDatabase(r!);
+    const r = await this.row<DatabaseRow>('INSERT INTO databases (name, created_at) VALUES ($1, $2) RETURNING *', [clean, Date.now()]);
+    return toDatabase(r!);
   }
 
   async listDatabases(): Promise<MailboxDatabase[]> {
-    return (await this.rows<{ id: number; name: string; created_at: number }>('SELECT id, name, created_at FROM databases ORDER BY id')).map((r) => this.toDatabase(r));
+    return (await this.rows<DatabaseRow>('SELECT id, name, created_at FROM databases ORDER BY id')).map(toDatabase);
   }
 
   async findDatabase(name: string): Promise<MailboxDatabase | null> {
-    const r = await this.row<{ id: number; name: string; created_at: number }>('SELECT id, name, created_at FROM databases WHERE lower(name) = lower($1)', [name.trim()]);
-    return r ? this.toDatabase(r) : null;
-  }
-
-  private toUser(r: UserRow): User {
-    return {
-      id: r.id, alias: r.alias, address: r.address, displayName: r.display_name, databaseId: r.database_id,
-      databaseName: r.database_name, isAdmin: r.is_admin === 1, dn: legacyDn(this.org.name, r.alias), createdAt: new Date(r.created_at),
-    };
+    const r = await this.row<DatabaseRow>('SELECT id, name, created_at FROM databases WHERE lower(name) = lower($1)', [name.trim()]);
+    return r ? toDatabase(r) : null;
   }
 
   async createUser(nu: NewUser): Promise<User> {
-    const address = normaliseAddress(nu.address);
-    checkPassword(nu.password);
-    const dbName = nu.database ?? DEFAULT_DATABASE;
-    const database = await this.findDatabase(dbName);
-    if (!database) throw new StoreError('not-found', `no mailbox database named "${dbName}"`);
-    if (await this.findUser(address)) throw new StoreError('exists', `a mailbox for ${address} exists already`);
-    const hash = await hashPassword(nu.password);
+    const { address, database, hash } = await this.checkNewUser(nu);
     const base = address.split('@')[0]!.replace(/[^a-z0-9._-]/gi, '') || 'user';
     const id = await this.tx(async (c) => {
       const taken = new Set((await c.query("SELECT lower(alias) AS a FROM users WHERE lower(alias) LIKE $1 || '%'", [base.toLowerCase().replace(/[%_\\]/g, '\\$&')])).rows.map((r) => r.a as string));
@@ -408,7 +382,7 @@ export class PostgresStore implements Store {
   }
 
   async listUsers(): Promise<User[]> {
-    return (await this.rows<UserRow>(`${USER_SELECT} ORDER BY u.address COLLATE "C"`)).map((r) => this.toUser(r));
+    return (await this.rows<UserRow>(`${USER_SELECT} ORDER BY u.address COLLATE "C"`)).map((r) => toUser(r, this.org.name));
   }
 
   private async findUserRow(identity: string): Promise<UserRow | undefined> {
@@ -420,12 +394,12 @@ export class PostgresStore implements Store {
 
   async findUser(identity: string): Promise<User | null> {
     const r = await this.findUserRow(identity);
-    return r ? this.toUser(r) : null;
+    return r ? toUser(r, this.org.name) : null;
   }
 
   async getUser(id: number): Promise<User | null> {
     const r = await this.row<UserRow>(`${USER_SELECT} WHERE u.id = $1`, [id]);
-    return r ? this.toUser(r) : null;
+    return r ? toUser(r, this.org.name) : null;
   }
 
   async isLocalDomain(domain: string): Promise<boolean> {
@@ -438,12 +412,12 @@ export class PostgresStore implements Store {
     const row = await this.findUserRow(identity);
     // hash even for unknown users so that timing does not tell which addresses exist
     const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH);
-    return ok && row ? this.toUser(row) : null;
+    return ok && row ? toUser(row, this.org.name) : null;
   }
 
   async credentialStamp(identity: string): Promise<{ user: User; stamp: string } | null> {
     const r = await this.findUserRow(identity);
-    return r ? { user: this.toUser(r), stamp: passwordSalt(r.password_hash) } : null;
+    return r ? { user: toUser(r, this.org.name), stamp: passwordSalt(r.password_hash) } : null;
   }
 
   async setPassword(userId: number, password: string): Promise<void> {
@@ -505,13 +479,6 @@ export class PostgresStore implements Store {
 
   // ---------------------------------------------------------------- folders
 
-  private toFolder(r: FolderRow): Folder {
-    return {
-      id: r.id, mailboxId: toObjectId('mailbox', r.object_id), userId: r.user_id, name: r.name, specialUse: r.special_use as SpecialUse | null,
-      uidValidity: r.uid_validity, uidNext: r.uid_next, highestModseq: r.highest_modseq, subscribed: r.subscribed,
-    };
-  }
-
   /** A new folder row (and its subscription), its id and change state from the sequence; caller holds the user's lock. */
   private async insertFolder(c: Client, userId: number, name: string, use: SpecialUse | null, subscribe = true): Promise<number> {
     const last = Number((await c.query("SELECT value FROM meta WHERE key = 'last_uid_validity' FOR UPDATE")).rows[0].value);
@@ -526,31 +493,31 @@ export class PostgresStore implements Store {
     return id;
   }
 
-  private async folderRows(userId: number): Promise<FolderRow[]> {
-    return this.rows<FolderRow>(`${FOLDERS} WHERE f.user_id = $1 ORDER BY f.name = 'INBOX' DESC, f.name COLLATE "C"`, [userId]);
+  private async folderRows(userId: number): Promise<Array<FolderRow & FolderCountRow>> {
+    return this.rows<FolderRow & FolderCountRow>(`${FOLDER_SELECT} WHERE f.user_id = $1 ORDER BY f.name = 'INBOX' DESC, f.name COLLATE "C"`, [userId]);
   }
 
   async listFolders(userId: number): Promise<Folder[]> {
-    return (await this.folderRows(userId)).map((r) => this.toFolder(r));
+    return (await this.folderRows(userId)).map(toFolder);
   }
 
   async listFolderCounts(userId: number): Promise<FolderCounts[]> {
-    return (await this.folderRows(userId)).map((r) => ({ folder: this.toFolder(r), messages: r.message_count, unseen: r.unseen_count, size: r.total_size }));
+    return (await this.folderRows(userId)).map((r) => ({ folder: toFolder(r), messages: r.message_count, unseen: r.unseen_count, size: r.total_size }));
   }
 
   async getFolder(userId: number, name: string): Promise<Folder | null> {
-    const r = await this.row<FolderRow>(`${FOLDERS} WHERE f.user_id = $1 AND f.name = $2`, [userId, canonicalFolderName(name)]);
-    return r ? this.toFolder(r) : null;
+    const r = await this.row<FolderRow>(`${FOLDER_SELECT} WHERE f.user_id = $1 AND f.name = $2`, [userId, canonicalFolderName(name)]);
+    return r ? toFolder(r) : null;
   }
 
   async getFolderById(userId: number, folderId: number): Promise<Folder | null> {
-    const r = await this.row<FolderRow>(`${FOLDERS} WHERE f.user_id = $1 AND f.id = $2`, [userId, folderId]);
-    return r ? this.toFolder(r) : null;
+    const r = await this.row<FolderRow>(`${FOLDER_SELECT} WHERE f.user_id = $1 AND f.id = $2`, [userId, folderId]);
+    return r ? toFolder(r) : null;
   }
 
   async getSpecialFolder(userId: number, use: SpecialUse): Promise<Folder> {
-    const r = await this.row<FolderRow>(`${FOLDERS} WHERE f.user_id = $1 AND f.special_use = $2 ORDER BY f.id LIMIT 1`, [userId, use]);
-    if (r) return this.toFolder(r);
+    const r = await this.row<FolderRow>(`${FOLDER_SELECT} WHERE f.user_id = $1 AND f.special_use = $2 ORDER BY f.id LIMIT 1`, [userId, use]);
+    if (r) return toFolder(r);
     const name = defaultFolderName(use);
     const existing = await this.getFolder(userId, name);
     if (existing) return existing;
@@ -741,10 +708,6 @@ export class PostgresStore implements Store {
     if (!(await this.hasRoom(c, userId, bytes, limit))) throw new StoreError('over-quota', `mailbox is over its quota of ${limit} bytes`);
   }
 
-  async append(userId: number, folderId: number, raw: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
-    return (await this.appendMany(userId, folderId, [{ raw, ...opts }]))[0]!;
-  }
-
   async appendMany(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendResult[]> {
     const limit = await this.quotaLimitOf(userId);
     const now = Date.now();
@@ -766,17 +729,7 @@ export class PostgresStore implements Store {
     return results;
   }
 
-  async deliver(userIds: number[], raw: Buffer, opts: DeliveryOptions = {}): Promise<Delivery> {
-    const out = await this.deliverWrite(userIds, raw, opts);
-    return { delivered: out.delivered, overQuota: out.overQuota };
-  }
-
-  async deliverAndEnqueue(userIds: number[], raw: Buffer, entry: NewQueueEntry): Promise<Delivery & { queueId: number }> {
-    const out = await this.deliverWrite(userIds, raw, {}, entry);
-    return { delivered: out.delivered, overQuota: out.overQuota, queueId: out.queueId! };
-  }
-
-  private async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<Delivery & { queueId: number | null }> {
+  protected async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<Delivery & { queueId: number | null }> {
     this.check();
     const use = opts.specialUse ?? '\\Inbox';
     const targets = await Promise.all([...new Set(userIds)].map((userId) => this.deliveryTarget(userId, use)));
@@ -978,23 +931,8 @@ export class PostgresStore implements Store {
     const result = await this.tx(async (c) => {
       await this.lockUsers(c, [userId]);
       const f = await this.lockFolder(c, userId, folderId);
-      const rows = (await c.query('SELECT id, uid, modseq, flags FROM messages WHERE folder_id = $1 AND uid = ANY($2::BIGINT[]) ORDER BY uid', [folderId, [...new Set(uids)]])).rows as Array<{ id: number; uid: number; modseq: number; flags: string }>;
-      const changed: FlagChange[] = [];
-      const failedModified: number[] = [];
-      const updates: Array<{ id: number; flags: string }> = [];
-      let modseq = f.highest_modseq;
-      for (const r of rows) {
-        if (unchangedSince !== undefined && r.modseq > unchangedSince) {
-          failedModified.push(r.uid);
-          continue;
-        }
-        const current = splitFlags(r.flags);
-        const next = applyFlags(current, op, flags);
-        if (sameFlags(current, next)) continue;
-        modseq += 1;
-        updates.push({ id: r.id, flags: joinFlags(next) });
-        changed.push({ uid: r.uid, flags: next, modseq });
-      }
+      const rows = (await c.query('SELECT id, uid, modseq, flags FROM messages WHERE folder_id = $1 AND uid = ANY($2::BIGINT[]) ORDER BY uid', [folderId, [...new Set(uids)]])).rows as FlagRow[];
+      const { updates, changed, failedModified, modseq } = planFlagChanges(rows, op, flags, unchangedSince, f.highest_modseq);
       if (updates.length) {
         const states = await this.takeStates(c, updates.length);
         await c.query(
@@ -1051,15 +989,7 @@ export class PostgresStore implements Store {
     return { removed: rows.map((r) => r.uid), modseq };
   }
 
-  async copyMessages(userId: number, fromFolderId: number, uids: number[], toFolderId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }> {
-    return this.copyOrMove(userId, fromFolderId, uids, toFolderId, false);
-  }
-
-  async moveMessages(userId: number, fromFolderId: number, uids: number[], toFolderId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }> {
-    return this.copyOrMove(userId, fromFolderId, uids, toFolderId, true);
-  }
-
-  private async copyOrMove(userId: number, fromFolderId: number, uids: number[], toFolderId: number, move: boolean) {
+  protected async copyOrMove(userId: number, fromFolderId: number, uids: number[], toFolderId: number, move: boolean) {
     const limit = move ? null : await this.quotaLimitOf(userId);
     const saveDate = this.clock.now(); // saved into the target now; the internal date travels with the message
     const out = await this.tx(async (c) => {
@@ -1082,11 +1012,7 @@ export class PostgresStore implements Store {
       }
       return { uidValidity: locked.get(toFolderId)!.uid_validity, pairs, lastModseq: inserted[inserted.length - 1]?.modseq ?? 0, expungeModseq };
     });
-    if (out.pairs.length) {
-      this.emit({ userId, folderId: toFolderId, kind: 'append', modseq: out.lastModseq });
-      if (move) this.emit({ userId, folderId: fromFolderId, kind: 'expunge', modseq: out.expungeModseq });
-    }
-    return { uidValidity: out.uidValidity, pairs: out.pairs };
+    return this.announceCopy(userId, fromFolderId, toFolderId, move, out);
   }
 
   async expungedSince(userId: number, folderId: number, modseq: number): Promise<ExpungedUid[]> {

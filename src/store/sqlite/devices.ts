@@ -5,21 +5,7 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import type { MobileDevice, MobileDeviceUpdate } from '../types.js';
-
-interface DeviceRow {
-  user_id: number; address: string; device_id: string; device_type: string; model: string; friendly_name: string; os: string;
-  user_agent: string; policy_key: number; first_sync_at: number; last_sync_at: number;
-}
-
-const SELECT = `SELECT d.*, u.address FROM mobile_devices d JOIN users u ON u.id = d.user_id`;
-const FIELDS = { deviceType: 'device_type', model: 'model', friendlyName: 'friendly_name', os: 'os', userAgent: 'user_agent', policyKey: 'policy_key' } as const;
-
-function toDevice(r: DeviceRow): MobileDevice {
-  return {
-    userId: r.user_id, user: r.address, deviceId: r.device_id, deviceType: r.device_type, model: r.model, friendlyName: r.friendly_name,
-    os: r.os, userAgent: r.user_agent, policyKey: r.policy_key, firstSyncAt: new Date(r.first_sync_at), lastSyncAt: new Date(r.last_sync_at),
-  };
-}
+import { DEVICE_FIELDS, DEVICE_SELECT, toDevice, type DeviceRow } from '../rows.js';
 
 export class SqliteDevices {
   constructor(
@@ -33,18 +19,18 @@ export class SqliteDevices {
       if (!this.q('SELECT 1 FROM users WHERE id = ?').get(u.userId)) throw new StoreError('not-found', `no user with id ${u.userId}`);
       this.q('INSERT INTO mobile_devices (user_id, device_id, first_sync_at, last_sync_at) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, device_id) DO UPDATE SET last_sync_at = excluded.last_sync_at')
         .run(u.userId, u.deviceId, now, now);
-      for (const [field, column] of Object.entries(FIELDS)) {
-        const value = u[field as keyof typeof FIELDS];
+      for (const [field, column] of Object.entries(DEVICE_FIELDS)) {
+        const value = u[field as keyof typeof DEVICE_FIELDS];
         if (value !== undefined) this.q(`UPDATE mobile_devices SET ${column} = ? WHERE user_id = ? AND device_id = ?`).run(value, u.userId, u.deviceId);
       }
-      return toDevice(this.q(`${SELECT} WHERE d.user_id = ? AND d.device_id = ?`).get(u.userId, u.deviceId) as DeviceRow);
+      return toDevice(this.q(`${DEVICE_SELECT} WHERE d.user_id = ? AND d.device_id = ?`).get(u.userId, u.deviceId) as DeviceRow);
     });
   }
 
   list(userId?: number): MobileDevice[] {
     const rows = userId === undefined
-      ? this.q(`${SELECT} ORDER BY u.address, d.device_id`).all()
-      : this.q(`${SELECT} WHERE d.user_id = ? ORDER BY d.device_id`).all(userId);
+      ? this.q(`${DEVICE_SELECT} ORDER BY u.address, d.device_id`).all()
+      : this.q(`${DEVICE_SELECT} WHERE d.user_id = ? ORDER BY d.device_id`).all(userId);
     return (rows as DeviceRow[]).map(toDevice);
   }
 

@@ -11,14 +11,18 @@ import { WriterThread } from './writer-thread.js';
 import { InThreadGroupWriter, NO_WRITER, type GroupWriter } from './group-commit.js';
 import { SqliteDevices } from './devices.js';
 import type { DeliverOutcome, DeliveryTarget } from './write-ops.js';
-import type { AppendOptions, Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, QueueEntryUpdate, Store, StoreChange, StoreOptions } from '../store.js';
+import type { Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, QueueEntryUpdate, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
+import { StoreBase } from '../store-base.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
-import { joinFlags, splitEach, splitFlags, toEventRecord, toDate, toListItem, toQueueEntry, toSummary, type EventRow, type ListExtra, type MessageRow, type QueueRow } from '../rows.js';
 import {
-  applyFlags, canonicalFolderName, checkDeletable, checkPassword, chooseAlias, DEFAULT_DATABASE, DEFAULT_FOLDERS, DEFAULT_ORGANISATION,
-  defaultFolderName, displayNameFor, DUMMY_PASSWORD_HASH, legacyDn, nextUidValidity, normaliseAddress, normaliseDatabaseName,
-  normaliseDomain, renameMovesMessages, renamePlan, sameFlags, validateFolderName,
+  FOLDER_SELECT, joinFlags, planFlagChanges, splitEach, toDatabase, toDate, toEventRecord, toFolder, toListItem, toQueueEntry, toSummary, toUser, USER_SELECT,
+  type DatabaseRow, type EventRow, type FlagRow, type FolderRow, type ListExtra, type MessageRow, type QueueRow, type UserRow,
+} from '../rows.js';
+import {
+  canonicalFolderName, checkDeletable, checkPassword, chooseAlias, DEFAULT_DATABASE, DEFAULT_FOLDERS, DEFAULT_ORGANISATION,
+  defaultFolderName, displayNameFor, DUMMY_PASSWORD_HASH, nextUidValidity, normaliseAddress, normaliseDatabaseName,
+  normaliseDomain, renameMovesMessages, renamePlan, validateFolderName,
 } from '../rules.js';
 import { changesSince, currentState, pruneTombstones, takeChangeStates, TOMBSTONE_DAYS } from './change-state.js';
 import type {
@@ -27,19 +31,9 @@ import type {
   SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
 
-interface UserRow {
-  id: number; alias: string; address: string; display_name: string; password_hash: string;
-  database_id: number; database_name: string; is_admin: number; created_at: number;
-}
-interface FolderRow {
-  id: number; object_id: number; user_id: number; name: string; special_use: string | null; uid_validity: number;
-  uid_next: number; highest_modseq: number; subscribed: number;
-}
 /** The counters migration 5's triggers keep on each folder row. */
 interface FolderCountRow { message_count: number; unseen_count: number; total_size: number }
 
-/** Folder rows with their subscription state (subscriptions are names: see schema migration 3). */
-const FOLDERS = 'SELECT f.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = f.user_id AND s.name = f.name) AS subscribed FROM folders f';
 
 /**
  * listMessageIndex of a folder of at least this many messages is kept in memory (for at most
@@ -54,7 +48,7 @@ const INDEX_CACHE_MIN_MESSAGES = 5_000;
 const INDEX_CACHE_FOLDERS = 8;
 
 
-export class SqliteStore implements Store {
+export class SqliteStore extends StoreBase implements Store {
   readonly backend = 'sqlite';
   private readonly db: Database.Database;
   /** Where committed changes are published (IMAP IDLE, web push and page cache subscribe there). */
@@ -75,6 +69,7 @@ export class SqliteStore implements Store {
   private settingsSnapshot: { version: number; list: SettingOverride[] } | null = null;
 
   private constructor(readonly file: string, changes: ChangeBus, quotaLimit: StoreOptions['quotaLimit'], groupCommit: 'writer-thread' | 'this-thread' | 'read-only') {
+    super();
     this.db = groupCommit === 'read-only' ? openReaderConnection(file) : openSqliteDatabase(file);
     this.writes = new MessageWrites(this.db);
     this.writer = groupCommit === 'read-only' ? NO_WRITER : groupCommit === 'this-thread' ? new InThreadGroupWriter(this.db, this.writes) : new WriterThread(file);
@@ -166,7 +161,7 @@ export class SqliteStore implements Store {
   }
 
   /** After the commit: the bus tells the sessions watching (and, in a cluster, other nodes). */
-  private emit(change: StoreChange): void {
+  protected emit(change: StoreChange): void {
     this.changes.publish(change);
   }
 
@@ -195,36 +190,16 @@ export class SqliteStore implements Store {
   }
 
   async listDatabases(): Promise<MailboxDatabase[]> {
-    return (this.q('SELECT id, name, created_at FROM databases ORDER BY id').all() as Array<{ id: number; name: string; created_at: number }>).map(
-      (r) => ({ id: r.id, name: r.name, createdAt: new Date(r.created_at) }),
-    );
+    return (this.q('SELECT id, name, created_at FROM databases ORDER BY id').all() as DatabaseRow[]).map(toDatabase);
   }
 
   async findDatabase(name: string): Promise<MailboxDatabase | null> {
-    const r = this.q('SELECT id, name, created_at FROM databases WHERE name = ?').get(name.trim()) as
-      | { id: number; name: string; created_at: number }
-      | undefined;
-    return r ? { id: r.id, name: r.name, createdAt: new Date(r.created_at) } : null;
+    const r = this.q('SELECT id, name, created_at FROM databases WHERE name = ?').get(name.trim()) as DatabaseRow | undefined;
+    return r ? toDatabase(r) : null;
   }
-
-  private toUser(r: UserRow): User {
-    return {
-      id: r.id, alias: r.alias, address: r.address, displayName: r.display_name, databaseId: r.database_id,
-      databaseName: r.database_name, isAdmin: r.is_admin === 1, dn: legacyDn(this.org.name, r.alias), createdAt: new Date(r.created_at),
-    };
-  }
-
-  private static readonly USER_SELECT =
-    'SELECT u.*, d.name AS database_name FROM users u JOIN databases d ON d.id = u.database_id';
 
   async createUser(nu: NewUser): Promise<User> {
-    const address = normaliseAddress(nu.address);
-    checkPassword(nu.password);
-    const dbName = nu.database ?? DEFAULT_DATABASE;
-    const database = await this.findDatabase(dbName);
-    if (!database) throw new StoreError('not-found', `no mailbox database named "${dbName}"`);
-    if (await this.findUser(address)) throw new StoreError('exists', `a mailbox for ${address} exists already`);
-    const hash = await hashPassword(nu.password);
+    const { address, database, hash } = await this.checkNewUser(nu);
     const alias = chooseAlias(address, (a) => this.q('SELECT 1 FROM users WHERE alias = ?').get(a) !== undefined);
     const id = this.db.transaction(() => {
       // a concurrent `user add` of the same address fails on the UNIQUE constraint here: `exists` (backend-errors.ts)
@@ -240,19 +215,19 @@ export class SqliteStore implements Store {
   }
 
   async listUsers(): Promise<User[]> {
-    return (this.q(`${SqliteStore.USER_SELECT} ORDER BY u.address`).all() as UserRow[]).map((r) => this.toUser(r));
+    return (this.q(`${USER_SELECT} ORDER BY u.address`).all() as UserRow[]).map((r) => toUser(r, this.org.name));
   }
 
   private findUserRow(identity: string): UserRow | undefined {
     const id = identity.trim().toLowerCase();
     return (id.includes('@')
-      ? this.q(`${SqliteStore.USER_SELECT} JOIN addresses a ON a.user_id = u.id WHERE a.address = ?`).get(id)
-      : this.q(`${SqliteStore.USER_SELECT} WHERE u.alias = ?`).get(id)) as UserRow | undefined;
+      ? this.q(`${USER_SELECT} JOIN addresses a ON a.user_id = u.id WHERE a.address = ?`).get(id)
+      : this.q(`${USER_SELECT} WHERE u.alias = ?`).get(id)) as UserRow | undefined;
   }
 
   async findUser(identity: string): Promise<User | null> {
     const r = this.findUserRow(identity);
-    return r ? this.toUser(r) : null;
+    return r ? toUser(r, this.org.name) : null;
   }
 
   async isLocalDomain(domain: string): Promise<boolean> {
@@ -264,19 +239,19 @@ export class SqliteStore implements Store {
   async credentialStamp(identity: string): Promise<{ user: User; stamp: string } | null> {
     const r = this.findUserRow(identity);
     // the hash's salt: random for every hashPassword, so any set-password changes it, and it is not secret
-    return r ? { user: this.toUser(r), stamp: passwordSalt(r.password_hash) } : null;
+    return r ? { user: toUser(r, this.org.name), stamp: passwordSalt(r.password_hash) } : null;
   }
 
   async getUser(id: number): Promise<User | null> {
-    const r = this.q(`${SqliteStore.USER_SELECT} WHERE u.id = ?`).get(id) as UserRow | undefined;
-    return r ? this.toUser(r) : null;
+    const r = this.q(`${USER_SELECT} WHERE u.id = ?`).get(id) as UserRow | undefined;
+    return r ? toUser(r, this.org.name) : null;
   }
 
   async verifyPassword(identity: string, password: string): Promise<User | null> {
     const row = this.findUserRow(identity);
     // hash even for unknown users so that timing does not tell which addresses exist
     const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH);
-    return ok && row ? this.toUser(row) : null;
+    return ok && row ? toUser(row, this.org.name) : null;
   }
 
   async setPassword(userId: number, password: string): Promise<void> {
@@ -342,13 +317,6 @@ export class SqliteStore implements Store {
 
   // ---------------------------------------------------------------- folders
 
-  private toFolder(r: FolderRow): Folder {
-    return {
-      id: r.id, mailboxId: toObjectId('mailbox', r.object_id), userId: r.user_id, name: r.name, specialUse: r.special_use as SpecialUse | null, uidValidity: r.uid_validity,
-      uidNext: r.uid_next, highestModseq: r.highest_modseq, subscribed: r.subscribed === 1,
-    };
-  }
-
   /** The next UIDVALIDITY (rules.ts), remembered store-wide; caller holds the transaction. */
   private nextUidValidity(): number {
     const last = Number((this.q("SELECT value FROM meta WHERE key = 'last_uid_validity'").get() as { value: string }).value);
@@ -367,30 +335,30 @@ export class SqliteStore implements Store {
   }
 
   private folderRows(userId: number): Array<FolderRow & FolderCountRow> {
-    return this.q(`${FOLDERS} WHERE f.user_id = ? ORDER BY f.name = 'INBOX' DESC, f.name`).all(userId) as Array<FolderRow & FolderCountRow>;
+    return this.q(`${FOLDER_SELECT} WHERE f.user_id = ? ORDER BY f.name = 'INBOX' DESC, f.name`).all(userId) as Array<FolderRow & FolderCountRow>;
   }
 
   async listFolders(userId: number): Promise<Folder[]> {
-    return this.folderRows(userId).map((r) => this.toFolder(r));
+    return this.folderRows(userId).map(toFolder);
   }
 
   async listFolderCounts(userId: number): Promise<FolderCounts[]> {
-    return this.folderRows(userId).map((r) => ({ folder: this.toFolder(r), messages: r.message_count, unseen: r.unseen_count, size: r.total_size }));
+    return this.folderRows(userId).map((r) => ({ folder: toFolder(r), messages: r.message_count, unseen: r.unseen_count, size: r.total_size }));
   }
 
   async getFolder(userId: number, name: string): Promise<Folder | null> {
-    const r = this.q(`${FOLDERS} WHERE f.user_id = ? AND f.name = ?`).get(userId, canonicalFolderName(name)) as FolderRow | undefined;
-    return r ? this.toFolder(r) : null;
+    const r = this.q(`${FOLDER_SELECT} WHERE f.user_id = ? AND f.name = ?`).get(userId, canonicalFolderName(name)) as FolderRow | undefined;
+    return r ? toFolder(r) : null;
   }
 
   async getFolderById(userId: number, folderId: number): Promise<Folder | null> {
-    const r = this.q(`${FOLDERS} WHERE f.user_id = ? AND f.id = ?`).get(userId, folderId) as FolderRow | undefined;
-    return r ? this.toFolder(r) : null;
+    const r = this.q(`${FOLDER_SELECT} WHERE f.user_id = ? AND f.id = ?`).get(userId, folderId) as FolderRow | undefined;
+    return r ? toFolder(r) : null;
   }
 
   async getSpecialFolder(userId: number, use: SpecialUse): Promise<Folder> {
-    const r = this.q(`${FOLDERS} WHERE f.user_id = ? AND f.special_use = ? ORDER BY f.id LIMIT 1`).get(userId, use) as FolderRow | undefined;
-    if (r) return this.toFolder(r);
+    const r = this.q(`${FOLDER_SELECT} WHERE f.user_id = ? AND f.special_use = ? ORDER BY f.id LIMIT 1`).get(userId, use) as FolderRow | undefined;
+    if (r) return toFolder(r);
     const name = defaultFolderName(use);
     const existing = await this.getFolder(userId, name);
     if (existing) return existing;
@@ -531,10 +499,6 @@ export class SqliteStore implements Store {
   // Appends and deliveries go to the group writer (a writer thread, or this thread's group
   // commit), which commits them in groups; each resolves only once its transaction is on disk.
   // The analysis is CPU work done here, so that the writer does nothing but SQL.
-  async append(userId: number, folderId: number, raw: Buffer, opts: AppendOptions = {}): Promise<AppendResult> {
-    return (await this.appendMany(userId, folderId, [{ raw, ...opts }]))[0]!;
-  }
-
   async appendMany(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendResult[]> {
     if (messages.length === 0) {
       this.assertFolder(userId, folderId);
@@ -550,17 +514,7 @@ export class SqliteStore implements Store {
     return results;
   }
 
-  async deliver(userIds: number[], raw: Buffer, opts: DeliveryOptions = {}): Promise<Delivery> {
-    const out = await this.deliverWrite(userIds, raw, opts);
-    return { delivered: out.delivered, overQuota: out.overQuota };
-  }
-
-  async deliverAndEnqueue(userIds: number[], raw: Buffer, entry: NewQueueEntry): Promise<Delivery & { queueId: number }> {
-    const out = await this.deliverWrite(userIds, raw, {}, entry);
-    return { delivered: out.delivered, overQuota: out.overQuota, queueId: out.queueId! };
-  }
-
-  private async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<Delivery & { queueId: number | null }> {
+  protected async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<Delivery & { queueId: number | null }> {
     const use = opts.specialUse ?? '\\Inbox';
     const targets = await Promise.all([...new Set(userIds)].map(async (userId): Promise<DeliveryTarget> => (
       { userId, folderId: (await this.getSpecialFolder(userId, use)).id, quotaLimit: this.quotaLimitOf(userId) }
@@ -744,26 +698,11 @@ export class SqliteStore implements Store {
   async storeFlags(userId: number, folderId: number, uids: number[], op: FlagOperation, flags: string[], unchangedSince?: number): Promise<{ changed: FlagChange[]; failedModified: number[] }> {
     this.assertFolder(userId, folderId);
     const result = this.write(() => {
-      const changed: FlagChange[] = [];
-      const failedModified: number[] = [];
-      let modseq = (this.q('SELECT highest_modseq FROM folders WHERE id = ?').get(folderId) as { highest_modseq: number }).highest_modseq;
+      const folder = this.q('SELECT highest_modseq FROM folders WHERE id = ?').get(folderId) as { highest_modseq: number };
       const sel = this.q('SELECT id, uid, modseq, flags FROM messages WHERE folder_id = ? AND uid = ?');
       const upd = this.q('UPDATE messages SET flags = ?, modseq = ?, change_state = ? WHERE id = ?');
-      const rows: Array<{ id: number; flags: string }> = [];
-      for (const uid of uids) {
-        const r = sel.get(folderId, uid) as { id: number; uid: number; modseq: number; flags: string } | undefined;
-        if (!r) continue;
-        if (unchangedSince !== undefined && r.modseq > unchangedSince) {
-          failedModified.push(uid);
-          continue;
-        }
-        const current = splitFlags(r.flags);
-        const next = applyFlags(current, op, flags);
-        if (sameFlags(current, next)) continue;
-        modseq += 1;
-        rows.push({ id: r.id, flags: joinFlags(next) });
-        changed.push({ uid, flags: next, modseq });
-      }
+      const found = uids.map((uid) => sel.get(folderId, uid) as FlagRow | undefined).filter((r): r is FlagRow => r !== undefined);
+      const { updates: rows, changed, failedModified, modseq } = planFlagChanges(found, op, flags, unchangedSince, folder.highest_modseq);
       // The account change states (change-state.ts) are set here, in the row's one update, as one
       // block: the trigger's per-row counter bump and second write of the row made a STORE of
       // 2,000 messages 5x slower. The trigger stays the fallback for writers that do not.
@@ -817,15 +756,7 @@ export class SqliteStore implements Store {
     return { removed: rows.map((r) => r.uid), modseq };
   }
 
-  async copyMessages(userId: number, fromFolderId: number, uids: number[], toFolderId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }> {
-    return this.copyOrMove(userId, fromFolderId, uids, toFolderId, false);
-  }
-
-  async moveMessages(userId: number, fromFolderId: number, uids: number[], toFolderId: number): Promise<{ uidValidity: number; pairs: Array<[number, number]> }> {
-    return this.copyOrMove(userId, fromFolderId, uids, toFolderId, true);
-  }
-
-  private copyOrMove(userId: number, fromFolderId: number, uids: number[], toFolderId: number, move: boolean) {
+  protected copyOrMove(userId: number, fromFolderId: number, uids: number[], toFolderId: number, move: boolean) {
     this.assertFolder(userId, fromFolderId);
     this.assertFolder(userId, toFolderId);
     const saveDate = this.clock.now(); // saved into the target now; the internal date travels with the message
@@ -849,11 +780,7 @@ export class SqliteStore implements Store {
       if (!uidValidity) uidValidity = (this.q('SELECT uid_validity FROM folders WHERE id = ?').get(toFolderId) as { uid_validity: number }).uid_validity;
       return { uidValidity, pairs, lastModseq, expungeModseq };
     });
-    if (out.pairs.length) {
-      this.emit({ userId, folderId: toFolderId, kind: 'append', modseq: out.lastModseq });
-      if (move) this.emit({ userId, folderId: fromFolderId, kind: 'expunge', modseq: out.expungeModseq });
-    }
-    return { uidValidity: out.uidValidity, pairs: out.pairs };
+    return this.announceCopy(userId, fromFolderId, toFolderId, move, out);
   }
 
   async expungedSince(userId: number, folderId: number, modseq: number): Promise<ExpungedUid[]> {

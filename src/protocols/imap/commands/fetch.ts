@@ -180,10 +180,11 @@ async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   const viewOnly = items.every((i) => FROM_VIEW.has(i.kind));
   const wanted = uids.filter((uid) => view.has(uid) && (req.changedSince === undefined || view.modseqOf(uid) > req.changedSince));
   if (viewOnly) {
+    // one line at a time, in order; 100,000 lines are ~130 ms of work: s.pace() spreads them over turns
     for (const uid of wanted) {
-      if (!view.has(uid)) continue; // expunged by another session; its EXPUNGE comes later
-      const ok = s.write(`* ${view.seqOf(uid)} FETCH (${items.map((it) => viewItem(view, uid, it.kind)).join(' ')})\r\n`);
-      if (!ok) await s.conn.drain();
+      if (!view.has(uid)) continue; // expunged by another session meanwhile; its EXPUNGE comes later
+      const wait = s.pace(s.write(`* ${view.seqOf(uid)} FETCH (${items.map((it) => viewItem(view, uid, it.kind)).join(' ')})\r\n`), true);
+      if (wait) await wait;
       if (s.conn.closed) break;
     }
     return `${byUid ? 'UID ' : ''}FETCH completed`;
@@ -228,7 +229,8 @@ async function writeMessage(s: ImapSession, view: MailboxView, stored: StoredMes
     for (const p of parts) s.write(p);
     ok = s.write(')\r\n');
   }
-  if (!ok) await s.conn.drain();
+  const wait = s.pace(ok);
+  if (wait) await wait;
   return !s.conn.closed;
 }
 

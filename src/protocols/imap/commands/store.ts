@@ -34,11 +34,17 @@ async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   for (const ch of r.changed) view.noteFlags(ch.uid, ch.flags, ch.modseq);
   const failed = new Set(r.failedModified);
   const o = s.viewOptions;
-  if (!silent) {
-    for (const uid of uids) if (!failed.has(uid) && view.has(uid)) s.send(view.fetchFlagsLine(uid, o));
-  } else if (o.condstore) {
+  // one line per message (STORE 1:* of a big folder: many), paced over turns as FETCH's
+  const lines = !silent
+    ? uids.filter((uid) => !failed.has(uid)).map((uid) => () => (view.has(uid) ? view.fetchFlagsLine(uid, o) : null))
     // RFC 7162 3.1.3: even .SILENT reports the new MODSEQ of what changed
-    for (const ch of r.changed) s.send(`${view.seqOf(ch.uid)} FETCH (UID ${ch.uid} MODSEQ (${ch.modseq}))`);
+    : o.condstore ? r.changed.map((ch) => () => (view.has(ch.uid) ? `${view.seqOf(ch.uid)} FETCH (UID ${ch.uid} MODSEQ (${ch.modseq}))` : null)) : [];
+  for (const line of lines) {
+    const text = line();
+    if (text === null) continue; // expunged by another session meanwhile; its EXPUNGE comes later
+    const wait = s.pace(s.write(`* ${text}\r\n`), true);
+    if (wait) await wait;
+    if (s.conn.closed) break;
   }
   if (failed.size) {
     const ids = r.failedModified.map((u) => (byUid ? u : view.seqOf(u)));

@@ -1,8 +1,11 @@
 import { performance } from 'node:perf_hooks';
 
 /**
- * Keeps one event-loop turn short when the HTTPS listener is saturated, so that new
- * connections are not starved by busy keep-alive ones.
+ * Keeps one event-loop turn short: work past a budget per turn waits for later turns, in arrival
+ * order. The web server admits requests through it (`admit`); the IMAP server pauses its
+ * sessions between commands and between the lines of a long response (`pause`).
+ *
+ * Web first, why: the HTTPS listener saturated, new connections were starved by busy keep-alive ones.
  *
  * Why: libuv (≥ 1.45, so Node 20) accepts ONE connection per loop turn (libuv PR #3696), and a
  * TLS handshake needs a few more turns. Without a bound, a turn runs the request of every
@@ -48,6 +51,24 @@ export class TurnBudget {
       this.pumping = true;
       setImmediate(this.pump);
     }
+  }
+
+  /**
+   * For async work that can stop at this point: null when this turn has budget left and nobody
+   * waits (go on at once, no allocation), else a promise that resolves in a later turn, after
+   * those already waiting. Why: the continuations of every session whose store answer arrived
+   * in one message, or one response of 100,000 lines, would otherwise all run in one turn, and
+   * every other client of the process (and every timer) waits for its end.
+   */
+  pause(): Promise<void> | null {
+    const now = this.clock();
+    if (!this.inTurn) {
+      this.inTurn = true;
+      this.turnStart = now;
+      setImmediate(this.endTurn);
+    }
+    if (this.waiting.length === 0 && now - this.turnStart < this.budgetMs) return null;
+    return new Promise<void>((resolve) => this.admit(resolve));
   }
 
   /** Requests waiting for a turn (for tests and metrics). */
