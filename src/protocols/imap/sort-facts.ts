@@ -44,9 +44,18 @@ const MAX_ENTRIES = 250_000;
 const READ_BATCH = 2000;
 const READ_BATCH_BYTES = 8 * 1024 * 1024;
 
-/** Per "folder id/UIDVALIDITY", most recently used last. */
-const folders = new Map<string, Map<number, SortEntry>>();
-let total = 0;
+/**
+ * Per store (a process may hold several: the tests start many servers in one process, and folder
+ * ids and UIDVALIDITY values of different stores can be equal), per "folder id/UIDVALIDITY", most
+ * recently used last.
+ */
+interface SortCache { folders: Map<string, Map<number, SortEntry>>; total: number }
+const caches = new WeakMap<Store, SortCache>();
+function cacheOf(store: Store): SortCache {
+  let c = caches.get(store);
+  if (!c) caches.set(store, (c = { folders: new Map(), total: 0 }));
+  return c;
+}
 
 /**
  * The entry of each message (same order; undefined for one expunged meanwhile) of a folder that
@@ -55,14 +64,16 @@ let total = 0;
  */
 export async function sortEntries(store: Store, userId: number, folder: Folder, folderMessages: number, messages: ReadonlyArray<{ uid: number; size: number }>): Promise<Array<SortEntry | undefined>> {
   const uids = messages.map((m) => m.uid);
+  const cache = cacheOf(store);
+  const folders = cache.folders;
   const key = `${folder.id}/${folder.uidValidity}`;
   let entries = folders.get(key);
   folders.delete(key); // to the end: most recently used
   if (!entries || entries.size > 2 * folderMessages + 1000) {
     // first use, or mostly expunged messages: keep only what is asked for now
-    total -= entries?.size ?? 0;
+    cache.total -= entries?.size ?? 0;
     entries = new Map(entries ? uids.flatMap((u) => (entries!.has(u) ? [[u, entries!.get(u)!] as const] : [])) : []);
-    total += entries.size;
+    cache.total += entries.size;
   }
   folders.set(key, entries);
   const found = uids.map((u) => entries.get(u));
@@ -76,14 +87,14 @@ export async function sortEntries(store: Store, userId: number, folder: Folder, 
     for (const m of await store.getMessages(userId, folder.id, batch, { raw: true })) {
       if (entries.has(m.uid)) continue;
       entries.set(m.uid, { internalDate: m.internalDate.getTime(), facts: factsOf(m.raw!) });
-      total++;
+      cache.total++;
     }
   }
   // the least recently used folders go first, never the one asked about
   for (const [k, e] of folders) {
-    if (total <= MAX_ENTRIES || k === key) break;
+    if (cache.total <= MAX_ENTRIES || k === key) break;
     folders.delete(k);
-    total -= e.size;
+    cache.total -= e.size;
   }
   if (missing.length) uids.forEach((u, i) => (found[i] ??= entries.get(u)));
   return found;
