@@ -54,8 +54,11 @@ export async function startTestServer(o: { implicitTls?: boolean; tuning?: ImapT
   };
 }
 
-/** Polls until fn() is true (counters are released asynchronously after a socket closes). */
-export async function eventually(fn: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
+/**
+ * Polls until fn() is true (counters are released asynchronously after a socket closes). `ms` only
+ * bounds how long a broken test hangs: generous, so that a loaded machine never fails a test.
+ */
+export async function eventually(fn: () => boolean | Promise<boolean>, ms = 120_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await fn())) {
     if (Date.now() > end) throw new Error('condition not met in time');
