@@ -19,6 +19,7 @@ import { errorMessage, responseMessages } from './responses.js';
 import { atLeast, envelope, faultEnvelope, readEnvelope, responseElement, SoapFault, SERVER_VERSION } from './soap.js';
 import { EWS_AUTODISCOVER } from './autodiscover.js';
 import { provideAutodiscover } from '../shared/autodiscover.js';
+import { basicCredentials } from '../shared/basic-auth.js';
 import { closeSubscriptions } from './subscriptions.js';
 
 /** Largest request accepted (a message with attachments travels base64 in MimeContent). */
@@ -32,18 +33,6 @@ function challenge(reply: FastifyReply, ctx: ServerContext): FastifyReply {
   return reply.code(401).header('www-authenticate', `Basic realm="${ctx.computer}"`).type('text/plain').send('401 Unauthorized');
 }
 
-/** user and password of a Basic Authorization header ("DOMAIN\user" is user). */
-function basicCredentials(req: FastifyRequest): { identity: string; password: string } | null {
-  const h = req.headers.authorization ?? '';
-  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(h);
-  if (!m) return null;
-  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = text.indexOf(':');
-  if (colon < 0) return null;
-  const user = text.slice(0, colon);
-  return { identity: user.includes('\\') ? user.slice(user.indexOf('\\') + 1) : user, password: text.slice(colon + 1) };
-}
-
 const sendXml = (reply: FastifyReply, status: number, xml: string) => reply.code(status).type(XML).send(xml);
 const sendFault = (reply: FastifyReply, f: SoapFault, status = 500) => sendXml(reply, status, faultEnvelope(f));
 
@@ -55,7 +44,7 @@ async function authenticate(ctx: ServerContext, req: FastifyRequest, reply: Fast
     await reply.code(403).type('text/plain').send('Basic authentication is accepted over TLS only');
     return null;
   }
-  const creds = basicCredentials(req);
+  const creds = basicCredentials(req.headers.authorization);
   if (!creds) {
     await challenge(reply, ctx);
     return null;
