@@ -5,14 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
   children?: number[];
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   startTime: number;
   endTime: number;
@@ -34,7 +34,8 @@ export interface ProfileSummary {
   inclusive: ProfileLine[];
 }
 
-function label(n: ProfileNode): string {
+/** A function's name and where it is (file:line, below node_modules/ or dist/). */
+export function label(n: ProfileNode): string {
   const f = n.callFrame;
   const name = f.functionName || '(anonymous)';
   if (!f.url) return name;

@@ -7,18 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples?: number[];
-  timeDeltas?: number[];
-}
+import { label, type CpuProfile } from './cpuprofile.js';
 
 export interface LongTurns {
   busyMs: number;
@@ -28,14 +17,6 @@ export interface LongTurns {
   inside: Array<{ fn: string; ms: number }>;
   /** Stack (leaf first, 6 frames) of the sample in the middle of each of the 10 longest stretches. */
   examples: Array<{ ms: number; stack: string[] }>;
-}
-
-function label(n: ProfileNode): string {
-  const f = n.callFrame;
-  const name = f.functionName || '(anonymous)';
-  if (!f.url) return name;
-  const url = f.url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(/^.*\/dist\//, '');
-  return `${name} ${url}:${f.lineNumber + 1}`;
 }
 
 export function longTurns(file: string, thresholdMs = 3, top = 25): LongTurns {
