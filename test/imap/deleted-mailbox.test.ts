@@ -2,7 +2,7 @@
 // does, and the store session is released. A rename keeps the mailbox selected.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { run } from '../helpers/run.js';
@@ -112,6 +112,7 @@ import imaplib, sys, time
 M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
 M.login('alice@example.com', '${PASSWORD}')
 assert M.select('Doomed')[0] == 'OK'
+open(sys.argv[2], 'w').close()  # selected: the test deletes the folder now
 while True:  # until the BYE: the test's run timeout is the only bound (no time budget here)
     try:
         M.noop()
@@ -121,10 +122,10 @@ while True:  # until the BYE: the test's run timeout is the only bound (no time 
         sys.exit(0)
     time.sleep(0.05)
 `);
-  const py = run('python3', [script, String(srv.port)], { timeoutMs: 600_000 });
-  // both hold the selected folder open (one objtFolder each) before it is deleted
-  const selecting = async () => (await srv.ctx.governor.list({ userId: srv.user.id })).filter((x) => x.objects.objtFolder === 1).length;
-  await eventually(async () => (await selecting()) === 2, 300_000);
+  const selected = join(srv.dir, 'selected');
+  const py = run('python3', [script, String(srv.port), selected], { timeoutMs: 600_000 });
+  // python's SELECT has been answered OK (imapflow's too, mailboxOpen resolved) before the deletion
+  await eventually(async () => existsSync(selected), 300_000);
   const deleter = await open(srv);
   t.after(() => deleter.close());
   assert.match((await deleter.command('DELETE Doomed')).tagged, /OK/);
@@ -133,4 +134,73 @@ while True:  # until the BYE: the test's run timeout is the only bound (no time 
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /bye ok/);
   await eventually(async () => (await sessions(srv)) === 1);
+});
+
+test('raw: a SELECT whose loading overlaps the DELETE of its folder is refused or ended, never left selected on nothing', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const doomed = await srv.ctx.store.createFolder(srv.user.id, 'Doomed');
+  await srv.ctx.store.append(srv.user.id, doomed.id, sampleMessage('d'));
+  // the SELECT's view load waits until the folder has been deleted (and its change announced)
+  const store = srv.ctx.store;
+  const listIndex = store.listMessageIndex.bind(store);
+  let entered!: () => void;
+  const loading = new Promise<void>((resolve) => (entered = resolve));
+  let deleted!: () => void;
+  const gate = new Promise<void>((resolve) => (deleted = resolve));
+  store.listMessageIndex = async (userId, folderId, o) => {
+    const index = await listIndex(userId, folderId, o);
+    if (folderId === doomed.id && !o) {
+      // read before the deletion, the rest of the SELECT after it
+      entered();
+      await gate;
+    }
+    return index;
+  };
+  // ... and until the selecting session has looked the folder up after its change notification
+  const folderById = store.getFolderById.bind(store);
+  let lookedUp!: () => void;
+  const notified = new Promise<void>((resolve) => (lookedUp = resolve));
+  store.getFolderById = async (userId, folderId) => {
+    const f = await folderById(userId, folderId);
+    if (folderId === doomed.id && !f) setImmediate(lookedUp); // after the caller has acted on it
+    return f;
+  };
+  t.after(() => {
+    store.listMessageIndex = listIndex;
+    store.getFolderById = folderById;
+  });
+
+  const a = await open(srv);
+  const deleter = await open(srv);
+  t.after(() => [a, deleter].forEach((c) => c.close()));
+  a.send('s1 SELECT Doomed\r\n');
+  await loading;
+  assert.match((await deleter.command('DELETE Doomed')).tagged, /OK/);
+  await notified;
+  deleted();
+  // either answer is right; what must not happen is an OK with nothing to follow it
+  const lines: string[] = [];
+  for (;;) {
+    const line = await a.readResponse();
+    assert.ok(line !== null, `closed without an answer after ${lines.join(' | ')}`);
+    lines.push(line);
+    if (line.startsWith('s1 ') || line.startsWith('* BYE')) break;
+  }
+  const last = lines[lines.length - 1]!;
+  if (last.startsWith('s1 ')) {
+    if (/^s1 OK/.test(last)) {
+      assert.equal(await a.readResponse(), BYE);
+      await a.closedByServer();
+    } else {
+      assert.match(last, /^s1 NO \[NONEXISTENT\]/);
+      assert.match((await a.command('FETCH 1 FLAGS')).tagged, /BAD/); // not selected
+      assert.match((await a.command('NOOP')).tagged, /OK/);
+    }
+  } else {
+    assert.equal(last, BYE);
+    await a.closedByServer();
+  }
+  // the folder object is released on every path
+  await eventually(async () => (await srv.ctx.governor.list({ userId: srv.user.id })).every((x) => !x.objects.objtFolder));
 });

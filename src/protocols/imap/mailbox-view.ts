@@ -58,6 +58,11 @@ export class MailboxView {
   readonly keywords = new Set<string>();
   /** Something changed in the store since the last sync (set from store.onChange). */
   dirty = false;
+  /**
+   * The folder was deleted by another session (seen by its change notification or by a sync).
+   * Nothing the client can do with the view works any more: the session ends (RFC 3501 7.1.5).
+   */
+  deleted = false;
   /** Expunged elsewhere but not yet announced (EXPUNGE is not allowed during FETCH/STORE/SEARCH). */
   private readonly pendingExpunge = new Set<number>();
   /**
@@ -318,7 +323,7 @@ export class MailboxView {
     if (this.dirty) {
       this.dirty = false;
       folder = await this.store.getFolderById(this.userId, this.folder.id);
-      // deleted elsewhere: nothing more to announce; the next command fails with NONEXISTENT
+      if (!folder) this.deleted = true; // the session says BYE (ImapSession.pushChanges)
       if (folder && folder.highestModseq !== this.highestModseq) {
         const since = this.highestModseq;
         changed = await this.store.listMessageIndex(this.userId, this.folder.id, { changedSince: since });

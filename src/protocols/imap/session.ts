@@ -257,6 +257,7 @@ export class ImapSession {
     }
     // RFC 3501 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH (UID forms may).
     await this.pushChanges(!spec.noExpunge).catch(() => undefined);
+    if (this.state === 'logout' && cmd.name !== 'LOGOUT') return; // said BYE meanwhile: no tagged answer follows it
     this.tagged(cmd.tag, status, text, code);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.ctx.metrics.observeCommand('imap', cmd.name, seconds);
@@ -309,7 +310,12 @@ export class ImapSession {
   /** Announces what changed in the selected mailbox (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS). */
   async pushChanges(allowExpunge: boolean): Promise<void> {
     if (!this.selected) return;
-    const lines = await this.selected.view.sync(allowExpunge, this.viewOptions);
+    const view = this.selected.view;
+    const lines = view.deleted ? [] : await view.sync(allowExpunge, this.viewOptions);
+    if (view.deleted) {
+      if (!this.isFinished && this.state !== 'logout') this.endForDeletedMailbox();
+      return;
+    }
     if (lines.length === 0) return;
     // one write for all of them (an IDLE push reaches many connections at once)
     this.write(lines.length === 1 ? `* ${lines[0]}\r\n` : `* ${lines.join('\r\n* ')}\r\n`);
@@ -370,7 +376,7 @@ export class ImapSession {
   watchFolder(view: MailboxView): () => void {
     return this.ctx.changes.subscribeFolder(view.userId, view.folder.id, (c) => {
       if (c.kind === 'folders') {
-        void this.closeIfSelectedDeleted(c.folderId);
+        void this.closeIfDeleted(view);
         return;
       }
       view.dirty = true;
@@ -382,15 +388,23 @@ export class ImapSession {
    * Another session deleted the selected mailbox (a rename keeps it: the view follows the
    * folder, not its name). Nothing the client could do with it would work, so, as Dovecot
    * does, the server says BYE and closes (RFC 3501 7.1.5); finish() releases the store session.
+   * The view may still be loading (a SELECT that overlapped the DELETE): it is marked, and the
+   * SELECT fails with NONEXISTENT or the next pushChanges() says BYE, whichever comes first.
    */
-  private async closeIfSelectedDeleted(folderId: number): Promise<void> {
+  private async closeIfDeleted(view: MailboxView): Promise<void> {
     let exists: unknown;
     try {
-      exists = await this.ctx.store.getFolderById(this.user!.id, folderId);
+      exists = await this.ctx.store.getFolderById(this.user!.id, view.folder.id);
     } catch {
-      return; // the store cannot tell now: the next command will
+      view.dirty = true; // the store cannot tell now: the next command's sync will
+      return;
     }
-    if (exists || this.isFinished || this.selected?.view.folder.id !== folderId) return;
+    if (exists || this.isFinished) return;
+    view.deleted = true;
+    if (this.selected?.view === view) this.endForDeletedMailbox();
+  }
+
+  private endForDeletedMailbox(): void {
     this.bye('Selected mailbox was deleted, have to disconnect.');
     this.end('logout');
   }

@@ -1,6 +1,6 @@
 // SELECT, EXAMINE (with CONDSTORE / QRESYNC parameters), CLOSE, UNSELECT, CHECK.
 import { atomArg, expectArgs, listArg, mailboxArg } from '../args.js';
-import { bad } from '../errors.js';
+import { bad, no } from '../errors.js';
 import { folderOrFail } from '../folders.js';
 import { MailboxView } from '../mailbox-view.js';
 import type { ParsedCommand } from '../parser/command-parser.js';
@@ -43,6 +43,8 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   };
   try {
     await view.load();
+    // deleted while it loaded (its notification came before the view was selected)
+    if (view.deleted) throw no(`Mailbox ${name.slice(0, 100)} does not exist`, 'NONEXISTENT');
   } catch (err) {
     close();
     throw err;
