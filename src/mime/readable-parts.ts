@@ -68,7 +68,8 @@ export function addressNames(list: Address[] | null): string[] {
   return mailboxes(list).map((a) => a.name || a.address);
 }
 
-function mailboxes(list: Address[] | null): Array<{ name: string; address: string }> {
+/** Envelope addresses as name (decoded, '' when none) and address, groups left out. */
+export function mailboxes(list: Address[] | null): Array<{ name: string; address: string }> {
   return (list ?? []).filter((a) => a.host !== null && a.mailbox !== null).map((a) => ({
     name: a.name ? decodeHeaderValue(a.name) : '',
     address: `${a.mailbox}@${a.host}`,

@@ -246,6 +246,12 @@ export interface Store {
   listMessageIndex(userId: number, folderId: number, opts?: { changedSince?: number }): Promise<MessageIndex>;
   /** Newest first, with header facts, for message lists; `query` matches header facts and the bytes. */
   listMessagePage(userId: number, folderId: number, offset: number, limit: number, query?: string): Promise<{ total: number; items: MessageListItem[] }>;
+  /**
+   * One page of a walk by UID: the messages with `afterUid` < UID < `beforeUid`, ascending, at
+   * most `limit`, with header facts (EWS SyncFolderItems' first sync reads only its page's rows
+   * this way, not the folder's list per page). `not-found` folder.
+   */
+  listMessagesAfter(userId: number, folderId: number, afterUid: number, beforeUid: number, limit: number): Promise<MessageListItem[]>;
   /** By stable opaque id (MessageListItem.objectId); null for another user's or a malformed id. */
   getMessage(userId: number, objectId: string): Promise<(MessageListItem & { folderId: number }) | null>;
   /** null when the folder holds no such UID. `not-found` folder. */

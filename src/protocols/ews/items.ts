@@ -2,7 +2,10 @@
  * Messages as EWS items: loading one by its ItemId, the item shape a request asks for, and the
  * `<t:Message>` element with the fields and extended MAPI properties of that shape.
  */
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { fieldValue, scanHeader } from '../../mime/headers.js';
+import { decodedSize, fileName, mailboxes, readableParts, type ReadableParts } from '../../mime/readable-parts.js';
+import { htmlToText, partText } from '../../mime/search-text.js';
+import { parseMessage, type MessageStructure, type MimePart } from '../../mime/structure.js';
 import type { Folder, MessageListItem } from '../../store/types.js';
 import { EwsError, type EwsCall } from './call.js';
 import { folderIdXml, itemChangeKey, itemIdXml } from './ids.js';
@@ -59,8 +62,10 @@ const DEFAULT_FIELDS = [
   'HasAttachments', 'LastModifiedTime', 'Sender', 'ToRecipients', 'CcRecipients', 'From', 'InternetMessageId', 'IsRead',
   'IsReadReceiptRequested', 'IsDeliveryReceiptRequested', 'References', 'ReplyTo', 'InReplyTo',
 ];
-/** Fields that need the message's bytes parsed. */
-const NEEDS_PARSE = new Set(['Body', 'Attachments', 'Sender', 'From', 'ToRecipients', 'CcRecipients', 'BccRecipients', 'DisplayTo', 'DisplayCc', 'References', 'ReplyTo', 'InReplyTo', 'InternetMessageHeaders']);
+/** Fields answered from the MIME structure the store kept at delivery (its envelope and parts). */
+const NEEDS_STRUCTURE = new Set(['Body', 'Attachments', 'Sender', 'From', 'ToRecipients', 'CcRecipients', 'BccRecipients', 'DisplayTo', 'DisplayCc', 'ReplyTo', 'InReplyTo']);
+/** Fields that need the message's bytes (a part decoded, the header read); never a parse of the whole message. */
+const NEEDS_RAW = new Set(['MimeContent', 'Body', 'Attachments', 'References', 'InternetMessageHeaders']);
 
 export function fieldsOf(shape: ItemShape): Set<string> {
   const f = new Set(shape.base === 'IdOnly' ? [] : DEFAULT_FIELDS);
@@ -78,19 +83,6 @@ export function categoriesOf(flags: readonly string[]): string[] {
 
 const mailboxXml = (name: string | undefined, address: string | undefined): string =>
   `<t:Mailbox><t:Name>${esc(name || address || '')}</t:Name><t:EmailAddress>${esc(address ?? '')}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType><t:MailboxType>OneOff</t:MailboxType></t:Mailbox>`;
-
-function addressesOf(a: AddressObject | AddressObject[] | undefined): Array<{ name: string; address: string }> {
-  const list = a ? (Array.isArray(a) ? a : [a]) : [];
-  const out: Array<{ name: string; address: string }> = [];
-  const walk = (v: AddressObject['value']) => {
-    for (const x of v) {
-      if (x.group) walk(x.group);
-      else if (x.address) out.push({ name: x.name, address: x.address });
-    }
-  };
-  for (const o of list) walk(o.value);
-  return out;
-}
 
 /** The header block of a message, as PR_TRANSPORT_MESSAGE_HEADERS (0x007D) carries it. */
 export function headerBlock(raw: Buffer): string {
@@ -133,12 +125,40 @@ export async function renderContext(call: EwsCall): Promise<RenderContext> {
   return { folders: new Map((await call.ctx.store.listFolders(call.user.id)).map((f) => [f.id, f])) };
 }
 
-/** The `<t:Message>` of a stored message in this shape. */
-export async function itemXml(call: EwsCall, rc: RenderContext, m: StoredItem, shape: ItemShape): Promise<string> {
+/** What an item shape needs besides the store's list facts: the bytes, the MIME structure, or nothing. */
+export function contentNeeds(shape: ItemShape): { raw: boolean; structure: boolean } {
   const fields = fieldsOf(shape);
-  const needRaw = fields.has('MimeContent') || [...fields].some((f) => NEEDS_PARSE.has(f)) || shape.extended.some((e) => e.tag === 0x007d);
-  const raw = needRaw ? await call.ctx.store.readBlob(m.blobHash) : null;
-  const parsed: ParsedMail | null = raw && [...fields].some((f) => NEEDS_PARSE.has(f)) ? await simpleParser(raw, { skipTextToHtml: true, skipImageLinks: true }) : null;
+  const any = (set: Set<string>) => [...fields].some((f) => set.has(f));
+  return { raw: any(NEEDS_RAW) || shape.extended.some((e) => e.tag === 0x007d), structure: any(NEEDS_STRUCTURE) };
+}
+
+/** A message's bytes and kept structure, when a caller read them already (a page of SyncFolderItems in one store read). */
+export interface ItemContent {
+  raw?: Buffer;
+  structure?: string | null;
+}
+
+/** An attachment as EWS lists it: the parts a reader shows as attachments (readable-parts.ts), in order. */
+export const attachmentsOf = (structure: MessageStructure): MimePart[] => readableParts(structure).attachments;
+
+export const attachmentName = (p: MimePart, i: number): string => fileName(p) ?? `attachment-${i + 1}`;
+
+/**
+ * The `<t:Message>` of a stored message in this shape. Built from the store's list facts and the
+ * MIME structure kept at delivery; the bytes are read only for the fields that show them (the
+ * body part asked for is decoded, not the message parsed), as ActiveSync does (mail-item.ts).
+ */
+export async function itemXml(call: EwsCall, rc: RenderContext, m: StoredItem, shape: ItemShape, content: ItemContent = {}): Promise<string> {
+  const fields = fieldsOf(shape);
+  const needs = contentNeeds(shape);
+  const raw = needs.raw || (needs.structure && content.structure === null) ? content.raw ?? await call.ctx.store.readBlob(m.blobHash) : null;
+  let structure: MessageStructure | null = null;
+  if (needs.structure) {
+    const kept = content.structure !== undefined ? content.structure : await call.ctx.store.readStructure(m.blobHash);
+    structure = kept ? (JSON.parse(kept) as MessageStructure) : parseMessage(raw ?? await call.ctx.store.readBlob(m.blobHash));
+  }
+  const parts: ReadableParts | null = structure && (fields.has('Body') || fields.has('Attachments')) ? readableParts(structure) : null;
+  const env = structure?.envelope ?? null;
   const has = (f: string) => fields.has(f);
   const out: string[] = ['<t:Message>'];
   if (has('MimeContent') && raw) out.push(`<t:MimeContent CharacterSet="UTF-8">${raw.toString('base64')}</t:MimeContent>`);
@@ -147,36 +167,38 @@ export async function itemXml(call: EwsCall, rc: RenderContext, m: StoredItem, s
   if (has('ItemClass')) out.push('<t:ItemClass>IPM.Note</t:ItemClass>');
   if (has('Subject')) out.push(`<t:Subject>${esc(m.subject)}</t:Subject>`);
   if (has('Sensitivity')) out.push('<t:Sensitivity>Normal</t:Sensitivity>');
-  if (has('Body') && parsed) {
-    const html = typeof parsed.html === 'string' ? parsed.html : null;
+  if (has('Body') && parts && raw) {
+    const html = parts.html ? partText(raw, parts.html) : null;
     const wantHtml = shape.bodyType === 'HTML' || (shape.bodyType === 'Best' && html !== null);
-    const body = wantHtml ? (html ?? `<html><body><pre>${esc(parsed.text ?? '')}</pre></body></html>`) : (parsed.text ?? '');
+    const text = () => (parts.text ? partText(raw, parts.text) : html !== null ? htmlToText(html) : '');
+    const body = wantHtml ? (html ?? `<html><body><pre>${esc(text())}</pre></body></html>`) : text();
     out.push(`<t:Body BodyType="${wantHtml ? 'HTML' : 'Text'}">${esc(body)}</t:Body>`);
   }
-  if (has('Attachments') && parsed && parsed.attachments.length) {
-    out.push('<t:Attachments>', ...parsed.attachments.map((a, i) =>
-      `<t:FileAttachment><t:AttachmentId Id="${esc(`${m.objectId}_${i}`)}"/><t:Name>${esc(a.filename ?? `attachment-${i + 1}`)}</t:Name>`
-      + `<t:ContentType>${esc(a.contentType)}</t:ContentType>${a.contentId ? `<t:ContentId>${esc(a.contentId.replace(/^<|>$/g, ''))}</t:ContentId>` : ''}`
-      + `<t:Size>${a.size}</t:Size><t:IsInline>${a.contentDisposition === 'inline'}</t:IsInline></t:FileAttachment>`), '</t:Attachments>');
+  if (has('Attachments') && parts && raw && parts.attachments.length) {
+    out.push('<t:Attachments>', ...parts.attachments.map((a, i) =>
+      `<t:FileAttachment><t:AttachmentId Id="${esc(`${m.objectId}_${i}`)}"/><t:Name>${esc(attachmentName(a, i))}</t:Name>`
+      + `<t:ContentType>${esc(`${a.contentType.type}/${a.contentType.subtype}`)}</t:ContentType>${a.contentId ? `<t:ContentId>${esc(a.contentId.replace(/^<|>$/g, ''))}</t:ContentId>` : ''}`
+      + `<t:Size>${decodedSize(raw, a)}</t:Size><t:IsInline>${a.disposition?.value === 'inline'}</t:IsInline></t:FileAttachment>`), '</t:Attachments>');
   }
   if (has('DateTimeReceived')) out.push(`<t:DateTimeReceived>${ewsDate(m.internalDate)}</t:DateTimeReceived>`);
   if (has('Size')) out.push(`<t:Size>${m.size}</t:Size>`);
   const cats = categoriesOf(m.flags);
   if (has('Categories') && cats.length) out.push(`<t:Categories>${cats.map((c) => `<t:String>${esc(c)}</t:String>`).join('')}</t:Categories>`);
   if (has('Importance')) out.push('<t:Importance>Normal</t:Importance>');
-  if (has('InReplyTo') && parsed?.inReplyTo) out.push(`<t:InReplyTo>${esc(parsed.inReplyTo)}</t:InReplyTo>`);
+  if (has('InReplyTo') && env?.inReplyTo) out.push(`<t:InReplyTo>${esc(env.inReplyTo)}</t:InReplyTo>`);
   if (has('IsSubmitted')) out.push('<t:IsSubmitted>false</t:IsSubmitted>');
   if (has('IsDraft')) out.push(`<t:IsDraft>${m.flags.includes('\\Draft')}</t:IsDraft>`);
   if (has('IsFromMe')) out.push('<t:IsFromMe>false</t:IsFromMe>');
   if (has('IsResend')) out.push('<t:IsResend>false</t:IsResend>');
   if (has('IsUnmodified')) out.push('<t:IsUnmodified>true</t:IsUnmodified>');
-  if (has('InternetMessageHeaders') && parsed) {
-    out.push(`<t:InternetMessageHeaders>${parsed.headerLines.map((h) => `<t:InternetMessageHeader HeaderName="${esc(h.line.slice(0, h.line.indexOf(':')))}">${esc(h.line.slice(h.line.indexOf(':') + 1).trim())}</t:InternetMessageHeader>`).join('')}</t:InternetMessageHeaders>`);
+  const header = raw && (has('InternetMessageHeaders') || has('References')) ? scanHeader(raw, 0, raw.length) : null;
+  if (has('InternetMessageHeaders') && raw && header) {
+    out.push(`<t:InternetMessageHeaders>${header.fields.map((h) => `<t:InternetMessageHeader HeaderName="${esc(h.name)}">${esc(fieldValue(raw, h))}</t:InternetMessageHeader>`).join('')}</t:InternetMessageHeaders>`);
   }
   if (has('DateTimeSent')) out.push(`<t:DateTimeSent>${ewsDate(m.date ?? m.internalDate)}</t:DateTimeSent>`);
   if (has('DateTimeCreated')) out.push(`<t:DateTimeCreated>${ewsDate(m.internalDate)}</t:DateTimeCreated>`);
-  const to = parsed ? addressesOf(parsed.to) : [];
-  const cc = parsed ? addressesOf(parsed.cc) : [];
+  const to = mailboxes(env?.to ?? null);
+  const cc = mailboxes(env?.cc ?? null);
   if (has('DisplayCc')) out.push(`<t:DisplayCc>${esc(cc.map((a) => a.name || a.address).join('; '))}</t:DisplayCc>`);
   if (has('DisplayTo')) out.push(`<t:DisplayTo>${esc(to.map((a) => a.name || a.address).join('; '))}</t:DisplayTo>`);
   if (has('HasAttachments')) out.push(`<t:HasAttachments>${m.hasAttachments}</t:HasAttachments>`);
@@ -186,19 +208,20 @@ export async function itemXml(call: EwsCall, rc: RenderContext, m: StoredItem, s
   }
   if (has('LastModifiedTime')) out.push(`<t:LastModifiedTime>${ewsDate(m.internalDate)}</t:LastModifiedTime>`);
   if (has('Flag')) out.push(`<t:Flag><t:FlagStatus>${m.flags.includes('\\Flagged') ? 'Flagged' : m.flags.includes('$Completed') ? 'Complete' : 'NotFlagged'}</t:FlagStatus></t:Flag>`);
-  const from = parsed ? addressesOf(parsed.from)[0] : undefined;
+  const from = mailboxes(env?.from ?? null)[0];
   if (has('Sender') && from) out.push(`<t:Sender>${mailboxXml(from.name, from.address)}</t:Sender>`);
   const list = (tag: string, l: Array<{ name: string; address: string }>) => (l.length ? `<t:${tag}>${l.map((a) => mailboxXml(a.name, a.address)).join('')}</t:${tag}>` : '');
   if (has('ToRecipients')) out.push(list('ToRecipients', to));
   if (has('CcRecipients')) out.push(list('CcRecipients', cc));
-  if (has('BccRecipients') && parsed) out.push(list('BccRecipients', addressesOf(parsed.bcc)));
+  if (has('BccRecipients') && env) out.push(list('BccRecipients', mailboxes(env.bcc)));
   if (has('IsReadReceiptRequested')) out.push('<t:IsReadReceiptRequested>false</t:IsReadReceiptRequested>');
   if (has('IsDeliveryReceiptRequested')) out.push('<t:IsDeliveryReceiptRequested>false</t:IsDeliveryReceiptRequested>');
   if (has('From') && from) out.push(`<t:From>${mailboxXml(from.name, from.address)}</t:From>`);
   if (has('InternetMessageId') && m.messageId) out.push(`<t:InternetMessageId>${esc(m.messageId)}</t:InternetMessageId>`);
   if (has('IsRead')) out.push(`<t:IsRead>${m.flags.includes('\\Seen')}</t:IsRead>`);
-  if (has('References') && parsed?.references) out.push(`<t:References>${esc([parsed.references].flat().join(' '))}</t:References>`);
-  if (has('ReplyTo') && parsed?.replyTo) out.push(list('ReplyTo', addressesOf(parsed.replyTo)));
+  const references = raw && header ? header.fields.filter((f) => f.lname === 'references').map((f) => fieldValue(raw, f)).join(' ').trim() : '';
+  if (has('References') && references) out.push(`<t:References>${esc(references.split(/\s+/).join(' '))}</t:References>`);
+  if (has('ReplyTo') && env?.replyTo) out.push(list('ReplyTo', mailboxes(env.replyTo)));
   out.push('</t:Message>');
   return out.join('');
 }

@@ -882,6 +882,19 @@ export class PostgresStore extends StoreBase implements Store {
     });
   }
 
+  async listMessagesAfter(userId: number, folderId: number, afterUid: number, beforeUid: number, limit: number): Promise<MessageListItem[]> {
+    return this.snapshot(async (c) => {
+      if (!(await c.query('SELECT 1 FROM folders WHERE id = $1 AND user_id = $2', [folderId, userId])).rowCount) throw new StoreError('not-found', 'no such folder');
+      // a range of the (folder_id, uid) index: the page's rows only, whatever the folder's size
+      const rows = (await c.query(
+        `SELECT ${LIST_COLUMNS} FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = $1 AND m.uid > $2 AND m.uid < $3
+         ORDER BY m.uid LIMIT $4`,
+        [folderId, afterUid, beforeUid, limit],
+      )).rows as Array<MessageRow & ListExtra>;
+      return rows.map((r) => toListItem(r));
+    });
+  }
+
   async getMessage(userId: number, objectId: string): Promise<(MessageListItem & { folderId: number }) | null> {
     const n = fromObjectId('message', objectId);
     if (n === null) return null;

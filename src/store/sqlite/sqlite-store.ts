@@ -649,6 +649,16 @@ export class SqliteStore extends StoreBase implements Store {
     return { total, items: rows.map((r) => toListItem(r)) };
   }
 
+  async listMessagesAfter(userId: number, folderId: number, afterUid: number, beforeUid: number, limit: number): Promise<MessageListItem[]> {
+    this.assertFolder(userId, folderId);
+    // a range of the (folder_id, uid) index: the page's rows only, whatever the folder's size
+    const rows = this.q(
+      `SELECT m.id, m.object_id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
+       FROM messages m JOIN blobs b ON b.hash = m.blob_hash WHERE m.folder_id = ? AND m.uid > ? AND m.uid < ? ORDER BY m.uid LIMIT ?`,
+    ).all(folderId, afterUid, beforeUid, limit) as Array<MessageRow & ListExtra>;
+    return rows.map((r) => toListItem(r));
+  }
+
   async getMessage(userId: number, objectId: string): Promise<(MessageListItem & { folderId: number }) | null> {
     const n = fromObjectId('message', objectId);
     if (n === null) return null;

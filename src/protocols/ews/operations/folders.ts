@@ -61,7 +61,7 @@ export const syncFolderHierarchy: Operation = async (call, op) => {
       state = await store.changeState(call.user.id);
       for (const c of descendantsOf(tree, null)) changes.push(`<t:Create>${folderXml(tree, c.folder, shape)}</t:Create>`);
     } else {
-      const since = readChangeState(given, 'hierarchy');
+      const since = readChangeState(call.user.id, given, 'hierarchy');
       const seen = new Set<string>();
       let from = since.state;
       for (;;) {
@@ -81,7 +81,7 @@ export const syncFolderHierarchy: Operation = async (call, op) => {
       state = from;
     }
     return responseMessages([okMessage('SyncFolderHierarchy',
-      `<m:SyncState>${esc(writeChangeState({ kind: 'hierarchy', state }))}</m:SyncState><m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange><m:Changes>${changes.join('')}</m:Changes>`)]);
+      `<m:SyncState>${esc(writeChangeState(call.user.id, { kind: 'hierarchy', state }))}</m:SyncState><m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange><m:Changes>${changes.join('')}</m:Changes>`)]);
   } catch (err) {
     return responseMessages([failure('SyncFolderHierarchy', err, 'ErrorFolderNotFound')]);
   }

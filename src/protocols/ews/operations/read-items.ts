@@ -1,13 +1,14 @@
 /** Reading items: FindItem, GetItem, SyncFolderItems, GetAttachment. */
-import { simpleParser } from 'mailparser';
 import type { Folder } from '../../../store/types.js';
+import { parseMessage, type MessageStructure } from '../../../mime/structure.js';
+import { decodeTransfer } from '../../../mime/transfer-encoding.js';
 import { EwsError, type EwsCall, type Operation } from '../call.js';
 import { folderIdElements, resolveFolder } from '../folders.js';
 import { itemIdXml } from '../ids.js';
-import { itemXml, loadItem, readItemShape, renderContext, type StoredItem } from '../items.js';
+import { attachmentName, attachmentsOf, contentNeeds, itemXml, loadItem, readItemShape, renderContext, type ItemContent, type StoredItem } from '../items.js';
 import { failure, okMessage, perObject, responseMessages } from '../responses.js';
 import { compileRestriction, sortItems } from '../restriction.js';
-import { readChangeState, writeChangeState } from '../sync-state.js';
+import { readChangeState, writeChangeState, type ChangeStateRecord } from '../sync-state.js';
 import { child, childText, children, esc } from '../xml.js';
 
 /** Every message of a folder with its list facts (and its folder id, as loadItem gives it). */
@@ -71,22 +72,22 @@ export const syncFolderItems: Operation = async (call, op) => {
     const given = childText(op, 'SyncState');
     const rc = await renderContext(call);
     const changes: string[] = [];
-    let next: Parameters<typeof writeChangeState>[0];
+    let next: ChangeStateRecord;
     let last: boolean;
-    if (!given || readChangeState(given, 'items').walk) {
-      const prev = given ? readChangeState(given, 'items') : null;
-      if (prev && prev.folder !== folder.mailboxId) throw new EwsError('ErrorInvalidSyncStateData', 'The SyncState belongs to another folder');
+    const prev = given ? readChangeState(call.user.id, given, 'items') : null;
+    if (prev && prev.folder !== folder.mailboxId) throw new EwsError('ErrorInvalidSyncStateData', 'The SyncState belongs to another folder');
+    if (!prev || prev.walk) {
+      // the first sync: this page's rows only, after the last UID sent (the cursor in the SyncState)
       const state = prev?.state ?? await store.changeState(call.user.id);
       const top = prev?.walk?.top ?? (await store.folderStatus(call.user.id, folder.id)).uidNext;
       const after = prev?.walk?.after ?? 0;
-      const all = (await folderItems(call, folder)).filter((m) => m.uid > after && m.uid < top).sort((a, b) => a.uid - b.uid);
-      const page = all.slice(0, max);
-      for (const m of page) if (!ignore.has(m.objectId)) changes.push(`<t:Create>${await itemXml(call, rc, m, shape)}</t:Create>`);
-      last = page.length === all.length;
+      const page = (await store.listMessagesAfter(call.user.id, folder.id, after, top, max + 1)).map((m) => ({ ...m, folderId: folder.id }));
+      last = page.length <= max;
+      if (!last) page.length = max;
+      const contents = await pageContents(call, folder, page, shape);
+      for (const m of page) if (!ignore.has(m.objectId)) changes.push(`<t:Create>${await itemXml(call, rc, m, shape, contents.get(m.uid))}</t:Create>`);
       next = last ? { kind: 'items', state, folder: folder.mailboxId } : { kind: 'items', state, folder: folder.mailboxId, walk: { after: page[page.length - 1]!.uid, top } };
     } else {
-      const prev = readChangeState(given, 'items');
-      if (prev.folder !== folder.mailboxId) throw new EwsError('ErrorInvalidSyncStateData', 'The SyncState belongs to another folder');
       const r = await store.changesSince(call.user.id, prev.state, max, { folderId: folder.id });
       for (const id of r.messages.destroyed) changes.push(`<t:Delete>${itemIdXml(id)}</t:Delete>`);
       for (const [kind, ids] of [['Create', r.messages.created], ['Update', r.messages.updated]] as const) {
@@ -101,11 +102,21 @@ export const syncFolderItems: Operation = async (call, op) => {
       next = { kind: 'items', state: r.newState, folder: folder.mailboxId };
     }
     return responseMessages([okMessage('SyncFolderItems',
-      `<m:SyncState>${esc(writeChangeState(next))}</m:SyncState><m:IncludesLastItemInRange>${last}</m:IncludesLastItemInRange><m:Changes>${changes.join('')}</m:Changes>`)]);
+      `<m:SyncState>${esc(writeChangeState(call.user.id, next))}</m:SyncState><m:IncludesLastItemInRange>${last}</m:IncludesLastItemInRange><m:Changes>${changes.join('')}</m:Changes>`)]);
   } catch (err) {
     return responseMessages([failure('SyncFolderItems', err, 'ErrorFolderNotFound')]);
   }
 };
+
+/** The bytes and kept structures of a page of items, in one store read, when the shape needs them. */
+async function pageContents(call: EwsCall, folder: Folder, page: StoredItem[], shape: ReturnType<typeof readItemShape>): Promise<Map<number, ItemContent>> {
+  const needs = contentNeeds(shape);
+  const out = new Map<number, ItemContent>();
+  if (!page.length || (!needs.raw && !needs.structure)) return out;
+  const got = await call.ctx.store.getMessages(call.user.id, folder.id, page.map((m) => m.uid), needs);
+  for (const g of got) out.set(g.uid, { raw: g.raw, structure: needs.structure ? g.structure ?? null : undefined });
+  return out;
+}
 
 /** Attachment ids are `<ItemId>_<index>` (the index among the message's attachments, as GetItem lists them). */
 export const getAttachment: Operation = async (call, op) => {
@@ -116,11 +127,14 @@ export const getAttachment: Operation = async (call, op) => {
       const index = Number(id.slice(cut + 1));
       if (cut < 0 || !Number.isInteger(index)) throw new EwsError('ErrorInvalidIdMalformed', 'Id is malformed.');
       const m = await loadItem(call, id.slice(0, cut));
-      const parsed = await simpleParser(await call.ctx.store.readBlob(m.blobHash), { skipTextToHtml: true, skipImageLinks: true });
-      const a = parsed.attachments[index];
+      const raw = await call.ctx.store.readBlob(m.blobHash);
+      const kept = await call.ctx.store.readStructure(m.blobHash);
+      const a = attachmentsOf(kept ? (JSON.parse(kept) as MessageStructure) : parseMessage(raw))[index];
       if (!a) throw new EwsError('ErrorItemNotFound', 'The attachment could not be found.');
-      return `<m:Attachments><t:FileAttachment><t:AttachmentId Id="${esc(id)}"/><t:Name>${esc(a.filename ?? `attachment-${index + 1}`)}</t:Name>`
-        + `<t:ContentType>${esc(a.contentType)}</t:ContentType><t:Size>${a.size}</t:Size><t:IsInline>${a.contentDisposition === 'inline'}</t:IsInline>`
-        + `<t:Content>${a.content.toString('base64')}</t:Content></t:FileAttachment></m:Attachments>`;
+      const body = raw.subarray(a.bodyStart, a.bodyEnd);
+      const content = decodeTransfer(body, a.encoding) ?? body;
+      return `<m:Attachments><t:FileAttachment><t:AttachmentId Id="${esc(id)}"/><t:Name>${esc(attachmentName(a, index))}</t:Name>`
+        + `<t:ContentType>${esc(`${a.contentType.type}/${a.contentType.subtype}`)}</t:ContentType><t:Size>${content.length}</t:Size><t:IsInline>${a.disposition?.value === 'inline'}</t:IsInline>`
+        + `<t:Content>${content.toString('base64')}</t:Content></t:FileAttachment></m:Attachments>`;
     }));
 };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { msg, type Contract } from '../harness.js';
+import { msg, rejectsWith, type Contract } from '../harness.js';
 
 export const area = 'list order and pages';
 
@@ -41,6 +41,33 @@ export const contracts: Contract[] = [
       const found = await store.listMessagePage(u.id, inbox.id, 0, 10, 'needle');
       assert.equal(found.total, 3);
       assert.deepEqual(found.items.map((m) => m.uid), [6, 4, 2]);
+    },
+  },
+  {
+    name: 'listMessagesAfter: a walk by UID in pages below a bound, ascending, with header facts, reading past removed UIDs',
+    async run({ store, user }) {
+      const u = await user();
+      const other = await user();
+      const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
+      for (let i = 1; i <= 9; i++) await store.append(u.id, inbox.id, msg(`walk ${i}`), { internalDate: new Date(Date.UTC(2024, 0, 10 - i)) });
+      await store.removeMessages(u.id, inbox.id, [3, 4, 7]);
+      const seen: number[] = [];
+      let after = 0;
+      for (;;) {
+        const page = await store.listMessagesAfter(u.id, inbox.id, after, 9, 2);
+        if (!page.length) break;
+        assert.ok(page.length <= 2);
+        seen.push(...page.map((m) => m.uid));
+        after = page[page.length - 1]!.uid;
+      }
+      assert.deepEqual(seen, [1, 2, 5, 6, 8], 'below the bound (UID 9 is not in the walk), removed UIDs skipped');
+      const [m] = await store.listMessagesAfter(u.id, inbox.id, 5, 100, 1);
+      assert.equal(m?.uid, 6);
+      assert.equal(m?.subject, 'walk 6');
+      assert.equal(m?.from, 'sender@example.org');
+      assert.equal(m?.objectId, (await store.listMessagePage(u.id, inbox.id, 0, 100)).items.find((x) => x.uid === 6)?.objectId);
+      assert.deepEqual(await store.listMessagesAfter(u.id, inbox.id, 9, 100, 10), []);
+      await rejectsWith(store.listMessagesAfter(other.id, inbox.id, 0, 100, 10), 'not-found');
     },
   },
   {
