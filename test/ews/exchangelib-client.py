@@ -142,6 +142,45 @@ if scenario == "streaming":
         sys.exit(0)
     out("stream-ended", events=seen)
 
+if scenario == "resume":
+    # a first sync page by page through the service itself, so that it can stop between pages:
+    # one page, then (after the test changed the folder) a new Account resumes from the saved
+    # SyncState, as a client restarted between pages does; the changes are applied to a copy
+    from exchangelib.fields import FieldPath
+    from exchangelib.items import ID_ONLY
+    from exchangelib.services import SyncFolderItems
+
+    def page(acct, state, size):
+        folder = acct.inbox
+        fields = {FieldPath(field=f) for f in folder.allowed_item_fields(version=acct.version)}
+        svc = SyncFolderItems(account=acct)
+        changes = list(svc.call(folder=folder, shape=ID_ONLY, additional_fields=fields, sync_state=state, ignore=None,
+                                max_changes_returned=size, sync_scope=None))
+        return changes, svc.sync_state, svc.includes_last_item_in_range
+
+    copy = {}
+
+    def apply(changes):
+        for kind, item in changes:
+            if kind == "delete":
+                copy.pop(item.id, None)
+            elif kind == "read_flag_change":
+                copy[item[0].id][1] = item[1]
+            else:
+                copy[item.id] = [item.subject, item.is_read, item.flag_status]
+
+    changes, state, last = page(account(), None, 10)
+    apply(changes)
+    out("paused", ids=sorted(copy), last=last, state=state)
+    sys.stdin.readline()
+    a = account()
+    pages = 1
+    while not last:
+        changes, state, last = page(a, state, int(sys.argv[5]))
+        apply(changes)
+        pages += 1
+    out("synced", pages=pages, items={k: v for k, v in copy.items()})
+
 if scenario == "pull":
     a = account()
     sub, watermark = a.inbox.subscribe_to_pull()

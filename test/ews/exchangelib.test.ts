@@ -165,8 +165,8 @@ test('exchangelib at the store session limit: ErrorTooManyObjectsOpened, then th
 });
 
 /** Runs a scenario that prints `waitFor`, then calls `act` and lets the script go on; returns its steps. */
-async function interactive(name: string, waitFor: string, act: () => Promise<void>): Promise<Step[]> {
-  const child = spawn(PYTHON, [CLIENT, url(), 'alice@example.com', 'secret-pw', name], { stdio: ['pipe', 'pipe', 'pipe'] });
+async function interactive(name: string, waitFor: string, act: (s: Step) => Promise<void>, user = 'alice@example.com', ...extra: string[]): Promise<Step[]> {
+  const child = spawn(PYTHON, [CLIENT, url(), user, 'secret-pw', name, ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
   const exited = new Promise<number | null>((r) => child.on('close', r));
@@ -176,7 +176,7 @@ async function interactive(name: string, waitFor: string, act: () => Promise<voi
       const s = JSON.parse(line) as Step;
       steps.push(s);
       if (s.step === waitFor) {
-        await act();
+        await act(s);
         child.stdin.write('go\n');
       }
     }
@@ -212,4 +212,39 @@ test('exchangelib: pull subscription (Subscribe, GetEvents, Unsubscribe)', async
   });
   const events = steps.find((s) => s.step === 'events')!['events'] as string[];
   assert.ok(events.includes('NewMailEvent') && events.includes('CreatedEvent'), JSON.stringify(events));
+});
+
+test('exchangelib: a first sync stopped between pages and resumed by a new client, with new mail, flag changes and deletes in between, ends with exactly the folder', async () => {
+  const carol = await srv.addUser('carol@example.com');
+  const inbox = (await srv.ctx.store.getFolder(carol.id, 'INBOX'))!;
+  const base = Date.parse('2026-12-02T00:00:00Z');
+  await srv.ctx.store.appendMany(carol.id, inbox.id, Array.from({ length: 30 }, (_, i) => ({ raw: message(i), internalDate: new Date(base + i * 60_000) })));
+  const byUid = async () => new Map((await srv.ctx.store.listMessagePage(carol.id, inbox.id, 0, 1000)).items.map((m) => [m.uid, m]));
+  const steps = await interactive('resume', 'paused', async (paused) => {
+    assert.equal((paused['ids'] as string[]).length, 10);
+    assert.equal(paused['last'], false);
+    const now = await byUid();
+    // UIDs 1–10 were sent, 11–30 not yet: change some of each, and deliver one
+    assert.ok((paused['ids'] as string[]).includes(now.get(3)!.objectId));
+    await srv.ctx.store.storeFlags(carol.id, inbox.id, [3, 20], 'add', ['\\Seen']);
+    await srv.ctx.store.storeFlags(carol.id, inbox.id, [4], 'add', ['\\Flagged']);
+    await srv.ctx.store.removeMessages(carol.id, inbox.id, [5, 25]);
+    await srv.ctx.store.deliver([carol.id], message(100));
+    // the SyncState is checked: one character changed, or carol's state sent by alice, is refused
+    const state = String(paused['state']);
+    const i = state.length >> 1;
+    const syncWith = (user: string, s: string) => run('curl', ['-sk', '-u', `${user}:secret-pw`, '-X', 'POST', url(), '-H', 'content-type: text/xml', '--data-binary',
+      '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">'
+      + '<s:Header><t:RequestServerVersion Version="Exchange2010_SP2"/></s:Header><s:Body><m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>'
+      + `<m:SyncFolderId><t:DistinguishedFolderId Id="inbox"/></m:SyncFolderId><m:SyncState>${s}</m:SyncState><m:MaxChangesReturned>5</m:MaxChangesReturned></m:SyncFolderItems></s:Body></s:Envelope>`]);
+    assert.match((await syncWith('carol@example.com', state.slice(0, i) + (state[i] === 'A' ? 'B' : 'A') + state.slice(i + 1))).stdout, /ResponseCode>ErrorInvalidSyncStateData</);
+    assert.match((await syncWith('alice@example.com', state)).stdout, /ResponseCode>ErrorInvalidSyncStateData</);
+  }, 'carol@example.com', '7');
+  const synced = steps.find((s) => s.step === 'synced')!;
+  const items = synced['items'] as Record<string, [string, boolean, number | null]>;
+  const now = await byUid();
+  assert.equal(now.size, 29);
+  const expected = Object.fromEntries([...now.values()].map((m) => [m.objectId, [m.subject, m.flags.includes('\\Seen'), m.flags.includes('\\Flagged') ? 2 : null]]));
+  assert.deepEqual(items, expected);
+  assert.ok(Number(synced['pages']) >= 4, 'resumed page by page (7 a page)');
 });

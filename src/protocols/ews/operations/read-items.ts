@@ -57,7 +57,8 @@ export const getItem: Operation = async (call, op) => {
 
 /**
  * SyncFolderItems: a first sync walks the folder by UID (MaxChangesReturned at a time) below
- * the UIDNEXT it started at; then it answers the changes since the state taken before the walk
+ * the UIDNEXT it started at, each page reading only its own rows after the last UID sent (the
+ * SyncState's cursor); then it answers the changes since the state taken before the walk
  * (Store.changesSince for that folder): created and updated items in full (in the shape asked),
  * destroyed ones as Delete with their ItemId.
  */
@@ -82,11 +83,14 @@ export const syncFolderItems: Operation = async (call, op) => {
       const top = prev?.walk?.top ?? (await store.folderStatus(call.user.id, folder.id)).uidNext;
       const after = prev?.walk?.after ?? 0;
       const page = (await store.listMessagesAfter(call.user.id, folder.id, after, top, max + 1)).map((m) => ({ ...m, folderId: folder.id }));
-      last = page.length <= max;
-      if (!last) page.length = max;
+      const walked = page.length <= max;
+      if (!walked) page.length = max;
+      // the walk's end: more follows if anything changed since the state it began at (the
+      // client asks again, and the changes made during the walk come as changes)
+      last = walked && (await store.changeState(call.user.id)) === state;
       const contents = await pageContents(call, folder, page, shape);
       for (const m of page) if (!ignore.has(m.objectId)) changes.push(`<t:Create>${await itemXml(call, rc, m, shape, contents.get(m.uid))}</t:Create>`);
-      next = last ? { kind: 'items', state, folder: folder.mailboxId } : { kind: 'items', state, folder: folder.mailboxId, walk: { after: page[page.length - 1]!.uid, top } };
+      next = walked ? { kind: 'items', state, folder: folder.mailboxId } : { kind: 'items', state, folder: folder.mailboxId, walk: { after: page[page.length - 1]!.uid, top } };
     } else {
       const r = await store.changesSince(call.user.id, prev.state, max, { folderId: folder.id });
       for (const id of r.messages.destroyed) changes.push(`<t:Delete>${itemIdXml(id)}</t:Delete>`);
