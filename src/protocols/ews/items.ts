@@ -117,12 +117,14 @@ function extendedValue(m: StoredItem, raw: Buffer | null, tag: number): string |
   }
 }
 
+/** What items of one request share: the user's folders (for ParentFolderId), read once and only when a shape shows it. */
 export interface RenderContext {
-  folders: Map<number, Folder>;
+  folders(): Promise<Map<number, Folder>>;
 }
 
-export async function renderContext(call: EwsCall): Promise<RenderContext> {
-  return { folders: new Map((await call.ctx.store.listFolders(call.user.id)).map((f) => [f.id, f])) };
+export function renderContext(call: EwsCall): RenderContext {
+  let folders: Promise<Map<number, Folder>> | null = null;
+  return { folders: () => (folders ??= call.ctx.store.listFolders(call.user.id).then((l) => new Map(l.map((f) => [f.id, f])))) };
 }
 
 /** What an item shape needs besides the store's list facts: the bytes, the MIME structure, or nothing. */
@@ -163,7 +165,7 @@ export async function itemXml(call: EwsCall, rc: RenderContext, m: StoredItem, s
   const out: string[] = ['<t:Message>'];
   if (has('MimeContent') && raw) out.push(`<t:MimeContent CharacterSet="UTF-8">${raw.toString('base64')}</t:MimeContent>`);
   out.push(itemIdXml(m.objectId, itemKey(m)));
-  if (has('ParentFolderId')) out.push(folderIdXml(rc.folders.get(m.folderId) ?? null, 't:ParentFolderId'));
+  if (has('ParentFolderId')) out.push(folderIdXml((await rc.folders()).get(m.folderId) ?? null, 't:ParentFolderId'));
   if (has('ItemClass')) out.push('<t:ItemClass>IPM.Note</t:ItemClass>');
   if (has('Subject')) out.push(`<t:Subject>${esc(m.subject)}</t:Subject>`);
   if (has('Sensitivity')) out.push('<t:Sensitivity>Normal</t:Sensitivity>');

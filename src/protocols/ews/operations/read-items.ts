@@ -24,7 +24,7 @@ export const findItem: Operation = async (call, op) => {
   const offset = Number(view?.attrs['Offset'] ?? 0);
   const fromEnd = view?.attrs['BasePoint'] === 'End';
   const restriction = child(op, 'Restriction')?.children[0];
-  const rc = await renderContext(call);
+  const rc = renderContext(call);
   return perObject('FindItem', folderIdElements(child(op, 'ParentFolderIds')), async (el) => {
     const folder = await resolveFolder(call, el);
     if (!folder) return '<m:RootFolder IndexedPagingOffset="0" TotalItemsInView="0" IncludesLastItemInRange="true"><t:Items/></m:RootFolder>';
@@ -47,7 +47,7 @@ export const findItem: Operation = async (call, op) => {
 
 export const getItem: Operation = async (call, op) => {
   const shape = readItemShape(op);
-  const rc = await renderContext(call);
+  const rc = renderContext(call);
   return perObject('GetItem', children(child(op, 'ItemIds'), 'ItemId'), async (el) =>
     call.session.withObject('objtMessage', async () => {
       const m = await loadItem(call, el.attrs['Id']);
@@ -71,7 +71,7 @@ export const syncFolderItems: Operation = async (call, op) => {
     const folder = await resolveFolder(call, folderIdElements(child(op, 'SyncFolderId'))[0]);
     if (!folder) throw new EwsError('ErrorInvalidOperation', 'The root folder holds no items');
     const given = childText(op, 'SyncState');
-    const rc = await renderContext(call);
+    const rc = renderContext(call);
     const changes: string[] = [];
     let next: ChangeStateRecord;
     let last: boolean;
