@@ -47,12 +47,30 @@ export function readItemShape(op: XmlElement, name = 'ItemShape'): ItemShape {
   return { base: ['IdOnly', 'Default', 'AllProperties'].includes(base) ? base : 'Default', bodyType, mime, fields, extended };
 }
 
+export const itemNotFound = (): EwsError => new EwsError('ErrorItemNotFound', 'The specified object was not found in the store.');
+
 /** The item an ItemId names, in this user's mailbox: ErrorItemNotFound otherwise (also for a malformed id). */
 export async function loadItem(call: EwsCall, id: string | undefined): Promise<StoredItem> {
   const item = id ? await call.ctx.store.getMessage(call.user.id, id) : null;
-  if (!item) throw new EwsError('ErrorItemNotFound', 'The specified object was not found in the store.');
+  if (!item) throw itemNotFound();
   return item;
 }
+
+/**
+ * The items many ItemIds name, in one go: the lookups of a slice are made at once, so the store
+ * takes them as one batch (a GetItem of 100 ids is not 100 store round trips one after another).
+ * null where loadItem would answer ErrorItemNotFound.
+ */
+export async function prefetchItems(call: EwsCall, ids: ReadonlyArray<string | undefined>): Promise<Array<StoredItem | null>> {
+  const out: Array<StoredItem | null> = [];
+  for (let i = 0; i < ids.length; i += PREFETCH_SLICE) {
+    out.push(...await Promise.all(ids.slice(i, i + PREFETCH_SLICE).map((id) => (id ? call.ctx.store.getMessage(call.user.id, id) : null))));
+  }
+  return out;
+}
+
+/** How many lookups prefetchItems has in flight at most (a request may name thousands of ids). */
+const PREFETCH_SLICE = 256;
 
 export const itemKey = (m: { folderId: number; modseq: number }): string => itemChangeKey(m.folderId, m.modseq);
 

@@ -5,7 +5,7 @@ import { decodeTransfer } from '../../../mime/transfer-encoding.js';
 import { EwsError, type EwsCall, type Operation } from '../call.js';
 import { folderIdElements, resolveFolder } from '../folders.js';
 import { itemIdXml } from '../ids.js';
-import { attachmentName, attachmentsOf, contentNeeds, itemXml, loadItem, readItemShape, renderContext, type ItemContent, type StoredItem } from '../items.js';
+import { attachmentName, attachmentsOf, contentNeeds, itemNotFound, itemXml, loadItem, prefetchItems, readItemShape, renderContext, type ItemContent, type StoredItem } from '../items.js';
 import { failure, okMessage, perObject, responseMessages } from '../responses.js';
 import { compileRestriction, sortItems } from '../restriction.js';
 import { readChangeState, writeChangeState, type ChangeStateRecord } from '../sync-state.js';
@@ -48,9 +48,11 @@ export const findItem: Operation = async (call, op) => {
 export const getItem: Operation = async (call, op) => {
   const shape = readItemShape(op);
   const rc = renderContext(call);
-  return perObject('GetItem', children(child(op, 'ItemIds'), 'ItemId'), async (el) =>
+  const ids = children(child(op, 'ItemIds'), 'ItemId').map((el) => el.attrs['Id']);
+  const items = await prefetchItems(call, ids);
+  return perObject('GetItem', items, async (m) =>
     call.session.withObject('objtMessage', async () => {
-      const m = await loadItem(call, el.attrs['Id']);
+      if (!m) throw itemNotFound();
       return `<m:Items>${await itemXml(call, rc, m, shape)}</m:Items>`;
     }));
 };
@@ -94,10 +96,11 @@ export const syncFolderItems: Operation = async (call, op) => {
     } else {
       const r = await store.changesSince(call.user.id, prev.state, max, { folderId: folder.id });
       for (const id of r.messages.destroyed) changes.push(`<t:Delete>${itemIdXml(id)}</t:Delete>`);
-      for (const [kind, ids] of [['Create', r.messages.created], ['Update', r.messages.updated]] as const) {
-        for (const id of ids) {
-          if (ignore.has(id)) continue;
-          const m = await store.getMessage(call.user.id, id);
+      for (const [kind, all] of [['Create', r.messages.created], ['Update', r.messages.updated]] as const) {
+        const ids = all.filter((id) => !ignore.has(id));
+        const items = await prefetchItems(call, ids);
+        for (const [i, id] of ids.entries()) {
+          const m = items[i];
           if (!m || m.folderId !== folder.id) changes.push(`<t:Delete>${itemIdXml(id)}</t:Delete>`);
           else changes.push(`<t:${kind}>${await itemXml(call, rc, m, shape)}</t:${kind}>`);
         }
