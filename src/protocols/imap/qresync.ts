@@ -80,7 +80,7 @@ export function vanishedFloor(view: MailboxView, seqMatch: NonNullable<QresyncPa
   const uids = members(seqMatch.uids);
   for (const seq of members(seqMatch.seqs)) {
     const uid = uids.next().value as number;
-    if (seq > view.exists || view.uids[seq - 1] !== uid) break;
+    if (seq > view.exists || view.uidAt(seq) !== uid) break;
     floor = uid + 1;
   }
   return floor;
@@ -97,7 +97,9 @@ export async function resync(s: ImapSession, view: MailboxView, q: QresyncParam)
   const gone = expunged.map((e) => e.uid).filter((uid) => uid >= floor && known(uid));
   if (gone.length) s.send(`VANISHED (EARLIER) ${formatSequenceSet(gone)}`);
   for (let seq = 1; seq <= view.exists; seq++) {
-    const uid = view.uids[seq - 1]!;
+    const turn = s.step(seq);
+    if (turn) await turn;
+    const uid = view.uidAt(seq);
     if (view.modseqAt(seq) > q.modseq && known(uid)) s.send(view.fetchFlagsLine(uid, { condstore: true, qresync: true }));
   }
 }

@@ -29,28 +29,34 @@ export interface SearchHit {
  */
 export async function searchView(s: ImapSession, tree: SearchKey): Promise<SearchHit[]> {
   const view = s.view;
-  resolveSets(tree, view.exists, view.uids[view.uids.length - 1] ?? 0, new Set(savedUids(view)), s.ctx.clock.now());
+  resolveSets(tree, view.exists, view.lastUid, new Set(savedUids(view)), s.ctx.clock.now());
   const content = needsContent(tree);
   const stored = content || needsStoredDates(tree);
 
   // a search result is one folder view (objtFolderView) while it is computed
   return s.storeSession!.withObject('objtFolderView', async () => {
     const found: SearchHit[] = [];
-    const uids = view.uids.slice(); // the view may change while we await the store
+    const uids = view.uidList(); // the view may change while we await the store
     // EMAILID: every message's, in one store read
     const emailIds = usesEmailId(tree)
-      ? new Map((await s.ctx.store.getMessages(s.user!.id, view.folder.id, uids)).map((m) => [m.uid, m.emailId]))
+      ? new Map((await s.ctx.store.getMessages(s.user!.id, view.folder.id, Array.from(uids))).map((m) => [m.uid, m.emailId]))
       : null;
     if (!stored) {
-      // nothing to await from here on: the view cannot change under the loop
+      // no store read from here on; the pauses between turns leave the view as it is (only this
+      // session's own commands change it)
       const everything = tree.op === 'all';
       for (let seq = 1; seq <= view.exists; seq++) {
+        const turn = s.step(seq);
+        if (turn) await turn;
         const m: CandidateFields | null = view.searchFieldsAt(seq);
         if (m && (everything || matches(tree, { m, seq, emailId: emailIds?.get(m.uid) }))) found.push({ seq, uid: m.uid, modseq: m.modseq, size: m.size });
       }
       return found;
     }
     for (let i = 0; i < uids.length; i++) {
+      // summaries from the bulk listing resolve without a turn: pause as the loop above does
+      const turn = s.step(i + 1);
+      if (turn) await turn;
       const m = await view.summary(uids[i]!, uids.length);
       if (!m) continue;
       const cand: Candidate = { m, seq: i + 1, emailId: emailIds?.get(m.uid) };

@@ -52,11 +52,16 @@ async function open(s: ImapSession, c: ParsedCommand, readOnly: boolean): Promis
   s.selected = { view, release: close };
   s.state = 'selected';
   let firstUnseen = 0;
+  // messages share flag lists (a handful per folder): each list is looked into once in a row
+  let seen: ReadonlyArray<string> | null = null;
   for (let seq = 1; seq <= view.exists; seq++) {
-    if (!view.flagsAt(seq).includes('\\Seen')) {
+    const flags = view.flagsAt(seq);
+    if (flags === seen) continue;
+    if (!flags.includes('\\Seen')) {
       firstUnseen = seq;
       break;
     }
+    seen = flags;
   }
   for (const line of view.flagsLines()) s.send(line);
   s.send(`${view.exists} EXISTS`);

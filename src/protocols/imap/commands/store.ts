@@ -34,14 +34,21 @@ async function store(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   for (const ch of r.changed) view.noteFlags(ch.uid, ch.flags, ch.modseq);
   const failed = new Set(r.failedModified);
   const o = s.viewOptions;
-  // one line per message (STORE 1:* of a big folder: many), paced over turns as FETCH's
-  const lines = !silent
-    ? uids.filter((uid) => !failed.has(uid)).map((uid) => () => (view.has(uid) ? view.fetchFlagsLine(uid, o) : null))
+  // one line per message (STORE 1:* of a big folder: many), made as it is written (no closure
+  // or string per message ahead), paced over turns as FETCH's
+  const line = (i: number): string | null => {
+    if (!silent) {
+      const uid = uids[i]!;
+      return failed.has(uid) || !view.has(uid) ? null : view.fetchFlagsLine(uid, o);
+    }
     // RFC 7162 3.1.3: even .SILENT reports the new MODSEQ of what changed
-    : o.condstore ? r.changed.map((ch) => () => (view.has(ch.uid) ? `${view.seqOf(ch.uid)} FETCH (UID ${ch.uid} MODSEQ (${ch.modseq}))` : null)) : [];
-  for (const line of lines) {
-    const text = line();
-    if (text === null) continue; // expunged by another session meanwhile; its EXPUNGE comes later
+    const ch = r.changed[i]!;
+    return view.has(ch.uid) ? `${view.seqOf(ch.uid)} FETCH (UID ${ch.uid} MODSEQ (${ch.modseq}))` : null;
+  };
+  const count = !silent ? uids.length : o.condstore ? r.changed.length : 0;
+  for (let i = 0; i < count; i++) {
+    const text = line(i);
+    if (text === null) continue; // failed, or expunged by another session meanwhile (its EXPUNGE comes later)
     const wait = s.pace(s.write(`* ${text}\r\n`), true);
     if (wait) await wait;
     if (s.conn.closed) break;
