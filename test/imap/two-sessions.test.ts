@@ -115,3 +115,41 @@ test('QRESYNC: VANISHED instead of EXPUNGE, and resynchronisation on SELECT', as
   a.close();
   b.close();
 });
+
+test('a view that grows past its first size and loses scattered messages keeps numbers, UIDs, flags and sizes together', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const inbox = await srv.ctx.store.getSpecialFolder(srv.user.id, '\\Inbox');
+  for (let i = 1; i <= 5; i++) await srv.ctx.store.append(srv.user.id, inbox.id, sampleMessage(`m${i}`));
+  const a = await open(srv.port);
+  const b = await open(srv.port);
+  // 40 more while a is selected: its view grows well past the 5 it was built with
+  for (let i = 6; i <= 45; i++) await srv.ctx.store.deliver([srv.user.id], sampleMessage(`m${i}`));
+  let r = await a.command('NOOP');
+  assert.ok(r.untagged.includes('* 45 EXISTS'), JSON.stringify(r.untagged));
+  const sizes = new Map((await a.command('FETCH 1:* (UID RFC822.SIZE)')).untagged.map((l) => {
+    const m = /^\* (\d+) FETCH \(UID (\d+) RFC822\.SIZE (\d+)\)$/.exec(l)!;
+    assert.equal(m[1], m[2]); // no gaps yet: number = UID
+    return [Number(m[2]), Number(m[3])];
+  }));
+  await b.command('NOOP'); // b learns of the 40 too (they are a's \Recent: a announced them first)
+  await b.command('UID STORE 3,7 +FLAGS.SILENT ($Kept)');
+  // b expunges UIDs 2, 4, 5, 20 and 45; a is told in ascending order, each number counting the
+  // earlier ones as gone (RFC 3501 7.4.1)
+  await b.command('UID STORE 2,4:5,20,45 +FLAGS.SILENT (\\Deleted)');
+  await b.command('EXPUNGE');
+  r = await a.command('NOOP');
+  assert.deepEqual(r.untagged.filter((l) => l.endsWith('EXPUNGE')), ['* 2 EXPUNGE', '* 3 EXPUNGE', '* 3 EXPUNGE', '* 17 EXPUNGE', '* 41 EXPUNGE']);
+  const left = [1, 3, ...Array.from({ length: 40 }, (_, i) => i + 6)].filter((u) => u !== 20 && u !== 45);
+  r = await a.command('FETCH 1:* (UID FLAGS RFC822.SIZE)');
+  assert.deepEqual(r.untagged, left.map((uid, i) => `* ${i + 1} FETCH (UID ${uid} FLAGS (${uid === 3 || uid === 7 ? '$Kept ' : ''}\\Recent) RFC822.SIZE ${sizes.get(uid)})`));
+  // sequence sets and UID sets resolve against the compacted view
+  assert.deepEqual((await a.command('FETCH 2,4:5,* (UID)')).untagged, ['* 2 FETCH (UID 3)', '* 4 FETCH (UID 7)', '* 5 FETCH (UID 8)', `* 40 FETCH (UID 44)`]);
+  assert.deepEqual((await a.command('UID FETCH 19:21,44:* (UID)')).untagged, ['* 16 FETCH (UID 19)', '* 17 FETCH (UID 21)', '* 40 FETCH (UID 44)']);
+  assert.deepEqual((await a.command('SEARCH KEYWORD $Kept')).untagged, ['* SEARCH 2 4']);
+  // and the view grows again after the removal
+  await srv.ctx.store.deliver([srv.user.id], sampleMessage('m46'));
+  r = await a.command('NOOP');
+  assert.ok(r.untagged.includes('* 41 EXISTS'), JSON.stringify(r.untagged));
+  assert.deepEqual((await a.command('FETCH 41 (UID)')).untagged, ['* 41 FETCH (UID 46)']);
+});
