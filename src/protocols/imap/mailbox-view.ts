@@ -201,8 +201,8 @@ export class MailboxView {
   select(ranges: SeqRange[], byUid: boolean): number[] {
     const n = this.count;
     if (n === 0) return [];
-    // each range is a slice of the UID column: copied whole (1:* of 50,000 messages is one copy,
-    // not 50,000 pushes)
+    // each range is a slice of the UID column, found with two binary searches (not a comparison
+    // per message); copied by a loop (Array.from of a typed array was twice as slow)
     const slices: Array<[number, number]> = [];
     if (!byUid) for (const r of resolveSequenceSet(ranges, n)) slices.push([r.from - 1, r.to]);
     else {
@@ -212,7 +212,6 @@ export class MailboxView {
         if (from < to) slices.push([from, to]);
       }
     }
-    if (slices.length === 1) return Array.from(this.uidCol.subarray(slices[0]![0], slices[0]![1]));
     const out: number[] = [];
     for (const [from, to] of slices) for (let i = from; i < to; i++) out.push(this.uidCol[i]!);
     return out;
