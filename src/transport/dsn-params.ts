@@ -16,6 +16,31 @@ const PRINTABLE = /^[\x20-\x7e]*$/;
 
 const syntax = (text: string) => new SmtpReply(501, '5.5.4', text);
 
+// RFC 3461 4: xtext = *( xchar / hexchar ); xchar is "!" to "~" except "+" and "=";
+// hexchar is "+" and two upper-case hex digits.
+const XTEXT = /^(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*$/;
+// The bad spot of a value that is not xtext: the first character that is neither.
+const NOT_XTEXT = /[^\x21-\x2a\x2c-\x3c\x3e-\x7e]/;
+
+/**
+ * The 501 for an ENVID or ORCPT value (as the client sent it, before decoding) that is not
+ * xtext, or null. smtp-server decodes "+XX" where it finds it and keeps anything else as it
+ * came ("+2b", "+G1", a lone "+", "=", bytes above 126), so the value it hands over would be
+ * a guess at what the client meant: RFC 3461 4 makes such a parameter a syntax error.
+ */
+export function xtextProblem(param: 'ENVID' | 'ORCPT', raw: string): SmtpReply | null {
+  // ORCPT: "addr-type;xtext" (4.2), the addr-type an atom
+  const start = param === 'ORCPT' ? raw.indexOf(';') + 1 : 0;
+  const text = raw.slice(start);
+  if (XTEXT.test(text)) return null;
+  const plus = /\+(?![0-9A-F]{2})/.exec(text);
+  const bad = NOT_XTEXT.exec(text.replace(/\+/g, 'P'));
+  const why = plus && (!bad || plus.index < bad.index)
+    ? `"+" at position ${start + plus.index + 1} is not followed by two upper-case hex digits`
+    : `character ${JSON.stringify(text[bad!.index])} at position ${start + bad!.index + 1} must be written as +XX`;
+  return syntax(`${param} is not valid xtext (RFC 3461 4): ${why}`);
+}
+
 /** The ENVID of MAIL FROM (decoded), or a 501 when it cannot be one. */
 export function checkEnvid(envid: string | null | undefined): string | null {
   if (!envid) return null;

@@ -4,6 +4,8 @@ import { scanHeader } from '../mime/headers.js';
 import { decodeHeaderValue, headerValues } from '../mime/search-text.js';
 import type { ServerContext } from '../server/context.js';
 import { oneLine } from './replies.js';
+import { recipientDsn, wantsNotice } from './dsn-params.js';
+import type { QueueDsn } from '../store/types.js';
 
 /** RFC 3464 2.3.3 actions; 'failed' is a bounce, the others are notices the sender asked for (RFC 3461 NOTIFY). */
 export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed';
@@ -167,5 +169,35 @@ export async function sendDsnSafely(ctx: ServerContext, input: DsnInput): Promis
   } catch (err) {
     ctx.metrics.countDelivery('dsn-lost');
     ctx.log.error({ err, sender: input.sender, recipients: input.reports.map((f) => f.recipient) }, 'DSN lost');
+  }
+}
+
+/** What a final delivery here did for one recipient (the address as RCPT gave it). */
+export interface LocalFailure {
+  recipient: string;
+  status: string;
+  diagnostic: string;
+}
+
+/**
+ * The RFC 3461 notices about a final delivery on this server (submission to a local mailbox,
+ * port 25, LMTP): a "delivered" DSN for the recipients whose NOTIFY includes SUCCESS (RFC 3461
+ * 4.1; RFC 3464 2.3.3), a bounce for the `failed` ones unless their NOTIFY leaves FAILURE out
+ * (NEVER included). One DSN per kind, ENVID and RET of the transaction, ORCPT per recipient.
+ * Costs nothing when the client gave no DSN parameters and nothing failed.
+ */
+export async function notifyLocalOutcome(ctx: ServerContext, input: { sender: string; original: Buffer; dsn: QueueDsn | null; delivered: string[]; failed: LocalFailure[] }): Promise<void> {
+  const { dsn } = input;
+  const failed = input.failed.filter((f) => wantsNotice(dsn, f.recipient, 'FAILURE'));
+  const reached = dsn ? input.delivered.filter((r) => wantsNotice(dsn, r, 'SUCCESS')) : [];
+  if (!failed.length && !reached.length) return;
+  const notice = { sender: input.sender, original: input.original, envid: dsn?.envid, ret: dsn?.ret };
+  const orcpt = (recipient: string) => recipientDsn(dsn, recipient)?.orcpt;
+  if (failed.length) await sendDsnSafely(ctx, { ...notice, reports: failed.map((f) => ({ ...f, orcpt: orcpt(f.recipient) })) });
+  if (reached.length) {
+    await sendDsnSafely(ctx, {
+      ...notice, action: 'delivered',
+      reports: reached.map((recipient) => ({ recipient, status: '2.0.0', diagnostic: '250 2.0.0 delivered to the mailbox', orcpt: orcpt(recipient) })),
+    });
   }
 }

@@ -1,8 +1,7 @@
 import type { ServerContext } from '../server/context.js';
 import type { QueueDsn, User } from '../store/types.js';
-import { recipientDsn, wantsNotice } from './dsn-params.js';
 import { deliverLocal } from './deliver.js';
-import { sendDsnSafely } from './dsn.js';
+import { notifyLocalOutcome } from './dsn.js';
 import { wakeOutboundQueue } from './queue.js';
 import { ownsAddress, resolveRecipient } from './recipients.js';
 import { SmtpReply } from './replies.js';
@@ -64,23 +63,15 @@ export async function submitMessage(ctx: ServerContext, user: User, input: Submi
   const queueId = local.queueId;
   if (queueId !== null) wakeOutboundQueue(ctx);
   // The address each local recipient was given as (NOTIFY and ORCPT are keyed by it).
-  const given = new Map(locals.map((u, i) => [u.id, localAddresses[i]]));
-  const notice = { sender: input.from, original: raw, envid: input.dsn?.envid, ret: input.dsn?.ret };
-  const report = (u: User, status: string, diagnostic: string) => {
-    const recipient = given.get(u.id) ?? u.address;
-    return { recipient, status, diagnostic, orcpt: recipientDsn(input.dsn, recipient)?.orcpt };
-  };
-  const full = local.overQuota.filter((u) => wantsNotice(input.dsn, given.get(u.id) ?? u.address, 'FAILURE'));
-  if (full.length) {
-    // Some recipients already have the message, so the submission as a whole succeeded;
-    // the sender learns about the full mailboxes from a DSN (RFC 3464), as from a remote MTA.
-    await sendDsnSafely(ctx, { ...notice, reports: full.map((u) => report(u, '4.2.2', '452 4.2.2 Mailbox full')) });
-  }
-  // RFC 3461 NOTIFY=SUCCESS on a local recipient: final delivery happened here and now.
-  const reached = local.delivered.filter((u) => wantsNotice(input.dsn, given.get(u.id) ?? u.address, 'SUCCESS'));
-  if (reached.length) {
-    await sendDsnSafely(ctx, { ...notice, action: 'delivered', reports: reached.map((u) => report(u, '2.0.0', '250 2.0.0 delivered to the mailbox')) });
-  }
+  const given = new Map(locals.map((u, i) => [u.id, localAddresses[i]!]));
+  // Some recipients may already have the message, so the submission as a whole succeeded; the
+  // sender learns about the full mailboxes from a DSN (RFC 3464), as from a remote MTA, and
+  // gets a "delivered" notice where NOTIFY=SUCCESS asked for one (final delivery was here).
+  await notifyLocalOutcome(ctx, {
+    sender: input.from, original: raw, dsn: input.dsn ?? null,
+    delivered: local.delivered.map((u) => given.get(u.id) ?? u.address),
+    failed: local.overQuota.map((u) => ({ recipient: given.get(u.id) ?? u.address, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' })),
+  });
 
   const result: SubmitResult = {
     delivered: local.delivered.map((u) => u.address), queued: remotes, queueId,

@@ -8,13 +8,14 @@ import { normaliseClientAddress } from '../../access/client-address.js';
 import { logon } from '../../access/logon.js';
 import type { Log } from '../../observability/log.js';
 import { deliverLocal, hasRoom, receivedHeader } from '../../transport/deliver.js';
-import { sendDsnSafely } from '../../transport/dsn.js';
+import { notifyLocalOutcome } from '../../transport/dsn.js';
 import { resolveRecipient, type Recipient } from '../../transport/recipients.js';
 import { SmtpReply, oneLine } from '../../transport/replies.js';
 import { withEnhancedCodes } from './enhanced-codes.js';
 import { submitMessage } from '../../transport/submit.js';
 import { checkEnvid, checkOrcpt, queueDsnOf } from '../../transport/dsn-params.js';
 import { setGreetingDelay } from './greeting-delay.js';
+import { checkDsnXtext, rawDsnProblem } from './dsn-xtext.js';
 import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js';
 import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
 import { SmtpDeadlines, type DeadlineConnection } from './deadlines.js';
@@ -170,9 +171,10 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     hideSMTPUTF8: false,
     hide8BITMIME: false,
     hidePIPELINING: false,
-    // RFC 3461 on submission: the queue keeps NOTIFY/RET/ENVID/ORCPT and passes them on (or
-    // reports itself). Port 25 and LMTP deliver only locally and send no success notices.
-    hideDSN: !submission,
+    // RFC 3461 everywhere. Submission: the queue keeps NOTIFY/RET/ENVID/ORCPT and passes them on
+    // (or reports itself). Port 25 and LMTP deliver only locally, so this server is the final
+    // delivery agent: it sends the "delivered" notices NOTIFY=SUCCESS asks for (README, DSN).
+    hideDSN: false,
     // Port 25 and LMTP offer no AUTH at all: passwords are for the submission ports, and a
     // password guesser on the MX port gets nothing to guess at.
     disabledCommands: submission ? [] : ['AUTH'],
@@ -254,9 +256,12 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
 
     onMailFrom(address, session, cb) {
       settle(logOf(session), async () => {
+        if (submission) requireUser(session);
+        const malformed = rawDsnProblem(address);
+        if (malformed) throw malformed;
+        checkEnvid(session.envelope.dsn?.envid);
         if (!submission) return;
         const user = requireUser(session);
-        checkEnvid(session.envelope.dsn?.envid);
         const owner = address.address.includes('@') ? await ctx.store.findUser(address.address) : null;
         if (owner?.id !== user.id) throw reply(553, '5.7.1', `Sender address <${oneLine(address.address)}> is not one of ${user.address}'s addresses`);
       }, timed('MAIL', session, cb));
@@ -264,10 +269,10 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
 
     onRcptTo(address: SMTPServerAddress, session, cb) {
       settle(logOf(session), async () => {
-        if (submission) {
-          requireUser(session);
-          checkOrcpt(address.dsn?.orcpt);
-        }
+        if (submission) requireUser(session);
+        const malformed = rawDsnProblem(address);
+        if (malformed) throw malformed;
+        checkOrcpt(address.dsn?.orcpt);
         const a = address.address;
         if (!/^[^@\s]+@[^@\s]+$/.test(a)) throw reply(553, '5.1.3', `<${oneLine(a)}>: a full address (local-part@domain) is required`);
         const r = await resolveRecipient(ctx, a);
@@ -322,18 +327,25 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
         // RFC 8601 5: Authentication-Results above the trace line of the server that checked
         const { replies, overQuota } = await deliverInbound(sender, env.rcptTo, body, authHeader + trace, folder);
         // LMTP: one reply per RCPT, in order (RFC 2033 4.2); the client bounces or retries each.
-        if (lmtp) return replies;
-        if (!replies.some((r) => typeof r === 'string')) {
+        if (!lmtp && !replies.some((r) => typeof r === 'string')) {
           throw overQuota.length ? reply(452, '4.2.2', 'Mailbox full') : reply(450, '4.2.1', 'Recipient mailboxes unavailable; try again later');
         }
-        // SMTP has one reply for all recipients: some have the message, so it is accepted and
-        // the sender learns about the full mailboxes from a DSN.
-        if (overQuota.length) {
-          await sendDsnSafely(ctx, {
-            sender, original: Buffer.concat([Buffer.from(authHeader + trace), body]),
-            reports: overQuota.map((u) => ({ recipient: u.address, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' })),
-          });
+        // RFC 3461 notices. SMTP has one reply for all recipients: some have the message, so it
+        // is accepted and the sender learns about the full mailboxes from a DSN. LMTP: the
+        // client got a reply per recipient and reports the failures itself; only the success
+        // notices come from here, the final delivery agent.
+        const delivered: string[] = [];
+        const failed: Array<{ recipient: string; status: string; diagnostic: string }> = [];
+        replies.forEach((r, i) => {
+          const recipient = env.rcptTo[i]!.address;
+          if (typeof r === 'string') delivered.push(recipient);
+          else if (!lmtp) failed.push({ recipient, status: r.enhanced, diagnostic: r.toString() });
+        });
+        const dsn = queueDsnOf(env);
+        if (dsn || failed.length) {
+          await notifyLocalOutcome(ctx, { sender, original: Buffer.concat([Buffer.from(authHeader + trace), body]), dsn, delivered, failed });
         }
+        if (lmtp) return replies;
         return '2.6.0 Message accepted';
       })().then(
         (accepted) => cb(null, accepted as string),
@@ -347,6 +359,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
     },
   });
 
+  checkDsnXtext();
   // The early-talker pause (smtp-server's 100 ms) only where spam software talks first: port 25.
   setGreetingDelay(server, () => (opts.mode === 'mx' ? ctx.settings.int('SmtpSettings.GreetingDelay') : 0));
   acceptProxyProtocol(server.server, opts.proxy, (peer, reason) => listenerLog.warn({ peer, reason }, 'PROXY header refused'));
