@@ -16,6 +16,7 @@ import { submitMessage } from '../../transport/submit.js';
 import { checkEnvid, checkOrcpt, queueDsnOf } from '../../transport/dsn-params.js';
 import { setGreetingDelay } from './greeting-delay.js';
 import { checkDsnXtext, rawDsnProblem } from './dsn-xtext.js';
+import { useFastDataScan } from './data-scan.js';
 import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js';
 import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
 import { SmtpDeadlines, type DeadlineConnection } from './deadlines.js';
@@ -360,6 +361,7 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
   });
 
   checkDsnXtext();
+  useFastDataScan();
   // The early-talker pause (smtp-server's 100 ms) only where spam software talks first: port 25.
   setGreetingDelay(server, () => (opts.mode === 'mx' ? ctx.settings.int('SmtpSettings.GreetingDelay') : 0));
   acceptProxyProtocol(server.server, opts.proxy, (peer, reason) => listenerLog.warn({ peer, reason }, 'PROXY header refused'));
