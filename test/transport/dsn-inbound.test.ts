@@ -1,6 +1,5 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { simpleParser } from 'mailparser';
 import { startSmtpServer } from '../../src/protocols/smtp/server.js';
 import { startOutboundQueue, type OutboundQueue } from '../../src/transport/queue.js';
 import type { Listener } from '../../src/server/listener.js';
@@ -8,6 +7,7 @@ import type { User } from '../../src/store/types.js';
 import { TestDns } from '../helpers/dns-server.js';
 import { freePortOn, LoopbackReceiver as Receiver } from '../helpers/smtp-receiver.js';
 import { run } from '../helpers/run.js';
+import { parseDsn, type ParsedDsn } from '../helpers/dsn-report.js';
 import { RawSmtp, addUser, folderMessages, makeEnv, type TestEnv } from '../smtp/helpers.js';
 
 /**
@@ -15,42 +15,6 @@ import { RawSmtp, addUser, folderMessages, makeEnv, type TestEnv } from '../smtp
  * delivery agent: NOTIFY=SUCCESS gets a "delivered" DSN to the envelope sender, which leaves
  * through the outbound queue to the sender's MX (a loopback receiver) when the sender is remote.
  */
-
-interface ParsedDsn {
-  subject: string;
-  to: string;
-  perMessage: Record<string, string>;
-  recipients: Array<Record<string, string>>;
-  returned: string;
-  returnedText: string;
-}
-
-function statusGroups(text: string): Array<Record<string, string>> {
-  return text.replace(/\r\n[ \t]+/g, ' ').split(/\r?\n\r?\n/).filter((g) => g.trim()).map((g) =>
-    Object.fromEntries(g.split(/\r?\n/).filter(Boolean).map((l) => {
-      const i = l.indexOf(':');
-      return [l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim()];
-    })),
-  );
-}
-
-async function parseDsn(raw: Buffer): Promise<ParsedDsn> {
-  const m = await simpleParser(raw);
-  const type = m.headers.get('content-type') as { value: string; params: Record<string, string> };
-  assert.equal(type.value, 'multipart/report');
-  assert.equal(type.params['report-type'], 'delivery-status');
-  const parts = raw.toString('utf8').split(`--${type.params['boundary']}`).slice(1, -1).map((p) => {
-    const body = p.replace(/^\r\n/, '');
-    const end = body.indexOf('\r\n\r\n');
-    return { type: /^content-type:\s*([^;\r\n]+)/im.exec(body.slice(0, end))?.[1]?.trim().toLowerCase() ?? 'text/plain', content: body.slice(end + 4) };
-  });
-  const status = parts.find((p) => p.type === 'message/delivery-status');
-  assert.ok(status, 'a message/delivery-status part');
-  const [perMessage, ...recipients] = statusGroups(status.content);
-  const original = parts.find((p) => p.type === 'message/rfc822' || p.type === 'text/rfc822-headers');
-  assert.ok(original, 'the original (or its header) is returned');
-  return { subject: m.subject ?? '', to: m.to ? (Array.isArray(m.to) ? m.to[0]!.text : m.to.text) : '', perMessage: perMessage!, recipients, returned: original.type, returnedText: original.content };
-}
 
 const message = (tag: string) => Buffer.from(`From: sender@far.test\r\nTo: bob@test.example\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@far.test>\r\n\r\nbody of ${tag}\r\n`);
 

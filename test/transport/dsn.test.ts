@@ -2,7 +2,6 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { simpleParser } from 'mailparser';
 import { startSmtpServer } from '../../src/protocols/smtp/server.js';
 import { startOutboundQueue, type OutboundQueue } from '../../src/transport/queue.js';
 import type { Listener } from '../../src/server/listener.js';
@@ -10,51 +9,8 @@ import type { User } from '../../src/store/types.js';
 import { TestDns } from '../helpers/dns-server.js';
 import { freePortOn, LoopbackReceiver as Receiver } from '../helpers/smtp-receiver.js';
 import { run } from '../helpers/run.js';
+import { parseDsn } from '../helpers/dsn-report.js';
 import { RawSmtp, addUser, folderMessages, makeEnv, type TestEnv } from '../smtp/helpers.js';
-
-/** The fields of a message/delivery-status part: the per-message group, then one per recipient. */
-function statusGroups(text: string): Array<Record<string, string>> {
-  return text.replace(/\r\n[ \t]+/g, ' ').split(/\r?\n\r?\n/).filter((g) => g.trim()).map((g) =>
-    Object.fromEntries(g.split(/\r?\n/).filter(Boolean).map((l) => {
-      const i = l.indexOf(':');
-      return [l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim()];
-    })),
-  );
-}
-
-interface ParsedDsn {
-  subject: string;
-  perMessage: Record<string, string>;
-  recipients: Array<Record<string, string>>;
-  /** Content type of the returned original: message/rfc822 (whole) or text/rfc822-headers. */
-  returned: string;
-  returnedText: string;
-}
-
-/**
- * An RFC 3464 report: the header as a mail client reads it (mailparser), the parts by the
- * boundary (mailparser folds message/delivery-status into the text body).
- */
-async function parseDsn(raw: Buffer): Promise<ParsedDsn> {
-  const m = await simpleParser(raw);
-  const type = m.headers.get('content-type') as { value: string; params: Record<string, string> };
-  assert.equal(type.value, 'multipart/report');
-  assert.equal(type.params['report-type'], 'delivery-status');
-  const text = raw.toString('utf8');
-  const parts = text.split(`--${type.params['boundary']}`).slice(1, -1).map((p) => {
-    const body = p.replace(/^\r\n/, '');
-    const end = body.indexOf('\r\n\r\n');
-    const head = body.slice(0, end);
-    return { type: /^content-type:\s*([^;\r\n]+)/im.exec(head)?.[1]?.trim().toLowerCase() ?? 'text/plain', content: body.slice(end + 4) };
-  });
-  assert.equal(parts[0]?.type, 'text/plain', 'the human-readable part first');
-  const status = parts.find((p) => p.type === 'message/delivery-status');
-  assert.ok(status, 'a message/delivery-status part');
-  const [perMessage, ...recipients] = statusGroups(status.content);
-  const original = parts.find((p) => p.type === 'message/rfc822' || p.type === 'text/rfc822-headers');
-  assert.ok(original, 'the original (or its header) is returned');
-  return { subject: m.subject ?? '', perMessage: perMessage!, recipients, returned: original.type, returnedText: original.content };
-}
 
 const message = (tag: string, to: string) => Buffer.from(`From: alice@test.example\r\nTo: ${to}\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@test.example>\r\n\r\nbody of ${tag}\r\n`);
 
