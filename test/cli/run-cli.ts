@@ -7,7 +7,7 @@ export interface CliResult { code: number; stdout: string; stderr: string }
 
 /** Runs the real CLI as a user would, optionally feeding standard input. */
 export function cli(args: string[], input?: string): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { input: input ?? '', encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { input: input ?? '', encoding: 'utf8', timeout: 300_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

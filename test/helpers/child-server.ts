@@ -64,7 +64,7 @@ export async function startChildServer(prepare: (ctx: ServerContext) => Promise<
     },
     async stop() {
       child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const t = setTimeout(() => child.kill('SIGKILL'), 120_000); // a graceful stop under load can be slow
       await exited;
       clearTimeout(t);
       tmp.cleanup();

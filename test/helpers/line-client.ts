@@ -43,7 +43,8 @@ export class LineClient {
     return new LineClient(socket);
   }
 
-  line(timeoutMs = 5000): Promise<string> {
+  /** `timeoutMs` only bounds how long a broken test hangs (generous: a loaded machine is slow, not broken). */
+  line(timeoutMs = 120_000): Promise<string> {
     if (this.lines.length) return Promise.resolve(this.lines.shift()!);
     if (this.closed) return Promise.reject(new Error('connection closed'));
     return new Promise((resolve, reject) => {
@@ -53,6 +54,7 @@ export class LineClient {
         if (i >= 0) this.waiters.splice(i, 1);
         reject(new Error('timed out waiting for a line'));
       }, timeoutMs);
+      t.unref(); // the open socket keeps the process alive; a left-over read must not hold it for the whole bound
       w.resolve = (l) => { clearTimeout(t); resolve(l); };
       w.reject = (e) => { clearTimeout(t); reject(e); };
       this.waiters.push(w);
@@ -79,10 +81,11 @@ export class LineClient {
   }
 
   /** Resolves when the server closes the connection. */
-  waitClose(timeoutMs = 5000): Promise<void> {
+  waitClose(timeoutMs = 120_000): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('server did not close')), timeoutMs);
+      t.unref();
       this.socket.once('close', () => { clearTimeout(t); resolve(); });
     });
   }

@@ -65,12 +65,19 @@ export async function startTestServer(opts: { plaintext?: boolean; host?: string
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How long a wait gives up after: a bound on how long a broken test hangs, never a deadline for a slow machine. */
+export const GIVE_UP_MS = 120_000;
+
 /**
  * Polls until fn() is truthy (real servers settle asynchronously after a socket closes).
  * `timeoutMs` only bounds how long a broken test hangs: generous, so a loaded machine never fails a test.
+ * `eventually(fn, 'what')` gives up after GIVE_UP_MS; pass a shorter bound for nothing that merely takes time.
  */
-export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 120_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + timeoutMs;
+export async function eventually<T>(fn: () => Promise<T> | T, what?: string): Promise<T>;
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs: number, what?: string): Promise<T>;
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutOrWhat: number | string = GIVE_UP_MS, what = 'condition'): Promise<T> {
+  if (typeof timeoutOrWhat === 'string') return eventually(fn, GIVE_UP_MS, timeoutOrWhat);
+  const end = Date.now() + timeoutOrWhat;
   let last: T;
   do {
     last = await fn();

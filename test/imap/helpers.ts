@@ -12,6 +12,7 @@ import type { Listener } from '../../src/server/listener.js';
 import type { User } from '../../src/store/types.js';
 import { startImapServer, type ImapTuning } from '../../src/protocols/imap/server.js';
 import { run, type RunResult } from '../helpers/run.js';
+import { GIVE_UP_MS } from '../helpers/server.js';
 import { testStoreLocation } from '../helpers/postgres.js';
 import type { Clock } from '../../src/shared-state/clock.js';
 
@@ -58,12 +59,17 @@ export async function startTestServer(o: { implicitTls?: boolean; tuning?: ImapT
  * Polls until fn() is true (counters are released asynchronously after a socket closes). `ms` only
  * bounds how long a broken test hangs: generous, so that a loaded machine never fails a test.
  */
-export async function eventually(fn: () => boolean | Promise<boolean>, ms = 120_000): Promise<void> {
+export async function eventually(fn: () => boolean | Promise<boolean>, ms = GIVE_UP_MS): Promise<void> {
   const end = Date.now() + ms;
   while (!(await fn())) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Resolves once a session of the test user is in IDLE (it holds its change subscription, one objtNotify). */
+export async function idling(srv: TestServer): Promise<void> {
+  await eventually(async () => (await srv.ctx.governor.list({ userId: srv.user.id })).some((s) => s.objects.objtNotify === 1));
 }
 
 /** An npm imapflow client for the test server (plain text to 127.0.0.1, STARTTLS trusting its certificate). */
@@ -142,6 +148,7 @@ export class RawClient {
     if (this.closed) throw new Error('connection closed');
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`timeout; buffer: ${this.buf.toString('latin1').slice(-300)}`)), timeout);
+      t.unref(); // the open socket keeps the process alive; a left-over read must not hold it for the whole bound
       this.waiters.push(() => {
         clearTimeout(t);
         resolve();
@@ -150,7 +157,7 @@ export class RawClient {
   }
 
   /** One response (a line, with any literals it announces inlined); null once closed. */
-  async readResponse(timeout = 5000): Promise<string | null> {
+  async readResponse(timeout = GIVE_UP_MS): Promise<string | null> {
     let out = '';
     let pos = 0;
     for (;;) {
@@ -183,13 +190,13 @@ export class RawClient {
   }
 
   /** Sends "<tag> <text>" and collects responses up to the tagged one. */
-  async command(text: string, timeout = 5000): Promise<{ untagged: string[]; tagged: string }> {
+  async command(text: string, timeout = GIVE_UP_MS): Promise<{ untagged: string[]; tagged: string }> {
     const tag = `t${++this.n}`;
     this.send(`${tag} ${text}\r\n`);
     return this.until(tag, timeout);
   }
 
-  async until(tag: string, timeout = 5000): Promise<{ untagged: string[]; tagged: string }> {
+  async until(tag: string, timeout = GIVE_UP_MS): Promise<{ untagged: string[]; tagged: string }> {
     const untagged: string[] = [];
     for (;;) {
       const r = await this.readResponse(timeout);
@@ -208,7 +215,7 @@ export class RawClient {
   }
 
   /** Waits for the server to close the connection. */
-  async closedByServer(timeout = 5000): Promise<void> {
+  async closedByServer(timeout = GIVE_UP_MS): Promise<void> {
     const end = Date.now() + timeout;
     while (!this.closed) {
       if (Date.now() > end) throw new Error('server did not close');
@@ -238,5 +245,5 @@ print('python ok')
 export function runPython(srv: TestServer, name: string, source: string): Promise<RunResult> {
   const script = join(srv.dir, name);
   writeFileSync(script, source);
-  return run('python3', [script, String(srv.port)], { timeoutMs: 30_000 });
+  return run('python3', [script, String(srv.port)], { timeoutMs: 600_000 });
 }

@@ -41,8 +41,8 @@ export async function folderMessages(ctx: ServerContext, user: User, use: '\\Inb
   return Promise.all(list.map(async (m) => ({ ...m, raw: await ctx.store.readBlob(m.blobHash) })));
 }
 
-/** Waits until `check` returns true (polling), or fails after `ms`. */
-export async function waitFor(check: () => Promise<boolean> | boolean, ms = 10_000, what = 'condition'): Promise<void> {
+/** Waits until `check` returns true (polling), or fails after `ms` (a bound for a broken test only). */
+export async function waitFor(check: () => Promise<boolean> | boolean, ms = 120_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await check()) return;
