@@ -171,7 +171,7 @@ async function imapLogin(port: number, ca: string, user: string, password: strin
     await c.line();
     c.send(`a LOGIN "${user}" "${password}"\r\n`);
     for (;;) {
-      const l = await c.line(30_000);
+      const l = await c.line();
       if (l.startsWith('a ')) return l;
     }
   } finally {
@@ -185,7 +185,7 @@ async function popLogin(port: number, ca: string, user: string, password: string
     await c.line();
     await c.cmd(`USER ${user}`);
     c.send(`PASS ${password}\r\n`);
-    return await c.line(30_000);
+    return await c.line();
   } finally {
     c.socket.destroy();
   }

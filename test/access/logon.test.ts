@@ -219,7 +219,7 @@ test('dual-stack listener: a client over 127.0.0.1 and ::ffff:127.0.0.1 is one c
     assert.equal(await second.line(), '* BYE [UNAVAILABLE] 1 of 1 connections in use for 127.0.0.1 (ImapSettings.MaxConnectionFromSingleIP)');
     second.destroy();
     a.c.destroy();
-    await eventually(async () => (await srv.ctx.governor.counts(user.id)).all === 0, 5000, 'released');
+    await eventually(async () => (await srv.ctx.governor.counts(user.id)).all === 0, 'released');
   } finally {
     await srv.close();
   }

@@ -108,11 +108,11 @@ test('neomutt in tmux: the reason reaches the message line; no password prompt',
   assert.equal(started.status, 0, started.stderr);
   // neomutt tries each of its authenticators (PLAIN, SASL PLAIN, LOGIN): three refusals, then
   // it gives up on the mailbox, which is the last thing it writes to its log
-  await eventually(async () => (await refusals()) >= before + 3, 60_000, 'neomutt to try its logons');
+  await eventually(async () => (await refusals()) >= before + 3, 'neomutt to try its logons');
   const shown = await eventually(() => {
     const text = readFileSync(`${log}0`, 'utf8');
     return /Unable to open mailbox/.test(text) ? text : '';
-  }, 60_000, 'neomutt to give up');
+  }, 'neomutt to give up');
   const screen = (await run('tmux', ['-L', sock, 'capture-pane', '-p'])).stdout;
   t.diagnostic(`neomutt screen, last line: ${screen.trim().split('\n').at(-1)}`);
   assert.match(screen, /Unable to open mailbox imap:\/\/127\.0\.0\.1:\d+\/INBOX/);

@@ -123,7 +123,7 @@ test('object limits refuse one operation, keep the session open, and log 9646 fo
     r2();
     r3();
     assert.equal((await ctx.governor.accounting.get(s.id))?.objects.objtFolder, 0);
-    await eventually(async () => (await ctx.store.listEvents({ eventId: 9646 })).length > 0, 5000, 'event 9646');
+    await eventually(async () => (await ctx.store.listEvents({ eventId: 9646 })).length > 0, 'event 9646');
     const ev = await ctx.store.listEvents({ eventId: 9646 });
     assert.equal(ev.length, 1);
     assert.deepEqual(ev[0].data, [user.dn, '2', 'objtFolder']);

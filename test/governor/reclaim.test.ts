@@ -154,7 +154,7 @@ test('IMAP race: two logons at once, two idle sessions: each logon takes exactly
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
   const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
   assert.match(String((refused.reason as { responseText?: string }).responseText ?? refused.reason), /Server Unavailable\. 15: 2 of 2 service sessions/);
-  await eventually(() => !d.usable, 5000, 'the reclaimed imapflow client to be closed');
+  await eventually(() => !d.usable, 'the reclaimed imapflow client to be closed');
   const after = await reclaimEvents(user);
   assert.equal(after.length, 3);
   assert.equal(after[2].data[0], idD);

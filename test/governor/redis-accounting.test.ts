@@ -87,7 +87,7 @@ test('RedisAccounting: a node that cannot renew ends its own sessions (fencing);
         }
       });
     });
-    await eventually(async () => (await t.a.nodes()).length === 2, 10_000, 'node b to attach');
+    await eventually(async () => (await t.a.nodes()).length === 2, 'node b to attach');
     for (let i = 0; i < 3; i++) assert.deepEqual(await t.b.tryAcquire(rec('node-b'), LIMITS), { ok: true });
     // node b loses Redis: its renewals fail from now on
     t.rb.disconnect();
@@ -99,7 +99,7 @@ test('RedisAccounting: a node that cannot renew ends its own sessions (fencing);
       return r.ok;
     };
     await fenced;
-    await eventually(tryA, 30_000, 'node a to be admitted');
+    await eventually(tryA, 'node a to be admitted');
     assert.ok(admittedAt >= fencedAt, 'no place was given away while node b still served it');
     assert.equal((await t.a.counts(7)).service, 1);
   } finally {
@@ -118,7 +118,7 @@ test('RedisAccounting: after Redis lost its data, a node re-registers its sessio
     // node a notices first (its acquire), opens the recovery window (one lease) and waits in it;
     // node b re-registers at its next renewal, inside the window; when it closes, node a is refused
     const pending = t.a.tryAcquire(rec('node-a'), LIMITS);
-    await eventually(async () => t.a.stats.recoveries === 1, 30_000, 'node a to notice');
+    await eventually(async () => t.a.stats.recoveries === 1, 'node a to notice');
     await t.b.heartbeat('node-b');
     clock.advance(30_000);
     await t.b.heartbeat('node-b'); // node b goes on renewing, as its timer does

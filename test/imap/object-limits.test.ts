@@ -93,7 +93,7 @@ assert typ == 'OK', data
 M.logout()
 print('python ok')
 `);
-  const r = await run('python3', [script, String(srv.port)], { timeoutMs: 30_000 });
+  const r = await run('python3', [script, String(srv.port)]);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /python ok/);
   await eventually(async () => (await srv.ctx.governor.list({ userId: srv.user.id })).length === 0);
@@ -146,6 +146,6 @@ test('a limit lowered by `mailwarden settings set` reaches a session that is alr
   await eventually(async () => {
     tagged = (await c.command('STATUS Archive (MESSAGES)')).tagged;
     return tagged.includes('NO [LIMIT]');
-  }, 5000);
+  });
   assert.match(tagged, /NO \[LIMIT\] Server Unavailable\. 15: 1 of 1 objtFolder objects in use for alice@example\.com/);
 });

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import zlib from 'node:zlib';
+import { GIVE_UP_MS } from '../helpers/server.js';
 import { RawClient, PASSWORD, sampleMessage, startTestServer, type TestServer } from './helpers.js';
 
 const COUNT = 1500;
@@ -82,7 +83,7 @@ test('big FETCH under COMPRESS=DEFLATE arrives whole and in order', async (t) =>
   };
   sock.on('data', (d: Buffer) => onText(d.toString('latin1')));
   const until = async (re: RegExp): Promise<string> => {
-    const end = Date.now() + 10_000;
+    const end = Date.now() + GIVE_UP_MS; // a bound for a broken test only
     while (!re.test(text)) {
       if (Date.now() > end) throw new Error(`timeout; got ${text.slice(-300)}`);
       await new Promise<void>((r) => {

@@ -1,7 +1,7 @@
 // Exact protocol behaviour, command by command, seen through a raw client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, PASSWORD, sampleMessage, startTestServer, type TestServer } from './helpers.js';
+import { RawClient, PASSWORD, eventually, sampleMessage, startTestServer, type TestServer } from './helpers.js';
 
 async function ready(srv: TestServer, login = true): Promise<RawClient> {
   const c = await RawClient.connect(srv.port);
@@ -218,8 +218,7 @@ test('COMPRESS=DEFLATE: everything after the tagged OK is deflated both ways', a
   inflate.on('data', (d: Buffer) => (text += d.toString('latin1')));
   deflate.write('z1 SELECT INBOX\r\nz2 COMPRESS DEFLATE\r\n');
   deflate.flush(zlib.constants.Z_SYNC_FLUSH);
-  const end = Date.now() + 3000;
-  while (!text.includes('z2 ') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  await eventually(() => text.includes('z2 '));
   assert.match(text, /z1 OK \[READ-WRITE\] SELECT completed\r\n/);
   assert.match(text, /z2 NO \[COMPRESSIONACTIVE\]/);
 });

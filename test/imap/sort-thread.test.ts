@@ -186,7 +186,7 @@ test('THREAD REFERENCES survives long reference chains and wide threads', async 
   await c.readResponse();
   await c.login();
   await c.command('SELECT INBOX');
-  const r = await c.command('THREAD REFERENCES UTF-8 ALL', 30_000);
+  const r = await c.command('THREAD REFERENCES UTF-8 ALL');
   assert.match(r.tagged, /OK/);
   const line = r.untagged[0]!;
   // the chain is one thread, written as one run of numbers; the wide one a dummy with 1,000 children

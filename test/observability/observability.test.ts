@@ -90,7 +90,7 @@ describe('observability on a real server', () => {
     assert.equal((await web.get('/folders')).status, 200);
     await web.post('/logout');
     // the clients have left; the server notices each close on its own time
-    await eventually(() => srv.logged.records().filter((r) => r.msg === 'session ended').length === 4, 30_000, 'the end of the two IMAP sessions, the POP3 one and the web one');
+    await eventually(() => srv.logged.records().filter((r) => r.msg === 'session ended').length === 4, 'the end of the two IMAP sessions, the POP3 one and the web one');
   });
   after(async () => srv?.close());
 

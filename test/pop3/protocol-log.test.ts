@@ -23,7 +23,7 @@ test('PopSettings.ProtocolLogEnabled: one line per command and response, passwor
     await srv.setSetting('PopSettings.ProtocolLogEnabled', 'true');
     await session('Very-Secret-9');
     await session('Wrong-Secret-1');
-    await eventually(() => existsSync(file) && readFileSync(file, 'utf8').includes('-ERR [AUTH]'), 5000, 'log lines');
+    await eventually(() => existsSync(file) && readFileSync(file, 'utf8').includes('-ERR [AUTH]'), 'log lines');
     const log = readFileSync(file, 'utf8');
     assert.ok(!log.includes('Very-Secret-9') && !log.includes('Wrong-Secret-1'), 'passwords never logged');
     assert.match(log, /,C,"USER logged@example.com"/);

@@ -77,7 +77,7 @@ test('DELE takes effect at QUIT only; a dropped connection deletes nothing', asy
   assert.match(await dropped.cmd('DELE 1'), /^\+OK/);
   assert.match(await dropped.cmd('DELE 2'), /^\+OK/);
   dropped.destroy();
-  await eventually(async () => (await srv.ctx.governor.counts(bob.id)).all === 0, 5000, 'session release');
+  await eventually(async () => (await srv.ctx.governor.counts(bob.id)).all === 0, 'session release');
   assert.equal((await srv.ctx.store.listMessages(bob.id, inbox.id)).length, 2);
   const c = await login('bob@example.com');
   assert.match(await c.cmd('DELE 1'), /^\+OK/);
@@ -108,7 +108,7 @@ test('AUTH PLAIN with an initial response and as a continuation; STLS upgrades t
   let text = '';
   secure.on('data', (ch: Buffer) => (text += ch.toString()));
   secure.write('USER alice@example.com\r\nPASS secret-pw\r\nSTAT\r\nQUIT\r\n'); // pipelined
-  await eventually(() => text.includes('signing off'), 5000, 'pipelined answers');
+  await eventually(() => text.includes('signing off'), 'pipelined answers');
   const lines = text.trim().split('\r\n');
   assert.match(lines[0], /^\+OK/);
   assert.match(lines[1], /^\+OK alice@example.com has/);

@@ -48,9 +48,9 @@ test('a message larger than the input budget is spooled and delivered intact; on
     s.write(`EHLO gone.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<${bob.address}>\r\nDATA\r\n`);
     await said(/^354 /m);
     s.write(Buffer.alloc(1024 * 1024, 'y\r\n'));
-    await eventually(async () => readdirSync(spoolDir(srv.dataDir)).length === 1, 60_000, 'the message to be spooled');
+    await eventually(async () => readdirSync(spoolDir(srv.dataDir)).length === 1, 'the message to be spooled');
     s.destroy();
-    await eventually(async () => readdirSync(spoolDir(srv.dataDir)).length === 0, 60_000, 'the spool file of the message cut off to be removed');
+    await eventually(async () => readdirSync(spoolDir(srv.dataDir)).length === 0, 'the spool file of the message cut off to be removed');
   } finally {
     await srv.close();
   }

@@ -159,7 +159,7 @@ test('an object limit refuses one operation with 429 and the same details; the s
   assert.equal((await c.get('/folders')).status, 200, 'session still usable');
   first.close();
   // closing the stream gives the object back
-  await eventually(async () => (await srv.ctx.governor.list({ userId: dave.id }))[0]!.objects.objtNotify === 0, 3000, 'objtNotify released');
+  await eventually(async () => (await srv.ctx.governor.list({ userId: dave.id }))[0]!.objects.objtNotify === 0, 'objtNotify released');
   await c.post('/logout');
 });
 

@@ -77,6 +77,6 @@ test("the article's scenario in the browser: 16 POP3 sessions, the error page, S
   await page.click('button:has-text("Sign out")');
   await page.waitForSelector('input[name=address]');
   for (const c of pop) c.destroy();
-  await eventually(async () => (await srv.ctx.governor.counts(user.id)).all === 0, 5000, 'every session released');
+  await eventually(async () => (await srv.ctx.governor.counts(user.id)).all === 0, 'every session released');
   await context.close();
 });

@@ -78,7 +78,7 @@ test('sign in shows the folder tree with unread counts', async () => {
   assert.equal((await srv.ctx.governor.counts(alice.id)).byKind.owa, 1);
   await page.click('.row:has-text("Welcome aboard")');
   await page.waitForSelector('pre.mail-text:has-text("second line")');
-  await eventually(async () => (await page.$('button[data-folder="INBOX"] .unread')) === null, 5000, 'read clears the unread count');
+  await eventually(async () => (await page.$('button[data-folder="INBOX"] .unread')) === null, 'read clears the unread count');
   await shot('signed-in');
 });
 
@@ -91,8 +91,8 @@ test('an HTML message with an XSS corpus renders its text and executes nothing; 
   const sandbox = await page.getAttribute('iframe.mail-body', 'sandbox');
   assert.ok(sandbox !== null && !sandbox.includes('allow-scripts') && !sandbox.includes('allow-same-origin'));
   // poke what a user might poke (the sanitiser left the link text but not its javascript: URL)
-  await frame.locator('text=click me').click({ timeout: 2000 });
-  await frame.locator('text=Go').click({ timeout: 2000 });
+  await frame.locator('text=click me').click();
+  await frame.locator('text=Go').click();
   await page.waitForTimeout(1500);
   assert.equal(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss), undefined);
   assert.deepEqual([...hits], [], 'nothing reached the recorder');
@@ -101,7 +101,7 @@ test('an HTML message with an XSS corpus renders its text and executes nothing; 
   await shot('xss-message');
 
   await page.click('button:has-text("Show images")');
-  await eventually(() => hits.includes('/remote.png'), 5000, 'the remote image loads once asked for');
+  await eventually(() => hits.includes('/remote.png'), 'the remote image loads once asked for');
   await page.waitForTimeout(500);
   assert.deepEqual(hits.filter((h) => h !== '/remote.png'), [], 'still nothing else');
   assert.equal(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss), undefined);
@@ -120,7 +120,7 @@ test('compose with an attachment to a second user, who receives it over POP3; a 
 
   const script = [
     'import poplib, sys',
-    'p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=10)',
+    'p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=600)',
     'p.user(sys.argv[2]); p.pass_(sys.argv[3])',
     'n = len(p.list()[1])',
     'for i in range(n): print("\\n".join(l.decode("latin1") for l in p.retr(i + 1)[1]))',
@@ -249,7 +249,7 @@ test('save a draft; move, delete, flag, mark unread', async () => {
   await eventually(async () => {
     const m = (await srv.ctx.store.listMessagePage(alice.id, inbox.id, 0, 10, 'Welcome aboard')).items[0]!;
     return m.flags.includes('\\Flagged') && !m.flags.includes('\\Seen');
-  }, 5000, 'flagged and unread');
+  }, 'flagged and unread');
 
   await page.selectOption('select[aria-label="Move to folder"]', { label: 'Junk Email' });
   await page.waitForSelector('.toast:has-text("Moved.")');
@@ -276,7 +276,7 @@ test('search finds by sender, subject and body within the folder, across 10,000+
     await page.fill('input[name=q]', q);
     await page.press('input[name=q]', 'Enter');
     await page.waitForSelector('.list-head:has-text("results for")');
-    await eventually(async () => (await page.$$('.row')).length === 1, 5000, `one result for ${q}`);
+    await eventually(async () => (await page.$$('.row')).length === 1, `one result for ${q}`);
     assert.match((await page.textContent('.row')) ?? '', /Lunch plans/);
   }
   await shot('search');
@@ -341,6 +341,6 @@ test('admin pages: sessions with kill, event log with XML export, settings edito
 test('sign out returns to the sign-in form and releases the store session', async () => {
   await page.click('button:has-text("Sign out")');
   await page.waitForSelector('text=You have signed out.');
-  await eventually(async () => ((await srv.ctx.governor.counts(alice.id)).byKind.owa ?? 0) === 0, 5000, 'owa session released');
+  await eventually(async () => ((await srv.ctx.governor.counts(alice.id)).byKind.owa ?? 0) === 0, 'owa session released');
   await shot('signed-out');
 });

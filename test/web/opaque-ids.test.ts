@@ -58,11 +58,11 @@ test('web mail push: a change of the signed-in user’s mailbox is an event nami
   assert.equal((await c.login(erin.address)).status, 200);
   const stream = await openStream(port, cookieHeader(c));
   assert.equal(stream.status, 200);
-  await eventually(async () => stream.events.includes('ready'), 10_000, 'stream ready');
+  await eventually(async () => stream.events.includes('ready'), 'stream ready');
   const inbox = await srv.ctx.store.getSpecialFolder(erin.id, '\\Inbox');
   await deliver(srv, finn, mail({ to: finn.address, subject: 'for finn' }));
   await deliver(srv, erin, mail({ to: erin.address, subject: 'for erin' }));
-  await eventually(async () => stream.events.includes('change'), 10_000, 'change event');
+  await eventually(async () => stream.events.includes('change'), 'change event');
   // finn's delivery was published first: had it reached this stream, it would be first
   const changes = stream.payloads.filter((p) => p.event === 'change');
   assert.deepEqual(changes[0]!.data, { folderId: inbox.id, kind: 'append' });

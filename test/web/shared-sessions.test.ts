@@ -34,7 +34,7 @@ test('a web session is a shared-state record naming its store session; signed ou
   const r = await c.get('/folders');
   assert.equal(r.status, 401);
   assert.equal(r.json.code, 'signed-out:logout');
-  await eventually(async () => (await owaCount(user.id)) === 0, 5000, 'the owa store session to be released');
+  await eventually(async () => (await owaCount(user.id)) === 0, 'the owa store session to be released');
 });
 
 test('the idle timeout follows the injected clock: no sleeping', async () => {
@@ -50,6 +50,6 @@ test('the idle timeout follows the injected clock: no sleeping', async () => {
   const r = await c.get('/folders');
   assert.equal(r.status, 401);
   assert.equal(r.json.code, 'signed-out:timeout');
-  await eventually(async () => (await owaCount(user.id)) === 0, 5000, 'the owa store session to be released');
+  await eventually(async () => (await owaCount(user.id)) === 0, 'the owa store session to be released');
   assert.deepEqual(await srv.ctx.state.keys('websession:'), []);
 });

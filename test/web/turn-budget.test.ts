@@ -21,7 +21,7 @@ test('requests past the turn budget wait and start in arrival order, one per lat
   // a request admitted later still waits behind those already waiting
   turns.admit(() => log.push('f'));
   assert.deepEqual(log, ['a', 'b']);
-  await eventually(() => log.length === 6, 2000, 'the queued starts');
+  await eventually(() => log.length === 6, 'the queued starts');
   assert.deepEqual(log, ['a', 'b', 'c', 'd', 'e', 'f']);
   assert.equal(turns.queued, 0);
   // with nobody waiting and a fresh turn, a request starts at once again
@@ -49,7 +49,7 @@ test('connections waiting in the accept queue are accepted between queued reques
     process.nextTick(() => {
       for (let i = 0; i < 6; i++) turns.admit(() => { events.push('request'); clock.work(3); });
     });
-    await eventually(() => accepted.length === 4 && turns.queued === 0, 5000, 'accepts and requests');
+    await eventually(() => accepted.length === 4 && turns.queued === 0, 'accepts and requests');
     const lastRequest = events.lastIndexOf('request');
     const acceptsBeforeLast = events.slice(0, lastRequest).filter((e) => e === 'accept').length;
     // without the budget all six requests would run in one turn and every accept would come after them
@@ -76,7 +76,7 @@ test('pause: null while the turn has budget, else the work goes on in a later tu
   // an admitted request waits behind them too
   turns.admit(() => log.push('request'));
   assert.deepEqual(log, []);
-  await eventually(() => log.length === 3, 2000, 'the paused work to go on');
+  await eventually(() => log.length === 3, 'the paused work to go on');
   assert.deepEqual(log, ['first', 'second', 'request']);
   // a fresh turn with nobody waiting: no pause
   await new Promise((r) => setImmediate(r));
