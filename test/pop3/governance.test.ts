@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, eventually, sleep, type TestServer } from '../helpers/server.js';
+import { startTestServer, eventually, type TestServer } from '../helpers/server.js';
 import { LineClient } from '../helpers/line-client.js';
 import { explainAccess } from '../../src/access/explain.js';
 import { eventToXml } from '../../src/events/xml.js';
@@ -54,7 +54,7 @@ test("the article's scenario: 16 held, the 17th refused exactly, one event, rais
   assert.match(now.answer, /^\+OK/);
   held.push(now.c);
   for (const c of held) c.destroy();
-  await eventually(async () => (await counts(user)).all === 0, 5000, 'all sessions released');
+  await eventually(async () => (await counts(user)).all === 0, 'all sessions released');
 });
 
 test('protocol and throttling layers refuse with their own codes and events, naming the setting', async () => {
@@ -80,7 +80,7 @@ test('protocol and throttling layers refuse with their own codes and events, nam
   assert.ok(popEvents.some((ev) => ev.data[0] === 'PopSettings.MaxConnectionFromSingleIP'));
   assert.equal((await srv.ctx.store.listEvents({ eventId: 2915 })).length, 1);
   for (const x of [a.c, b.c, e, f]) x.destroy();
-  await eventually(async () => (await counts(user)).all === 0 && srv.ctx.connections.pop.connections === 0, 5000, 'release');
+  await eventually(async () => (await counts(user)).all === 0 && srv.ctx.connections.pop.connections === 0, 'release');
 });
 
 test('drop, idle timeout, pre-auth timeout, admin kill and shutdown each free the session', async () => {
@@ -88,22 +88,28 @@ test('drop, idle timeout, pre-auth timeout, admin kill and shutdown each free th
   const dropped = await connectAndLogin(user.address);
   assert.equal((await counts(user)).all, 1);
   dropped.c.socket.resetAndDestroy(); // RST
-  await eventually(async () => (await counts(user)).all === 0, 5000, 'release after RST');
+  await eventually(async () => (await counts(user)).all === 0, 'release after RST');
 
   await srv.setSetting('PopSettings.AuthenticatedConnectionTimeout', '1');
   const idle = await connectAndLogin(user.address);
-  assert.equal(await idle.c.line(3000), '-ERR [SYS/TEMP] Idle too long; closing');
+  assert.equal(await idle.c.line(), '-ERR [SYS/TEMP] Idle too long; closing');
   await idle.c.waitClose();
-  await eventually(async () => (await counts(user)).all === 0, 5000, 'release after idle timeout');
+  await eventually(async () => (await counts(user)).all === 0, 'release after idle timeout');
   await srv.setSetting('PopSettings.AuthenticatedConnectionTimeout', '1800');
 
   await srv.setSetting('PopSettings.PreAuthenticatedConnectionTimeout', '1');
   const lingering = await LineClient.connect(srv.port('pop3'));
   await lingering.line();
-  await sleep(500);
-  await lingering.cmd('CAPA'); // commands do not reset the pre-auth timer
-  await lingering.block();
-  assert.equal(await lingering.line(3000), '-ERR [SYS/TEMP] Logon took too long; closing');
+  // commands do not reset the pre-auth timer: the client is closed once the window from connect
+  // is over. A loaded machine may end the window before the CAPA is answered (or read): either
+  // way the last line is the timeout's.
+  lingering.send('CAPA\r\n');
+  const said: string[] = [];
+  for (let l = await lingering.line(); ; l = await lingering.line()) {
+    said.push(l);
+    if (l.startsWith('-ERR')) break;
+  }
+  assert.equal(said.at(-1), '-ERR [SYS/TEMP] Logon took too long; closing');
   await srv.setSetting('PopSettings.PreAuthenticatedConnectionTimeout', '60');
 
   const killed = await connectAndLogin(user.address);
@@ -135,6 +141,6 @@ test('200 clients connecting, logging on and dropping at random end with zero se
     }
   };
   await Promise.all(Array.from({ length: 200 }, (_, i) => run(i)));
-  await eventually(async () => (await counts(user)).all === 0 && srv.ctx.connections.pop.connections === 0 && srv.ctx.connections.pop.userConnections(user.id) === 0, 10_000, 'zero sessions');
+  await eventually(async () => (await counts(user)).all === 0 && srv.ctx.connections.pop.connections === 0 && srv.ctx.connections.pop.userConnections(user.id) === 0, 'zero sessions');
   assert.equal(srv.ctx.governor.openCount, 0);
 });
