@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ImapFlow } from 'imapflow';
-import { PASSWORD, eventually, sampleMessage, startTestServer, type TestServer } from './helpers.js';
+import { PASSWORD, eventually, idling, sampleMessage, startTestServer, type TestServer } from './helpers.js';
 
 function client(srv: TestServer, extra: Record<string, unknown> = {}): ImapFlow {
   return new ImapFlow({
@@ -105,7 +105,7 @@ test('imapflow IDLE sees another session\'s append, and the ID name lands in the
   const seen: number[] = [];
   a.on('exists', (d: { count: number }) => seen.push(d.count));
   void a.idle(); // imapflow would start IDLE by itself only after 15 s
-  await new Promise((r) => setTimeout(r, 100));
+  await idling(srv);
   await b.append('INBOX', sampleMessage('idle news'));
   await eventually(() => seen.includes(1));
   const infos = (await srv.ctx.governor.list({ userId: srv.user.id })).map((s) => s.clientInfo);

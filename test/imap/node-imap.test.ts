@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Imap from 'imap';
-import { PASSWORD, eventually, sampleMessage, startTestServer } from './helpers.js';
+import { PASSWORD, eventually, idling, sampleMessage, startTestServer } from './helpers.js';
 
 function connect(port: number): Promise<Imap> {
   const imap = new Imap({ user: 'alice@example.com', password: PASSWORD, host: '127.0.0.1', port, tls: false, autotls: 'never' });
@@ -67,7 +67,7 @@ test('node-imap: boxes, append, fetch, flags, search, copy, move, expunge, new-m
   // new mail while the client idles (node-imap enters IDLE by itself)
   const mail: number[] = [];
   imap.on('mail', (n: number) => mail.push(n));
-  await new Promise((r) => setTimeout(r, 200));
+  await idling(srv);
   await srv.ctx.store.deliver([srv.user.id], sampleMessage('arrives'));
   await eventually(() => mail.length > 0);
 });

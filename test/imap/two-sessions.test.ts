@@ -70,11 +70,11 @@ test('IDLE pushes another session\'s append at once, and DONE ends it', async (t
   const b = await open(srv.port);
   a.send('i1 IDLE\r\n');
   assert.equal(await a.readResponse(), '+ idling');
-  const t0 = Date.now();
+  // "at once": a sends nothing and nothing polls; the push is the only way the EXISTS can come
+  // (its latency is the benchmark's to measure, bench/cluster.ts, not a wall-clock assertion here)
   await append(b, sampleMessage('pushed'));
   assert.equal(await a.readResponse(), '* 1 EXISTS');
   assert.match((await a.readResponse())!, /^\* [01] RECENT$/); // whichever of a and b announced it first claimed it
-  assert.ok(Date.now() - t0 < 1000);
   await b.command('STORE 1 +FLAGS (\\Flagged)');
   assert.match((await a.readResponse())!, /^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged( \\Recent)?\)\)$/);
   await b.command('STORE 1 +FLAGS (\\Deleted)');

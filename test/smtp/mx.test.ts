@@ -7,6 +7,7 @@ import { createTransport } from 'nodemailer';
 import { startSmtpServer } from '../../src/protocols/smtp/server.js';
 import type { Listener } from '../../src/server/listener.js';
 import type { User } from '../../src/store/types.js';
+import { eventually } from '../helpers/server.js';
 import { RawSmtp, addUser, folderMessages, makeEnv, type TestEnv } from './helpers.js';
 
 /** A message with 8-bit text, a leading dot (dot-stuffing) and CRLF line ends. */
@@ -108,7 +109,8 @@ describe('SMTP MX listener', () => {
     const file = join(env.dir, 'swaks.eml');
     // swaks ends the data with CRLF . CRLF itself, so the file holds the message without its last CRLF
     writeFileSync(file, raw.subarray(0, raw.length - 2));
-    const r = await run('swaks', ['--server', `127.0.0.1:${mx.port}`, '--from', 'sender@remote.example', '--to', 'alice@test.example', '--helo', 'swaks.example', '--data', `@${file}`]);
+    // --timeout: swaks's own 30 s per step is shorter than a loaded machine may need
+    const r = await run('swaks', ['--timeout', '10m', '--server', `127.0.0.1:${mx.port}`, '--from', 'sender@remote.example', '--to', 'alice@test.example', '--helo', 'swaks.example', '--data', `@${file}`]);
     assert.equal(r.code, 0, r.out);
     const m = (await folderMessages(env.ctx, alice)).find((x) => x.raw.includes('Subject: swaks'));
     assert.ok(m, r.out);
@@ -242,8 +244,14 @@ describe('SMTP MX listener', () => {
       assert.match(third.greeting, /^421 4\.7\.0 .*MaxConnectionFromSingleIP/);
       third.client.close();
       open.pop()!.close();
-      await new Promise((r) => setTimeout(r, 100));
-      const again = await RawSmtp.connect(mx.port);
+      // the slot is free once the server has handled the close: wait for that, not for a time
+      const again = await eventually(async () => {
+        const c = await RawSmtp.connect(mx.port);
+        if (/^220/.test(c.greeting)) return c;
+        c.client.close();
+        return null;
+      }, 'a slot to be free again');
+      assert.ok(again);
       assert.match(again.greeting, /^220/, 'a slot is free again after a client left');
       open.push(again.client);
     } finally {
