@@ -129,7 +129,7 @@ if scenario == "streaming":
     seen = []
     new_id = None
     # (the stream holds the client's one HTTP session: read the item after leaving the stream)
-    for notification in a.inbox.get_streaming_events(sub, connection_timeout=1):
+    for notification in a.inbox.get_streaming_events(sub, connection_timeout=3):  # minutes: the wait for the event on a loaded machine
         for event in notification.events:
             seen.append(type(event).__name__)
             if type(event).__name__ == "NewMailEvent":

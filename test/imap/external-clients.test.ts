@@ -86,7 +86,7 @@ test('curl imap:// lists, fetches and searches', { skip: !has('curl') }, async (
   const raw = sampleMessage('curl test', 'fetched by curl\r\n');
   await srv.ctx.store.deliver([srv.user.id], raw);
   const base = `imap://127.0.0.1:${srv.port}`;
-  const auth = ['--user', `alice@example.com:${PASSWORD}`, '-s', '--max-time', '10'];
+  const auth = ['--user', `alice@example.com:${PASSWORD}`, '-s', '--max-time', '600']; // a bound for a hung transfer, not a speed requirement
   const list = await run('curl', [...auth, `${base}/`]);
   assert.equal(list.status, 0, list.err);
   assert.match(list.out, /\* LIST \(\\HasNoChildren\) "\/" "INBOX"/);

@@ -8,7 +8,7 @@ import { tempDir } from '../helpers/tmp.js';
 const CHECKER = resolve('scripts/check-deps.mjs');
 
 function check(root: string): { code: number; stderr: string } {
-  const r = spawnSync(process.execPath, [CHECKER, root], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [CHECKER, root], { encoding: 'utf8', timeout: 300_000 });
   return { code: r.status ?? -1, stderr: r.stderr };
 }
 

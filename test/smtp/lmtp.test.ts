@@ -113,7 +113,7 @@ describe('LMTP listener (RFC 2033)', () => {
   it('delivers from swaks --protocol LMTP, a reply per recipient', async () => {
     const file = join(env.dir, 'lmtp-swaks.eml');
     writeFileSync(file, message('lmtp-swaks').subarray(0, -2));
-    const r = await run('swaks', ['--server', `127.0.0.1:${lmtp.port}`, '--protocol', 'LMTP', '--from', 's@relay.example', '--to', 'alice@test.example,bob@test.example', '--helo', 'relay.example', '--data', `@${file}`]);
+    const r = await run('swaks', ['--timeout', '10m', '--server', `127.0.0.1:${lmtp.port}`, '--protocol', 'LMTP', '--from', 's@relay.example', '--to', 'alice@test.example,bob@test.example', '--helo', 'relay.example', '--data', `@${file}`]);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /<- +250 2\.0\.0 <alice@test\.example> delivered/);
     assert.match(r.out, /<- +250 2\.0\.0 <bob@test\.example> delivered/);

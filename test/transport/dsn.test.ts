@@ -151,7 +151,7 @@ describe('DSN extension (RFC 3461) on submission and the outbound queue', () => 
     const file = join(env.dir, 'swaks-dsn.eml');
     writeFileSync(file, message('swaks-bounce', 'gone@plain.test'));
     const r = await run('swaks', [
-      '--server', `127.0.0.1:${sub.port}`, '--tls', '--auth', 'PLAIN', '--auth-user', 'alice@test.example', '--auth-password', 'alice-pw',
+      '--timeout', '10m', '--server', `127.0.0.1:${sub.port}`, '--tls', '--auth', 'PLAIN', '--auth-user', 'alice@test.example', '--auth-password', 'alice-pw',
       '--from', 'alice@test.example', '--to', 'gone@plain.test', '--helo', 'client.example', '--data', `@${file}`,
     ]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
