@@ -2,7 +2,9 @@
  * What every SharedState must do (src/shared-state/shared-state.ts). Run it with a factory for
  * each implementation: the in-process one here (test/shared-state/in-process-state.test.ts), the
  * Redis one of the cluster issue with the same suite. `advance(ms)` moves the implementation's
- * time forward: a manual clock in process; a real wait where time cannot be injected.
+ * time forward: a manual clock in process; Redis's TTLs shifted (test/helpers/redis.ts). Redis's own
+ * clock still runs, so the TTLs here are a minute or more: the real time a loaded machine spends
+ * between two calls must never end one (only advance() does).
  * `peer()` gives a second handle on the same state where the implementation has one (another node).
  */
 import { test } from 'node:test';
@@ -39,14 +41,14 @@ export function sharedStateContract(name: string, make: () => Promise<StateUnder
 
   test(`${name}: expiry, and keepTtl keeps it`, () =>
     withState(async ({ state, advance }) => {
-      await state.set('k', 'v', { ttlMs: 1_000 });
+      await state.set('k', 'v', { ttlMs: 60_000 });
       await state.set('forever', 'v');
       assert.equal(await state.ttl('forever'), Infinity);
       const ttl = await state.ttl('k');
-      assert.ok(ttl !== null && ttl > 0 && ttl <= 1_000, `ttl ${ttl}`);
+      assert.ok(ttl !== null && ttl > 0 && ttl <= 60_000, `ttl ${ttl}`);
       await state.set('k', 'w', { keepTtl: true });
       assert.equal(await state.get('k'), 'w');
-      await advance(1_100);
+      await advance(66_000);
       assert.equal(await state.get('k'), null);
       assert.equal(await state.ttl('k'), null);
       assert.equal(await state.get('forever'), 'v');
@@ -55,10 +57,10 @@ export function sharedStateContract(name: string, make: () => Promise<StateUnder
 
   test(`${name}: setIfAbsent sets once; an expired key is absent`, () =>
     withState(async ({ state, advance }) => {
-      assert.equal(await state.setIfAbsent('lock', 'a', { ttlMs: 500 }), true);
+      assert.equal(await state.setIfAbsent('lock', 'a', { ttlMs: 30_000 }), true);
       assert.equal(await state.setIfAbsent('lock', 'b'), false);
       assert.equal(await state.get('lock'), 'a');
-      await advance(600);
+      await advance(36_000);
       assert.equal(await state.setIfAbsent('lock', 'c'), true);
       assert.equal(await state.get('lock'), 'c');
     }));
@@ -80,12 +82,12 @@ export function sharedStateContract(name: string, make: () => Promise<StateUnder
       assert.equal(await state.increment('n'), 1);
       assert.equal(await state.increment('n', 5), 6);
       assert.equal(await state.increment('n', -2), 4);
-      assert.equal(await state.increment('w', 1, { ttlMs: 1_000 }), 1);
-      await advance(600);
-      assert.equal(await state.increment('w', 1, { ttlMs: 1_000 }), 2, 'the window is not extended');
-      await advance(500);
-      assert.equal(await state.get('w'), null, 'the window ended 1,000 ms after its first increment');
-      assert.equal(await state.increment('w', 1, { ttlMs: 1_000 }), 1);
+      assert.equal(await state.increment('w', 1, { ttlMs: 60_000 }), 1);
+      await advance(36_000);
+      assert.equal(await state.increment('w', 1, { ttlMs: 60_000 }), 2, 'the window is not extended');
+      await advance(30_000);
+      assert.equal(await state.get('w'), null, 'the window ended 60 s after its first increment');
+      assert.equal(await state.increment('w', 1, { ttlMs: 60_000 }), 1);
       await state.set('text', 'abc');
       await assert.rejects(state.increment('text'));
     }));
@@ -94,15 +96,15 @@ export function sharedStateContract(name: string, make: () => Promise<StateUnder
     withState(async ({ state, advance }) => {
       assert.equal(await state.decrement('absent'), null);
       assert.equal(await state.get('absent'), null, 'not created');
-      assert.equal(await state.increment('p', 3, { ttlMs: 1_000 }), 3);
+      assert.equal(await state.increment('p', 3, { ttlMs: 60_000 }), 3);
       assert.equal(await state.decrement('p'), 2);
       assert.equal(await state.decrement('p'), 1);
       const ttl = await state.ttl('p');
-      assert.ok(ttl !== null && ttl <= 1_000 && ttl > 0, `the expiry kept (${ttl})`);
+      assert.ok(ttl !== null && ttl <= 60_000 && ttl > 0, `the expiry kept (${ttl})`);
       assert.equal(await state.decrement('p'), 0);
       assert.equal(await state.get('p'), null, 'deleted at zero');
-      await state.increment('q', 2, { ttlMs: 1_000 });
-      await advance(1_100);
+      await state.increment('q', 2, { ttlMs: 60_000 });
+      await advance(66_000);
       assert.equal(await state.decrement('q'), null, 'an expired counter is absent');
       await state.set('text', 'abc');
       await assert.rejects(state.decrement('text'));
@@ -133,10 +135,10 @@ export function sharedStateContract(name: string, make: () => Promise<StateUnder
   test(`${name}: keys by prefix, live ones only`, () =>
     withState(async ({ state, advance }) => {
       await state.set('websession:1', 'a');
-      await state.set('websession:2', 'b', { ttlMs: 100 });
+      await state.set('websession:2', 'b', { ttlMs: 30_000 });
       await state.set('auth-fail:1', 'c');
       assert.deepEqual((await state.keys('websession:')).sort(), ['websession:1', 'websession:2']);
-      await advance(200);
+      await advance(60_000);
       assert.deepEqual(await state.keys('websession:'), ['websession:1']);
     }));
 }

@@ -36,12 +36,12 @@ export async function ensureUiBuilt(): Promise<void> {
   try {
     mkdirSync(lock);
   } catch {
-    const end = Date.now() + 120_000;
+    const end = Date.now() + 600_000; // the other build's time on a loaded machine: a bound for a hung build only
     while (existsSync(lock) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
     return;
   }
   try {
-    const r = spawnSync('npx', ['vite', 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 120_000 });
+    const r = spawnSync('npx', ['vite', 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 600_000 });
     if (r.status !== 0) throw new Error('npx vite build failed');
   } finally {
     rmSync(lock, { recursive: true, force: true });
