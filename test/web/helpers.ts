@@ -7,7 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import type { User } from '../../src/store/types.js';
 import { OWA_DECORATION, type OwaState } from '../../src/web/owa/index.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { GIVE_UP_MS, startTestServer, type TestServer } from '../helpers/server.js';
 
 /** The repository root (this file runs from dist/test/web/). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -166,8 +166,17 @@ export const cookieHeader = (c: ApiClient) => [...c.jar].map(([k, v]) => `${k}=$
 
 export async function launchBrowser(): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
+  // Playwright gives an action or a wait 30 s by default: a bound a loaded 2-core machine can
+  // exceed. Every context of these tests waits for its events up to GIVE_UP_MS instead.
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    context.setDefaultTimeout(GIVE_UP_MS);
+    return context;
+  };
+  return browser;
 }
