@@ -61,14 +61,17 @@ describe('outbound queue through the smart host', () => {
   let host: SmartHost;
   let queue: OutboundQueue;
   let alice: User;
-  // the queue's clock runs this far ahead of the real one: the test moves it past a retry time
-  // instead of sleeping through it (an attempt may take longer than the schedule on a loaded machine)
+  // The retry schedule counts from an entry's creation. With offsets of 1 s, a loaded machine that
+  // took longer than that between the submission and an attempt made the entry due again at once,
+  // and the next pass (a wake-up's, then runNow's) attempted it twice. The offsets are a minute of
+  // real time, and the test moves the queue's clock (this far ahead of the real one) past a retry
+  // time instead of sleeping through it.
   let ahead = 0;
 
   before(async () => {
     const port = await freePort();
     host = new SmartHost(port);
-    env = await makeEnv({ smtp: { smartHost: { host: '127.0.0.1', port, tls: 'none' }, retrySchedule: [1, 1, 1] } });
+    env = await makeEnv({ smtp: { smartHost: { host: '127.0.0.1', port, tls: 'none' }, retrySchedule: [60, 60, 60] } });
     alice = await addUser(env.ctx, 'alice@test.example');
     // a long poll: the test drives the runner with runNow()
     queue = startOutboundQueue(env.ctx, { pollMs: 600_000, clock: () => new Date(Date.now() + ahead) });
@@ -88,8 +91,8 @@ describe('outbound queue through the smart host', () => {
     let [entry] = await listQueue(env.ctx);
     assert.equal(entry.attempts, 1);
     assert.ok(entry.lastError && /ECONNREFUSED|connect/i.test(entry.lastError), entry.lastError ?? '');
-    // the schedule counts from the entry's creation: the first retry is due 1 s after it
-    assert.ok(entry.nextAttempt.getTime() >= entry.createdAt.getTime() + 1000, 'next attempt is scheduled, not immediate');
+    // the schedule counts from the entry's creation: the first retry is due 60 s after it
+    assert.ok(entry.nextAttempt.getTime() >= entry.createdAt.getTime() + 60_000, 'next attempt is scheduled, not immediate');
 
     // an administrator's retry makes it due at once
     assert.equal(await retryQueueEntry(env.ctx, entry.id), true);
@@ -97,12 +100,13 @@ describe('outbound queue through the smart host', () => {
     [entry] = await listQueue(env.ctx);
     assert.equal(entry.attempts, 2);
 
-    // the schedule [1,1,1] allows 3 retries after the first attempt: 4 attempts in all
-    ahead += 1100;
+    // the schedule [60,60,60] allows 3 retries after the first attempt: 4 attempts in all
+    ahead += 61_000;
     await queue.runNow();
     assert.equal((await listQueue(env.ctx))[0]?.attempts, 3);
     await queue.runNow();
     assert.equal((await listQueue(env.ctx)).length, 0, 'given up after the last retry');
+    ahead = 0; // the other tests' entries follow the schedule from their own creation
 
     const deferred = await env.ctx.events.list({ eventId: 1010 });
     assert.equal(deferred.length, 3);
