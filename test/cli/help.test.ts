@@ -24,7 +24,7 @@ function invocations(): string[][] {
   return out;
 }
 
-test('--help and -h on every command and subcommand: usage on stdout, exit 0, nothing created', { timeout: 600_000 }, async () => {
+test('--help and -h on every command and subcommand: usage on stdout, exit 0, nothing created', { timeout: 1_800_000 }, async () => { // a node start per command: 494 s at load 30-50
   const cwd = tempDir();
   try {
     const cases = invocations();

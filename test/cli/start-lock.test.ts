@@ -10,7 +10,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 const BIN = resolve('bin/mailwarden');
 
-test('start-up lock: a second server is refused; after kill -9, and with a stale server.json naming a live PID, the server starts', { timeout: 300_000 }, async () => {
+test('start-up lock: a second server is refused; after kill -9, and with a stale server.json naming a live PID, the server starts', { timeout: 900_000 }, async () => { // five node start-ups: minutes each on a loaded machine
   const tmp = tempDir();
   const data = join(tmp.dir, 'data');
   try {
