@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parseMessage, type MessageStructure } from '../mime/structure.js';
 import { firstValue, scanHeader } from '../mime/headers.js';
 import { bodyTextPrefix, decodeHeaderValue } from '../mime/search-text.js';
+import { storedSortFacts, type SortFacts } from '../mime/sort-facts.js';
 import type { MessageHeaderFacts } from './types.js';
 
 const PREVIEW_CHARS = 200;
@@ -10,6 +11,8 @@ export interface AnalysedMessage {
   hash: string;
   structure: MessageStructure;
   facts: MessageHeaderFacts;
+  /** What SORT and THREAD compare (Store.getSortFacts), kept beside the bytes. */
+  sortFacts: SortFacts;
 }
 
 /**
@@ -37,6 +40,7 @@ export function analyseMessage(raw: Buffer): AnalysedMessage {
       hasAttachments: hasAttachment(structure.root),
       preview: preview(text, PREVIEW_CHARS),
     },
+    sortFacts: storedSortFacts(raw, head),
   };
 }
 
