@@ -6,18 +6,19 @@ import { parseSearch, UnsupportedCharsetError } from '../parser/search-keys.js';
 import { saveResult } from '../saved-result.js';
 import { usesModseq } from '../search.js';
 import type { ImapSession } from '../session.js';
-import { sortEntries } from '../sort-facts.js';
+import { sortEntries } from '../sort-cache.js';
 import { parseSortCriteria, sortItems, type SortItem } from '../sort.js';
 import { formatThreads, THREAD_ALGORITHMS, threadItems, type ThreadAlgorithm } from '../thread.js';
 import { str } from '../wire.js';
+import { imapTurns } from '../turns.js';
 import { CHARSETS, searchView } from './search.js';
 import { SELECTED, type CommandSpec } from './types.js';
 
 /**
  * Lets other sessions' I/O run between the steps of a big SORT/THREAD (search, keys, order,
- * answer), each a stretch of synchronous work on a 100,000-message folder.
+ * answer) and inside the long ones, once this turn has spent its budget (imap/turns.ts).
  */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const pause = (): Promise<void> | null => imapTurns.pause();
 
 const atom = (v: ImapValue | undefined): string | null => (v?.t === 'atom' ? v.v.toUpperCase() : null);
 
@@ -37,7 +38,7 @@ async function matchingItems(s: ImapSession, charset: ImapValue, keys: ImapValue
   const modseq = usesModseq(req.key);
   if (modseq) s.enableCondstore();
   const hits = await searchView(s, req.key);
-  await yieldToLoop();
+  await pause();
   // reading the keys is part of the same folder view (objtFolderView), as the search was
   const entries = await s.storeSession!.withObject('objtFolderView', () => sortEntries(s.ctx.store, s.user!.id, s.view.folder, s.view.exists, hits));
   const items: SortItem[] = [];
@@ -58,14 +59,14 @@ async function sort(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<s
   const criteria = parseSortCriteria(c.args[i]);
   const charset = charsetArg(c.args[i + 1]);
   const found = await matchingItems(s, charset, c.args.slice(i + 2), ret);
-  await yieldToLoop();
+  await pause();
   const sorted = sortItems(found.items, criteria);
-  await yieldToLoop();
+  await pause();
   const ids = sorted.map((m) => (byUid ? m.uid : m.seq));
   const done = `${byUid ? 'UID ' : ''}SORT completed`;
   let opts = found.returnOpts;
   if (!opts) {
-    s.send(`SORT${ids.map((n) => ' ' + n).join('')}${found.modseq && ids.length ? ` (MODSEQ ${found.highest})` : ''}`);
+    s.send(`SORT${await numberList(ids)}${found.modseq && ids.length ? ` (MODSEQ ${found.highest})` : ''}`);
     return done;
   }
   if (opts.includes('SAVE')) {
@@ -88,6 +89,19 @@ async function sort(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<s
   return done;
 }
 
+/** " 4 1 5": each number after a space, built in pieces with pauses between (100,000 numbers). */
+async function numberList(ids: readonly number[]): Promise<string> {
+  const PIECE = 8192;
+  const pieces: string[] = [];
+  for (let i = 0; i < ids.length; i += PIECE) {
+    if (i > 0) await pause();
+    let piece = '';
+    for (let k = i; k < Math.min(ids.length, i + PIECE); k++) piece += ' ' + ids[k];
+    pieces.push(piece);
+  }
+  return pieces.join('');
+}
+
 /** Numbers in the order given, runs of consecutive ascending numbers as "a:b". */
 function orderedSet(ids: readonly number[]): string {
   const out: string[] = [];
@@ -106,10 +120,10 @@ async function thread(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   if (!THREAD_ALGORITHMS.includes(name as ThreadAlgorithm)) throw bad(`Unknown threading algorithm ${name}`);
   const charset = charsetArg(c.args[1]);
   const found = await matchingItems(s, charset, c.args.slice(2));
-  await yieldToLoop();
-  const threads = await threadItems(found.items, name as ThreadAlgorithm, yieldToLoop);
-  await yieldToLoop();
-  s.send(`THREAD${threads.length ? ' ' : ''}${formatThreads(threads, (m) => (byUid ? m.uid : m.seq))}`);
+  await pause();
+  const threads = await threadItems(found.items, name as ThreadAlgorithm, pause);
+  await pause();
+  s.send(`THREAD${threads.length ? ' ' : ''}${await formatThreads(threads, (m) => (byUid ? m.uid : m.seq), pause)}`);
   return `${byUid ? 'UID ' : ''}THREAD completed`;
 }
 
