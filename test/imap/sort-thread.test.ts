@@ -243,3 +243,32 @@ test('SORT and THREAD answer from the facts the store kept, for mail stored befo
   await c.command('EXAMINE threads');
   for (const [algorithm, want] of THREAD_ANSWERS) assert.deepEqual((await c.command(`THREAD ${algorithm} UTF-8 ALL`)).untagged, [`* THREAD ${want}`], algorithm);
 });
+
+test('a SORT or THREAD asked again answers for the messages there are now: new mail, expunges and renumbering show (raw socket)', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const inbox = await srv.ctx.store.getSpecialFolder(srv.user.id, '\\Inbox');
+  for (const m of SORT_CORPUS) await srv.ctx.store.append(srv.user.id, inbox.id, m.raw, { internalDate: m.internal });
+  const c = await RawClient.connect(srv.port);
+  t.after(() => c.close());
+  await c.readResponse();
+  await c.login();
+  await c.command('SELECT INBOX');
+  const ask = async (cmd: string) => (await c.command(cmd)).untagged.filter((l) => /^\* (SORT|THREAD)\b/.test(l));
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(await ask('SORT (REVERSE DATE) UTF-8 ALL'), ['* SORT 4 1 5 6 2 3']);
+    assert.deepEqual(await ask('THREAD ORDEREDSUBJECT UTF-8 ALL'), ['* THREAD (3 (1)(5))(2)(6 4)']);
+  }
+  // new mail, newest of all, in a thread of its own
+  await srv.ctx.store.append(srv.user.id, inbox.id, message({ Subject: 'brand new', Date: 'Fri, 01 Jan 2038 00:00:00 +0000', 'Message-ID': '<new@x>' }));
+  await c.command('NOOP');
+  assert.deepEqual(await ask('SORT (REVERSE DATE) UTF-8 ALL'), ['* SORT 7 4 1 5 6 2 3']);
+  assert.deepEqual(await ask('UID SORT (REVERSE DATE) UTF-8 ALL'), ['* SORT 7 4 1 5 6 2 3']);
+  // UID 4 expunged: the others after it are renumbered, in both answers
+  await c.command('STORE 4 +FLAGS.SILENT (\\Deleted)');
+  await c.command('EXPUNGE');
+  assert.deepEqual(await ask('SORT (REVERSE DATE) UTF-8 ALL'), ['* SORT 6 1 4 5 2 3']);
+  assert.deepEqual(await ask('UID SORT (REVERSE DATE) UTF-8 ALL'), ['* SORT 7 1 5 6 2 3']);
+  assert.deepEqual(await ask('THREAD ORDEREDSUBJECT UTF-8 ALL'), ['* THREAD (3 (1)(4))(2)(5)(6)']);
+  assert.deepEqual(await ask('UID THREAD ORDEREDSUBJECT UTF-8 ALL'), ['* THREAD (3 (1)(5))(2)(6)(7)']);
+});

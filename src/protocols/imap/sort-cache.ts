@@ -76,3 +76,52 @@ export async function sortEntries(store: Store, userId: number, folder: Folder, 
   if (missing.length) uids.forEach((u, i) => (found[i] ??= entries.get(u)));
   return found;
 }
+
+/**
+ * The last answers of SORT and THREAD per folder, for the messages they ordered (their UIDs and
+ * sequence numbers, in mailbox order): a command asked again of the same messages gets the same
+ * answer without ordering them again, as Dovecot answers from its sort and thread indexes. Sound
+ * because every input of an ordering is fixed per UID (the sort facts, size and internal date
+ * never change while UIDVALIDITY lasts) and the sequence numbers are compared too. New mail or an
+ * expunge changes the messages, and the next command orders afresh. Per store, most recently used
+ * folder last, RESULT_FOLDERS folders (a few MB for 100,000-message folders).
+ */
+interface KeptAnswers { uids: Uint32Array; seqs: Uint32Array; answers: Map<string, unknown> }
+const RESULT_FOLDERS = 4;
+const ANSWERS_PER_FOLDER = 8;
+const keptAnswers = new WeakMap<Store, Map<string, KeptAnswers>>();
+
+function sameMessages(k: KeptAnswers, messages: ReadonlyArray<{ uid: number; seq: number }>): boolean {
+  if (k.uids.length !== messages.length) return false;
+  for (let i = 0; i < messages.length; i++) if (k.uids[i] !== messages[i]!.uid || k.seqs[i] !== messages[i]!.seq) return false;
+  return true;
+}
+
+/** The answer kept under `what` (the command's form: algorithm or criteria, UID or not) for exactly these messages. */
+export function keptAnswer<T>(store: Store, folder: Folder, messages: ReadonlyArray<{ uid: number; seq: number }>, what: string): T | undefined {
+  const k = keptAnswers.get(store)?.get(`${folder.id}/${folder.uidValidity}`);
+  return k && sameMessages(k, messages) ? (k.answers.get(what) as T | undefined) : undefined;
+}
+
+export function keepAnswer(store: Store, folder: Folder, messages: ReadonlyArray<{ uid: number; seq: number }>, what: string, answer: unknown): void {
+  let folders = keptAnswers.get(store);
+  if (!folders) keptAnswers.set(store, (folders = new Map()));
+  const key = `${folder.id}/${folder.uidValidity}`;
+  let k = folders.get(key);
+  folders.delete(key);
+  if (!k || !sameMessages(k, messages)) {
+    k = { uids: Uint32Array.from(messages, (m) => m.uid), seqs: Uint32Array.from(messages, (m) => m.seq), answers: new Map() };
+  }
+  k.answers.delete(what);
+  k.answers.set(what, answer);
+  // a few forms per folder (a client asks one or two), the oldest first to go
+  for (const old of k.answers.keys()) {
+    if (k.answers.size <= ANSWERS_PER_FOLDER) break;
+    k.answers.delete(old);
+  }
+  folders.set(key, k);
+  for (const old of folders.keys()) {
+    if (folders.size <= RESULT_FOLDERS) break;
+    folders.delete(old);
+  }
+}

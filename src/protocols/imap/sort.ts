@@ -120,8 +120,3 @@ export function sortOrder(items: readonly SortItem[], criteria: readonly SortCri
   for (let i = 0; i < n; i++) order[i] = keys[i]! % n;
   return order;
 }
-
-/** The items in sort order; equal messages stay in mailbox order (RFC 5256 3), whatever REVERSE says. `items` must be in mailbox order. */
-export function sortItems(items: readonly SortItem[], criteria: readonly SortCriterion[]): SortItem[] {
-  return Array.from(sortOrder(items, criteria), (k) => items[k]!);
-}
