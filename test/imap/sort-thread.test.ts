@@ -1,7 +1,7 @@
 // SORT (RFC 5256, DISPLAYFROM/DISPLAYTO of RFC 5957, ESORT of RFC 5267) and THREAD
 // (ORDEREDSUBJECT, REFERENCES) on a generated corpus with known answers, through python3 imaplib,
 // npm imapflow and a raw socket. The same corpus gives the same answers from Dovecot 2.3.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { STORE_FILE } from '../../src/server/create-context.js';
 import { connectionConfig } from '../../src/store/postgres/postgres-store.js';
 import { factsOf } from '../../src/mime/sort-facts.js';
 import { undoStep13 } from '../store/change-state-helpers.js';
+import type { Folder } from '../../src/store/types.js';
 import { message, SORT_ANSWERS, SORT_CORPUS, SUBJECT_ANSWERS, SUBJECT_CORPUS, THREAD_ANSWERS, THREAD_CORPUS, type CorpusMessage } from './sort-corpus.js';
 
 /** The corpus as JSON a python script reads: base64 bytes and the internal date (epoch seconds). */
@@ -126,7 +127,8 @@ test('SORT and THREAD through imapflow give the same known results', async (t) =
   }
 });
 
-test('SORT errors, ESORT answers, and the THREAD wire form (raw socket)', async (t) => {
+/** A server whose Inbox holds SORT_CORPUS (UID = sequence number) and a raw client logged in to it. */
+async function corpusInbox(t: TestContext): Promise<{ srv: TestServer; inbox: Folder; c: RawClient }> {
   const srv = await startTestServer();
   t.after(() => srv.close());
   const inbox = await srv.ctx.store.getSpecialFolder(srv.user.id, '\\Inbox');
@@ -135,6 +137,11 @@ test('SORT errors, ESORT answers, and the THREAD wire form (raw socket)', async 
   t.after(() => c.close());
   await c.readResponse();
   await c.login();
+  return { srv, inbox, c };
+}
+
+test('SORT errors, ESORT answers, and the THREAD wire form (raw socket)', async (t) => {
+  const { c } = await corpusInbox(t);
   assert.match((await c.command('SORT (DATE) UTF-8 ALL')).tagged, /^t\d+ BAD/); // not selected
   await c.command('SELECT INBOX');
 
@@ -245,14 +252,7 @@ test('SORT and THREAD answer from the facts the store kept, for mail stored befo
 });
 
 test('a SORT or THREAD asked again answers for the messages there are now: new mail, expunges and renumbering show (raw socket)', async (t) => {
-  const srv = await startTestServer();
-  t.after(() => srv.close());
-  const inbox = await srv.ctx.store.getSpecialFolder(srv.user.id, '\\Inbox');
-  for (const m of SORT_CORPUS) await srv.ctx.store.append(srv.user.id, inbox.id, m.raw, { internalDate: m.internal });
-  const c = await RawClient.connect(srv.port);
-  t.after(() => c.close());
-  await c.readResponse();
-  await c.login();
+  const { srv, inbox, c } = await corpusInbox(t);
   await c.command('SELECT INBOX');
   const ask = async (cmd: string) => (await c.command(cmd)).untagged.filter((l) => /^\* (SORT|THREAD)\b/.test(l));
   for (let i = 0; i < 2; i++) {
