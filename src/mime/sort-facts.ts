@@ -84,7 +84,10 @@ export function factsOf(raw: Buffer, head: HeaderBlock = scanHeader(raw, 0, raw.
  */
 function firstMailbox(value: string | null): { local: string; display: string } | null {
   if (value === null) return null;
-  const simple = SIMPLE_ADDRESS.exec(value);
+  // a list of plain addresses ("a@b.c, d@e.f"): its first is the part before the first comma (no
+  // quotes, comments, groups, escapes or encoded words could put a comma inside an address)
+  const comma = value.indexOf(',');
+  const simple = SIMPLE_ADDRESS.exec(comma >= 0 && !LIST_SPECIALS.test(value) ? value.slice(0, comma) : value);
   if (simple) {
     // the common forms, without the full parser: "Name <local@host>", "<local@host>", "local@host"
     const name = (simple[1] ?? simple[2] ?? '').trim();
@@ -106,16 +109,21 @@ function firstMailbox(value: string | null): { local: string; display: string } 
  */
 const SIMPLE_ADDRESS = /^(?:(?:"([^"\\]*)"\s*|([^"<>()\[\]\\,;:@]*))<([^<>()\[\]\\,;:@"\s]+)@([^<>()\[\]\\,;:@"\s]+)>|([^<>()\[\]\\,;:@"\s]+)@([^<>()\[\]\\,;:@"\s]+))\s*$/;
 
+/** What can put a comma inside one address of a list, or make a list more than addresses. */
+const LIST_SPECIALS = /["()\\:;]|=\?/;
+
 /** A quoted-string's content ("a\"b" -> a"b); other text as is. */
 function unquote(s: string): string {
   return s.startsWith('"') && s.endsWith('"') && s.length >= 2 ? s.slice(1, -1).replace(/\\(.)/g, '$1') : s;
 }
 
+const WHITE = /\s/;
+
 /** Each "<...>" of a msg-id list, without brackets or white space inside (RFC 5322 3.6.4). */
 function msgIds(value: string): string[] {
   const out: string[] = [];
   for (const m of value.matchAll(/<([^<>]*)>/g)) {
-    const id = m[1]!.replace(/\s+/g, '');
+    const id = WHITE.test(m[1]!) ? m[1]!.replace(/\s+/g, '') : m[1]!;
     if (id.length > 0) out.push(id);
   }
   return out;
