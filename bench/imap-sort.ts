@@ -89,8 +89,8 @@ export async function benchImapSort(): Promise<BenchOutcome> {
   const tmp = mwTempDir('mw-bench-imap-sort-');
   try {
     log(`imap-sort: seeding Mailwarden (${BIG.toLocaleString('en-US')}-message Inbox, as the imap benchmark) …`);
-    const built = await buildBigFolder(tmp.dataDir, BIG, PASSWORD);
-    notes.push(`Mailwarden ${BIG.toLocaleString('en-US')}-message folder built with Store.append in ${built.seconds.toFixed(0)} s.`);
+    const built = await buildBigFolder(tmp.dataDir, BIG, PASSWORD, { appendMany: true });
+    notes.push(`Mailwarden ${BIG.toLocaleString('en-US')}-message folder built with Store.appendMany (1,000 a transaction) in ${built.seconds.toFixed(0)} s.`);
     const store = await openSeedStore(tmp.dataDir);
     await putBenchSettings(store); // plain-text LOGIN on loopback, as in the imap benchmark
     await store.close();

@@ -108,7 +108,10 @@ export function bytesToString(raw: Buffer, start: number, end: number): string {
 
 /** Unfolded (line breaks before WSP removed, RFC 2822 2.2.3), trimmed, not decoded. */
 export function fieldValue(raw: Buffer, f: HeaderField): string {
-  return bytesToString(raw, f.valueStart, f.end)
+  const text = bytesToString(raw, f.valueStart, f.end);
+  // most fields are one line: the unfolding replaces would find nothing (they cost a store write more than the rest of its header facts)
+  if (!text.includes('\n') && !text.includes('\r')) return text.trim();
+  return text
     .replace(/\r?\n(?=[ \t])/g, '')
     .replace(/[\r\n]+/g, ' ')
     .trim();

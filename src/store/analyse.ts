@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parseMessage, type MessageStructure } from '../mime/structure.js';
 import { firstValue, scanHeader } from '../mime/headers.js';
 import { bodyTextPrefix, decodeHeaderValue } from '../mime/search-text.js';
+import { sentDate, storedSortFacts, type SortFacts } from '../mime/sort-facts.js';
 import type { MessageHeaderFacts } from './types.js';
 
 const PREVIEW_CHARS = 200;
@@ -10,6 +11,8 @@ export interface AnalysedMessage {
   hash: string;
   structure: MessageStructure;
   facts: MessageHeaderFacts;
+  /** What SORT and THREAD compare (Store.getSortFacts), kept beside the bytes. */
+  sortFacts: SortFacts;
 }
 
 /**
@@ -22,8 +25,7 @@ export function analyseMessage(raw: Buffer): AnalysedMessage {
   // the header scanned once for the five fields (each headerValues call scanned it again)
   const head = scanHeader(raw, 0, raw.length);
   const first = (name: string) => decodeHeaderValue(firstValue(raw, head, name) ?? '').trim();
-  const dateText = firstValue(raw, head, 'date');
-  const parsedDate = dateText ? new Date(dateText.replace(/\s*\([^)]*\)\s*$/, '')) : null;
+  const sent = sentDate(firstValue(raw, head, 'date'));
   const text = safeBodyText(raw, structure);
   return {
     hash,
@@ -32,11 +34,12 @@ export function analyseMessage(raw: Buffer): AnalysedMessage {
       subject: first('subject'),
       from: first('from'),
       to: first('to'),
-      date: parsedDate && !Number.isNaN(parsedDate.getTime()) ? parsedDate : null,
+      date: Number.isNaN(sent) ? null : new Date(sent),
       messageId: firstValue(raw, head, 'message-id')?.trim() ?? null,
       hasAttachments: hasAttachment(structure.root),
       preview: preview(text, PREVIEW_CHARS),
     },
+    sortFacts: storedSortFacts(raw, head, sent),
   };
 }
 

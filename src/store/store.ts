@@ -1,6 +1,6 @@
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
-  MailboxDatabase, MessageIndex, MobileDevice, MobileDeviceUpdate, MessageListItem, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MessageSortFacts, MobileDevice, MobileDeviceUpdate, MessageListItem, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, StoredMessage, User,
 } from './types.js';
 
@@ -261,6 +261,13 @@ export interface Store {
    * with the parts asked for; UIDs it does not hold are left out. `not-found` folder.
    */
   getMessages(userId: number, folderId: number, uids: readonly number[], parts?: MessageParts): Promise<StoredMessage[]>;
+  /**
+   * What SORT and THREAD compare (mime/sort-facts.ts) of many messages of one folder in one read:
+   * each UID the folder holds, ascending; UIDs it does not hold are left out. The facts are computed
+   * when the bytes are stored and kept beside them (rows stored before were filled in by the schema
+   * step that added them), so this never reads the messages' bytes. `not-found` folder.
+   */
+  getSortFacts(userId: number, folderId: number, uids: readonly number[]): Promise<MessageSortFacts[]>;
   /** Raw bytes of a stored blob (by message content hash). `not-found`. */
   readBlob(hash: string): Promise<Buffer>;
   /** The MIME structure stored with a blob (JSON text), null when none was. */

@@ -1,3 +1,4 @@
+import type { SortFacts } from '../mime/sort-facts.js';
 /** Plain records the Store hands out. Backends map their rows onto these. */
 export interface Organisation {
   name: string;
@@ -110,6 +111,14 @@ export interface MessageHeaderFacts {
   messageId: string | null;
   hasAttachments: boolean;
   preview: string;
+}
+
+/** What Store.getSortFacts gives for one message: SORT/THREAD's facts, kept since the message was stored. */
+export interface MessageSortFacts {
+  uid: number;
+  /** INTERNALDATE, ms since the epoch. */
+  internalDate: number;
+  facts: SortFacts;
 }
 
 export interface MessageListItem extends MessageSummary, MessageHeaderFacts {

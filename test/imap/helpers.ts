@@ -26,6 +26,11 @@ export interface TestServer {
   user: User;
   listener: Listener;
   port: number;
+  /**
+   * Stops the listener and closes the store, runs `between` (the store is closed: a test may change
+   * its files or database), then opens the same store again (migrating it) and listens on a new port.
+   */
+  restart(between?: () => Promise<void> | void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,19 +45,29 @@ export async function startTestServer(o: { implicitTls?: boolean; tuning?: ImapT
     await ctx.settings.refresh();
   }
   const user = await ctx.store.createUser({ address: 'alice@example.com', password: PASSWORD });
-  const listener = await startImapServer(ctx, { host: '127.0.0.1', port: 0, implicitTls: o.implicitTls ?? false }, o.tuning);
+  const listen = (c: ServerContext) => startImapServer(c, { host: '127.0.0.1', port: 0, implicitTls: o.implicitTls ?? false }, o.tuning);
   let closed = false;
-  return {
-    ctx, dir, storeUrl: where.store, user, listener, port: listener.port,
+  const srv: TestServer = {
+    ctx, dir, storeUrl: where.store, user, listener: await listen(ctx), port: 0,
+    async restart(between) {
+      await srv.listener.close();
+      await srv.ctx.store.close();
+      await between?.();
+      srv.ctx = await createServerContext(dir, { computer: 'TESTHOST', store: where.store, clock: o.clock });
+      srv.listener = await listen(srv.ctx);
+      srv.port = srv.listener.port;
+    },
     async close() {
       if (closed) return;
       closed = true;
-      await listener.close();
-      await ctx.store.close().catch(() => undefined);
+      await srv.listener.close();
+      await srv.ctx.store.close().catch(() => undefined);
       await where.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  srv.port = srv.listener.port;
+  return srv;
 }
 
 /**

@@ -1,12 +1,19 @@
 // SORT (RFC 5256, DISPLAYFROM/DISPLAYTO of RFC 5957, ESORT of RFC 5267) and THREAD
 // (ORDEREDSUBJECT, REFERENCES) on a generated corpus with known answers, through python3 imaplib,
 // npm imapflow and a raw socket. The same corpus gives the same answers from Dovecot 2.3.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { RawClient, assertPythonLoggedIn, imapflowClient, startTestServer, type TestServer } from './helpers.js';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { STORE_FILE } from '../../src/server/create-context.js';
+import { connectionConfig } from '../../src/store/postgres/postgres-store.js';
+import { factsOf } from '../../src/mime/sort-facts.js';
+import { undoStep13 } from '../store/change-state-helpers.js';
+import type { Folder } from '../../src/store/types.js';
 import { message, SORT_ANSWERS, SORT_CORPUS, SUBJECT_ANSWERS, SUBJECT_CORPUS, THREAD_ANSWERS, THREAD_CORPUS, type CorpusMessage } from './sort-corpus.js';
 
 /** The corpus as JSON a python script reads: base64 bytes and the internal date (epoch seconds). */
@@ -120,7 +127,8 @@ test('SORT and THREAD through imapflow give the same known results', async (t) =
   }
 });
 
-test('SORT errors, ESORT answers, and the THREAD wire form (raw socket)', async (t) => {
+/** A server whose Inbox holds SORT_CORPUS (UID = sequence number) and a raw client logged in to it. */
+async function corpusInbox(t: TestContext): Promise<{ srv: TestServer; inbox: Folder; c: RawClient }> {
   const srv = await startTestServer();
   t.after(() => srv.close());
   const inbox = await srv.ctx.store.getSpecialFolder(srv.user.id, '\\Inbox');
@@ -129,6 +137,11 @@ test('SORT errors, ESORT answers, and the THREAD wire form (raw socket)', async 
   t.after(() => c.close());
   await c.readResponse();
   await c.login();
+  return { srv, inbox, c };
+}
+
+test('SORT errors, ESORT answers, and the THREAD wire form (raw socket)', async (t) => {
+  const { c } = await corpusInbox(t);
   assert.match((await c.command('SORT (DATE) UTF-8 ALL')).tagged, /^t\d+ BAD/); // not selected
   await c.command('SELECT INBOX');
 
@@ -192,4 +205,70 @@ test('THREAD REFERENCES survives long reference chains and wide threads', async 
   // the chain is one thread, written as one run of numbers; the wide one a dummy with 1,000 children
   assert.ok(line.startsWith(`* THREAD (${Array.from({ length: n }, (_, i) => i + 1).join(' ')})((`), line.slice(0, 200));
   assert.equal((line.match(/\(/g) ?? []).length, 1 + 1 + 1000);
+});
+
+/** Winds the store of a stopped server back to before the sort facts were kept (SQLite step 13, PostgreSQL migration 6). */
+async function forgetSortFacts(srv: TestServer): Promise<void> {
+  if (srv.storeUrl) {
+    const c = new pg.Client(connectionConfig(srv.storeUrl));
+    await c.connect();
+    try {
+      await c.query('ALTER TABLE blobs DROP COLUMN sort_facts');
+      await c.query('UPDATE mailwarden_schema SET version = 5');
+    } finally {
+      await c.end();
+    }
+  } else {
+    const db = new Database(join(srv.dir, STORE_FILE));
+    undoStep13(db);
+    db.close();
+  }
+}
+
+test('SORT and THREAD answer from the facts the store kept, for mail stored before it kept them too (backfilled), after a restart', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  const inbox = await srv.ctx.store.getSpecialFolder(srv.user.id, '\\Inbox');
+  const threads = await srv.ctx.store.createFolder(srv.user.id, 'threads');
+  // the first half stored by a Mailwarden that did not keep sort facts, the rest after the upgrade
+  const half = (c: CorpusMessage[]) => Math.ceil(c.length / 2);
+  for (const m of SORT_CORPUS.slice(0, half(SORT_CORPUS))) await srv.ctx.store.append(srv.user.id, inbox.id, m.raw, { internalDate: m.internal });
+  for (const m of THREAD_CORPUS.slice(0, half(THREAD_CORPUS))) await srv.ctx.store.append(srv.user.id, threads.id, m.raw, { internalDate: m.internal });
+  await srv.restart(() => forgetSortFacts(srv));
+  for (const m of SORT_CORPUS.slice(half(SORT_CORPUS))) await srv.ctx.store.append(srv.user.id, inbox.id, m.raw, { internalDate: m.internal });
+  for (const m of THREAD_CORPUS.slice(half(THREAD_CORPUS))) await srv.ctx.store.append(srv.user.id, threads.id, m.raw, { internalDate: m.internal });
+  // the facts are in the store, old rows included: a fresh server (empty in-memory cache) reads them, not the bytes
+  const kept = await srv.ctx.store.getSortFacts(srv.user.id, inbox.id, SORT_CORPUS.map((_, i) => i + 1));
+  assert.deepEqual(kept.map((m) => m.facts), SORT_CORPUS.map((m) => factsOf(m.raw)));
+  await srv.restart();
+  const c = await RawClient.connect(srv.port);
+  t.after(() => c.close());
+  await c.readResponse();
+  await c.login();
+  await c.command('EXAMINE INBOX');
+  for (const [criteria, want] of SORT_ANSWERS) assert.deepEqual((await c.command(`SORT ${criteria} UTF-8 ALL`)).untagged, [`* SORT ${want}`], criteria);
+  await c.command('EXAMINE threads');
+  for (const [algorithm, want] of THREAD_ANSWERS) assert.deepEqual((await c.command(`THREAD ${algorithm} UTF-8 ALL`)).untagged, [`* THREAD ${want}`], algorithm);
+});
+
+test('a SORT or THREAD asked again answers for the messages there are now: new mail, expunges and renumbering show (raw socket)', async (t) => {
+  const { srv, inbox, c } = await corpusInbox(t);
+  await c.command('SELECT INBOX');
+  const ask = async (cmd: string) => (await c.command(cmd)).untagged.filter((l) => /^\* (SORT|THREAD)\b/.test(l));
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(await ask('SORT (REVERSE DATE) UTF-8 ALL'), ['* SORT 4 1 5 6 2 3']);
+    assert.deepEqual(await ask('THREAD ORDEREDSUBJECT UTF-8 ALL'), ['* THREAD (3 (1)(5))(2)(6 4)']);
+  }
+  // new mail, newest of all, in a thread of its own
+  await srv.ctx.store.append(srv.user.id, inbox.id, message({ Subject: 'brand new', Date: 'Fri, 01 Jan 2038 00:00:00 +0000', 'Message-ID': '<new@x>' }));
+  await c.command('NOOP');
+  assert.deepEqual(await ask('SORT (REVERSE DATE) UTF-8 ALL'), ['* SORT 7 4 1 5 6 2 3']);
+  assert.deepEqual(await ask('UID SORT (REVERSE DATE) UTF-8 ALL'), ['* SORT 7 4 1 5 6 2 3']);
+  // UID 4 expunged: the others after it are renumbered, in both answers
+  await c.command('STORE 4 +FLAGS.SILENT (\\Deleted)');
+  await c.command('EXPUNGE');
+  assert.deepEqual(await ask('SORT (REVERSE DATE) UTF-8 ALL'), ['* SORT 6 1 4 5 2 3']);
+  assert.deepEqual(await ask('UID SORT (REVERSE DATE) UTF-8 ALL'), ['* SORT 7 1 5 6 2 3']);
+  assert.deepEqual(await ask('THREAD ORDEREDSUBJECT UTF-8 ALL'), ['* THREAD (3 (1)(4))(2)(5)(6)']);
+  assert.deepEqual(await ask('UID THREAD ORDEREDSUBJECT UTF-8 ALL'), ['* THREAD (3 (1)(5))(2)(6)(7)']);
 });

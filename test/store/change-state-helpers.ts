@@ -2,11 +2,12 @@ import type Database from 'better-sqlite3';
 
 /**
  * Takes schema step 7 (change-state.ts) and the steps after it (8: the address domain index,
- * 9: the user counter triggers, 11: the save date, 12: the queue's DSN columns; 10 creates its tables
+ * 9: the user counter triggers, 11: the save date, 12: the queue's DSN columns, 13: the sort facts; 10 creates its tables
  * only when missing) out of
  * a store file, leaving it as Mailwarden with schema 6 wrote it.
  */
 export function undoStep7(db: Database.Database): void {
+  undoStep13(db);
   for (const c of ['dsn', 'delay_notified']) db.exec(`ALTER TABLE queue DROP COLUMN ${c}`);
   db.exec('ALTER TABLE messages DROP COLUMN save_date');
   for (const t of ['insert', 'delete', 'move']) db.exec(`DROP TRIGGER user_counts_${t}`);
@@ -19,4 +20,21 @@ export function undoStep7(db: Database.Database): void {
   for (const c of ['object_id', 'change_state']) db.exec(`ALTER TABLE folders DROP COLUMN ${c}`);
   db.exec("DELETE FROM meta WHERE key = 'changes_floor'");
   db.pragma('user_version = 6');
+}
+
+/**
+ * Takes schema step 13 (the sort facts) out of a store file, leaving it as Mailwarden with schema
+ * 12 wrote it: no sort_facts columns, the message list's insert trigger of step 6.
+ */
+export function undoStep13(db: Database.Database): void {
+  db.exec('DROP TRIGGER message_list_insert');
+  db.exec('ALTER TABLE message_list DROP COLUMN sort_facts');
+  db.exec('ALTER TABLE blobs DROP COLUMN sort_facts');
+  db.exec(`CREATE TRIGGER message_list_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO message_list
+      SELECT NEW.folder_id, NEW.internal_date, NEW.uid, NEW.id, NEW.size, NEW.blob_hash,
+        b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview
+      FROM blobs b WHERE b.hash = NEW.blob_hash;
+  END`);
+  db.pragma('user_version = 12');
 }

@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
-import { undoStep7 } from './change-state-helpers.js';
+import { undoStep13, undoStep7 } from './change-state-helpers.js';
+import { factsOf } from '../../src/mime/sort-facts.js';
 
 test('a store made by schema version 1 is migrated on open and keeps its messages', async () => {
   const tmp = tempDir();
@@ -51,7 +52,45 @@ test('a store made by schema version 1 is migrated on open and keeps its message
     const kept = (await again.getMessageByUid(u.id, inbox.id, 1))!;
     assert.equal(kept.saveDate, null);
     assert.ok(kept.internalDate instanceof Date);
+    // v13: the sort facts of a message stored before are filled in from its bytes
+    assert.deepEqual((await again.getSortFacts(u.id, inbox.id, [1]))[0]!.facts, factsOf(Buffer.from('Subject: kept\r\n\r\nbody\r\n')));
     await again.close();
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('schema step 13 fills in the sort facts of every message stored before it, in the store and its message list', async () => {
+  const tmp = tempDir();
+  const file = join(tmp.dir, 's.sqlite');
+  const raws = [
+    Buffer.from('From: "Zed" <z@example.org>\r\nSubject: Re: old one\r\nMessage-ID: <old1@x>\r\nDate: Mon, 1 Jan 2001 00:00:00 +0000\r\n\r\nbody\r\n'),
+    Buffer.from('From: a@example.org\r\nSubject: old two\r\nIn-Reply-To: <old1@x>\r\n\r\nbody\r\n'),
+  ];
+  try {
+    const s = await SqliteStore.open(file);
+    const u = await s.createUser({ address: 'mig13@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    for (const raw of raws) await s.append(u.id, inbox.id, raw);
+    await s.close();
+    const db = new Database(file);
+    undoStep13(db);
+    db.close();
+    const again = await SqliteStore.open(file);
+    try {
+      const check = new Database(file, { readonly: true });
+      assert.equal(check.pragma('user_version', { simple: true }), MIGRATIONS.length);
+      assert.equal(check.prepare('SELECT count(*) FROM blobs WHERE sort_facts IS NULL').pluck().get(), 0);
+      assert.equal(check.prepare('SELECT count(*) FROM message_list WHERE sort_facts IS NULL').pluck().get(), 0);
+      check.close();
+      const got = await again.getSortFacts(u.id, inbox.id, [1, 2]);
+      assert.deepEqual(got.map((m) => m.facts), raws.map((r) => factsOf(r)));
+      // a message stored after the step gets its facts from the new insert trigger
+      await again.append(u.id, inbox.id, raws[0]!);
+      assert.deepEqual((await again.getSortFacts(u.id, inbox.id, [3]))[0]!.facts, factsOf(raws[0]!));
+    } finally {
+      await again.close();
+    }
   } finally {
     tmp.cleanup();
   }

@@ -1,9 +1,9 @@
 /**
  * SORT criteria (RFC 5256 section 3, DISPLAYFROM/DISPLAYTO of RFC 5957) and the ordering they
- * give. Keys come from sort-facts.ts; messages that compare equal keep mailbox order.
+ * give. Keys come from mime/sort-facts.ts (kept by the store, cached by sort-cache.ts); messages that compare equal keep mailbox order.
  */
 import { ImapParseError, type ImapValue } from './parser/command-parser.js';
-import type { SortFacts } from './sort-facts.js';
+import type { SortFacts } from '../../mime/sort-facts.js';
 
 export type SortKeyName = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
 export interface SortCriterion {
@@ -102,8 +102,13 @@ function lowerBound(a: Float64Array, v: number): number {
 export function sortOrder(items: readonly SortItem[], criteria: readonly SortCriterion[]): Uint32Array {
   const n = items.length;
   let rank: Uint32Array = new Uint32Array(n);
-  for (const c of criteria) {
+  for (const [ci, c] of criteria.entries()) {
     const next = ranks(column(items, c.key), c.reverse);
+    // the first key's dense ranks are already what refining zeros by them would give
+    if (ci === 0) {
+      rank = next.rank;
+      continue;
+    }
     const combined = new Float64Array(n);
     for (let i = 0; i < n; i++) combined[i] = rank[i]! * next.distinct + next.rank[i]!;
     rank = ranks(combined, false).rank;
@@ -114,9 +119,4 @@ export function sortOrder(items: readonly SortItem[], criteria: readonly SortCri
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = keys[i]! % n;
   return order;
-}
-
-/** The items in sort order; equal messages stay in mailbox order (RFC 5256 3), whatever REVERSE says. `items` must be in mailbox order. */
-export function sortItems(items: readonly SortItem[], criteria: readonly SortCriterion[]): SortItem[] {
-  return Array.from(sortOrder(items, criteria), (k) => items[k]!);
 }

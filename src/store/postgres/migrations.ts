@@ -11,6 +11,9 @@
  * sabotages (test/store/conformance/sabotages.ts) break these triggers on purpose.
  */
 
+import type pg from 'pg';
+import { encodeSortFacts, storedSortFacts } from '../../mime/sort-facts.js';
+
 /** Marks a PostgreSQL database as a Mailwarden store and holds its schema version. */
 export const SCHEMA_TABLE = 'mailwarden_schema';
 
@@ -251,7 +254,33 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE queue ADD COLUMN dsn TEXT;
   ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
   `,
+  /*
+   * 6: what SORT and THREAD compare, kept with the bytes, as SQLite's step 13 (which says why);
+   * rows stored before are filled in from their bytes by AFTER_MIGRATION[6], in the same transaction.
+   */ `
+  ALTER TABLE blobs ADD COLUMN sort_facts TEXT;
+  `,
 ];
+
+/** Blobs per round of a backfill: whole messages, so a small batch. */
+const BACKFILL_BATCH = 500;
+
+/**
+ * What a migration needs done in code after its SQL (in its transaction), by the version it
+ * reaches: SQL cannot parse a message header.
+ */
+export const AFTER_MIGRATION: Partial<Record<number, (c: pg.ClientBase) => Promise<void>>> = {
+  6: async (c) => {
+    for (let after = ''; ;) {
+      const rows = (await c.query({ text: 'SELECT hash, data FROM blobs WHERE hash > $1 ORDER BY hash LIMIT $2', values: [after, BACKFILL_BATCH], rowMode: 'array' })).rows as Array<[string, Buffer]>;
+      if (rows.length === 0) return;
+      await c.query('UPDATE blobs SET sort_facts = u.facts FROM unnest($1::TEXT[], $2::TEXT[]) AS u(hash, facts) WHERE blobs.hash = u.hash', [
+        rows.map((r) => r[0]), rows.map((r) => encodeSortFacts(storedSortFacts(r[1]))),
+      ]);
+      after = rows[rows.length - 1]![0];
+    }
+  },
+};
 
 /** The domain of a stored address, as the index addresses_by_domain has it. */
 export const ADDRESS_DOMAIN = "split_part(address, '@', 2)";

@@ -9,7 +9,8 @@ import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.
 import { typedErrorsOnly } from '../typed-errors.js';
 import { isRetryable, toStoreError } from './backend-errors.js';
 import { GroupCommitter, type GroupOutcome } from './group-commit.js';
-import { ADDRESS_DOMAIN, MIGRATION_LOCK, MIGRATIONS, SCHEMA_TABLE } from './migrations.js';
+import { ADDRESS_DOMAIN, AFTER_MIGRATION, MIGRATION_LOCK, MIGRATIONS, SCHEMA_TABLE } from './migrations.js';
+import { decodeSortFacts, encodeSortFacts, storedSortFacts } from '../../mime/sort-facts.js';
 import type { Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, QueueEntryUpdate, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { StoreBase } from '../store-base.js';
@@ -26,7 +27,7 @@ import {
 } from '../rules.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
-  MailboxDatabase, MessageIndex, MessageListItem, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MessageListItem, MessageSortFacts, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
 
@@ -68,13 +69,13 @@ const LIST_COLUMNS = `${MESSAGE_COLUMNS}, b.subject, b.from_text, b.to_text, b.s
 
 
 /** A blob's row (putBlob's parameters): hash, size, data, structure, then the facts of the list view. */
-type BlobRow = [hash: string, size: number, data: Buffer, structure: string, subject: unknown, from: unknown, to: unknown, sentDate: number | null, messageId: unknown, hasAttachments: number, preview: unknown];
-const INSERT_BLOB = 'INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview)';
+type BlobRow = [hash: string, size: number, data: Buffer, structure: string, subject: unknown, from: unknown, to: unknown, sentDate: number | null, messageId: unknown, hasAttachments: number, preview: unknown, sortFacts: string];
+const INSERT_BLOB = 'INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview, sort_facts)';
 
 function blobRow(raw: Buffer): BlobRow {
   const a = analyseMessage(raw);
   const f = a.facts;
-  return [a.hash, raw.length, raw, JSON.stringify(a.structure), f.subject, f.from, f.to, f.date?.getTime() ?? null, f.messageId, f.hasAttachments ? 1 : 0, f.preview];
+  return [a.hash, raw.length, raw, JSON.stringify(a.structure), f.subject, f.from, f.to, f.date?.getTime() ?? null, f.messageId, f.hasAttachments ? 1 : 0, f.preview, encodeSortFacts(a.sortFacts)];
 }
 
 /**
@@ -86,11 +87,11 @@ function blobRow(raw: Buffer): BlobRow {
  * as the previous holder committed it).
  */
 function deliverySql(withBlob: boolean): string {
-  // with the blob ($8 data … $16 preview): stored once with the message's first copy; an existing
+  // with the blob ($8 data … $16 preview, $17 sort facts): stored once with the message's first copy; an existing
   // row is locked by the no-op update, as in putBlob
   const blob = withBlob
     ? `b AS (${INSERT_BLOB}
-         VALUES ($6::TEXT, $5::BIGINT, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (hash) DO UPDATE SET size = excluded.size RETURNING hash), `
+         VALUES ($6::TEXT, $5::BIGINT, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (hash) DO UPDATE SET size = excluded.size RETURNING hash), `
     : '';
   return `WITH ${blob}f AS (SELECT id, uid_next, uid_validity, highest_modseq FROM folders WHERE id = $1::BIGINT AND user_id = $2::BIGINT FOR UPDATE),
     s AS (SELECT nextval('change_state_seq') AS s FROM f),
@@ -210,6 +211,7 @@ export class PostgresStore extends StoreBase implements Store {
       }
       for (let v = version; v < MIGRATIONS.length; v++) {
         await c.query(MIGRATIONS[v]!);
+        await AFTER_MIGRATION[v + 1]?.(c);
         await c.query(`UPDATE ${SCHEMA_TABLE} SET version = $1`, [v + 1]);
       }
       const has = (await c.query("SELECT 1 FROM meta WHERE key = 'organisation'")).rowCount;
@@ -662,7 +664,7 @@ export class PostgresStore extends StoreBase implements Store {
    */
   private async putBlob(c: Client, raw: Buffer): Promise<string> {
     const row = blobRow(raw);
-    await c.query(`${INSERT_BLOB} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO UPDATE SET size = excluded.size`, row);
+    await c.query(`${INSERT_BLOB} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (hash) DO UPDATE SET size = excluded.size`, row);
     return row[0];
   }
 
@@ -928,6 +930,18 @@ export class PostgresStore extends StoreBase implements Store {
       if (parts.structure) m.structure = r.structure ?? null;
       return m;
     });
+  }
+
+  async getSortFacts(userId: number, folderId: number, uids: readonly number[]): Promise<MessageSortFacts[]> {
+    await this.assertFolder(userId, folderId);
+    if (uids.length === 0) return [];
+    const rows = (await this.pool.query({
+      text: `SELECT m.uid, m.internal_date, b.sort_facts, CASE WHEN b.sort_facts IS NULL THEN b.data END FROM messages m JOIN blobs b ON b.hash = m.blob_hash
+             WHERE m.folder_id = $1 AND m.uid = ANY($2::BIGINT[]) ORDER BY m.uid`,
+      values: [folderId, [...uids]], rowMode: 'array',
+    })).rows as Array<[number | string, number | string, string | null, Buffer | null]>;
+    // never null after migration 6; from the bytes should a row lack them all the same
+    return rows.map(([uid, date, text, data]) => ({ uid: Number(uid), internalDate: Number(date), facts: text === null ? storedSortFacts(data!) : decodeSortFacts(text) }));
   }
 
   async readBlob(hash: string): Promise<Buffer> {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import type { AnalysedMessage } from '../analyse.js';
+import { encodeSortFacts } from '../../mime/sort-facts.js';
 import { toObjectId } from '../object-ids.js';
 import { takeChangeStates } from './change-state.js';
 import type { AppendResult, QueueDsn } from '../types.js';
@@ -19,6 +20,8 @@ export interface StoredAnalysis {
   messageId: string | null;
   hasAttachments: boolean;
   preview: string;
+  /** encodeSortFacts of the analysis' sort facts. */
+  sortFacts: string;
 }
 
 export function toStoredAnalysis(a: AnalysedMessage): StoredAnalysis {
@@ -26,6 +29,7 @@ export function toStoredAnalysis(a: AnalysedMessage): StoredAnalysis {
   return {
     hash: a.hash, structureJson: JSON.stringify(a.structure), subject: f.subject, from: f.from, to: f.to,
     date: f.date?.getTime() ?? null, messageId: f.messageId, hasAttachments: f.hasAttachments, preview: f.preview,
+    sortFacts: encodeSortFacts(a.sortFacts),
   };
 }
 
@@ -62,9 +66,9 @@ export class MessageWrites {
   /** Stores the bytes once (content-addressed) with everything computed at delivery. */
   putBlob(raw: Uint8Array, a: StoredAnalysis): string {
     this.q(
-      `INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
-    ).run(a.hash, raw.length, raw, a.structureJson, a.subject, a.from, a.to, a.date, a.messageId, a.hasAttachments ? 1 : 0, a.preview);
+      `INSERT INTO blobs (hash, size, data, structure, subject, from_text, to_text, sent_date, message_id, has_attachments, preview, sort_facts)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+    ).run(a.hash, raw.length, raw, a.structureJson, a.subject, a.from, a.to, a.date, a.messageId, a.hasAttachments ? 1 : 0, a.preview, a.sortFacts);
     return a.hash;
   }
 

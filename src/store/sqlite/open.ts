@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { StoreError } from '../errors.js';
-import { APPLICATION_ID, MIGRATIONS } from './schema.js';
+import { APPLICATION_ID, MIGRATIONS, SORT_FACTS_FUNCTION } from './schema.js';
+import { encodeSortFacts, storedSortFacts } from '../../mime/sort-facts.js';
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
@@ -103,6 +104,8 @@ function migrate(db: Database.Database): void {
   if (current > MIGRATIONS.length) {
     throw new StoreError('invalid', `store schema version ${current} is newer than this Mailwarden (${MIGRATIONS.length}); upgrade Mailwarden`);
   }
+  // step 13 computes the sort facts of the rows it finds (only the connection that migrates needs it)
+  if (current < MIGRATIONS.length) db.function(SORT_FACTS_FUNCTION, { deterministic: true }, (data: unknown) => encodeSortFacts(storedSortFacts(data as Buffer)));
   for (let v = current; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v]);

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import { analyseMessage } from '../analyse.js';
+import { decodeSortFacts, storedSortFacts } from '../../mime/sort-facts.js';
 import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.js';
 import { openReaderConnection, openSqliteDatabase } from './open.js';
 import { ADDRESS_DOMAIN } from './schema.js';
@@ -27,7 +28,7 @@ import {
 import { changesSince, currentState, pruneTombstones, takeChangeStates, TOMBSTONE_DAYS } from './change-state.js';
 import type {
   AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
-  MailboxDatabase, MessageIndex, MessageListItem, MobileDevice, MobileDeviceUpdate, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
+  MailboxDatabase, MessageIndex, MessageListItem, MessageSortFacts, MobileDevice, MobileDeviceUpdate, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
   SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
 
@@ -692,6 +693,22 @@ export class SqliteStore extends StoreBase implements Store {
       if (parts.structure) m.structure = r.structure ?? null;
       return m;
     });
+  }
+
+  async getSortFacts(userId: number, folderId: number, uids: readonly number[]): Promise<MessageSortFacts[]> {
+    this.assertFolder(userId, folderId);
+    if (uids.length === 0) return [];
+    // the list row (schema step 13) by its key: small adjacent rows, not the blobs' pages
+    const rows = this.q(
+      `SELECT m.uid, m.internal_date, l.sort_facts, m.blob_hash FROM messages m
+       JOIN message_list l ON l.folder_id = m.folder_id AND l.internal_date = m.internal_date AND l.uid = m.uid
+       WHERE m.folder_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
+    ).raw().all(folderId, JSON.stringify(uids)) as Array<[number, number, string | null, string]>;
+    return rows.map(([uid, internalDate, text, hash]) => ({
+      uid, internalDate,
+      // never null after step 13; from the bytes should a row lack them all the same
+      facts: text === null ? storedSortFacts(this.q('SELECT data FROM blobs WHERE hash = ?').pluck().get(hash) as Buffer) : decodeSortFacts(text),
+    }));
   }
 
   async readBlob(hash: string): Promise<Buffer> {

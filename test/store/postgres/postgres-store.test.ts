@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { connectionConfig, PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import { MIGRATIONS } from '../../../src/store/postgres/migrations.js';
+import { factsOf } from '../../../src/mime/sort-facts.js';
 import { StoreError } from '../../../src/store/errors.js';
 import { createTestDatabase } from '../../helpers/postgres.js';
 
@@ -171,6 +172,7 @@ test('PostgreSQL: migration 4 adds the save date; a message stored before has no
     await c.connect();
     await c.query('ALTER TABLE messages DROP COLUMN save_date');
     await c.query('ALTER TABLE queue DROP COLUMN dsn, DROP COLUMN delay_notified'); // migration 5
+    await c.query('ALTER TABLE blobs DROP COLUMN sort_facts'); // migration 6
     await c.query('UPDATE mailwarden_schema SET version = 3');
     await c.end();
     const again = await PostgresStore.open(url);
@@ -181,6 +183,37 @@ test('PostgreSQL: migration 4 adds the save date; a message stored before has no
       const copied = await again.copyMessages(u.id, inbox.id, [1], (await again.createFolder(u.id, 'After')).id);
       assert.ok((await again.listMessages(u.id, (await again.getFolder(u.id, 'After'))!.id))[0]!.saveDate instanceof Date, 'saved again: a save date');
       assert.equal(copied.pairs.length, 1);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+test('PostgreSQL: migration 6 fills in the sort facts of every message stored before it', { timeout: 120_000 }, async () => {
+  await withDatabase(async (url) => {
+    const s = await PostgresStore.open(url);
+    const u = await s.createUser({ address: 'mig6@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    const raws = [
+      Buffer.from('From: "Zed" <z@example.org>\r\nSubject: Re: old one\r\nMessage-ID: <old1@x>\r\n\r\nbody\r\n'),
+      Buffer.from('From: a@example.org\r\nSubject: old two\r\nReferences: <old1@x>\r\n\r\nbody\r\n'),
+    ];
+    for (const raw of raws) await s.append(u.id, inbox.id, raw);
+    await s.close();
+    // as version 5 left it
+    const c = new pg.Client(connectionConfig(url));
+    await c.connect();
+    await c.query('ALTER TABLE blobs DROP COLUMN sort_facts');
+    await c.query('UPDATE mailwarden_schema SET version = 5');
+    await c.end();
+    const again = await PostgresStore.open(url);
+    try {
+      const check = new pg.Client(connectionConfig(url));
+      await check.connect();
+      assert.equal(Number((await check.query('SELECT count(*) AS n FROM blobs WHERE sort_facts IS NULL')).rows[0].n), 0);
+      await check.end();
+      const got = await again.getSortFacts(u.id, inbox.id, [1, 2]);
+      assert.deepEqual(got.map((m) => m.facts), raws.map((r) => factsOf(r)));
     } finally {
       await again.close();
     }

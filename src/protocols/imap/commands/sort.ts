@@ -6,18 +6,19 @@ import { parseSearch, UnsupportedCharsetError } from '../parser/search-keys.js';
 import { saveResult } from '../saved-result.js';
 import { usesModseq } from '../search.js';
 import type { ImapSession } from '../session.js';
-import { sortEntries } from '../sort-facts.js';
-import { parseSortCriteria, sortItems, type SortItem } from '../sort.js';
+import { keepAnswer, keptAnswer, sortEntries } from '../sort-cache.js';
+import { parseSortCriteria, sortOrder, type SortItem } from '../sort.js';
 import { formatThreads, THREAD_ALGORITHMS, threadItems, type ThreadAlgorithm } from '../thread.js';
 import { str } from '../wire.js';
-import { CHARSETS, searchView } from './search.js';
+import { imapTurns } from '../turns.js';
+import { CHARSETS, searchView, type SearchHit } from './search.js';
 import { SELECTED, type CommandSpec } from './types.js';
 
 /**
  * Lets other sessions' I/O run between the steps of a big SORT/THREAD (search, keys, order,
- * answer), each a stretch of synchronous work on a 100,000-message folder.
+ * answer) and inside the long ones, once this turn has spent its budget (imap/turns.ts).
  */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const pause = (): Promise<void> | null => imapTurns.pause();
 
 const atom = (v: ImapValue | undefined): string | null => (v?.t === 'atom' ? v.v.toUpperCase() : null);
 
@@ -31,24 +32,29 @@ function charsetArg(v: ImapValue | undefined): ImapValue {
 
 const CHARSET_WORD: ImapValue = { t: 'atom', v: 'CHARSET' };
 
-/** Searches with the criteria after the charset; returns each match with what ordering it needs. */
-async function matchingItems(s: ImapSession, charset: ImapValue, keys: ImapValue[], ret?: ImapValue[]): Promise<{ items: SortItem[]; returnOpts?: string[]; modseq: boolean; highest: number }> {
+/** Searches with the criteria after the charset: the matches in mailbox order. */
+async function searchHits(s: ImapSession, charset: ImapValue, keys: ImapValue[], ret?: ImapValue[]): Promise<{ hits: SearchHit[]; returnOpts?: string[]; modseq: boolean; highest: number }> {
   const req = parseSearch([...(ret ?? []), CHARSET_WORD, charset, ...keys]);
   const modseq = usesModseq(req.key);
   if (modseq) s.enableCondstore();
   const hits = await searchView(s, req.key);
-  await yieldToLoop();
+  let highest = 0;
+  for (const h of hits) highest = Math.max(highest, h.modseq);
+  await pause();
+  return { hits, returnOpts: req.returnOpts, modseq, highest };
+}
+
+/** Each match with what ordering it needs (the sort facts); one expunged meanwhile is left out. */
+async function itemsOf(s: ImapSession, hits: SearchHit[]): Promise<SortItem[]> {
   // reading the keys is part of the same folder view (objtFolderView), as the search was
   const entries = await s.storeSession!.withObject('objtFolderView', () => sortEntries(s.ctx.store, s.user!.id, s.view.folder, s.view.exists, hits));
   const items: SortItem[] = [];
-  let highest = 0;
   hits.forEach((h, i) => {
     const e = entries[i];
-    if (!e) return; // expunged meanwhile
-    items.push({ seq: h.seq, uid: h.uid, size: h.size, internalDate: e.internalDate, facts: e.facts });
-    highest = Math.max(highest, h.modseq);
+    if (e) items.push({ seq: h.seq, uid: h.uid, size: h.size, internalDate: e.internalDate, facts: e.facts });
   });
-  return { items, returnOpts: req.returnOpts, modseq, highest };
+  await pause();
+  return items;
 }
 
 async function sort(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<string> {
@@ -57,15 +63,28 @@ async function sort(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<s
   if (ret) i = 2;
   const criteria = parseSortCriteria(c.args[i]);
   const charset = charsetArg(c.args[i + 1]);
-  const found = await matchingItems(s, charset, c.args.slice(i + 2), ret);
-  await yieldToLoop();
-  const sorted = sortItems(found.items, criteria);
-  await yieldToLoop();
+  const found = await searchHits(s, charset, c.args.slice(i + 2), ret);
+  const folder = s.view.folder;
+  // the order as positions in the matches: kept for the same messages (sort-cache.ts keptAnswer)
+  const what = `SORT ${JSON.stringify(criteria)}`;
+  let order = keptAnswer<Uint32Array>(s.ctx.store, folder, found.hits, what);
+  if (!order) {
+    const items = await itemsOf(s, found.hits);
+    order = sortOrder(items, criteria);
+    // positions in `items` are positions in the matches only when none was expunged meanwhile
+    if (items.length === found.hits.length) keepAnswer(s.ctx.store, folder, found.hits, what, order);
+    else {
+      const at = new Map(found.hits.map((h, k) => [h.uid, k]));
+      order = Uint32Array.from(order, (k) => at.get(items[k]!.uid)!);
+    }
+    await pause();
+  }
+  const sorted = Array.from(order, (k) => found.hits[k]!);
   const ids = sorted.map((m) => (byUid ? m.uid : m.seq));
   const done = `${byUid ? 'UID ' : ''}SORT completed`;
   let opts = found.returnOpts;
   if (!opts) {
-    s.send(`SORT${ids.map((n) => ' ' + n).join('')}${found.modseq && ids.length ? ` (MODSEQ ${found.highest})` : ''}`);
+    s.send(`SORT${await numberList(ids)}${found.modseq && ids.length ? ` (MODSEQ ${found.highest})` : ''}`);
     return done;
   }
   if (opts.includes('SAVE')) {
@@ -88,6 +107,19 @@ async function sort(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<s
   return done;
 }
 
+/** " 4 1 5": each number after a space, built in pieces with pauses between (100,000 numbers). */
+async function numberList(ids: readonly number[]): Promise<string> {
+  const PIECE = 8192;
+  const pieces: string[] = [];
+  for (let i = 0; i < ids.length; i += PIECE) {
+    if (i > 0) await pause();
+    let piece = '';
+    for (let k = i; k < Math.min(ids.length, i + PIECE); k++) piece += ' ' + ids[k];
+    pieces.push(piece);
+  }
+  return pieces.join('');
+}
+
 /** Numbers in the order given, runs of consecutive ascending numbers as "a:b". */
 function orderedSet(ids: readonly number[]): string {
   const out: string[] = [];
@@ -105,11 +137,18 @@ async function thread(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise
   if (name === null) throw bad('THREAD needs an algorithm');
   if (!THREAD_ALGORITHMS.includes(name as ThreadAlgorithm)) throw bad(`Unknown threading algorithm ${name}`);
   const charset = charsetArg(c.args[1]);
-  const found = await matchingItems(s, charset, c.args.slice(2));
-  await yieldToLoop();
-  const threads = await threadItems(found.items, name as ThreadAlgorithm, yieldToLoop);
-  await yieldToLoop();
-  s.send(`THREAD${threads.length ? ' ' : ''}${formatThreads(threads, (m) => (byUid ? m.uid : m.seq))}`);
+  const { hits } = await searchHits(s, charset, c.args.slice(2));
+  const folder = s.view.folder;
+  const what = `${byUid ? 'UID ' : ''}THREAD ${name}`;
+  let answer = keptAnswer<string>(s.ctx.store, folder, hits, what);
+  if (answer === undefined) {
+    const items = await itemsOf(s, hits);
+    const threads = await threadItems(items, name as ThreadAlgorithm, pause);
+    await pause();
+    answer = await formatThreads(threads, (m) => (byUid ? m.uid : m.seq), pause);
+    if (items.length === hits.length) keepAnswer(s.ctx.store, folder, hits, what, answer);
+  }
+  s.send(`THREAD${answer ? ' ' : ''}${answer}`);
   return `${byUid ? 'UID ' : ''}THREAD completed`;
 }
 
