@@ -39,8 +39,12 @@ export const ServerConfigSchema = z
         trustedCa: z.string().optional(),
         /** Port of MTA-STS policy hosts: 443. Another value is for tests only, like deliveryPort. */
         mtaStsPort: z.number().int().min(1).max(65535).default(443),
-        /** Retry schedule for the outbound queue, in seconds after the first attempt. */
-        retrySchedule: z.array(z.number().int().positive()).min(1).default([60, 300, 900, 3600, 14400, 43200]),
+        /**
+         * Retry schedule for the outbound queue, in seconds after the first attempt; past its last
+         * offset a message bounces (2 days, as Exchange's MessageExpirationTimeout). Behind the
+         * schedule, retries keep its spacing from the last attempt (queue.ts).
+         */
+        retrySchedule: z.array(z.number().int().positive()).min(1).default([60, 300, 900, 3600, 14400, 43200, 86400, 172800]),
         /**
          * RFC 3461 NOTIFY=DELAY: seconds a message may wait in the queue before its sender gets a
          * "delayed" DSN (once, at the first retry past it); 4 hours as Exchange's DelayNotificationTimeout.
@@ -48,7 +52,7 @@ export const ServerConfigSchema = z
         delayNotificationAfter: z.number().int().positive().default(14400),
       })
       .strict()
-      .default({ deliveryPort: 25, mtaStsPort: 443, retrySchedule: [60, 300, 900, 3600, 14400, 43200], delayNotificationAfter: 14400 }),
+      .default({ deliveryPort: 25, mtaStsPort: 443, retrySchedule: [60, 300, 900, 3600, 14400, 43200, 86400, 172800], delayNotificationAfter: 14400 }),
     /** Certificates besides the data folder's own (README "Certificates"); all reloaded live when their files change. */
     tls: z
       .object({

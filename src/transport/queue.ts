@@ -100,7 +100,12 @@ async function attempt(ctx: ServerContext, entry: QueueEntry, clock: QueueClock)
   }
   ctx.metrics.countDelivery('deferred', temp.length);
   const lastError = temp.map((r) => `${r}: ${replyOf(r)}`).join('; ').slice(0, 1000);
-  const nextAttempt = new Date(Math.max(entry.createdAt.getTime() + schedule[attemptNo - 1] * 1000, now.getTime()));
+  // Behind the schedule (the server was down, or the queue long), the entry keeps the schedule's
+  // spacing from now instead of being tried at every pass until its offsets run out: a receiver
+  // that is down gets the retries the schedule promises, not a burst and then a bounce.
+  const due = entry.createdAt.getTime() + schedule[attemptNo - 1]! * 1000;
+  const spacing = (schedule[attemptNo - 1]! - (schedule[attemptNo - 2] ?? 0)) * 1000;
+  const nextAttempt = new Date(Math.max(due, now.getTime() + spacing));
   // NOTIFY=DELAY: one "delayed" DSN, at the first attempt past the threshold.
   let delayNotified = entry.delayNotified;
   const waited = now.getTime() - entry.createdAt.getTime();

@@ -175,3 +175,46 @@ describe('outbound queue through the smart host', () => {
     assert.equal((await listQueue(env.ctx)).length, 0);
   });
 });
+
+describe('outbound queue behind its schedule', () => {
+  let env: TestEnv;
+  let host: SmartHost;
+  let queue: OutboundQueue;
+  let alice: User;
+  let ahead = 0; // the queue's clock runs this far ahead of the real one
+
+  before(async () => {
+    const port = await freePort();
+    host = new SmartHost(port); // down: every attempt fails temporarily
+    env = await makeEnv({ smtp: { smartHost: { host: '127.0.0.1', port, tls: 'none' }, retrySchedule: [60, 300, 900] } });
+    alice = await addUser(env.ctx, 'alice@test.example');
+    queue = startOutboundQueue(env.ctx, { pollMs: 600_000, clock: () => new Date(Date.now() + ahead) });
+  });
+  after(async () => {
+    await queue.stop();
+    await host.down();
+    await env.cleanup();
+  });
+
+  it('after downtime, retries keep the schedule\'s spacing from now instead of running out at once', async () => {
+    await submitMessage(env.ctx, alice, { from: 'alice@test.example', to: ['someone@far.example'], raw: msg('late'), saveToSent: false });
+    // the server was down for ten hours: every offset of the schedule lies in the past
+    ahead = 10 * 3600_000;
+    const at1 = Date.now() + ahead; // no later than the attempt's own clock reading
+    await queue.runNow();
+    let [entry] = await listQueue(env.ctx);
+    assert.equal(entry.attempts, 1);
+    assert.ok(entry.nextAttempt.getTime() >= at1 + 60_000, 'the first retry 60 s after this attempt');
+    // a pass before then attempts nothing
+    await queue.runNow();
+    assert.equal((await listQueue(env.ctx))[0]?.attempts, 1);
+    ahead += 61_000;
+    const at2 = Date.now() + ahead;
+    await queue.runNow();
+    [entry] = await listQueue(env.ctx);
+    assert.equal(entry.attempts, 2);
+    assert.ok(entry.nextAttempt.getTime() >= at2 + 240_000, 'the second retry 300 - 60 s after this attempt');
+    await queue.runNow();
+    assert.equal((await listQueue(env.ctx))[0]?.attempts, 2, 'not attempted again at once');
+  });
+});
