@@ -10,6 +10,7 @@ import type { Store } from '../../src/store/store.js';
 import { processTreeMemory, stopChild, type MemoryUse } from './proc.js';
 import { log } from './stats.js';
 import { eventLoopDelayOf, type EventLoopDelay } from './event-loop-delay.js';
+import { wakeTimelineOf, type WakeTimeline } from './wake-timeline.js';
 
 /** A temporary folder for one Mailwarden data folder; remove with cleanup(). */
 export function mwTempDir(prefix = 'mw-bench-'): { dir: string; dataDir: string; cleanup: () => void } {
@@ -54,6 +55,8 @@ export interface MailwardenProcess {
   collectGarbage(): Promise<void>;
   /** The server's event-loop delay since the last reset (bench/lib/event-loop-delay.ts). */
   eventLoopDelay: { reset(): Promise<void>; read(): Promise<EventLoopDelay> };
+  /** When the server published changes and wrote answers, armed before a wake (bench/lib/wake-timeline.ts). */
+  wakeTimeline: { arm(): Promise<void>; read(): Promise<WakeTimeline> };
   stop(): Promise<void>;
 }
 
@@ -133,6 +136,7 @@ export async function startMailwarden(dataDir: string, opts: { nofile?: number; 
         child.send({ collectGarbage: seq });
       }),
     eventLoopDelay: eventLoopDelayOf(child),
+    wakeTimeline: wakeTimelineOf(child),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -3,10 +3,11 @@
  * the benchmark's clients never share an event loop with the server they measure — as with
  * Dovecot. Usage: node dist/bench/lib/mw-server.js DATA_DIR. Prints one JSON line with the
  * listeners, then runs until SIGTERM or until the parent goes away. Over IPC it answers
- * the benchmark's event-loop delay requests (event-loop-delay.ts).
+ * the benchmark's event-loop delay requests (event-loop-delay.ts) and wake timelines (wake-timeline.ts).
  */
 import { startServer } from '../../src/server/serve.js';
 import { serveEventLoopDelay } from './event-loop-delay.js';
+import { serveWakeTimeline } from './wake-timeline.js';
 
 const dataDir = process.argv[2];
 if (!dataDir) {
@@ -21,6 +22,7 @@ const server = await startServer({
   host: '127.0.0.1',
   ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0, lmtp: 0 },
 });
+serveWakeTimeline(server.ctx.changes);
 // Memory readings (bench/imap.ts, memory per idle connection): a full collection of the main
 // thread's heap and of the store thread's (run with --expose-gc; without it nothing is collected)
 // before each reading, so a heap shrinking after the previous load does not count against the

@@ -1,0 +1,104 @@
+/**
+ * Where a wake's time goes, seen from inside the server child: when the store published its
+ * changes (after the commit: the delivery's own work ends there) and when the HTTP answers were
+ * written out (`http.server.response.finish`). Times are process.hrtime (CLOCK_MONOTONIC, the same
+ * clock in every process of the machine), so the benchmark lines them up with its own: message
+ * sent → changes published → answers written by the server → answers read by the client. The
+ * last two apart say whether the server or the one client process is the slower side.
+ * Armed over the child's IPC channel just before the wake; costs nothing until then.
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import type { ChangeBus } from '../../src/store/change-bus.js';
+
+export interface WakeTimeline {
+  publishes: number;
+  firstPublishMs: number;
+  lastPublishMs: number;
+  answers: number;
+  firstAnswerMs: number;
+  lastAnswerMs: number;
+  /**
+   * CPU time of the server's main thread (Linux schedstat), ms: from arming to the first change
+   * published (the delivery's share), and from there to the last answer written (the answers').
+   * Unlike the times above, it hardly depends on how many other processes want the two cores.
+   */
+  cpuDeliveryMs: number;
+  cpuAnswersMs: number;
+}
+
+type Request = { wakeTimeline: 'arm' | 'read'; seq: number };
+type Reply = { wakeTimelineSeq: number; timeline?: WakeTimeline };
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** The main thread's CPU time so far in ms (schedstat's first field; NaN where there is none). */
+function mainThreadCpu(): () => number {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/self/task/${process.pid}/schedstat`, 'r');
+  } catch {
+    return () => NaN;
+  }
+  const buf = Buffer.alloc(128);
+  return () => Number(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)).split(' ')[0]) / 1e6;
+}
+
+/** In the server child: arms on request (wrapping the bus's publish, subscribing to answers) and reports. */
+export function serveWakeTimeline(changes: ChangeBus): void {
+  let t: WakeTimeline | null = null;
+  const cpu = mainThreadCpu();
+  let cpuArmed = 0;
+  let cpuPublished = 0;
+  const publish = changes.publish.bind(changes);
+  changes.publish = (c) => {
+    if (t) {
+      const at = now();
+      if (t.publishes++ === 0) {
+        t.firstPublishMs = at;
+        cpuPublished = cpu();
+        t.cpuDeliveryMs = cpuPublished - cpuArmed;
+      }
+      t.lastPublishMs = at;
+    }
+    publish(c);
+  };
+  const onFinish = () => {
+    if (!t) return;
+    const at = now();
+    if (t.answers++ === 0) t.firstAnswerMs = at;
+    t.lastAnswerMs = at;
+    t.cpuAnswersMs = cpu() - cpuPublished;
+  };
+  process.on('message', (m: Request) => {
+    if (!m || typeof m !== 'object' || !('wakeTimeline' in m)) return;
+    if (m.wakeTimeline === 'arm') {
+      t = { publishes: 0, firstPublishMs: NaN, lastPublishMs: NaN, answers: 0, firstAnswerMs: NaN, lastAnswerMs: NaN, cpuDeliveryMs: NaN, cpuAnswersMs: NaN };
+      cpuArmed = cpu();
+      subscribe('http.server.response.finish', onFinish);
+      process.send?.({ wakeTimelineSeq: m.seq } satisfies Reply);
+      return;
+    }
+    unsubscribe('http.server.response.finish', onFinish);
+    process.send?.({ wakeTimelineSeq: m.seq, timeline: t ?? undefined } satisfies Reply);
+    t = null;
+  });
+}
+
+/** In the benchmark: arm before the wake, read after it. */
+export function wakeTimelineOf(child: ChildProcess): { arm(): Promise<void>; read(): Promise<WakeTimeline> } {
+  let seq = 0;
+  const ask = (what: Request['wakeTimeline']) =>
+    new Promise<WakeTimeline | undefined>((resolve, reject) => {
+      const mine = ++seq;
+      const onMessage = (m: Reply) => {
+        if (m?.wakeTimelineSeq !== mine) return;
+        child.off('message', onMessage);
+        resolve(m.timeline);
+      };
+      child.on('message', onMessage);
+      child.send({ wakeTimeline: what, seq: mine } satisfies Request, (err) => err && reject(err));
+    });
+  return { arm: async () => void (await ask('arm')), read: async () => (await ask('read'))! };
+}
