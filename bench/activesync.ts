@@ -5,8 +5,9 @@
  *    every Ping held gives the memory per device (socket, TLS state, request, session, ChangeBus
  *    subscription). Then one SMTP message to every user (one transaction, 100 recipients) and the time
  *    from the message's end (after the 100 RCPTs) until every device's Ping has answered (goal < 1 s,
- *    < 100 KB per device). The client keeps its connections alive, as phones do; one process holds
- *    them all (the server and the bench raise their open-file limit to what the Pings need).
+ *    < 100 KB per device). The client keeps its connections alive, as phones do; BENCH_EAS_CLIENTS
+ *    threads (2) hold them (activesync-pinger.ts; the server and the bench raise their open-file
+ *    limit to what the Pings need).
  *    The server has delivered one message (to a user without devices) before the Pings, as a server
  *    that has run a while has. Besides the client's clock, the server says (wake-timeline.ts) when
  *    it published the changes and wrote the answers, and its main thread's CPU time for each part.
@@ -16,6 +17,7 @@
  * load is the Pings themselves. No Dovecot column: Dovecot has no ActiveSync.
  */
 import { Agent, request } from 'node:https';
+import { holdPings, PASSWORD, post } from './activesync-pinger.js';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,26 +32,8 @@ const USERS = Number(process.env.BENCH_EAS_USERS ?? 100);
 const MESSAGES = Number(process.env.BENCH_EAS_MESSAGES ?? 10_000);
 /** BENCH_EAS_PART=ping or sync runs only that half. */
 const PART = process.env.BENCH_EAS_PART ?? 'both';
-const PASSWORD = 'bench-pw';
-
-function post(port: number, agent: Agent, user: string, deviceId: string, cmd: string, body: Buffer | undefined): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1', port, method: 'POST', agent, rejectUnauthorized: false,
-      path: `/Microsoft-Server-ActiveSync?Cmd=${cmd}&User=${encodeURIComponent(user)}&DeviceId=${deviceId}&DeviceType=Bench`,
-      headers: {
-        authorization: `Basic ${Buffer.from(`${user}:${PASSWORD}`).toString('base64')}`, 'ms-asprotocolversion': '14.1',
-        ...(body ? { 'content-type': 'application/vnd.ms-sync.wbxml', 'content-length': String(body.length) } : {}),
-      },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** Client threads holding the Pings (activesync-pinger.ts). */
+const CLIENT_THREADS = Number(process.env.BENCH_EAS_CLIENTS ?? 2);
 
 /**
  * One SMTP transaction to the server's MX listener (raw, so the client costs nothing measurable);
@@ -98,7 +82,7 @@ function openSessions(port: number, token: string): Promise<number> {
   });
 }
 
-async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; heldRssMiB: number; baseRssMiB: number; answerCpuUs: number; firstAnswerMs: number; warmDeliveryMs: number }> {
+async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; heldRssMiB: number; baseRssMiB: number; answerCpuUs: number; firstAnswerMs: number; warmDeliveryMs: number; serverAllMs: number }> {
   const tmp = mwTempDir('mw-bench-eas-');
   const store = await openSeedStore(tmp.dataDir);
   await putBenchSettings(store);
@@ -129,8 +113,6 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
     await smtpSend(mw.port('smtp')!, [warmUser!.address], 'From: bench@elsewhere.example\nSubject: warm\n\nfirst delivery\n');
     const warmDeliveryMs = nowMs() - warm0;
     log(`activesync: the server's first delivery (one recipient, before the Pings) took ${Math.round(warmDeliveryMs)} ms`);
-    // keep-alive, as phones do: an answered Ping leaves its connection open for the next one
-    const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
     // warm the credential cache: one request per user (scrypt once each), on connections of their
     // own (a Ping must not pick up one of these that the server is closing as idle)
     const warm = new Agent({ keepAlive: false });
@@ -138,33 +120,8 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
       await Promise.all(devices.slice(i, i + 10).map((d) => post(port, warm, d.user, d.deviceId, 'Settings', encode(el('Settings', 'Settings', [el('Settings', 'UserInformation', [el('Settings', 'Get')])])))));
     }
     const base = mw.memory().rssKiB;
-    const answered: Array<Promise<number>> = [];
-    let sent = 0;
-    const pingBody = (inbox: string) => encode(el('Ping', 'Ping', [el('Ping', 'HeartbeatInterval', '1800'), el('Ping', 'Folders', [el('Ping', 'Folder', [el('Ping', 'Id', inbox), el('Ping', 'Class', 'Email')])])]));
-    const failures = new Map<string, number>();
-    // a connection the loaded machine refuses or drops while it is being set up is tried again,
-    // as a phone would (up to 5 times); the kinds of failure are reported
-    const pingOnce = async (d: (typeof devices)[number]): Promise<{ status: number; body: Buffer }> => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await post(port, agent, d.user, d.deviceId, 'Ping', pingBody(d.inbox));
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-          failures.set(code, (failures.get(code) ?? 0) + 1);
-          if (attempt === 5) throw err;
-          await new Promise((r) => setTimeout(r, 1000 * attempt));
-        }
-      }
-    };
-    for (const d of devices) {
-      answered.push(pingOnce(d).then((r) => {
-        const status = childText(decode(r.body), 'Status');
-        if (status !== '2') throw new Error(`Ping of ${d.deviceId} answered ${r.status} status ${status}`);
-        return nowMs();
-      }));
-      answered[answered.length - 1]!.catch(() => undefined); // reported by Promise.all below, not as unhandled
-      if (++sent % 200 === 0) await new Promise((r) => setTimeout(r, 50)); // let the handshakes through
-    }
+    const pings = holdPings(port, devices, CLIENT_THREADS);
+    const failures = pings.failures;
     // every Ping is held once the server has one open store session per device (its admin API says)
     const token = readFileSync(join(tmp.dataDir, 'admin.token'), 'utf8').trim();
     const t0 = nowMs();
@@ -181,7 +138,7 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
     await mw.eventLoopDelay.reset();
     const { sentAt: start, ackAt } = await smtpSend(mw.port('smtp')!, users.map((u) => u.address), 'From: bench@elsewhere.example\nSubject: wake\n\nwake up\n');
     const deliveredMs = ackAt - start;
-    const times = (await Promise.all(answered)).sort((a, b) => a - b);
+    const times = await pings.answered;
     const wakeMs = times[times.length - 1]! - start;
     const [tl, delay] = await Promise.all([mw.wakeTimeline.read(), mw.eventLoopDelay.read()]);
     const at = (t: number) => `${Math.round(t - start)} ms`;
@@ -191,7 +148,7 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
     log(`activesync: server side: ${tl.publishes} changes published ${at(tl.firstPublishMs)}–${at(tl.lastPublishMs)}; ${tl.answers} answers written ${at(tl.firstAnswerMs)}–${at(tl.lastAnswerMs)}; ` +
       `server main-thread CPU: delivery ${tl.cpuDeliveryMs.toFixed(0)} ms, answers ${tl.cpuAnswersMs.toFixed(0)} ms (${((tl.cpuAnswersMs * 1000) / tl.answers).toFixed(0)} µs an answer); ` +
       `whole process over the wake ${delay.cpu?.processMs.toFixed(0)} ms; load ${loadavg()[0]!.toFixed(1)}`);
-    return { perDeviceKiB: (heldRss - base) / DEVICES, wakeMs, heldRssMiB: heldRss / 1024, baseRssMiB: base / 1024, answerCpuUs: (tl.cpuAnswersMs * 1000) / tl.answers, firstAnswerMs: times[0]! - start, warmDeliveryMs };
+    return { perDeviceKiB: (heldRss - base) / DEVICES, wakeMs, heldRssMiB: heldRss / 1024, baseRssMiB: base / 1024, answerCpuUs: (tl.cpuAnswersMs * 1000) / tl.answers, firstAnswerMs: times[0]! - start, warmDeliveryMs, serverAllMs: tl.lastAnswerMs - start };
   } finally {
     await mw.stop();
     tmp.cleanup();
@@ -257,6 +214,7 @@ export async function benchActiveSync(): Promise<BenchOutcome> {
     ...(ping.length ? [
       { bench: 'activesync', metric: `memory per device in Ping (${DEVICES} devices)`, unit: 'KiB', better: 'lower', mw: summarise(ping.map((p) => p.perDeviceKiB)), target: '< 100 KB' },
       { bench: 'activesync', metric: `every Ping answered after one delivery to each of ${USERS} users (${DEVICES} devices)`, unit: 'ms', better: 'lower', mw: summarise(ping.map((p) => p.wakeMs)), target: '< 1 s' },
+      { bench: 'activesync', metric: `the server's last answer written after that delivery (${DEVICES} devices)`, unit: 'ms', better: 'lower', mw: summarise(ping.map((p) => p.serverAllMs)) },
       { bench: 'activesync', metric: `first Ping answered after that delivery (${DEVICES} devices)`, unit: 'ms', better: 'lower', mw: summarise(ping.map((p) => p.firstAnswerMs)) },
       { bench: 'activesync', metric: `server main-thread CPU per woken Ping answered (${DEVICES} devices)`, unit: 'µs', better: 'lower', mw: summarise(ping.map((p) => p.answerCpuUs)) },
       { bench: 'activesync', metric: `the server's first delivery after start (one recipient; loads the inbound checks)`, unit: 'ms', better: 'lower', mw: summarise(ping.map((p) => p.warmDeliveryMs)) },
