@@ -10,7 +10,7 @@ import type { Folder } from '../../../store/types.js';
 import { loadState, saveState, WBXML_TYPE, type EasAnswer, type EasCall } from '../call.js';
 import { folderOf } from '../folders.js';
 import { child, childText, children, el, encode } from '../wbxml/codec.js';
-import { waitForChange } from '../wait.js';
+import { cancelOnAbort, waitForChange } from '../wait.js';
 import { pendingCount } from './sync.js';
 
 const MIN_HEARTBEAT = 60;
@@ -74,23 +74,18 @@ export async function ping(call: EasCall): Promise<EasAnswer> {
   for (const f of folders) if (((await pendingCount(call, f.folder, f.id, 1)) ?? 1) > 0) pending.push(f.id);
   if (pending.length) return changed(pending);
 
-  const controller = new AbortController();
-  let superseded = false;
+  const wait = waitForChange(call.ctx.changes, call.user.id, folders.map((f) => f.folder.id), state.heartbeat * 1000);
   const release = call.held.hold(call.user.id, call.device.deviceId, {
     supersede: async () => {
-      superseded = true;
-      controller.abort();
+      wait.cancel();
       // the old request's session is closed by the plugin once it has answered; wait for that
       await new Promise<void>((resolve) => call.session.onEnd(() => resolve()));
     },
   });
-  // not removed when the Ping ends: the signal is this request's own and is not aborted after
-  // it (plugin.ts), and an EventTarget removal is a measurable part of waking 10,000 Pings
-  call.signal.addEventListener('abort', () => controller.abort(), { once: true });
+  cancelOnAbort(wait, call.signal);
   try {
-    const outcome = await waitForChange(call.ctx.changes, call.user.id, folders.map((f) => f.folder.id), state.heartbeat * 1000, controller.signal);
+    const outcome = await wait.outcome;
     if (outcome.kind === 'changed') return changed(folders.filter((f) => outcome.folderIds.has(f.folder.id)).map((f) => f.id));
-    void superseded;
     return precomputed(null);
   } finally {
     release();

@@ -11,7 +11,7 @@ import { loadState, saveState, type EasAnswer, type EasCall } from '../call.js';
 import { folderOf } from '../folders.js';
 import { applicationData, bodyPreferenceOf, DEFAULT_BODY_PREFERENCE, flagElement, type BodyPreference } from '../mail-item.js';
 import { child, childText, children, el, text, type WbxmlElement } from '../wbxml/codec.js';
-import { waitForChange } from '../wait.js';
+import { cancelOnAbort, waitForChange } from '../wait.js';
 import { heartbeatLimit } from './ping.js';
 
 export interface CollectionState {
@@ -64,10 +64,10 @@ export async function sync(call: EasCall): Promise<EasAnswer> {
     }
     // nothing to say: hold the request until a change in one of its folders, or the wait's end
     call.session.touch();
-    const release = call.held.hold(call.user.id, call.device.deviceId, { supersede: async () => controller.abort() });
-    const controller = new AbortController();
-    call.signal.addEventListener('abort', () => controller.abort(), { once: true });
-    const outcome = await waitForChange(call.ctx.changes, call.user.id, folders, waitSeconds * 1000, controller.signal);
+    const wait = waitForChange(call.ctx.changes, call.user.id, folders, waitSeconds * 1000);
+    const release = call.held.hold(call.user.id, call.device.deviceId, { supersede: async () => wait.cancel() });
+    cancelOnAbort(wait, call.signal);
+    const outcome = await wait.outcome;
     release();
     if (outcome.kind !== 'changed') return { wbxml: el('AirSync', 'Sync', [el('AirSync', 'Collections', answers)]) };
   }
