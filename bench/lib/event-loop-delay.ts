@@ -8,6 +8,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { log, summarise, type BenchResult } from './stats.js';
+import { askChild } from './ipc.js';
 
 /** Delay percentiles over one window, in ms. */
 export interface EventLoopDelay {
@@ -39,7 +40,7 @@ const RESOLUTION_MS = 1;
  * /proc/self/task/<pid>/schedstat (the main thread's task id is the pid), read with pread on
  * one descriptor kept open. null where there is no schedstat.
  */
-function mainThreadSchedstat(): (() => { runNs: number; waitNs: number }) | null {
+export function mainThreadSchedstat(): (() => { runNs: number; waitNs: number }) | null {
   let fd: number;
   try {
     fd = openSync(`/proc/self/task/${process.pid}/schedstat`, 'r');
@@ -98,17 +99,7 @@ export function serveEventLoopDelay(): void {
 /** In the benchmark: the requests to a child running serveEventLoopDelay (stdio with 'ipc'). */
 export function eventLoopDelayOf(child: ChildProcess): { reset(): Promise<void>; read(): Promise<EventLoopDelay> } {
   let seq = 0;
-  const ask = (what: Request['eventLoopDelay']) =>
-    new Promise<EventLoopDelay | undefined>((resolve, reject) => {
-      const mine = ++seq;
-      const onMessage = (m: Reply) => {
-        if (m?.eventLoopDelaySeq !== mine) return;
-        child.off('message', onMessage);
-        resolve(m.delay);
-      };
-      child.on('message', onMessage);
-      child.send({ eventLoopDelay: what, seq: mine } satisfies Request, (err) => err && reject(err));
-    });
+  const ask = async (what: Request['eventLoopDelay']) => (await askChild<Reply, Request>(child, { eventLoopDelay: what, seq: ++seq }, 'eventLoopDelaySeq')).delay;
   return { reset: async () => void (await ask('reset')), read: async () => (await ask('read'))! };
 }
 

@@ -8,9 +8,10 @@
  * Armed over the child's IPC channel just before the wake; costs nothing until then.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { closeSync, openSync, readSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import type { ChangeBus } from '../../src/store/change-bus.js';
+import { askChild } from './ipc.js';
+import { mainThreadSchedstat } from './event-loop-delay.js';
 
 export interface WakeTimeline {
   publishes: number;
@@ -33,22 +34,12 @@ type Reply = { wakeTimelineSeq: number; timeline?: WakeTimeline };
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-/** The main thread's CPU time so far in ms (schedstat's first field; NaN where there is none). */
-function mainThreadCpu(): () => number {
-  let fd: number;
-  try {
-    fd = openSync(`/proc/self/task/${process.pid}/schedstat`, 'r');
-  } catch {
-    return () => NaN;
-  }
-  const buf = Buffer.alloc(128);
-  return () => Number(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)).split(' ')[0]) / 1e6;
-}
-
 /** In the server child: arms on request (wrapping the bus's publish, subscribing to answers) and reports. */
 export function serveWakeTimeline(changes: ChangeBus): void {
   let t: WakeTimeline | null = null;
-  const cpu = mainThreadCpu();
+  // the main thread's CPU time so far, ms (NaN where there is no schedstat)
+  const sched = mainThreadSchedstat();
+  const cpu = () => (sched ? sched().runNs / 1e6 : NaN);
   let cpuArmed = 0;
   let cpuPublished = 0;
   const publish = changes.publish.bind(changes);
@@ -89,16 +80,6 @@ export function serveWakeTimeline(changes: ChangeBus): void {
 /** In the benchmark: arm before the wake, read after it. */
 export function wakeTimelineOf(child: ChildProcess): { arm(): Promise<void>; read(): Promise<WakeTimeline> } {
   let seq = 0;
-  const ask = (what: Request['wakeTimeline']) =>
-    new Promise<WakeTimeline | undefined>((resolve, reject) => {
-      const mine = ++seq;
-      const onMessage = (m: Reply) => {
-        if (m?.wakeTimelineSeq !== mine) return;
-        child.off('message', onMessage);
-        resolve(m.timeline);
-      };
-      child.on('message', onMessage);
-      child.send({ wakeTimeline: what, seq: mine } satisfies Request, (err) => err && reject(err));
-    });
+  const ask = async (what: Request['wakeTimeline']) => (await askChild<Reply, Request>(child, { wakeTimeline: what, seq: ++seq }, 'wakeTimelineSeq')).timeline;
   return { arm: async () => void (await ask('arm')), read: async () => (await ask('read'))! };
 }
