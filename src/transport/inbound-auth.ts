@@ -16,6 +16,11 @@ export interface InboundCheck {
   results: { spf: string; dkim: string[]; dmarc: string; arc: string; dmarcPolicy: string };
 }
 
+/** Loads mailauth's modules ahead of the first check (the port 25 listener does, once started). */
+export async function preloadInboundChecks(): Promise<void> {
+  await import('mailauth').catch(() => undefined); // a failure shows at the first check, with its message
+}
+
 /**
  * SPF (RFC 7208), DKIM (RFC 6376), DMARC (RFC 7489) and ARC (RFC 8617) of a message that
  * arrived on port 25, by mailauth, with the server's resolver. The verdict follows the
@@ -28,7 +33,8 @@ export async function checkInbound(
   input: { raw: Buffer; ip: string; helo: string; sender: string },
   random: () => number = Math.random,
 ): Promise<InboundCheck> {
-  // loaded at the first check, not at start: mailauth's modules take long to load (seconds on a busy machine)
+  // loaded when the port 25 listener starts (preloadInboundChecks), not when the CLI starts: mailauth's
+  // modules take long to load (seconds on a busy machine); here a cached import
   const { authenticate } = await import('mailauth');
   // Only DKIM and ARC signatures cover the body. Without them every result comes from the
   // envelope and the header, so mailauth gets the header alone and does not parse (and

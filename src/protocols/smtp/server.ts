@@ -17,7 +17,7 @@ import { checkEnvid, checkOrcpt, queueDsnOf } from '../../transport/dsn-params.j
 import { setGreetingDelay } from './greeting-delay.js';
 import { checkDsnXtext, rawDsnProblem } from './dsn-xtext.js';
 import { useFastDataScan } from './data-scan.js';
-import { checkInbound, withoutOurResults } from '../../transport/inbound-auth.js';
+import { checkInbound, preloadInboundChecks, withoutOurResults } from '../../transport/inbound-auth.js';
 import { acceptProxyProtocol } from '../shared/proxy-protocol.js';
 import { SmtpDeadlines, type DeadlineConnection } from './deadlines.js';
 import type { Socket } from 'node:net';
@@ -376,6 +376,9 @@ export async function startSmtpServer(ctx: ServerContext, opts: ListenerOptions 
       resolve();
     });
   });
+  // port 25 checks every message with mailauth, whose modules take seconds to load on a busy
+  // machine: load them now, before the first client, not during the first delivery
+  if (opts.mode === 'mx') setImmediate(() => void preloadInboundChecks());
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   return {
