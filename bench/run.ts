@@ -13,6 +13,7 @@ import { benchStore } from './store.js';
 import { benchPop3 } from './pop3.js';
 import { benchImap } from './imap.js';
 import { benchImapSort } from './imap-sort.js';
+import { benchImapHeaders } from './imap-headers.js';
 import { benchSmtp } from './smtp.js';
 import { benchSmtpMix } from './smtp-mix.js';
 import { benchOutbound } from './outbound.js';
@@ -32,6 +33,7 @@ const BENCHES: Record<string, () => Promise<BenchOutcome>> = {
   pop3: benchPop3,
   imap: benchImap,
   'imap-sort': benchImapSort,
+  'imap-headers': benchImapHeaders,
   smtp: benchSmtp,
   'smtp-mix': benchSmtpMix,
   outbound: benchOutbound,

@@ -79,20 +79,36 @@ export function extractSection(raw: Buffer, msg: MessageStructure, spec: Section
   if (!m) return EMPTY;
   const root = m.root;
   if (spec.kind === 'TEXT') return raw.subarray(root.bodyStart, root.bodyEnd);
-  if (spec.kind === 'HEADER') return raw.subarray(root.headerStart, root.headerEnd);
-  return filterHeader(raw, root, spec.fields ?? [], spec.kind === 'HEADER.FIELDS');
+  return headerSection(raw.subarray(root.headerStart, root.headerEnd), spec);
 }
 
+/** Whether BODY[section] is in the top-level header block alone (headerSection can answer it). */
+export function isTopHeaderSection(spec: SectionSpec): boolean {
+  return spec.part.length === 0 && (spec.kind === 'HEADER' || spec.kind === 'HEADER.FIELDS' || spec.kind === 'HEADER.FIELDS.NOT');
+}
+
+/**
+ * BODY[HEADER], BODY[HEADER.FIELDS (...)] or BODY[HEADER.FIELDS.NOT (...)] from the header block
+ * alone (its bytes up to and including the blank line): a message list needs no body and no
+ * MIME structure. Shares memory with `header` for HEADER.
+ */
+export function headerSection(header: Buffer, spec: SectionSpec): Buffer {
+  if (spec.kind === 'HEADER') return header;
+  return filterHeader(header, spec.fields ?? [], spec.kind === 'HEADER.FIELDS');
+}
+
+const CRLF = Buffer.from('\r\n');
+
 /** HEADER.FIELDS(.NOT): original field bytes (folding kept) in message order, then a blank line. */
-function filterHeader(raw: Buffer, root: MimePart, names: string[], keep: boolean): Buffer {
+function filterHeader(raw: Buffer, names: string[], keep: boolean): Buffer {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
-  const block = scanHeader(raw, root.headerStart, root.headerEnd);
+  const block = scanHeader(raw, 0, raw.length);
   const chunks: Buffer[] = [];
   for (const f of block.fields) {
     if (wanted.has(f.lname) !== keep) continue;
     chunks.push(raw.subarray(f.start, f.end));
-    if (raw[f.end - 1] !== 0x0a) chunks.push(Buffer.from('\r\n')); // last line of a header without blank line
+    if (raw[f.end - 1] !== 0x0a) chunks.push(CRLF); // last line of a header without blank line
   }
-  chunks.push(Buffer.from('\r\n'));
+  chunks.push(CRLF);
   return Buffer.concat(chunks);
 }

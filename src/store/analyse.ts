@@ -48,6 +48,17 @@ export function analyseMessage(raw: Buffer): AnalysedMessage {
  * `text.replace(/\s+/g, ' ').trim().slice(0, max)`, but collapsing only a prefix long enough
  * to give them (collapsing a prefix gives a prefix of the collapsed whole), not a whole body.
  */
+/**
+ * The top-level header block of a message as Store.getMessages' `header` gives it. `cut`: the
+ * backend already cut it at the stored structure's root.headerEnd (the same end, computed at
+ * delivery by parseMessage); otherwise (no structure stored) `data` is the whole message.
+ */
+export function headerBlock(data: Buffer, cut: boolean): Buffer {
+  if (cut) return data;
+  // a copy: the body is not kept alive (or sent across the store thread) with it
+  return Buffer.from(data.subarray(0, scanHeader(data, 0, data.length).end));
+}
+
 export function preview(text: string, max: number): string {
   const t = text.trimStart();
   for (let take = max * 8; ; take *= 4) {

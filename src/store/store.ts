@@ -64,6 +64,12 @@ export interface MessageParts {
   raw?: boolean;
   /** The MIME structure as stored at delivery (JSON text; null for messages stored before that). */
   structure?: boolean;
+  /**
+   * The top-level header block alone (BODY[HEADER]'s bytes: the fields and the blank line that
+   * ends them), cut in the store: a message list (IMAP HEADER.FIELDS of every message) without
+   * reading the bodies into the process or sending them across the store thread.
+   */
+  header?: boolean;
   /** The message's stable opaque id (MessageListItem.objectId): ActiveSync's ServerId (issue 18). */
   objectId?: boolean;
 }

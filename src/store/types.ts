@@ -82,6 +82,8 @@ export interface StoredMessage extends MessageSummary {
   raw?: Buffer;
   /** As Store.readStructure: JSON text, null when none was stored. */
   structure?: string | null;
+  /** The top-level header block, blank line included (MessageParts.header). */
+  header?: Buffer;
   /** As MessageListItem.objectId, when asked for (MessageParts.objectId). */
   objectId?: string;
 }

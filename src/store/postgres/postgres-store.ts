@@ -4,7 +4,7 @@ import pg from 'pg';
 import { StoreError } from '../errors.js';
 import type { MobileDevice, MobileDeviceUpdate } from '../types.js';
 
-import { analyseMessage } from '../analyse.js';
+import { analyseMessage, headerBlock } from '../analyse.js';
 import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.js';
 import { typedErrorsOnly } from '../typed-errors.js';
 import { isRetryable, toStoreError } from './backend-errors.js';
@@ -917,9 +917,11 @@ export class PostgresStore extends StoreBase implements Store {
   async getMessages(userId: number, folderId: number, uids: readonly number[], parts: MessageParts = {}): Promise<StoredMessage[]> {
     await this.assertFolder(userId, folderId);
     if (uids.length === 0) return [];
-    const cols = `${MESSAGE_COLUMNS}${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}`;
-    const join = parts.raw || parts.structure ? ' JOIN blobs b ON b.hash = m.blob_hash' : '';
-    const rows = await this.rows<MessageRow & { data?: Buffer; structure?: string | null }>(
+    // the header cut here, at the end parseMessage found at delivery (root.headerEnd, root.headerStart is 0)
+    const header = parts.header ? `, CASE WHEN b.structure IS NULL THEN b.data ELSE substring(b.data FROM 1 FOR ((b.structure::json)->'root'->>'headerEnd')::int) END AS header, b.structure IS NOT NULL AS header_cut` : '';
+    const cols = `${MESSAGE_COLUMNS}${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}${header}`;
+    const join = parts.raw || parts.structure || parts.header ? ' JOIN blobs b ON b.hash = m.blob_hash' : '';
+    const rows = await this.rows<MessageRow & { data?: Buffer; structure?: string | null; header?: Buffer; header_cut?: boolean }>(
       `SELECT ${cols} FROM messages m${join} WHERE m.folder_id = $1 AND m.uid = ANY($2::BIGINT[]) ORDER BY m.uid`,
       [folderId, [...uids]],
     );
@@ -928,6 +930,7 @@ export class PostgresStore extends StoreBase implements Store {
       if (parts.objectId) m.objectId = toObjectId('message', r.object_id);
       if (parts.raw) m.raw = r.data!;
       if (parts.structure) m.structure = r.structure ?? null;
+      if (parts.header) m.header = headerBlock(r.header!, r.header_cut === true);
       return m;
     });
   }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
-import { analyseMessage } from '../analyse.js';
+import { analyseMessage, headerBlock } from '../analyse.js';
 import { decodeSortFacts, storedSortFacts } from '../../mime/sort-facts.js';
 import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.js';
 import { openReaderConnection, openSqliteDatabase } from './open.js';
@@ -680,17 +680,20 @@ export class SqliteStore extends StoreBase implements Store {
   async getMessages(userId: number, folderId: number, uids: readonly number[], parts: MessageParts = {}): Promise<StoredMessage[]> {
     this.assertFolder(userId, folderId);
     if (uids.length === 0) return [];
-    const cols = `m.id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}${parts.objectId ? ', m.object_id' : ''}`;
-    const join = parts.raw || parts.structure ? ' JOIN blobs b ON b.hash = m.blob_hash' : '';
+    // the header cut here, at the end parseMessage found at delivery (root.headerEnd, root.headerStart is 0)
+    const header = parts.header ? `, CASE WHEN b.structure IS NULL THEN b.data ELSE substr(b.data, 1, json_extract(b.structure, '$.root.headerEnd')) END AS header, b.structure IS NOT NULL AS header_cut` : '';
+    const cols = `m.id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}${header}${parts.objectId ? ', m.object_id' : ''}`;
+    const join = parts.raw || parts.structure || parts.header ? ' JOIN blobs b ON b.hash = m.blob_hash' : '';
     // one statement for the lot: the UIDs as a JSON array (no statement per count of parameters)
     const rows = this.q(
       `SELECT ${cols} FROM messages m${join} WHERE m.folder_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
-    ).all(folderId, JSON.stringify(uids)) as Array<MessageRow & { data?: Buffer; structure?: string | null; object_id?: number }>;
+    ).all(folderId, JSON.stringify(uids)) as Array<MessageRow & { data?: Buffer; structure?: string | null; header?: Buffer; header_cut?: number; object_id?: number }>;
     return rows.map((r) => {
       const m: StoredMessage = { ...toSummary(r), emailId: toObjectId('email', r.email_id) };
       if (parts.objectId) m.objectId = toObjectId('message', r.object_id!);
       if (parts.raw) m.raw = r.data!;
       if (parts.structure) m.structure = r.structure ?? null;
+      if (parts.header) m.header = headerBlock(r.header!, r.header_cut === 1);
       return m;
     });
   }

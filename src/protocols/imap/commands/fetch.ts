@@ -3,7 +3,7 @@ import type { StoredMessage } from '../../../store/types.js';
 import { imapQuote, renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.js';
 import { bodyText } from '../../../mime/search-text.js';
 import { preview } from '../../../store/analyse.js';
-import { extractSection, parseSectionSpec } from '../../../mime/section.js';
+import { extractSection, headerSection, isTopHeaderSection, parseSectionSpec } from '../../../mime/section.js';
 import type { MessageStructure } from '../../../mime/structure.js';
 import { decodeTransfer } from '../../../mime/transfer-encoding.js';
 import { expectArgs } from '../args.js';
@@ -61,10 +61,30 @@ function partial(data: Buffer, p: { start: number; length: number } | undefined)
   return p ? data.subarray(p.start, p.start + p.length) : data;
 }
 
-function sectionBytes(msg: LoadedMessage, section: string): Buffer {
+/** What an answer is made from: the message's bytes and structure, or (headerOnly) its header block alone. */
+type MessageBytes = LoadedMessage | { header: Buffer };
+
+function sectionBytes(msg: MessageBytes, section: string): Buffer {
   const spec = parseSectionSpec(section);
   if (!spec) throw bad(`Invalid section ${section.slice(0, 40)}`);
-  return extractSection(msg.raw, msg.structure, spec);
+  return 'header' in msg ? headerSection(msg.header, spec) : extractSection(msg.raw, msg.structure, spec);
+}
+
+/**
+ * Whether every item that needs bytes is in the top-level header block (RFC822.HEADER,
+ * BODY[HEADER], BODY[HEADER.FIELDS (...)], .NOT) and none needs the structure: the message
+ * list every desktop client fetches, answered from header blocks the store cuts (no bodies
+ * read, shipped from the store thread or parsed).
+ */
+function headerOnly(items: FetchItem[]): boolean {
+  return items.every((it) => {
+    if (it.kind === 'RFC822.HEADER') return true;
+    if (it.kind === 'BODY[]') {
+      const spec = parseSectionSpec(it.section);
+      return spec !== null && isTopHeaderSection(spec);
+    }
+    return !BYTES.has(it.kind) && !STRUCTURE.has(it.kind);
+  });
 }
 
 function binaryBytes(msg: LoadedMessage, section: string): Buffer {
@@ -84,13 +104,17 @@ function binaryBytes(msg: LoadedMessage, section: string): Buffer {
 const BATCH_WITH_BYTES = 50;
 const BATCH_BYTES = 8 * 1024 * 1024;
 const BATCH_WITHOUT_BYTES = 1000;
+/**
+ * Header blocks only: as many as without bytes, still bounded by BATCH_BYTES of whole messages
+ * (a message's size bounds its header's: one without a blank line is all header).
+ */
+const BATCH_HEADERS = 1000;
 
 /** UIDs in store reads (Store.getMessages) of bounded count and, with bytes, bounded size (unless one alone is bigger). */
-function batches(view: MailboxView, uids: number[], withBytes: boolean): number[][] {
+function batches(view: MailboxView, uids: number[], withBytes: boolean, most: number): number[][] {
   const out: number[][] = [];
   let cur: number[] = [];
   let bytes = 0;
-  const most = withBytes ? BATCH_WITH_BYTES : BATCH_WITHOUT_BYTES;
   for (const uid of uids) {
     const size = withBytes ? view.sizeOf(uid) : 0;
     if (cur.length && (cur.length >= most || bytes + size > BATCH_BYTES)) {
@@ -106,7 +130,7 @@ function batches(view: MailboxView, uids: number[], withBytes: boolean): number[
 }
 
 /** One FETCH response's items: text as strings, literal data as Buffers. `msg`: bytes and structure when an item needs them. */
-function renderItems(m: StoredMessage, items: FetchItem[], msg: LoadedMessage | null, structure: MessageStructure | null): Array<string | Buffer> {
+function renderItems(m: StoredMessage, items: FetchItem[], msg: MessageBytes | null, structure: MessageStructure | null): Array<string | Buffer> {
   const out: Array<string | Buffer> = [];
   const text = (t: string) => out.push(t);
   items.forEach((it, i) => {
@@ -125,7 +149,7 @@ function renderItems(m: StoredMessage, items: FetchItem[], msg: LoadedMessage | 
       case 'ENVELOPE': return text(`ENVELOPE ${renderEnvelope(structure!.envelope)}`);
       case 'BODY': return text(`BODY ${renderBodyStructure(structure!.root, false)}`);
       case 'BODYSTRUCTURE': return text(`BODYSTRUCTURE ${renderBodyStructure(structure!.root, true)}`);
-      case 'RFC822': return out.push(...literal('RFC822', msg!.raw));
+      case 'RFC822': return out.push(...literal('RFC822', (msg as LoadedMessage).raw));
       case 'RFC822.HEADER': return out.push(...literal('RFC822.HEADER', sectionBytes(msg!, 'HEADER')));
       case 'RFC822.TEXT': return out.push(...literal('RFC822.TEXT', sectionBytes(msg!, 'TEXT')));
       case 'BODY[]': {
@@ -134,10 +158,10 @@ function renderItems(m: StoredMessage, items: FetchItem[], msg: LoadedMessage | 
       }
       case 'BINARY[]': {
         const name = `BINARY[${it.section}]${it.partial ? `<${it.partial.start}>` : ''}`;
-        return out.push(...literal(name, partial(binaryBytes(msg!, it.section), it.partial), true));
+        return out.push(...literal(name, partial(binaryBytes(msg as LoadedMessage, it.section), it.partial), true));
       }
-      case 'BINARY.SIZE': return text(`BINARY.SIZE[${it.section}] ${binaryBytes(msg!, it.section).length}`);
-      case 'PREVIEW': return text(`PREVIEW ${imapQuote(previewOf(msg!))}`);
+      case 'BINARY.SIZE': return text(`BINARY.SIZE[${it.section}] ${binaryBytes(msg as LoadedMessage, it.section).length}`);
+      case 'PREVIEW': return text(`PREVIEW ${imapQuote(previewOf(msg as LoadedMessage))}`);
     }
   });
   return out;
@@ -197,9 +221,12 @@ async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   // Everything else in one store read per batch of messages (bytes and structure included),
   // not a read (or three) per message.
   const needBytes = items.some((i) => BYTES.has(i.kind));
-  const needStructure = needBytes || items.some((i) => STRUCTURE.has(i.kind));
-  for (const batch of batches(view, uids.filter(wanted), needBytes)) {
-    const read = await s.ctx.store.getMessages(s.user!.id, view.folder.id, batch, { raw: needBytes, structure: needStructure });
+  const headers = needBytes && headerOnly(items);
+  const needStructure = !headers && (needBytes || items.some((i) => STRUCTURE.has(i.kind)));
+  const most = headers ? BATCH_HEADERS : needBytes ? BATCH_WITH_BYTES : BATCH_WITHOUT_BYTES;
+  const parts = headers ? { header: true } : { raw: needBytes, structure: needStructure };
+  for (const batch of batches(view, uids.filter(wanted), needBytes, most)) {
+    const read = await s.ctx.store.getMessages(s.user!.id, view.folder.id, batch, parts);
     for (const stored of read) {
       if (!(await writeMessage(s, view, stored, items, needBytes, needStructure))) return `${byUid ? 'UID ' : ''}FETCH completed`;
     }
@@ -220,7 +247,7 @@ async function writeMessage(s: ImapSession, view: MailboxView, stored: StoredMes
     // a message opened for reading is one objtMessage object while we hold its bytes
     const release = await s.storeSession!.openObject('objtMessage');
     try {
-      parts = renderItems(m, items, { raw: stored.raw!, structure: structure! }, structure);
+      parts = renderItems(m, items, stored.header ? { header: stored.header } : { raw: stored.raw!, structure: structure! }, structure);
     } finally {
       release();
     }

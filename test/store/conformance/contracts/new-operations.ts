@@ -64,6 +64,29 @@ export const contracts: Contract[] = [
     },
   },
   {
+    name: 'getMessages with `header`: the top-level header block alone (BODY[HEADER]\'s bytes, blank line included), whatever the header\'s shape',
+    async run({ store, user }) {
+      const u = await user();
+      const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
+      const raws = [
+        msg('h0'),
+        // folded and repeated fields, LF line ends, 8-bit bytes in a field
+        Buffer.from('Subject: one\n two\nX-A: 1\nx-a: 2\nFrom: J\xe9r\xf4me <j@x.test>\n\nbody\n', 'latin1'),
+        Buffer.from('Subject: all header, no blank line\r\nX-Last: 1\r\n'), // all of it is header
+        Buffer.from('not a field line\r\nSubject: s\r\n\r\nbody\r\n'), // no header at all (RFC 3501: empty)
+        Buffer.from('Subject: empty body\r\n\r\n'),
+      ];
+      for (const raw of raws) await store.append(u.id, inbox.id, raw);
+      const got = await store.getMessages(u.id, inbox.id, [1, 2, 3, 4, 5], { header: true });
+      assert.deepEqual(got.map((m) => m.uid), [1, 2, 3, 4, 5]);
+      const ends = [raws[0]!.indexOf('\r\n\r\n') + 4, raws[1]!.indexOf('\n\n') + 2, raws[2]!.length, 0, raws[4]!.length];
+      got.forEach((m, i) => {
+        assert.ok(m.header?.equals(raws[i]!.subarray(0, ends[i])), `message ${i + 1}: ${JSON.stringify(m.header?.toString('latin1'))}`);
+        assert.equal(m.raw, undefined, 'no body read');
+      });
+    },
+  },
+  {
     name: 'isLocalDomain: the domains of every mailbox address, case-insensitively; not others',
     async run({ store, user }) {
       const u = await store.createUser({ address: 'someone@Local.Example', password: 'pw' });
