@@ -3,7 +3,7 @@ import type { StoredMessage } from '../../../store/types.js';
 import { imapQuote, renderBodyStructure, renderEnvelope } from '../../../mime/imap-render.js';
 import { bodyText } from '../../../mime/search-text.js';
 import { preview } from '../../../store/analyse.js';
-import { extractSection, headerSection, isTopHeaderSection, parseSectionSpec } from '../../../mime/section.js';
+import { extractSection, headerSection, isTopHeaderSection, parseSectionSpec, type SectionSpec } from '../../../mime/section.js';
 import type { MessageStructure } from '../../../mime/structure.js';
 import { decodeTransfer } from '../../../mime/transfer-encoding.js';
 import { expectArgs } from '../args.js';
@@ -64,8 +64,21 @@ function partial(data: Buffer, p: { start: number; length: number } | undefined)
 /** What an answer is made from: the message's bytes and structure, or (headerOnly) its header block alone. */
 type MessageBytes = LoadedMessage | { header: Buffer };
 
+/** Section specs parsed once, not once per message of a FETCH (a few kinds in use at a time). */
+const parsedSections = new Map<string, SectionSpec | null>();
+
+function sectionSpec(section: string): SectionSpec | null {
+  let spec = parsedSections.get(section);
+  if (spec === undefined) {
+    if (parsedSections.size >= 64) parsedSections.clear();
+    spec = parseSectionSpec(section);
+    parsedSections.set(section, spec);
+  }
+  return spec;
+}
+
 function sectionBytes(msg: MessageBytes, section: string): Buffer {
-  const spec = parseSectionSpec(section);
+  const spec = sectionSpec(section);
   if (!spec) throw bad(`Invalid section ${section.slice(0, 40)}`);
   return 'header' in msg ? headerSection(msg.header, spec) : extractSection(msg.raw, msg.structure, spec);
 }
@@ -80,7 +93,7 @@ function headerOnly(items: FetchItem[]): boolean {
   return items.every((it) => {
     if (it.kind === 'RFC822.HEADER') return true;
     if (it.kind === 'BODY[]') {
-      const spec = parseSectionSpec(it.section);
+      const spec = sectionSpec(it.section);
       return spec !== null && isTopHeaderSection(spec);
     }
     return !BYTES.has(it.kind) && !STRUCTURE.has(it.kind);
@@ -225,13 +238,42 @@ async function fetch(s: ImapSession, c: ParsedCommand, byUid: boolean): Promise<
   const needStructure = !headers && (needBytes || items.some((i) => STRUCTURE.has(i.kind)));
   const most = headers ? BATCH_HEADERS : needBytes ? BATCH_WITH_BYTES : BATCH_WITHOUT_BYTES;
   const parts = headers ? { header: true } : { raw: needBytes, structure: needStructure };
-  for (const batch of batches(view, uids.filter(wanted), needBytes, most)) {
-    const read = await s.ctx.store.getMessages(s.user!.id, view.folder.id, batch, parts);
-    for (const stored of read) {
+  const read = (batch: number[]) => s.ctx.store.getMessages(s.user!.id, view.folder.id, batch, parts);
+  const all = batches(view, uids.filter(wanted), needBytes, most);
+  // Without bodies, the next batch is read (in the store thread) while this one is written
+  // (in this one): the list fetch of a big folder costs about the longer of the two, not their
+  // sum. With bodies, one batch at a time, for memory.
+  const ahead = !needBytes || headers;
+  let pending: Promise<StoredMessage[]> | null = all.length ? read(all[0]!) : null;
+  for (let b = 0; b < all.length; b++) {
+    const current = await pending!;
+    pending = null;
+    const following = all[b + 1];
+    if (ahead && following) {
+      pending = read(following);
+      pending.catch(() => undefined); // not waited for if the connection closes meanwhile: no unhandled rejection
+    }
+    for (const stored of current) {
       if (!(await writeMessage(s, view, stored, items, needBytes, needStructure))) return `${byUid ? 'UID ' : ''}FETCH completed`;
     }
+    if (!pending && following) pending = read(following);
   }
   return `${byUid ? 'UID ' : ''}FETCH completed`;
+}
+
+/**
+ * Literals up to this size (header sections of a message list) go out in one Buffer with the
+ * text around them: one allocation per message, not one per piece when the connection joins them.
+ */
+const SMALL_LITERAL = 16 * 1024;
+
+function oneBuffer(parts: Array<string | Buffer>): Buffer {
+  let size = 0;
+  for (const p of parts) size += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of parts) at += typeof p === 'string' ? out.write(p, at) : p.copy(out, at);
+  return out;
 }
 
 /** Sends one message's FETCH response; false once the connection is closed. */
@@ -256,6 +298,7 @@ async function writeMessage(s: ImapSession, view: MailboxView, stored: StoredMes
   const head = `* ${view.seqOf(uid)} FETCH (`;
   let ok: boolean;
   if (parts.every((p) => typeof p === 'string')) ok = s.write(head + parts.join('') + ')\r\n');
+  else if (parts.every((p) => p.length <= SMALL_LITERAL)) ok = s.write(oneBuffer([head, ...parts, ')\r\n']));
   else {
     s.write(head);
     for (const p of parts) s.write(p);
