@@ -10,15 +10,17 @@
  * - email id (`E…`): RFC 8474 EMAILID / JMAP Email id, the message's content. Kept by MOVE
  *   *and* COPY (RFC 8474 5.1: the destination message in the COPYUID pairing has the source's
  *   EMAILID), new for APPEND and delivery (identical bytes delivered twice are two emails).
+ * - thread id (`T…`): RFC 8474 THREADID / JMAP Thread id, shared by the messages of one
+ *   conversation (threads.ts), kept by MOVE and COPY.
  * - mailbox id (`F…`): RFC 8474 MAILBOXID, kept across RENAME; a deleted folder's id is never
  *   given to a new one. Renaming INBOX creates a new mailbox (new id) and INBOX keeps its own.
  * - change state: an account's position in its change history (Store.changesSince).
  */
 
-export type ObjectKind = 'message' | 'email' | 'mailbox' | 'state';
+export type ObjectKind = 'message' | 'email' | 'thread' | 'mailbox' | 'state';
 
-const PREFIX: Record<ObjectKind, string> = { message: 'M', email: 'E', mailbox: 'F', state: 'S' };
-const PATTERN = /^[MEFS][0-9a-z]{1,11}$/;
+const PREFIX: Record<ObjectKind, string> = { message: 'M', email: 'E', thread: 'T', mailbox: 'F', state: 'S' };
+const PATTERN = /^[METFS][0-9a-z]{1,11}$/;
 
 export function toObjectId(kind: ObjectKind, n: number): string {
   return PREFIX[kind] + n.toString(36);

@@ -22,7 +22,7 @@ export interface DeviceRow {
   user_agent: string; policy_key: number; first_sync_at: number; last_sync_at: number;
 }
 
-export interface MessageRow { id: number; object_id: number; email_id: number; uid: number; modseq: number; flags: string; internal_date: number; save_date: number | null; size: number; blob_hash: string }
+export interface MessageRow { id: number; object_id: number; email_id: number; thread_id?: number | null; thread_key?: string | null; uid: number; modseq: number; flags: string; internal_date: number; save_date: number | null; size: number; blob_hash: string }
 /** The list facts stored with the bytes (blobs) that a list item carries. */
 export interface ListExtra { subject: string; from_text: string; to_text: string; sent_date: number | null; message_id: string | null; has_attachments: number; preview: string }
 export interface EventRow { record_id: number; time: number; provider: string; event_id: number; qualifiers: number; level: number; task: number; keywords: string; computer: string; user: string | null; data: string; message: string; count: number }
@@ -109,6 +109,11 @@ export function planFlagChanges(rows: Iterable<FlagRow>, op: FlagOperation, flag
     changed.push({ uid: r.uid, flags: next, modseq });
   }
   return { updates, changed, failedModified, modseq };
+}
+
+/** RFC 8474 THREADID of a row; a row a writer left without one (an older process) is its email's own thread. */
+export function threadIdOf(r: { thread_id?: number | null; thread_key?: string | null; email_id: number }): string {
+  return toObjectId('thread', r.thread_id ?? r.email_id);
 }
 
 export function toSummary(r: MessageRow): MessageSummary {

@@ -79,6 +79,8 @@ export interface MessageSummary {
 export interface StoredMessage extends MessageSummary {
   /** RFC 8474 EMAILID, as MessageListItem.emailId: kept by MOVE and COPY. */
   emailId: string;
+  /** RFC 8474 THREADID (store/threads.ts): kept by MOVE and COPY. */
+  threadId: string;
   raw?: Buffer;
   /** As Store.readStructure: JSON text, null when none was stored. */
   structure?: string | null;

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 
 /**
  * Takes schema step 7 (change-state.ts) and the steps after it (8: the address domain index,
- * 9: the user counter triggers, 11: the save date, 12: the queue's DSN columns, 13: the sort facts; 10 creates its tables
+ * 9: the user counter triggers, 11: the save date, 12: the queue's DSN columns, 13: the sort facts, 14: the thread ids; 10 creates its tables
  * only when missing) out of
  * a store file, leaving it as Mailwarden with schema 6 wrote it.
  */
@@ -23,10 +23,11 @@ export function undoStep7(db: Database.Database): void {
 }
 
 /**
- * Takes schema step 13 (the sort facts) out of a store file, leaving it as Mailwarden with schema
+ * Takes schema steps 13 (the sort facts) and 14 out of a store file, leaving it as Mailwarden with schema
  * 12 wrote it: no sort_facts columns, the message list's insert trigger of step 6.
  */
 export function undoStep13(db: Database.Database): void {
+  undoStep14(db);
   db.exec('DROP TRIGGER message_list_insert');
   db.exec('ALTER TABLE message_list DROP COLUMN sort_facts');
   db.exec('ALTER TABLE blobs DROP COLUMN sort_facts');
@@ -37,4 +38,11 @@ export function undoStep13(db: Database.Database): void {
       FROM blobs b WHERE b.hash = NEW.blob_hash;
   END`);
   db.pragma('user_version = 12');
+}
+
+/** Takes schema step 14 (the thread ids) out of a store file, leaving it as Mailwarden with schema 13 wrote it. */
+export function undoStep14(db: Database.Database): void {
+  db.exec('DROP INDEX messages_by_thread_key');
+  for (const c of ['thread_id', 'thread_key']) db.exec(`ALTER TABLE messages DROP COLUMN ${c}`);
+  db.pragma('user_version = 13');
 }

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import { tempDir } from '../helpers/tmp.js';
-import { undoStep13, undoStep7 } from './change-state-helpers.js';
+import { undoStep13, undoStep14, undoStep7 } from './change-state-helpers.js';
 import { factsOf } from '../../src/mime/sort-facts.js';
 
 test('a store made by schema version 1 is migrated on open and keeps its messages', async () => {
@@ -88,6 +88,34 @@ test('schema step 13 fills in the sort facts of every message stored before it, 
       // a message stored after the step gets its facts from the new insert trigger
       await again.append(u.id, inbox.id, raws[0]!);
       assert.deepEqual((await again.getSortFacts(u.id, inbox.id, [3]))[0]!.facts, factsOf(raws[0]!));
+    } finally {
+      await again.close();
+    }
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('schema step 14 gives every message stored before it a thread of its own, and a later reply joins it by Message-ID', async () => {
+  const tmp = tempDir();
+  const file = join(tmp.dir, 's.sqlite');
+  try {
+    const s = await SqliteStore.open(file);
+    const u = await s.createUser({ address: 'mig14@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    await s.append(u.id, inbox.id, Buffer.from('Subject: old\r\nMessage-ID: <old1@x>\r\n\r\nbody\r\n'));
+    await s.append(u.id, inbox.id, Buffer.from('Subject: old reply\r\nReferences: <old1@x>\r\n\r\nbody\r\n'));
+    await s.close();
+    const db = new Database(file);
+    undoStep14(db);
+    db.close();
+    const again = await SqliteStore.open(file);
+    try {
+      const [a, b] = await again.getMessages(u.id, inbox.id, [1, 2]);
+      assert.notEqual(a!.threadId, b!.threadId, 'rows stored before: each its own thread');
+      await again.deliver([u.id], Buffer.from('Subject: new reply\r\nIn-Reply-To: <old1@x>\r\n\r\nbody\r\n'));
+      const [c] = await again.getMessages(u.id, inbox.id, [3]);
+      assert.equal(c!.threadId, a!.threadId, 'the backfilled Message-ID key finds the old parent');
     } finally {
       await again.close();
     }

@@ -75,7 +75,7 @@ test('getMessages: the UIDs the folder holds, ascending, with the parts asked fo
     assert.deepEqual(full.map((m) => m.raw!.toString()), [msg(2, 'body 2').toString(), msg(4, 'body 4').toString()]);
     assert.equal(JSON.parse(full[0]!.structure!).envelope.subject, 'm2');
     const byUid = await store.getMessageByUid(u.id, inbox.id, 2);
-    assert.deepEqual({ ...full[0], raw: undefined, structure: undefined, emailId: undefined }, { ...byUid, raw: undefined, structure: undefined, emailId: undefined });
+    assert.deepEqual({ ...full[0], raw: undefined, structure: undefined, emailId: undefined, threadId: undefined }, { ...byUid, raw: undefined, structure: undefined, emailId: undefined, threadId: undefined });
     assert.deepEqual(await store.getMessages(u.id, inbox.id, []), []);
     await assert.rejects(store.getMessages(u.id, 987_654, [1]), kindIs('not-found'));
   });

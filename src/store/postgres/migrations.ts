@@ -260,6 +260,13 @@ export const MIGRATIONS: string[] = [
    */ `
   ALTER TABLE blobs ADD COLUMN sort_facts TEXT;
   `,
+  /* 7: RFC 8474 THREADID and its Message-ID key, as SQLite's step 14 (which says why rows stored before are each their own thread) */ `
+  ALTER TABLE messages ADD COLUMN thread_id BIGINT;
+  ALTER TABLE messages ADD COLUMN thread_key TEXT;
+  UPDATE messages m SET thread_id = m.email_id, thread_key = f.user_id || ' ' || (b.sort_facts::json ->> 8)
+    FROM folders f, blobs b WHERE f.id = m.folder_id AND b.hash = m.blob_hash;
+  CREATE INDEX messages_by_thread_key ON messages (thread_key) WHERE thread_key IS NOT NULL;
+  `,
 ];
 
 /** Blobs per round of a backfill: whole messages, so a small batch. */

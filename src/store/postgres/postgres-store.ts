@@ -11,12 +11,13 @@ import { isRetryable, toStoreError } from './backend-errors.js';
 import { GroupCommitter, type GroupOutcome } from './group-commit.js';
 import { ADDRESS_DOMAIN, AFTER_MIGRATION, MIGRATION_LOCK, MIGRATIONS, SCHEMA_TABLE } from './migrations.js';
 import { decodeSortFacts, encodeSortFacts, storedSortFacts } from '../../mime/sort-facts.js';
+import { referenceKeys, threadKey } from '../threads.js';
 import type { Delivery, DeliveryOptions, MessageParts, NewMessage, NewQueueEntry, NewUser, QueueEntryUpdate, Store, StoreChange, StoreOptions } from '../store.js';
 import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { StoreBase } from '../store-base.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
 import {
-  DEVICE_FIELDS, DEVICE_SELECT, FOLDER_SELECT, joinFlags, planFlagChanges, splitEach, toDatabase, toDate, toDevice, toEventRecord, toFolder, toListItem, toQueueEntry,
+  DEVICE_FIELDS, DEVICE_SELECT, FOLDER_SELECT, joinFlags, planFlagChanges, splitEach, threadIdOf, toDatabase, toDate, toDevice, toEventRecord, toFolder, toListItem, toQueueEntry,
   toSummary, toUser, USER_SELECT, type DatabaseRow, type DeviceRow, type EventRow, type FlagRow, type FolderRow, type ListExtra, type MessageRow, type QueueRow, type UserRow,
 } from '../rows.js';
 import { changeLimit, mergeChanges, parseSinceState, TOMBSTONE_DAYS, type ChangeEntry, type ChangeScope } from '../change-history.js';
@@ -62,9 +63,23 @@ interface FolderCountRow { message_count: number; unseen_count: number; total_si
 interface RemovableRow { id: number; uid: number; size: number; blob_hash: string }
 
 /** One message to insert under a folder lock (insertMessages). */
-interface MessageInsert { hash: string; size: number; flags: string; internalDate: number; saveDate: number; objectId?: number; emailId?: number }
+interface MessageInsert {
+  hash: string; size: number; flags: string; internalDate: number; saveDate: number; objectId?: number; emailId?: number;
+  /** A copy's or move's thread (carried); else `thread` says how to find it (threads.ts). */
+  threadId?: number; threadKey?: string | null;
+  thread?: ThreadLookup;
+}
+/** A new message's thread key and the keys of its References (threads.ts). */
+interface ThreadLookup { key: string | null; refs: string[] }
 
-const MESSAGE_COLUMNS = 'm.id, m.object_id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash';
+function threadLookup(userId: number, encodedFacts: string): ThreadLookup {
+  const f = decodeSortFacts(encodedFacts);
+  return { key: f.messageId ? threadKey(userId, f.messageId) : null, refs: referenceKeys(userId, f.references) };
+}
+/** The thread of a new message: its References' thread, else `fresh` (a SQL expression). */
+const threadIdSql = (refs: string, fresh: string) => `coalesce((SELECT t.thread_id FROM messages t WHERE t.thread_key = ANY(${refs}::TEXT[]) LIMIT 1), ${fresh})`;
+
+const MESSAGE_COLUMNS = 'm.id, m.object_id, m.email_id, m.thread_id, m.thread_key, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash';
 const LIST_COLUMNS = `${MESSAGE_COLUMNS}, b.subject, b.from_text, b.to_text, b.sent_date, b.message_id, b.has_attachments, b.preview`;
 
 
@@ -88,15 +103,17 @@ function blobRow(raw: Buffer): BlobRow {
  */
 function deliverySql(withBlob: boolean): string {
   // with the blob ($8 data … $16 preview, $17 sort facts): stored once with the message's first copy; an existing
-  // row is locked by the no-op update, as in putBlob
+  // row is locked by the no-op update, as in putBlob. Then the thread key and the References' keys (threads.ts).
+  const key = withBlob ? 18 : 8
   const blob = withBlob
     ? `b AS (${INSERT_BLOB}
          VALUES ($6::TEXT, $5::BIGINT, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (hash) DO UPDATE SET size = excluded.size RETURNING hash), `
     : '';
   return `WITH ${blob}f AS (SELECT id, uid_next, uid_validity, highest_modseq FROM folders WHERE id = $1::BIGINT AND user_id = $2::BIGINT FOR UPDATE),
     s AS (SELECT nextval('change_state_seq') AS s FROM f),
-    m AS (INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, save_date, size, blob_hash, object_id, email_id, change_state)
-          SELECT f.id, f.uid_next, f.highest_modseq + 1, $3::TEXT, $4::BIGINT, $7::BIGINT, $5::BIGINT, ${withBlob ? 'b.hash' : '$6::TEXT'}, s.s, s.s, s.s FROM f, s${withBlob ? ', b' : ''}
+    m AS (INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, save_date, size, blob_hash, object_id, email_id, change_state, thread_id, thread_key)
+          SELECT f.id, f.uid_next, f.highest_modseq + 1, $3::TEXT, $4::BIGINT, $7::BIGINT, $5::BIGINT, ${withBlob ? 'b.hash' : '$6::TEXT'}, s.s, s.s, s.s,
+            ${threadIdSql(`$${key + 1}`, 's.s')}, $${key}::TEXT FROM f, s${withBlob ? ', b' : ''}
           RETURNING id, uid, modseq, object_id),
     uf AS (UPDATE folders SET uid_next = m.uid + 1, highest_modseq = m.modseq FROM m WHERE folders.id = $1::BIGINT),
     uu AS (UPDATE users SET used_bytes = used_bytes + $5::BIGINT, message_count = message_count + 1 FROM m WHERE users.id = $2::BIGINT)
@@ -663,9 +680,13 @@ export class PostgresStore extends StoreBase implements Store {
    * before this transaction's message refers to it (mw_drop_blobs).
    */
   private async putBlob(c: Client, raw: Buffer): Promise<string> {
+    return (await this.putBlobRow(c, raw))[0];
+  }
+
+  private async putBlobRow(c: Client, raw: Buffer): Promise<BlobRow> {
     const row = blobRow(raw);
     await c.query(`${INSERT_BLOB} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (hash) DO UPDATE SET size = excluded.size`, row);
-    return row[0];
+    return row;
   }
 
   private async dropBlobsIfUnused(c: Client, hashes: Iterable<string>): Promise<void> {
@@ -686,11 +707,25 @@ export class PostgresStore extends StoreBase implements Store {
     const modseqs = items.map((_, i) => f.highest_modseq + 1 + i);
     const objectIds = items.map((m, i) => m.objectId ?? states[i]!);
     const emailIds = items.map((m, i) => m.emailId ?? objectIds[i]!);
+    // a new message's thread: one probe each; a parent earlier in this same batch is not a row yet, so it is looked up here
+    const threadIds: number[] = [];
+    const batchThreads = new Map<string, number>();
+    for (const [i, m] of items.entries()) {
+      let t = m.threadId;
+      if (t === undefined && m.thread?.refs.length) {
+        const inBatch = m.thread.refs.find((r) => batchThreads.has(r));
+        t = inBatch !== undefined ? batchThreads.get(inBatch)! : Number((await c.query(`SELECT ${threadIdSql('$1', '$2::BIGINT')} AS t`, [m.thread.refs, objectIds[i]])).rows[0].t);
+      }
+      t ??= objectIds[i]!;
+      threadIds.push(t);
+      if (m.thread?.key) batchThreads.set(m.thread.key, t);
+    }
     const ids = (await c.query(
-      `INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, save_date, size, blob_hash, object_id, email_id, change_state)
-       SELECT $1, * FROM unnest($2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[])
+      `INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, save_date, size, blob_hash, object_id, email_id, change_state, thread_id, thread_key)
+       SELECT $1, * FROM unnest($2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::TEXT[])
        RETURNING id, uid`,
-      [folderId, uids, modseqs, items.map((m) => m.flags), items.map((m) => m.internalDate), items.map((m) => m.saveDate), items.map((m) => m.size), items.map((m) => m.hash), objectIds, emailIds, states],
+      [folderId, uids, modseqs, items.map((m) => m.flags), items.map((m) => m.internalDate), items.map((m) => m.saveDate), items.map((m) => m.size), items.map((m) => m.hash), objectIds, emailIds, states,
+        threadIds, items.map((m) => (m.threadId !== undefined ? m.threadKey ?? null : m.thread?.key ?? null))],
     )).rows as Array<{ id: number; uid: number }>;
     const idOf = new Map(ids.map((r) => [r.uid, r.id]));
     await c.query('UPDATE folders SET uid_next = $1, highest_modseq = $2 WHERE id = $3', [f.uid_next + items.length, modseqs[modseqs.length - 1], folderId]);
@@ -723,7 +758,8 @@ export class PostgresStore extends StoreBase implements Store {
       await this.checkRoom(c, userId, messages.reduce((n, m) => n + m.raw.length, 0), limit);
       const items: MessageInsert[] = [];
       for (const m of messages) {
-        items.push({ hash: await this.putBlob(c, m.raw), size: m.raw.length, flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now, saveDate });
+        const blob = await this.putBlobRow(c, m.raw);
+        items.push({ hash: blob[0], thread: threadLookup(userId, blob[11]), size: m.raw.length, flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now, saveDate });
       }
       return this.insertMessages(c, userId, folderId, items);
     });
@@ -789,7 +825,8 @@ export class PostgresStore extends StoreBase implements Store {
         const first = blob === null;
         blob ??= blobRow(raw);
         const base = [t.folderId, t.userId, flags, now, raw.length, blob[0], saveDate];
-        const r = (await c.query(first ? DELIVER_WITH_BLOB : DELIVER, first ? [...base, ...blob.slice(2)] : base)).rows[0] as
+        const thread = threadLookup(t.userId, blob[11]);
+        const r = (await c.query(first ? DELIVER_WITH_BLOB : DELIVER, [...base, ...(first ? blob.slice(2) : []), thread.key, thread.refs])).rows[0] as
           { id: number; uid: number; modseq: number; object_id: number; uid_validity: number } | undefined;
         if (!r) throw new StoreError('not-found', 'no such folder');
         used.set(t.userId, before + raw.length);
@@ -926,7 +963,7 @@ export class PostgresStore extends StoreBase implements Store {
       [folderId, [...uids]],
     );
     return rows.map((r) => {
-      const m: StoredMessage = { ...toSummary(r), emailId: toObjectId('email', r.email_id) };
+      const m: StoredMessage = { ...toSummary(r), emailId: toObjectId('email', r.email_id), threadId: threadIdOf(r) };
       if (parts.objectId) m.objectId = toObjectId('message', r.object_id);
       if (parts.raw) m.raw = r.data!;
       if (parts.structure) m.structure = r.structure ?? null;
@@ -1031,7 +1068,8 @@ export class PostgresStore extends StoreBase implements Store {
       if (!move) await this.checkRoom(c, userId, rows.reduce((s, r) => s + r.size, 0), limit);
       // MOVE keeps the message's ids; COPY makes a new message of the same email (object-ids.ts)
       const inserted = await this.insertMessages(c, userId, toFolderId, rows.map((r) => ({
-        hash: r.blob_hash, size: r.size, flags: r.flags, internalDate: r.internal_date, saveDate, emailId: r.email_id, ...(move ? { objectId: r.object_id } : {}),
+        hash: r.blob_hash, size: r.size, flags: r.flags, internalDate: r.internal_date, saveDate, emailId: r.email_id, threadId: r.thread_id ?? r.email_id, threadKey: r.thread_key ?? null,
+        ...(move ? { objectId: r.object_id } : {}),
       })));
       const pairs = rows.map((r, i): [number, number] => [r.uid, inserted[i]!.uid]);
       let expungeModseq = 0;

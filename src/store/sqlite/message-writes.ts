@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import type { AnalysedMessage } from '../analyse.js';
-import { encodeSortFacts } from '../../mime/sort-facts.js';
+import { decodeSortFacts, encodeSortFacts } from '../../mime/sort-facts.js';
+import { referenceKeys, threadKey } from '../threads.js';
 import { toObjectId } from '../object-ids.js';
 import { takeChangeStates } from './change-state.js';
 import type { AppendResult, QueueDsn } from '../types.js';
@@ -43,6 +44,9 @@ export interface MessageDates {
 export interface CarriedIds {
   objectId?: number;
   emailId?: number;
+  /** RFC 8474 THREADID and the row's Message-ID key (threads.ts): both travel with MOVE and COPY. */
+  threadId?: number;
+  threadKey?: string | null;
 }
 
 /**
@@ -85,12 +89,28 @@ export class MessageWrites {
     // its change state, and its ids unless carried over (change-state.ts), in the row's one write
     const state = takeChangeStates((sql) => this.q(sql), 1);
     const objectId = carry.objectId ?? state;
+    const thread = carry.threadId !== undefined ? { id: carry.threadId, key: carry.threadKey ?? null } : this.threadOf(userId, hash, objectId);
     const r = this.q(
-      'INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, save_date, size, blob_hash, object_id, email_id, change_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(folderId, f.uid_next, modseq, flags, dates.internalDate, dates.saveDate, size, hash, objectId, carry.emailId ?? objectId, state);
+      'INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, save_date, size, blob_hash, object_id, email_id, change_state, thread_id, thread_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(folderId, f.uid_next, modseq, flags, dates.internalDate, dates.saveDate, size, hash, objectId, carry.emailId ?? objectId, state, thread.id, thread.key);
     this.q('UPDATE folders SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?').run(modseq, folderId);
     // the folder's and the user's counters follow from the row: triggers (schema migrations 5 and 9)
     return { id: Number(r.lastInsertRowid), objectId: toObjectId('message', objectId), uid: f.uid_next, uidValidity: f.uid_validity, modseq };
+  }
+
+  /**
+   * The thread of a new message (not a copy): the thread of the user's message its References /
+   * In-Reply-To name, else a new one numbered by `fresh` (its object id: unique, never reused).
+   * One index probe (messages_by_thread_key); the facts come from the blob row just written.
+   */
+  private threadOf(userId: number, hash: string, fresh: number): { id: number; key: string | null } {
+    const text = this.q('SELECT sort_facts FROM blobs WHERE hash = ?').pluck().get(hash) as string | null | undefined;
+    const facts = text ? decodeSortFacts(text) : null;
+    const key = facts?.messageId ? threadKey(userId, facts.messageId) : null;
+    const refs = facts ? referenceKeys(userId, facts.references) : [];
+    if (refs.length === 0) return { id: fresh, key };
+    const found = this.q(`SELECT thread_id FROM messages WHERE thread_key IN (${refs.map(() => '?').join(', ')}) LIMIT 1`).pluck().get(...refs) as number | undefined;
+    return { id: found ?? fresh, key };
   }
 
   /** Adds an outbound queue entry for stored bytes, due now; caller holds the transaction. */

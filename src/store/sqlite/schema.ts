@@ -321,6 +321,19 @@ export const MIGRATIONS: string[] = [
       FROM blobs b WHERE b.hash = NEW.blob_hash;
   END;
   `,
+  /*
+   * 14: RFC 8474 THREADID (store/threads.ts says how a thread is chosen) and the key it is looked
+   * up by, "<user id> <Message-ID>". Rows stored before become each its own thread, with its
+   * email's number (a message and its copies share one): grouping them by References after the
+   * fact would be a second threading algorithm here; new mail joins them by Message-ID from now on,
+   * as their keys are filled in from step 13's facts.
+   */ `
+  ALTER TABLE messages ADD COLUMN thread_id INTEGER;
+  ALTER TABLE messages ADD COLUMN thread_key TEXT;
+  UPDATE messages SET thread_id = email_id,
+    thread_key = (SELECT f.user_id || ' ' || json_extract(b.sort_facts, '$[8]') FROM folders f, blobs b WHERE f.id = messages.folder_id AND b.hash = messages.blob_hash);
+  CREATE INDEX messages_by_thread_key ON messages (thread_key) WHERE thread_key IS NOT NULL;
+  `,
 ];
 
 /** The domain of a stored address, as the index of migration 8 has it: queries must use this exact text. */

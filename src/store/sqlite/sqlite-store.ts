@@ -17,7 +17,7 @@ import { InProcessChangeBus, type ChangeBus } from '../change-bus.js';
 import { StoreBase } from '../store-base.js';
 import { fromObjectId, toObjectId } from '../object-ids.js';
 import {
-  FOLDER_SELECT, joinFlags, planFlagChanges, splitEach, toDatabase, toDate, toEventRecord, toFolder, toListItem, toQueueEntry, toSummary, toUser, USER_SELECT,
+  FOLDER_SELECT, joinFlags, planFlagChanges, splitEach, threadIdOf, toDatabase, toDate, toEventRecord, toFolder, toListItem, toQueueEntry, toSummary, toUser, USER_SELECT,
   type DatabaseRow, type EventRow, type FlagRow, type FolderRow, type ListExtra, type MessageRow, type QueueRow, type UserRow,
 } from '../rows.js';
 import {
@@ -682,14 +682,14 @@ export class SqliteStore extends StoreBase implements Store {
     if (uids.length === 0) return [];
     // the header cut here, at the end parseMessage found at delivery (root.headerEnd, root.headerStart is 0)
     const header = parts.header ? `, CASE WHEN b.structure IS NULL THEN b.data ELSE substr(b.data, 1, json_extract(b.structure, '$.root.headerEnd')) END AS header, b.structure IS NOT NULL AS header_cut` : '';
-    const cols = `m.id, m.email_id, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}${header}${parts.objectId ? ', m.object_id' : ''}`;
+    const cols = `m.id, m.email_id, m.thread_id, m.uid, m.modseq, m.flags, m.internal_date, m.save_date, m.size, m.blob_hash${parts.raw ? ', b.data' : ''}${parts.structure ? ', b.structure' : ''}${header}${parts.objectId ? ', m.object_id' : ''}`;
     const join = parts.raw || parts.structure || parts.header ? ' JOIN blobs b ON b.hash = m.blob_hash' : '';
     // one statement for the lot: the UIDs as a JSON array (no statement per count of parameters)
     const rows = this.q(
       `SELECT ${cols} FROM messages m${join} WHERE m.folder_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
     ).all(folderId, JSON.stringify(uids)) as Array<MessageRow & { data?: Buffer; structure?: string | null; header?: Buffer; header_cut?: number; object_id?: number }>;
     return rows.map((r) => {
-      const m: StoredMessage = { ...toSummary(r), emailId: toObjectId('email', r.email_id) };
+      const m: StoredMessage = { ...toSummary(r), emailId: toObjectId('email', r.email_id), threadId: threadIdOf(r) };
       if (parts.objectId) m.objectId = toObjectId('message', r.object_id!);
       if (parts.raw) m.raw = r.data!;
       if (parts.structure) m.structure = r.structure ?? null;
@@ -791,15 +791,18 @@ export class SqliteStore extends StoreBase implements Store {
     this.assertFolder(userId, toFolderId);
     const saveDate = this.clock.now(); // saved into the target now; the internal date travels with the message
     const out = this.write(() => {
-      const sel = this.q('SELECT id, object_id, email_id, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
-      const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(fromFolderId, u) as MessageRow | undefined).filter((r): r is MessageRow => !!r);
+      const sel = this.q('SELECT id, object_id, email_id, thread_id, thread_key, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
+      type Row = MessageRow & { thread_key: string | null };
+      const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(fromFolderId, u) as Row | undefined).filter((r): r is Row => !!r);
       if (!move) this.writes.checkRoom(userId, rows.reduce((s, r) => s + r.size, 0), this.quotaLimitOf(userId));
       const pairs: Array<[number, number]> = [];
       let uidValidity = 0;
       let lastModseq = 0;
       for (const r of rows) {
         // MOVE keeps the message's ids; COPY makes a new message of the same email (object-ids.ts)
-        const carry = move ? { objectId: r.object_id, emailId: r.email_id } : { emailId: r.email_id };
+        // (and both keep the thread: threads.ts)
+        const thread = { threadId: r.thread_id ?? r.email_id, threadKey: r.thread_key };
+        const carry = move ? { objectId: r.object_id, emailId: r.email_id, ...thread } : { emailId: r.email_id, ...thread };
         const res = this.writes.insertMessage(userId, toFolderId, r.blob_hash, r.size, r.flags, { internalDate: r.internal_date, saveDate }, carry);
         uidValidity = res.uidValidity;
         lastModseq = res.modseq;

@@ -173,6 +173,7 @@ test('PostgreSQL: migration 4 adds the save date; a message stored before has no
     await c.query('ALTER TABLE messages DROP COLUMN save_date');
     await c.query('ALTER TABLE queue DROP COLUMN dsn, DROP COLUMN delay_notified'); // migration 5
     await c.query('ALTER TABLE blobs DROP COLUMN sort_facts'); // migration 6
+    await c.query('ALTER TABLE messages DROP COLUMN thread_id, DROP COLUMN thread_key'); // migration 7
     await c.query('UPDATE mailwarden_schema SET version = 3');
     await c.end();
     const again = await PostgresStore.open(url);
@@ -204,6 +205,7 @@ test('PostgreSQL: migration 6 fills in the sort facts of every message stored be
     const c = new pg.Client(connectionConfig(url));
     await c.connect();
     await c.query('ALTER TABLE blobs DROP COLUMN sort_facts');
+    await c.query('ALTER TABLE messages DROP COLUMN thread_id, DROP COLUMN thread_key'); // migration 7
     await c.query('UPDATE mailwarden_schema SET version = 5');
     await c.end();
     const again = await PostgresStore.open(url);
@@ -214,6 +216,33 @@ test('PostgreSQL: migration 6 fills in the sort facts of every message stored be
       await check.end();
       const got = await again.getSortFacts(u.id, inbox.id, [1, 2]);
       assert.deepEqual(got.map((m) => m.facts), raws.map((r) => factsOf(r)));
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+test('PostgreSQL: migration 7 gives every message stored before it a thread of its own, and a later reply joins it by Message-ID', { timeout: 120_000 }, async () => {
+  await withDatabase(async (url) => {
+    const s = await PostgresStore.open(url);
+    const u = await s.createUser({ address: 'mig7@example.com', password: 'pw' });
+    const inbox = await s.getSpecialFolder(u.id, '\\Inbox');
+    await s.append(u.id, inbox.id, Buffer.from('Subject: old\r\nMessage-ID: <old1@x>\r\n\r\nbody\r\n'));
+    await s.append(u.id, inbox.id, Buffer.from('Subject: old reply\r\nReferences: <old1@x>\r\n\r\nbody\r\n'));
+    await s.close();
+    // as version 6 left it
+    const c = new pg.Client(connectionConfig(url));
+    await c.connect();
+    await c.query('ALTER TABLE messages DROP COLUMN thread_id, DROP COLUMN thread_key');
+    await c.query('UPDATE mailwarden_schema SET version = 6');
+    await c.end();
+    const again = await PostgresStore.open(url);
+    try {
+      const [a, b] = await again.getMessages(u.id, inbox.id, [1, 2]);
+      assert.notEqual(a!.threadId, b!.threadId, 'rows stored before: each its own thread');
+      await again.deliver([u.id], Buffer.from('Subject: new reply\r\nIn-Reply-To: <old1@x>\r\n\r\nbody\r\n'));
+      const [c3] = await again.getMessages(u.id, inbox.id, [3]);
+      assert.equal(c3!.threadId, a!.threadId, 'the backfilled Message-ID key finds the old parent');
     } finally {
       await again.close();
     }
