@@ -76,7 +76,7 @@ typ, data = M.list('""', '"Other"')
 assert data == [None], data`);
 });
 
-test('OBJECTID: MAILBOXID on CREATE, SELECT and STATUS, kept by RENAME; EMAILID kept by COPY and MOVE, searchable; THREADID NIL (python3 imaplib)', async (t) => {
+test('OBJECTID: MAILBOXID on CREATE, SELECT and STATUS, kept by RENAME; EMAILID kept by COPY and MOVE, searchable; unrelated messages in threads of their own (python3 imaplib)', async (t) => {
   const srv = await startTestServer();
   t.after(() => srv.close());
   await assertPythonLoggedIn(srv, 'objectid.py', `
@@ -98,11 +98,13 @@ M.append('INBOX', None, None, b'Subject: one\\r\\n\\r\\nbody\\r\\n')
 M.append('INBOX', None, None, b'Subject: two\\r\\n\\r\\nbody\\r\\n')
 M.select('INBOX')
 typ, data = M.fetch('1:2', '(EMAILID THREADID)')
-ids = [re.search(rb'EMAILID \\((E\\w+)\\) THREADID NIL', d).group(1) for d in data]
+ids = [re.search(rb'EMAILID \\((E\\w+)\\) THREADID \\((T\\w+)\\)', d).group(1) for d in data]
+threads = [re.search(rb'THREADID \\((T\\w+)\\)', d).group(1) for d in data]
 assert ids[0] != ids[1], ids
+assert threads[0] != threads[1], threads
 typ, data = M.search(None, 'EMAILID', ids[1].decode())
 assert data == [b'2'], data
-typ, data = M.search(None, 'THREADID', 'T1')
+typ, data = M.search(None, 'THREADID', 'T999999')
 assert data == [b''], data
 M.copy('1', 'Renamed')
 M._simple_command('MOVE', '2', 'Renamed')
@@ -118,4 +120,39 @@ try:
     raise SystemExit('a malformed object id was accepted')
 except imaplib.IMAP4.error:
     pass`);
+});
+
+test('OBJECTID THREADID: a reply chain across two folders shares one THREADID, kept by MOVE and COPY, searchable; other mail has its own (python3 imaplib)', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.close());
+  await assertPythonLoggedIn(srv, 'threadid.py', `
+import re
+def msg(mid, refs=''):
+    return ('Subject: x\\r\\nMessage-ID: <%s@example.org>\\r\\n%s\\r\\nbody\\r\\n' % (mid, refs)).encode()
+M.create('Sent')
+M.create('Archive')
+M.append('INBOX', None, None, msg('root'))
+M.append('Sent', None, None, msg('r1', 'In-Reply-To: <root@example.org>\\r\\n'))
+M.append('INBOX', None, None, msg('unrelated'))
+def thread_ids(box, seqs):
+    M.select(box)
+    typ, data = M.fetch(seqs, '(UID THREADID)')
+    assert typ == 'OK', data
+    return [re.search(rb'THREADID \\(([A-Za-z0-9_-]+)\\)', d).group(1).decode() for d in data]
+root, unrelated = thread_ids('INBOX', '1:2')
+assert root != unrelated, (root, unrelated)
+assert thread_ids('Sent', '1') == [root]
+# the root moves to Archive; a reply to the reply (in Sent), appended after, still joins the thread
+M.select('INBOX')
+typ, data = M._simple_command('MOVE', '1', 'Archive')
+assert typ == 'OK', data
+assert thread_ids('Archive', '1') == [root], 'MOVE keeps the THREADID'
+M.append('INBOX', None, None, msg('r2', 'References: <root@example.org> <r1@example.org>\\r\\n'))
+M.select('Sent')
+M.copy('1', 'INBOX')
+assert thread_ids('INBOX', '1:3') == [unrelated, root, root], 'a reply joins; COPY keeps the THREADID'
+typ, data = M.uid('SEARCH', 'THREADID', root)
+assert typ == 'OK' and len(data[0].split()) == 2, data
+typ, data = M.search(None, 'NOT', 'THREADID', root)
+assert data == [b'1'], data`);
 });

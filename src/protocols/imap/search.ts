@@ -22,13 +22,13 @@ export function needsContent(k: SearchKey): boolean {
   }
 }
 
-/** Whether a criterion needs each message's EMAILID (Candidate.emailId). */
-export function usesEmailId(k: SearchKey): boolean {
+/** Whether a criterion needs each message's EMAILID or THREADID (Candidate.objectIds). */
+export function usesObjectIds(k: SearchKey): boolean {
   switch (k.op) {
-    case 'objectid': return k.field === 'emailid';
-    case 'not': return usesEmailId(k.key);
-    case 'or': return usesEmailId(k.a) || usesEmailId(k.b);
-    case 'and': return k.keys.some(usesEmailId);
+    case 'objectid': return true;
+    case 'not': return usesObjectIds(k.key);
+    case 'or': return usesObjectIds(k.a) || usesObjectIds(k.b);
+    case 'and': return k.keys.some(usesObjectIds);
     default: return false;
   }
 }
@@ -65,8 +65,8 @@ export function needsStoredDates(k: SearchKey): boolean {
 export interface Candidate {
   m: CandidateFields;
   seq: number;
-  /** RFC 8474 EMAILID, when a criterion needs it (usesEmailId). */
-  emailId?: string;
+  /** RFC 8474 EMAILID and THREADID, when a criterion needs them (usesObjectIds). */
+  objectIds?: { emailId: string; threadId: string };
   raw?: Buffer;
   structure?: MessageStructure;
   /** Decoded texts, computed once per message when needed. */
@@ -135,8 +135,7 @@ export function matches(k: SearchKey, c: Candidate): boolean {
     case 'or': return matches(k.a, c) || matches(k.b, c);
     case 'and': return k.keys.every((x) => matches(x, c));
     case 'size': return k.cmp === 'larger' ? c.m.size > k.n : c.m.size < k.n;
-    // no threading: no message has a THREADID (RFC 8474 5.2 answers NIL)
-    case 'objectid': return k.field === 'emailid' && c.emailId === k.id;
+    case 'objectid': return (k.field === 'emailid' ? c.objectIds?.emailId : c.objectIds?.threadId) === k.id;
     case 'age': return k.cmp === 'younger' ? c.m.internalDate!.getTime() >= k.cutoff! : c.m.internalDate!.getTime() < k.cutoff!;
     case 'modseq': return c.m.modseq >= k.n;
     case 'header':

@@ -161,8 +161,7 @@ function renderItems(m: StoredMessage, items: FetchItem[], msg: MessageBytes | n
       case 'RFC822.SIZE': return text(`RFC822.SIZE ${m.size}`);
       case 'MODSEQ': return text(`MODSEQ (${m.modseq})`);
       case 'EMAILID': return text(`EMAILID (${m.emailId})`);
-      // no threading yet: RFC 8474 5.2 lets a server without it answer NIL
-      case 'THREADID': return text('THREADID NIL');
+      case 'THREADID': return text(`THREADID (${m.threadId})`);
       case 'ENVELOPE': return text(`ENVELOPE ${renderEnvelope(structure!.envelope)}`);
       case 'BODY': return text(`BODY ${renderBodyStructure(structure!.root, false)}`);
       case 'BODYSTRUCTURE': return text(`BODYSTRUCTURE ${renderBodyStructure(structure!.root, true)}`);

@@ -6,7 +6,7 @@ import type { ImapValue, ParsedCommand } from '../parser/command-parser.js';
 import { parseSearch, UnsupportedCharsetError, type SearchKey } from '../parser/search-keys.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import { saveResult, savedUids } from '../saved-result.js';
-import { matches, needsContent, needsStoredDates, resolveSets, usesEmailId, usesModseq, type Candidate, type CandidateFields } from '../search.js';
+import { matches, needsContent, needsStoredDates, resolveSets, usesModseq, usesObjectIds, type Candidate, type CandidateFields } from '../search.js';
 import type { ImapSession } from '../session.js';
 import { str } from '../wire.js';
 import { SELECTED, type CommandSpec } from './types.js';
@@ -37,9 +37,9 @@ export async function searchView(s: ImapSession, tree: SearchKey): Promise<Searc
   return s.storeSession!.withObject('objtFolderView', async () => {
     const found: SearchHit[] = [];
     const uids = view.uidList(); // the view may change while we await the store
-    // EMAILID: every message's, in one store read
-    const emailIds = usesEmailId(tree)
-      ? new Map((await s.ctx.store.getMessages(s.user!.id, view.folder.id, Array.from(uids))).map((m) => [m.uid, m.emailId]))
+    // EMAILID/THREADID: every message's, in one store read
+    const objectIds = usesObjectIds(tree)
+      ? new Map((await s.ctx.store.getMessages(s.user!.id, view.folder.id, Array.from(uids))).map((m) => [m.uid, { emailId: m.emailId, threadId: m.threadId }]))
       : null;
     if (!stored) {
       // no store read from here on; the pauses between turns leave the view as it is (only this
@@ -49,7 +49,7 @@ export async function searchView(s: ImapSession, tree: SearchKey): Promise<Searc
         const turn = s.step(seq);
         if (turn) await turn;
         const m: CandidateFields | null = view.searchFieldsAt(seq);
-        if (m && (everything || matches(tree, { m, seq, emailId: emailIds?.get(m.uid) }))) found.push({ seq, uid: m.uid, modseq: m.modseq, size: m.size });
+        if (m && (everything || matches(tree, { m, seq, objectIds: objectIds?.get(m.uid) }))) found.push({ seq, uid: m.uid, modseq: m.modseq, size: m.size });
       }
       return found;
     }
@@ -59,7 +59,7 @@ export async function searchView(s: ImapSession, tree: SearchKey): Promise<Searc
       if (turn) await turn;
       const m = await view.summary(uids[i]!, uids.length);
       if (!m) continue;
-      const cand: Candidate = { m, seq: i + 1, emailId: emailIds?.get(m.uid) };
+      const cand: Candidate = { m, seq: i + 1, objectIds: objectIds?.get(m.uid) };
       if (content) {
         try {
           Object.assign(cand, await loadMessage(s.ctx.store, m));
