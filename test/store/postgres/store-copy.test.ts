@@ -39,7 +39,8 @@ async function fill(store: Store): Promise<void> {
   const gone = await store.createFolder(a.id, 'Gone');
   await store.append(a.id, gone.id, raw(100));
   await store.deleteFolder(a.id, gone.id);
-  await store.deliver([a.id, b.id], raw(200, 'shared '));
+  // a reply to c0 (in INBOX and, copied, in Projects): alice's copy joins its thread, bob's starts one
+  await store.deliver([a.id, b.id], Buffer.from(raw(200, 'shared ').toString().replace('\r\n\r\n', '\r\nIn-Reply-To: <c0@t>\r\n\r\n')));
   await store.putSetting({ scope: 'user', targetId: b.id, name: 'Default Mailbox Quota Bytes', value: '5000000' });
   await store.enqueue('alice@copy.example', ['far@remote.example'], raw(300), a.id);
   // RFC 3461 parameters and a sent delay notice travel with the entry
@@ -58,8 +59,9 @@ async function picture(store: Store) {
     for (const f of await store.listFolders(u.id)) {
       const status = await store.folderStatus(u.id, f.id);
       const page = await store.listMessagePage(u.id, f.id, 0, 1000);
+      const threadIds = new Map((await store.getMessages(u.id, f.id, page.items.map((m) => m.uid))).map((m) => [m.uid, m.threadId]));
       const messages = await Promise.all(page.items.sort((x, y) => x.uid - y.uid).map(async (m) => ({
-        uid: m.uid, modseq: m.modseq, flags: [...m.flags].sort(), objectId: m.objectId, emailId: m.emailId, subject: m.subject,
+        uid: m.uid, modseq: m.modseq, flags: [...m.flags].sort(), objectId: m.objectId, emailId: m.emailId, threadId: threadIds.get(m.uid), subject: m.subject,
         internalDate: m.internalDate.toISOString(), saveDate: m.saveDate?.toISOString() ?? null, sha256: createHash('sha256').update(await store.readBlob(m.blobHash)).digest('hex'),
       })));
       folders.push({ id: f.id, name: f.name, mailboxId: f.mailboxId, specialUse: f.specialUse, subscribed: f.subscribed, status, messages });
