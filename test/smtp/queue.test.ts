@@ -56,6 +56,21 @@ function freePort(): Promise<number> {
 
 const msg = (tag: string) => Buffer.from(`From: alice@test.example\r\nTo: someone@far.example\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@test.example>\r\n\r\nbody ${tag}\r\n`);
 
+/**
+ * A queue through a smart host on a free port (down until host.up()), driven by runNow() (a long
+ * poll), on a clock that runs `clock.ahead` ms ahead of the real one: tests move it past retry
+ * times instead of sleeping through them.
+ */
+async function queueThroughSmartHost(retrySchedule: number[]) {
+  const port = await freePort();
+  const host = new SmartHost(port);
+  const env = await makeEnv({ smtp: { smartHost: { host: '127.0.0.1', port, tls: 'none' }, retrySchedule } });
+  const alice = await addUser(env.ctx, 'alice@test.example');
+  const clock = { ahead: 0 };
+  const queue = startOutboundQueue(env.ctx, { pollMs: 600_000, clock: () => new Date(Date.now() + clock.ahead) });
+  return { host, env, alice, clock, queue };
+}
+
 describe('outbound queue through the smart host', () => {
   let env: TestEnv;
   let host: SmartHost;
@@ -64,17 +79,11 @@ describe('outbound queue through the smart host', () => {
   // The retry schedule counts from an entry's creation. With offsets of 1 s, a loaded machine that
   // took longer than that between the submission and an attempt made the entry due again at once,
   // and the next pass (a wake-up's, then runNow's) attempted it twice. The offsets are a minute of
-  // real time, and the test moves the queue's clock (this far ahead of the real one) past a retry
-  // time instead of sleeping through it.
-  let ahead = 0;
+  // real time, and the test moves the queue's clock past a retry time instead of sleeping through it.
+  let clock: { ahead: number };
 
   before(async () => {
-    const port = await freePort();
-    host = new SmartHost(port);
-    env = await makeEnv({ smtp: { smartHost: { host: '127.0.0.1', port, tls: 'none' }, retrySchedule: [60, 60, 60] } });
-    alice = await addUser(env.ctx, 'alice@test.example');
-    // a long poll: the test drives the runner with runNow()
-    queue = startOutboundQueue(env.ctx, { pollMs: 600_000, clock: () => new Date(Date.now() + ahead) });
+    ({ host, env, alice, clock, queue } = await queueThroughSmartHost([60, 60, 60]));
   });
   after(async () => {
     await queue.stop();
@@ -101,12 +110,12 @@ describe('outbound queue through the smart host', () => {
     assert.equal(entry.attempts, 2);
 
     // the schedule [60,60,60] allows 3 retries after the first attempt: 4 attempts in all
-    ahead += 61_000;
+    clock.ahead += 61_000;
     await queue.runNow();
     assert.equal((await listQueue(env.ctx))[0]?.attempts, 3);
     await queue.runNow();
     assert.equal((await listQueue(env.ctx)).length, 0, 'given up after the last retry');
-    ahead = 0; // the other tests' entries follow the schedule from their own creation
+    clock.ahead = 0; // the other tests' entries follow the schedule from their own creation
 
     const deferred = await env.ctx.events.list({ eventId: 1010 });
     assert.equal(deferred.length, 3);
@@ -181,14 +190,11 @@ describe('outbound queue behind its schedule', () => {
   let host: SmartHost;
   let queue: OutboundQueue;
   let alice: User;
-  let ahead = 0; // the queue's clock runs this far ahead of the real one
+  let clock: { ahead: number };
 
   before(async () => {
-    const port = await freePort();
-    host = new SmartHost(port); // down: every attempt fails temporarily
-    env = await makeEnv({ smtp: { smartHost: { host: '127.0.0.1', port, tls: 'none' }, retrySchedule: [60, 300, 900] } });
-    alice = await addUser(env.ctx, 'alice@test.example');
-    queue = startOutboundQueue(env.ctx, { pollMs: 600_000, clock: () => new Date(Date.now() + ahead) });
+    // the smart host stays down: every attempt fails temporarily
+    ({ host, env, alice, clock, queue } = await queueThroughSmartHost([60, 300, 900]));
   });
   after(async () => {
     await queue.stop();
@@ -199,8 +205,8 @@ describe('outbound queue behind its schedule', () => {
   it('after downtime, retries keep the schedule\'s spacing from now instead of running out at once', async () => {
     await submitMessage(env.ctx, alice, { from: 'alice@test.example', to: ['someone@far.example'], raw: msg('late'), saveToSent: false });
     // the server was down for ten hours: every offset of the schedule lies in the past
-    ahead = 10 * 3600_000;
-    const at1 = Date.now() + ahead; // no later than the attempt's own clock reading
+    clock.ahead = 10 * 3600_000;
+    const at1 = Date.now() + clock.ahead; // no later than the attempt's own clock reading
     await queue.runNow();
     let [entry] = await listQueue(env.ctx);
     assert.equal(entry.attempts, 1);
@@ -208,8 +214,8 @@ describe('outbound queue behind its schedule', () => {
     // a pass before then attempts nothing
     await queue.runNow();
     assert.equal((await listQueue(env.ctx))[0]?.attempts, 1);
-    ahead += 61_000;
-    const at2 = Date.now() + ahead;
+    clock.ahead += 61_000;
+    const at2 = Date.now() + clock.ahead;
     await queue.runNow();
     [entry] = await listQueue(env.ctx);
     assert.equal(entry.attempts, 2);
