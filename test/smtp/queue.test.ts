@@ -68,7 +68,12 @@ async function queueThroughSmartHost(retrySchedule: number[]) {
   const alice = await addUser(env.ctx, 'alice@test.example');
   const clock = { ahead: 0 };
   const queue = startOutboundQueue(env.ctx, { pollMs: 600_000, clock: () => new Date(Date.now() + clock.ahead) });
-  return { host, env, alice, clock, queue };
+  const stop = async () => {
+    await queue.stop();
+    await host.down();
+    await env.cleanup();
+  };
+  return { host, env, alice, clock, queue, stop };
 }
 
 describe('outbound queue through the smart host', () => {
@@ -82,14 +87,12 @@ describe('outbound queue through the smart host', () => {
   // real time, and the test moves the queue's clock past a retry time instead of sleeping through it.
   let clock: { ahead: number };
 
+  let stop: () => Promise<void>;
+
   before(async () => {
-    ({ host, env, alice, clock, queue } = await queueThroughSmartHost([60, 60, 60]));
+    ({ host, env, alice, clock, queue, stop } = await queueThroughSmartHost([60, 60, 60]));
   });
-  after(async () => {
-    await queue.stop();
-    await host.down();
-    await env.cleanup();
-  });
+  after(() => stop());
 
   const dsns = async () => (await folderMessages(env.ctx, alice)).filter((m) => m.raw.includes('report-type=delivery-status'));
 
@@ -192,15 +195,13 @@ describe('outbound queue behind its schedule', () => {
   let alice: User;
   let clock: { ahead: number };
 
+  let stop: () => Promise<void>;
+
   before(async () => {
     // the smart host stays down: every attempt fails temporarily
-    ({ host, env, alice, clock, queue } = await queueThroughSmartHost([60, 300, 900]));
+    ({ host, env, alice, clock, queue, stop } = await queueThroughSmartHost([60, 300, 900]));
   });
-  after(async () => {
-    await queue.stop();
-    await host.down();
-    await env.cleanup();
-  });
+  after(() => stop());
 
   it('after downtime, retries keep the schedule\'s spacing from now instead of running out at once', async () => {
     await submitMessage(env.ctx, alice, { from: 'alice@test.example', to: ['someone@far.example'], raw: msg('late'), saveToSent: false });
