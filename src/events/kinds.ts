@@ -1,18 +1,13 @@
-import type { EventLevel } from '../store/types.js';
+import type { EventLevel, EventRecord } from '../store/types.js';
 
 /**
  * Every event Mailwarden writes, declared once: ID, provider, level, task and a message
  * template whose {0}, {1}… are the data items in order. Log, CLI, XML export and metrics
  * all come from this table. Event 9646 keeps the original's provider, qualifiers, task and
- * keywords so that monitoring written for Exchange keeps matching.
+ * keywords so that monitoring written for Exchange keeps matching. The header fields are the
+ * ones each record of the kind carries (event-log.ts copies them over), so they are named once.
  */
-export interface EventKind {
-  provider: string;
-  eventId: number;
-  qualifiers: number;
-  level: EventLevel;
-  task: number;
-  keywords: string;
+export interface EventKind extends Pick<EventRecord, 'provider' | 'eventId' | 'qualifiers' | 'level' | 'task' | 'keywords'> {
   template: string;
   /** Names of the data items, in order (for --json output and documentation). */
   items: string[];
