@@ -16,6 +16,26 @@ const COUNTED: Record<ServiceKind, string> = {
 
 type Admission = { ok: true; release: () => void } | { ok: false; refusal: LogonRefusal };
 
+/** An admission whose release runs `free` once, however often the front end calls it. */
+function admitted(free: () => void): Admission {
+  let done = false;
+  return {
+    ok: true,
+    release: () => {
+      if (done) return;
+      done = true;
+      free();
+    },
+  };
+}
+
+/** Lowers a key's count by one, dropping the key at zero (the maps hold only keys in use). */
+function lower<K>(counts: Map<K, number>, key: K): void {
+  const n = (counts.get(key) ?? 1) - 1;
+  if (n <= 0) counts.delete(key);
+  else counts.set(key, n);
+}
+
 /**
  * The protocol connection layer (PopSettings/ImapSettings) and the throttling layer of one
  * front end on this node. Counts are raised and checked in one synchronous step (so parallel
@@ -52,18 +72,10 @@ export class ConnectionLimits {
     if (fromIp >= perIp) return refusal('MaxConnectionFromSingleIP', perIp, fromIp, ip);
     this.total += 1;
     this.byIp.set(ip, fromIp + 1);
-    let done = false;
-    return {
-      ok: true,
-      release: () => {
-        if (done) return;
-        done = true;
-        this.total -= 1;
-        const n = (this.byIp.get(ip) ?? 1) - 1;
-        if (n <= 0) this.byIp.delete(ip);
-        else this.byIp.set(ip, n);
-      },
-    };
+    return admitted(() => {
+      this.total -= 1;
+      lower(this.byIp, ip);
+    });
   }
 
   /** After authentication, before the store session: MaxConnectionsPerUser, then throttling. */
@@ -71,17 +83,7 @@ export class ConnectionLimits {
     const refusal = this.check(user, clientAddress);
     if (refusal) return { ok: false, refusal };
     this.byUser.set(user.id, (this.byUser.get(user.id) ?? 0) + 1);
-    let done = false;
-    return {
-      ok: true,
-      release: () => {
-        if (done) return;
-        done = true;
-        const n = (this.byUser.get(user.id) ?? 1) - 1;
-        if (n <= 0) this.byUser.delete(user.id);
-        else this.byUser.set(user.id, n);
-      },
-    };
+    return admitted(() => lower(this.byUser, user.id));
   }
 
   /** What admitUser would answer now, without counting anything (the predicate `access explain` runs). */
