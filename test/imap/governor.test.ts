@@ -54,20 +54,22 @@ test('every exit path releases the session: LOGOUT, drop, timeout, admin kill, I
   const srv = await startTestServer({ tuning });
   const counts = () => srv.ctx.governor.counts(srv.user.id);
   const released = () => eventually(async () => (await counts()).all === 0 && srv.ctx.connections.imap.connections === 0);
+  const loggedIn = async () => {
+    const client = await RawClient.connect(srv.port);
+    await client.readResponse();
+    await client.login();
+    return client;
+  };
 
   // LOGOUT
-  let c = await RawClient.connect(srv.port);
-  await c.readResponse();
-  await c.login();
+  let c = await loggedIn();
   assert.equal((await counts()).all, 1);
   const out = await c.command('LOGOUT');
   assert.match(out.untagged[0]!, /^\* BYE /);
   await released();
 
   // client drop (RST) while selected and in the middle of a literal
-  c = await RawClient.connect(srv.port);
-  await c.readResponse();
-  await c.login();
+  c = await loggedIn();
   await c.command('SELECT INBOX');
   c.send('x APPEND INBOX {1000+}\r\nabc');
   await new Promise((r) => setTimeout(r, 50));
@@ -86,9 +88,7 @@ test('every exit path releases the session: LOGOUT, drop, timeout, admin kill, I
   delete tuning.authTimeoutMs;
 
   // IDLE is allowed up to the same timeout (armed when the IDLE command arrives), then ends with BYE
-  c = await RawClient.connect(srv.port);
-  await c.readResponse();
-  await c.login();
+  c = await loggedIn();
   tuning.authTimeoutMs = 400;
   // measured from before the command is sent, so the client's own delays can only lengthen it
   const started = Date.now();
@@ -101,9 +101,7 @@ test('every exit path releases the session: LOGOUT, drop, timeout, admin kill, I
   delete tuning.authTimeoutMs;
 
   // admin kill
-  c = await RawClient.connect(srv.port);
-  await c.readResponse();
-  await c.login();
+  c = await loggedIn();
   const [rec] = await srv.ctx.governor.list({ userId: srv.user.id });
   await srv.ctx.governor.kill(rec!.id);
   assert.match((await c.readResponse())!, /^\* BYE Session ended by an administrator/);
@@ -111,9 +109,7 @@ test('every exit path releases the session: LOGOUT, drop, timeout, admin kill, I
   await released();
 
   // server shutdown
-  c = await RawClient.connect(srv.port);
-  await c.readResponse();
-  await c.login();
+  c = await loggedIn();
   const closing = srv.listener.close();
   assert.match((await c.readResponse())!, /^\* BYE Server shutting down/);
   await closing;
