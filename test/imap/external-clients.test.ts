@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { run } from '../helpers/run.js';
 import { PASSWORD, sampleMessage, startTestServer } from './helpers.js';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -50,35 +51,13 @@ test('python3 imaplib: STARTTLS and implicit TLS, full mailbox round trip', asyn
     const script = join(srv.dir, 'client.py');
     const ca = join(srv.dir, 'tls', 'cert.pem');
     writeFileSync(script, PY);
-    const r = await new Promise<{ status: number | null; out: string }>((resolve) => {
-      // async spawn: the server runs in this process, so spawnSync would block it
-      import('node:child_process').then(({ spawn }) => {
-        const p = spawn('python3', [script, String(srv.port), mode, ca]);
-        let out = '';
-        p.stdout.on('data', (d) => (out += d));
-        p.stderr.on('data', (d) => (out += d));
-        p.on('close', (status) => resolve({ status, out }));
-      });
-    });
-    assert.equal(r.status, 0, r.out);
-    assert.match(r.out, /python ok/);
+    // run, not spawnSync: the server runs in this process, so spawnSync would block it
+    const r = await run('python3', [script, String(srv.port), mode, ca]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /python ok/);
     assert.equal((await srv.ctx.governor.counts(srv.user.id)).all, 0);
   }
 });
-
-function run(cmd: string, args: string[]): Promise<{ status: number | null; out: string; err: string }> {
-  return import('node:child_process').then(
-    ({ spawn }) =>
-      new Promise((resolve) => {
-        const p = spawn(cmd, args);
-        let out = '';
-        let err = '';
-        p.stdout.on('data', (d) => (out += d));
-        p.stderr.on('data', (d) => (err += d));
-        p.on('close', (status) => resolve({ status, out, err }));
-      }),
-  );
-}
 
 test('curl imap:// lists, fetches and searches', { skip: !has('curl') }, async (t) => {
   const srv = await startTestServer();
@@ -88,16 +67,16 @@ test('curl imap:// lists, fetches and searches', { skip: !has('curl') }, async (
   const base = `imap://127.0.0.1:${srv.port}`;
   const auth = ['--user', `alice@example.com:${PASSWORD}`, '-s', '--max-time', '600']; // a bound for a hung transfer, not a speed requirement
   const list = await run('curl', [...auth, `${base}/`]);
-  assert.equal(list.status, 0, list.err);
-  assert.match(list.out, /\* LIST \(\\HasNoChildren\) "\/" "INBOX"/);
+  assert.equal(list.status, 0, list.stderr);
+  assert.match(list.stdout, /\* LIST \(\\HasNoChildren\) "\/" "INBOX"/);
   const msg = await run('curl', [...auth, `${base}/INBOX;UID=1`]);
-  assert.equal(msg.status, 0, msg.err);
-  assert.equal(msg.out, raw.toString());
+  assert.equal(msg.status, 0, msg.stderr);
+  assert.equal(msg.stdout, raw.toString());
   const search = await run('curl', [...auth, `${base}/INBOX?SUBJECT%20curl`]);
-  assert.match(search.out, /\* SEARCH 1/);
+  assert.match(search.stdout, /\* SEARCH 1/);
   // STARTTLS is mandatory with --ssl-reqd; the self-signed certificate is given as CA
   await srv.ctx.store.putSetting({ scope: 'server', targetId: 0, name: 'ImapSettings.LoginType', value: 'SecureLogin' });
   const tls = await run('curl', [...auth, '--ssl-reqd', '--cacert', join(srv.dir, 'tls', 'cert.pem'), `imap://localhost:${srv.port}/INBOX;UID=1`]);
-  assert.equal(tls.status, 0, tls.err);
-  assert.equal(tls.out, raw.toString());
+  assert.equal(tls.status, 0, tls.stderr);
+  assert.equal(tls.stdout, raw.toString());
 });

@@ -1,21 +1,17 @@
 // isync/mbsync (Debian package "isync"), a strict UIDPLUS-based synchroniser, over STARTTLS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { run } from '../helpers/run.js';
 import { PASSWORD, sampleMessage, startTestServer } from './helpers.js';
 
 const hasMbsync = spawnSync('sh', ['-c', 'command -v mbsync']).status === 0;
 
-function mbsync(config: string): Promise<{ status: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('mbsync', ['-c', config, '-a']);
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('close', (status) => resolve({ status, out }));
-  });
+async function mbsync(config: string): Promise<{ status: number | null; out: string }> {
+  const r = await run('mbsync', ['-c', config, '-a']);
+  return { status: r.status, out: r.stdout + r.stderr };
 }
 
 test('mbsync pulls every folder into a Maildir and pushes a local message back', { skip: !hasMbsync && 'mbsync not installed (apt-get install isync)' }, async (t) => {

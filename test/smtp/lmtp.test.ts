@@ -1,25 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSmtpServer } from '../../src/protocols/smtp/server.js';
 import type { Listener } from '../../src/server/listener.js';
 import type { User } from '../../src/store/types.js';
+import { run } from '../helpers/run.js';
 import { RawSmtp, addUser, folderMessages, makeEnv, type TestEnv } from './helpers.js';
-
-function run(cmd: string, args: string[], input?: Buffer): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-    p.stdin.end(input ?? Buffer.alloc(0));
-  });
-}
 
 const message = (tag: string) => Buffer.from(`From: <s@relay.example>\r\nTo: <alice@test.example>\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@relay.example>\r\n\r\nbody of ${tag}\r\n`);
 
@@ -114,10 +102,11 @@ describe('LMTP listener (RFC 2033)', () => {
     const file = join(env.dir, 'lmtp-swaks.eml');
     writeFileSync(file, message('lmtp-swaks').subarray(0, -2));
     const r = await run('swaks', ['--timeout', '10m', '--server', `127.0.0.1:${lmtp.port}`, '--protocol', 'LMTP', '--from', 's@relay.example', '--to', 'alice@test.example,bob@test.example', '--helo', 'relay.example', '--data', `@${file}`]);
-    assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /<- +250 2\.0\.0 <alice@test\.example> delivered/);
-    assert.match(r.out, /<- +250 2\.0\.0 <bob@test\.example> delivered/);
-    for (const u of [alice, bob]) assert.ok((await folderMessages(env.ctx, u)).some((m) => m.raw.includes('Subject: lmtp-swaks')), r.out);
+    const out = r.stdout + r.stderr;
+    assert.equal(r.status, 0, out);
+    assert.match(out, /<- +250 2\.0\.0 <alice@test\.example> delivered/);
+    assert.match(out, /<- +250 2\.0\.0 <bob@test\.example> delivered/);
+    for (const u of [alice, bob]) assert.ok((await folderMessages(env.ctx, u)).some((m) => m.raw.includes('Subject: lmtp-swaks')), out);
   });
 
   it('delivers from python smtplib.LMTP', async () => {
@@ -131,8 +120,9 @@ describe('LMTP listener (RFC 2033)', () => {
       's.quit()',
       'print("ok")',
     ].join('\n');
-    const r = await run('python3', ['-c', script], message('lmtp-python'));
-    assert.equal(r.code, 0, r.out);
+    const r = await run('python3', ['-c', script], { input: message('lmtp-python') });
+    const out = r.stdout + r.stderr;
+    assert.equal(r.status, 0, out);
     assert.ok((await folderMessages(env.ctx, alice)).some((m) => m.raw.includes('Subject: lmtp-python')));
   });
 

@@ -1,6 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
@@ -8,6 +7,7 @@ import { startSmtpServer } from '../../src/protocols/smtp/server.js';
 import type { Listener } from '../../src/server/listener.js';
 import type { User } from '../../src/store/types.js';
 import { eventually } from '../helpers/server.js';
+import { run } from '../helpers/run.js';
 import { RawSmtp, addUser, folderMessages, makeEnv, type TestEnv } from './helpers.js';
 
 /** A message with 8-bit text, a leading dot (dot-stuffing) and CRLF line ends. */
@@ -42,18 +42,6 @@ function assertSameApartFromTrace(stored: Buffer, original: Buffer, sender: stri
   assert.match(prefix, new RegExp(`^Return-Path: <${sender.replace(/\./g, '\\.')}>\r\n(Received-SPF: [^]*)?Authentication-Results: [^]*\r\nReceived: from `), prefix);
   assert.ok(prefix.endsWith('\r\n'));
   for (const line of prefix.slice(0, -2).split('\r\n')) assert.match(line, /^(Return-Path: |Received: |Received-SPF: |Authentication-Results: |[\t ])/);
-}
-
-function run(cmd: string, args: string[], input?: Buffer): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-    p.stdin.end(input ?? Buffer.alloc(0));
-  });
 }
 
 describe('SMTP MX listener', () => {
@@ -111,9 +99,10 @@ describe('SMTP MX listener', () => {
     writeFileSync(file, raw.subarray(0, raw.length - 2));
     // --timeout: swaks's own 30 s per step is shorter than a loaded machine may need
     const r = await run('swaks', ['--timeout', '10m', '--server', `127.0.0.1:${mx.port}`, '--from', 'sender@remote.example', '--to', 'alice@test.example', '--helo', 'swaks.example', '--data', `@${file}`]);
-    assert.equal(r.code, 0, r.out);
+    const out = r.stdout + r.stderr;
+    assert.equal(r.status, 0, out);
     const m = (await folderMessages(env.ctx, alice)).find((x) => x.raw.includes('Subject: swaks'));
-    assert.ok(m, r.out);
+    assert.ok(m, out);
     assertSameApartFromTrace(m.raw, raw, 'sender@remote.example');
   });
 
@@ -128,10 +117,11 @@ describe('SMTP MX listener', () => {
       'print("refused", refused)',
       's.quit()',
     ].join('\n');
-    const r = await run('python3', ['-c', script], raw);
-    assert.equal(r.code, 0, r.out);
+    const r = await run('python3', ['-c', script], { input: raw });
+    const out = r.stdout + r.stderr;
+    assert.equal(r.status, 0, out);
     const m = (await folderMessages(env.ctx, alice)).find((x) => x.raw.includes('Subject: python'));
-    assert.ok(m, r.out);
+    assert.ok(m, out);
     assertSameApartFromTrace(m.raw, raw, 'sender@remote.example');
   });
 

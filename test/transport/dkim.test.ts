@@ -1,6 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { activateDkimKey, createDkimKey, listDkimKeys, removeDkimKey } from '../
 import { signOutbound } from '../../src/transport/dkim-sign.js';
 import { createLog } from '../../src/observability/log.js';
 import { cli } from '../cli/run-cli.js';
+import { run } from '../helpers/run.js';
 import { SMTPServer } from 'smtp-server';
 import { startOutboundQueue } from '../../src/transport/queue.js';
 import { submitMessage } from '../../src/transport/submit.js';
@@ -32,7 +32,7 @@ function txtResolver(dataDir: string) {
 }
 
 /** Python dkimpy (Debian python3-dkim), an implementation independent of mailauth, verifies every signature. */
-function dkimpyVerify(raw: Buffer, dataDir: string): Promise<{ code: number; out: string }> {
+async function dkimpyVerify(raw: Buffer, dataDir: string): Promise<{ code: number; out: string }> {
   const records = Object.fromEntries(listDkimKeys(dataDir).map((k) => [`${k.selector}._domainkey.${k.domain}.`, k.record]));
   const script = [
     'import sys, json, dkim',
@@ -48,16 +48,9 @@ function dkimpyVerify(raw: Buffer, dataDir: string): Promise<{ code: number; out
     'print(len(sigs), ok)',
     'sys.exit(0 if sigs and all(ok) else 1)',
   ].join('\n');
-  return new Promise((resolve, reject) => {
-    // /usr/bin/python3: Debian's interpreter, where python3-dkim is installed (a python3 earlier on PATH may not have it)
-    const p = spawn('/usr/bin/python3', ['-c', script, JSON.stringify(records)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-    p.stdin.end(raw);
-  });
+  // /usr/bin/python3: Debian's interpreter, where python3-dkim is installed (a python3 earlier on PATH may not have it)
+  const r = await run('/usr/bin/python3', ['-c', script, JSON.stringify(records)], { input: raw });
+  return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
 describe('DKIM signing (RFC 6376, RFC 8463)', () => {
