@@ -6,8 +6,9 @@
  *    subscription). Then one SMTP message to every user (one transaction, 100 recipients) and the time
  *    from the message's end (after the 100 RCPTs) until every device's Ping has answered (goal < 1 s,
  *    < 100 KB per device). The client keeps its connections alive, as phones do; BENCH_EAS_CLIENTS
- *    threads (2) hold them (activesync-pinger.ts; the server and the bench raise their open-file
- *    limit to what the Pings need).
+ *    threads (2) hold them, each device a lean TLS client of its own (activesync-pinger.ts: the
+ *    phones would be on other machines, so what the client spends on the 2 cores is kept small;
+ *    the server and the bench raise their open-file limit to what the Pings need).
  *    The server has delivered one message (to a user without devices) before the Pings, as a server
  *    that has run a while has. Besides the client's clock, the server says (wake-timeline.ts) when
  *    it published the changes and wrote the answers, and its main thread's CPU time for each part.
