@@ -9,6 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { log, summarise, type BenchResult } from './stats.js';
 import { askChild } from './ipc.js';
+import { atServerPriority } from './loadgen-priority.js';
 
 /** Delay percentiles over one window, in ms. */
 export interface EventLoopDelay {
@@ -106,6 +107,7 @@ export function eventLoopDelayOf(child: ChildProcess): { reset(): Promise<void>;
 /** Starts bench/lib/loop-probe.js: an idle Node process's event-loop delay, the machine's baseline. */
 export function startIdleProbe(): { delay: ReturnType<typeof eventLoopDelayOf>; stop(): void } {
   const child = fork(fileURLToPath(new URL('./loop-probe.js', import.meta.url)), [], { stdio: 'ignore' });
+  atServerPriority(child.pid); // beside the server, not beside a niced load generator (loadgen-priority.ts)
   return { delay: eventLoopDelayOf(child), stop: () => child.disconnect() };
 }
 
