@@ -4,7 +4,7 @@
  * client of the node waited because the loop was busy (e.g. in a synchronous SQLite call).
  */
 import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { log, summarise, type BenchResult } from './stats.js';
@@ -56,6 +56,24 @@ export function mainThreadSchedstat(): (() => { runNs: number; waitNs: number })
   };
 }
 
+/**
+ * `BENCH_LONG_TICKS=FILE` (with `--cpu-prof` in BENCH_MW_NODE_ARGS): the server child writes one
+ * line per late tick of its own 1 ms timer whose own lateness (less the wait for a core) is at
+ * least 2 ms: the tick's time (µs, the clock V8's profile timestamps use) and the lateness and
+ * wait (µs). `node dist/bench/lib/long-turns.js PROFILE 3 FILE` then says what ran in exactly those
+ * stretches, which the profile alone cannot (under load the loop rarely goes idle, so its busy
+ * stretches span many turns).
+ */
+function longTicksRecorder(): ((at: bigint, lateNs: number, waitNs: number) => void) | null {
+  const file = process.env.BENCH_LONG_TICKS;
+  if (!file) return null;
+  const lines: string[] = [];
+  process.once('exit', () => writeFileSync(file, lines.join('')));
+  return (at, lateNs, waitNs) => {
+    if (lateNs >= 2e6) lines.push(`${Number(at / 1000n)} ${Math.round(lateNs / 1000)} ${Math.round(waitNs / 1000)}\n`);
+  };
+}
+
 /** In the server child: samples the loop and answers reset/read requests. */
 export function serveEventLoopDelay(): void {
   const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
@@ -67,6 +85,7 @@ export function serveEventLoopDelay(): void {
   const sched = mainThreadSchedstat();
   const waited = sched && (() => sched().waitNs);
   let cpuAtReset = { mainNs: sched?.().runNs ?? 0, process: process.cpuUsage() };
+  const ticks = longTicksRecorder();
   if (waited) {
     let lastAt = process.hrtime.bigint();
     let lastWait = waited();
@@ -75,6 +94,7 @@ export function serveEventLoopDelay(): void {
       const wait = waited();
       const late = Number(at - lastAt) - RESOLUTION_MS * 1e6 - (wait - lastWait);
       own.record(Math.max(1, Math.round(late)));
+      ticks?.(at, late, wait - lastWait);
       lastAt = at;
       lastWait = wait;
     }, RESOLUTION_MS).unref();
