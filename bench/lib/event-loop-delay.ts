@@ -57,7 +57,7 @@ export function mainThreadSchedstat(): (() => { runNs: number; waitNs: number })
 }
 
 /**
- * `BENCH_LONG_TICKS=FILE` (with `--cpu-prof` in BENCH_MW_NODE_ARGS): the server child writes one
+ * `BENCH_LONG_TICKS=FILE` (with `--cpu-prof` in BENCH_MW_NODE_ARGS): the server child writes FILE.PID, one
  * line per late tick of its own 1 ms timer whose own lateness (less the wait for a core) is at
  * least 2 ms: the tick's time (µs, the clock V8's profile timestamps use) and the lateness and
  * wait (µs). `node dist/bench/lib/long-turns.js PROFILE 3 FILE` then says what ran in exactly those
@@ -68,7 +68,8 @@ function longTicksRecorder(): ((at: bigint, lateNs: number, waitNs: number) => v
   const file = process.env.BENCH_LONG_TICKS;
   if (!file) return null;
   const lines: string[] = [];
-  process.once('exit', () => writeFileSync(file, lines.join('')));
+  // one file per process: the idle probe and the empty probe server run this too
+  process.once('exit', () => writeFileSync(`${file}.${process.pid}`, lines.join('')));
   return (at, lateNs, waitNs) => {
     if (lateNs >= 2e6) lines.push(`${Number(at / 1000n)} ${Math.round(lateNs / 1000)} ${Math.round(waitNs / 1000)}\n`);
   };
