@@ -265,12 +265,6 @@ export class ImapSession {
       if (f.code === 'SERVERBUG') this.logger.error({ err, command: cmd.name }, 'command failed');
       ({ status, text, code } = f);
     }
-    // The rest (changes, the tagged line and its socket write) waits for a turn with budget left:
-    // the store thread answers many sessions' calls in one message, and without this every one
-    // of their commands finished in that one turn, outside the budget that bounds their starts
-    // (a socket write on each, measured the largest piece of the server's late ticks after GC).
-    const turn = imapTurns.pause();
-    if (turn) await turn;
     // RFC 3501 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH (UID forms may).
     await this.pushChanges(!spec.noExpunge).catch(() => undefined);
     if (this.state === 'logout' && cmd.name !== 'LOGOUT') return; // said BYE meanwhile: no tagged answer follows it
