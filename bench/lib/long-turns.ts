@@ -19,19 +19,23 @@ export interface LongTurns {
   examples: Array<{ ms: number; stack: string[] }>;
 }
 
-export function longTurns(file: string, thresholdMs = 3, top = 25): LongTurns {
+/** A profile's samples with their time deltas, and each sample's stack (leaf first, labelled). */
+function readSamples(file: string) {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const samples = p.samples ?? [];
-  const deltas = p.timeDeltas ?? [];
-  const isIdle = (id: number) => byId.get(id)!.callFrame.functionName === '(idle)';
   const stack = (id: number): string[] => {
     const out: string[] = [];
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) out.push(label(byId.get(cur)!));
     return out.filter((s) => s !== '(root)');
   };
+  const isIdle = (id: number) => byId.get(id)!.callFrame.functionName === '(idle)';
+  return { startTime: p.startTime, samples: p.samples ?? [], deltas: p.timeDeltas ?? [], stack, isIdle };
+}
+
+export function longTurns(file: string, thresholdMs = 3, top = 25): LongTurns {
+  const { samples, deltas, stack, isIdle } = readSamples(file);
   const turns: number[] = [];
   const inside = new Map<string, number>();
   const examples: Array<{ ms: number; stack: string[] }> = [];
@@ -74,14 +78,9 @@ export function longTurns(file: string, thresholdMs = 3, top = 25): LongTurns {
  * socket reads, store answers, microtasks), so a late tick is charged to what delayed it.
  */
 export function lateTicks(profileFile: string, ticksFile: string, minOwnMs: number, top = 30): { ticks: number; sampledMs: number; inside: Array<{ fn: string; ms: number }>; entry: Array<{ fn: string; ms: number }>; self: Array<{ fn: string; ms: number }> } {
-  const p = JSON.parse(readFileSync(profileFile, 'utf8')) as CpuProfile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const samples = p.samples ?? [];
-  const deltas = p.timeDeltas ?? [];
+  const { startTime, samples, deltas, stack } = readSamples(profileFile);
   const at: number[] = [];
-  let t = p.startTime;
+  let t = startTime;
   for (let i = 0; i < samples.length; i++) at.push((t += deltas[i] ?? 0));
   const windows = readFileSync(ticksFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => l.split(' ').map(Number) as [number, number, number])
     .filter(([, late]) => late >= minOwnMs * 1000)
@@ -97,9 +96,7 @@ export function lateTicks(profileFile: string, ticksFile: string, minOwnMs: numb
     if (w >= windows.length || at[i]! < windows[w]![0]) continue;
     const dt = Math.max(0, deltas[i + 1] ?? 0);
     sampledUs += dt;
-    const chain: string[] = [];
-    for (let cur: number | undefined = samples[i]; cur !== undefined; cur = parent.get(cur)) chain.push(label(byId.get(cur)!));
-    const frames = chain.filter((f) => f !== '(root)');
+    const frames = stack(samples[i]!);
     for (const fn of new Set(frames)) add(inside, fn, dt);
     add(entry, frames.at(-1) ?? '(none)', dt);
     add(self, frames[0] ?? '(none)', dt);
