@@ -4,11 +4,12 @@
  * client of the node waited because the loop was busy (e.g. in a synchronous SQLite call).
  */
 import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { log, summarise, type BenchResult } from './stats.js';
 import { askChild } from './ipc.js';
+import { atServerPriority } from './loadgen-priority.js';
 
 /** Delay percentiles over one window, in ms. */
 export interface EventLoopDelay {
@@ -55,6 +56,25 @@ export function mainThreadSchedstat(): (() => { runNs: number; waitNs: number })
   };
 }
 
+/**
+ * `BENCH_LONG_TICKS=FILE` (with `--cpu-prof` in BENCH_MW_NODE_ARGS): the server child writes FILE.PID, one
+ * line per late tick of its own 1 ms timer whose own lateness (less the wait for a core) is at
+ * least 2 ms: the tick's time (µs, the clock V8's profile timestamps use) and the lateness and
+ * wait (µs). `node dist/bench/lib/long-turns.js PROFILE 3 FILE` then says what ran in exactly those
+ * stretches, which the profile alone cannot (under load the loop rarely goes idle, so its busy
+ * stretches span many turns).
+ */
+function longTicksRecorder(): ((at: bigint, lateNs: number, waitNs: number) => void) | null {
+  const file = process.env.BENCH_LONG_TICKS;
+  if (!file) return null;
+  const lines: string[] = [];
+  // one file per process: the idle probe and the empty probe server run this too
+  process.once('exit', () => writeFileSync(`${file}.${process.pid}`, lines.join('')));
+  return (at, lateNs, waitNs) => {
+    if (lateNs >= 2e6) lines.push(`${Number(at / 1000n)} ${Math.round(lateNs / 1000)} ${Math.round(waitNs / 1000)}\n`);
+  };
+}
+
 /** In the server child: samples the loop and answers reset/read requests. */
 export function serveEventLoopDelay(): void {
   const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
@@ -66,6 +86,7 @@ export function serveEventLoopDelay(): void {
   const sched = mainThreadSchedstat();
   const waited = sched && (() => sched().waitNs);
   let cpuAtReset = { mainNs: sched?.().runNs ?? 0, process: process.cpuUsage() };
+  const ticks = longTicksRecorder();
   if (waited) {
     let lastAt = process.hrtime.bigint();
     let lastWait = waited();
@@ -74,6 +95,7 @@ export function serveEventLoopDelay(): void {
       const wait = waited();
       const late = Number(at - lastAt) - RESOLUTION_MS * 1e6 - (wait - lastWait);
       own.record(Math.max(1, Math.round(late)));
+      ticks?.(at, late, wait - lastWait);
       lastAt = at;
       lastWait = wait;
     }, RESOLUTION_MS).unref();
@@ -106,6 +128,7 @@ export function eventLoopDelayOf(child: ChildProcess): { reset(): Promise<void>;
 /** Starts bench/lib/loop-probe.js: an idle Node process's event-loop delay, the machine's baseline. */
 export function startIdleProbe(): { delay: ReturnType<typeof eventLoopDelayOf>; stop(): void } {
   const child = fork(fileURLToPath(new URL('./loop-probe.js', import.meta.url)), [], { stdio: 'ignore' });
+  atServerPriority(child.pid); // beside the server, not beside a niced load generator (loadgen-priority.ts)
   return { delay: eventLoopDelayOf(child), stop: () => child.disconnect() };
 }
 

@@ -410,8 +410,14 @@ export class MailboxView {
       if (!folder) this.deleted = true; // the session says BYE (ImapSession.pushChanges)
       if (folder && folder.highestModseq !== this.highestModseq) {
         const since = this.highestModseq;
-        changed = await this.store.listMessageIndex(this.userId, this.folder.id, { changedSince: since });
-        for (const e of await this.store.expungedSince(this.userId, this.folder.id, since)) {
+        // both asked in one turn: one round trip to the store thread, not two in a row (this runs
+        // after every command that changed the folder; each hop is a wake-up of both threads)
+        const [index, expunged] = await Promise.all([
+          this.store.listMessageIndex(this.userId, this.folder.id, { changedSince: since }),
+          this.store.expungedSince(this.userId, this.folder.id, since),
+        ]);
+        changed = index;
+        for (const e of expunged) {
           if (this.seqOf(e.uid) > 0) this.pendingExpunge.add(e.uid);
         }
       } else folder = null;
