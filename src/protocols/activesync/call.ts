@@ -33,6 +33,12 @@ export interface EasAnswer {
   raw?: Buffer;
   contentType?: string;
   headers?: Record<string, string>;
+  /**
+   * Built once and given to many requests (the answers a woken Ping gives: commands/ping.ts), so
+   * never changed after it is made: plugin.ts builds its HTTP head once and writes it past
+   * Fastify's reply path.
+   */
+  shared?: true;
 }
 
 /** A device's named state, as JSON, through the store contract. */

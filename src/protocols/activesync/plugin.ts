@@ -97,7 +97,37 @@ export async function registerActiveSync(app: FastifyInstance, ctx: ServerContex
   await provideAutodiscover(app, ctx, EAS_AUTODISCOVER);
 }
 
+/** The HTTP head (status aside) of each shared answer, built once: flat [name, value, …] as Node's writeHead takes it. */
+const sharedHeads = new WeakMap<EasAnswer, string[]>();
+
+function headOf(a: EasAnswer & { raw: Buffer }): string[] {
+  let head = sharedHeads.get(a);
+  if (!head) {
+    head = ['cache-control', 'private'];
+    for (const [k, v] of Object.entries(a.headers ?? {})) head.push(k.toLowerCase(), v);
+    head.push('content-type', a.contentType ?? 'application/octet-stream', 'content-length', String(a.raw.length));
+    sharedHeads.set(a, head);
+  }
+  return head;
+}
+
+/**
+ * Writes an answer. A shared one (a woken Ping's: 10,000 devices woken by one delivery get a
+ * handful of distinct answers) goes straight to Node's response with its head built once, past
+ * Fastify's reply path (header merging, payload checks, the onSend hooks: their one hook,
+ * http-server.ts's lingering close, acts only on an answer sent before the request's body was
+ * read, never the case after a Ping's wait). What the other answers get still happens: Fastify
+ * runs the onResponse hooks (in-flight count, metrics, the request's log line) on the response's
+ * 'finish', hijacked or not, and Node's ServerResponse decides keep-alive, HTTP/1.0 and
+ * `Connection: close` and adds Date. The session is released by handle()'s finally, as for all.
+ */
 function send(reply: FastifyReply, a: EasAnswer): FastifyReply {
+  if (a.shared && a.raw) {
+    reply.hijack();
+    reply.raw.writeHead(a.status ?? 200, headOf(a as EasAnswer & { raw: Buffer }));
+    reply.raw.end(a.raw);
+    return reply;
+  }
   reply.code(a.status ?? 200).header('cache-control', 'private');
   for (const [k, v] of Object.entries(a.headers ?? {})) reply.header(k, v);
   if (a.wbxml) return reply.type(WBXML_TYPE).send(encode(a.wbxml));

@@ -30,19 +30,25 @@ const answer = (status: number, extra: ReturnType<typeof el>[] = []): EasAnswer 
  * shared: a delivery to a user wakes each of that user's devices with the same bytes, so 10,000
  * woken Pings encode a handful of answers, not 10,000 (bounded: a device's folder list is its own).
  */
-const encodedAnswers = new Map<string, Buffer>();
+const encodedAnswers = new Map<string, EasAnswer>();
 const ENCODED_ANSWERS_MAX = 10_000;
 
+/** The same object for every request it answers (plugin.ts keeps its HTTP head with it). */
+const sharedAnswer = (tree: ReturnType<typeof el>): EasAnswer => Object.freeze({ raw: encode(tree), contentType: WBXML_TYPE, shared: true as const });
+
+let heartbeatAnswer: EasAnswer | undefined;
+
 function precomputed(changedIds: string[] | null): EasAnswer {
-  const key = changedIds === null ? '' : changedIds.join('\n');
-  let bytes = encodedAnswers.get(key);
-  if (!bytes) {
-    const tree = changedIds === null ? answer(1).wbxml! : answer(2, [el('Ping', 'Folders', changedIds.map((id) => el('Ping', 'Folder', id)))]).wbxml!;
-    bytes = encode(tree);
+  if (changedIds === null) return (heartbeatAnswer ??= sharedAnswer(answer(1).wbxml!));
+  // the usual wake: one folder (the Inbox) changed, its id the key as it is
+  const key = changedIds.length === 1 ? changedIds[0]! : changedIds.join('\n');
+  let shared = encodedAnswers.get(key);
+  if (!shared) {
+    shared = sharedAnswer(answer(2, [el('Ping', 'Folders', changedIds.map((id) => el('Ping', 'Folder', id)))]).wbxml!);
     if (encodedAnswers.size >= ENCODED_ANSWERS_MAX) encodedAnswers.clear();
-    encodedAnswers.set(key, bytes);
+    encodedAnswers.set(key, shared);
   }
-  return { raw: bytes, contentType: WBXML_TYPE };
+  return shared;
 }
 
 export async function ping(call: EasCall): Promise<EasAnswer> {
