@@ -58,6 +58,8 @@ test(`moving in from Dovecot: its Maildir and its IMAP server (${N} messages), f
     readdirSync(join(maildir, 'cur')).forEach((f, i) => utimesSync(join(maildir, 'cur', f), 1_600_000_000 + i * 60, 1_600_000_000 + i * 60));
     mkdirSync(join(maildir, 'new'), { recursive: true });
     writeFileSync(join(maildir, 'new', '1700000000.Mnew.host'), message(N, 'X-New: yes\r\n'));
+    // a fixed time, as for cur/: a file written "now" can be read on either side of a second's edge
+    utimesSync(join(maildir, 'new', '1700000000.Mnew.host'), 1_700_000_000, 1_700_000_000);
     dovecot.fixOwnership();
     const old = new ImapFlow({ host: '127.0.0.1', port: dovecot.ports.imap, secure: false, doSTARTTLS: false, auth: { user: 'mover', pass: 'old-server-pw' }, logger: false });
     await old.connect();
