@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import type { User } from '../../src/store/types.js';
 import { childText } from '../../src/protocols/activesync/wbxml/codec.js';
-import { EAS_DECORATION, type EasState } from '../../src/protocols/activesync/plugin.js';
+import { easSessionsOf, heldRequestsOf } from './server-state.js';
 import { EasClient } from './client.js';
 
 let srv: TestServer;
@@ -21,8 +21,8 @@ before(async () => {
 after(async () => srv.close());
 
 const phone = (deviceId: string) => new EasClient({ port: srv.port('https'), ca: srv.ctx.tls.cert, user: 'dora@example.com', password: 'secret-pw', deviceId, deviceType: 'Android' });
-const held = (): EasState['held'] => ((srv.listeners.find((l) => l.name === 'https') as unknown as { app: Record<string, EasState> }).app[EAS_DECORATION]!).held;
-const easSessions = async () => (await srv.ctx.governor.list({ userId: dora.id })).filter((s) => s.kind === 'eas');
+const held = () => heldRequestsOf(srv);
+const easSessions = () => easSessionsOf(srv, dora.id);
 
 /** Waits until the server holds `n` requests (the held-request table tells when it changes). */
 const heldReaches = (n: number): Promise<void> => held().whenSize(n);

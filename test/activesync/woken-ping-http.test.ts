@@ -10,7 +10,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { eventually, startTestServer, type TestServer } from '../helpers/server.js';
 import type { User } from '../../src/store/types.js';
 import { child, childText, decode, el, encode } from '../../src/protocols/activesync/wbxml/codec.js';
-import { EAS_DECORATION, type EasState } from '../../src/protocols/activesync/plugin.js';
+import { easSessionsOf, heldRequestsOf } from './server-state.js';
 import { EasClient } from './client.js';
 
 let srv: TestServer;
@@ -22,8 +22,8 @@ before(async () => {
 });
 after(async () => srv.close());
 
-const held = (): EasState['held'] => ((srv.listeners.find((l) => l.name === 'https') as unknown as { app: Record<string, EasState> }).app[EAS_DECORATION]!).held;
-const easSessions = async () => (await srv.ctx.governor.list({ userId: fay.id })).filter((s) => s.kind === 'eas');
+const held = () => heldRequestsOf(srv);
+const easSessions = () => easSessionsOf(srv, fay.id);
 const pingRequests = async (): Promise<number> => {
   const line = (await srv.ctx.metrics.render()).split('\n').find((l) => l.startsWith('mailwarden_command_duration_seconds_count{') && l.includes('protocol="http"') && l.includes('command="POST /Microsoft-Server-ActiveSync"'));
   return line ? Number(line.split(' ').pop()) : 0;
