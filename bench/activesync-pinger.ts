@@ -46,7 +46,8 @@ export function post(port: number, agent: Agent, user: string, deviceId: string,
   });
 }
 
-type FromWorker = { failure: string } | { answered: number[] } | { error: string };
+type ToWorker = { round: number; devices: PingDevice[] } | { end: true };
+type FromWorker = { round: number; failure: string } | { round: number; answered: number[] } | { round: number; error: string };
 
 export interface HeldPings {
   /** Connection failures tried again so far, by kind. */
@@ -55,22 +56,55 @@ export interface HeldPings {
   answered: Promise<number[]>;
 }
 
-/** Sends every device's Ping from `threads` worker threads; the Pings stay held until a change. */
-export function holdPings(port: number, devices: PingDevice[], threads: number): HeldPings {
-  const failures = new Map<string, number>();
-  const parts = Array.from({ length: threads }, (_, i) => devices.filter((_, d) => d % threads === i)).filter((p) => p.length);
-  const answered = Promise.all(parts.map((part) => new Promise<number[]>((resolve, reject) => {
-    const w = new Worker(new URL(import.meta.url), { workerData: { easPinger: true, port, devices: part } });
-    w.on('message', (m: FromWorker) => {
-      if ('failure' in m) failures.set(m.failure, (failures.get(m.failure) ?? 0) + 1);
-      else if ('answered' in m) resolve(m.answered);
-      else reject(new Error(m.error));
-    });
-    w.on('error', reject);
-    w.on('exit', (code) => reject(new Error(`Ping client thread exited (${code}) before every Ping answered`)));
-  }))).then((all) => all.flat().sort((a, b) => a - b));
-  answered.catch(() => undefined); // the caller awaits it later; a failure meanwhile is not unhandled
-  return { failures, answered };
+/**
+ * The benchmark's phones: `threads` worker threads that hold rounds of Pings. The same threads
+ * serve every round, so a warm-up round leaves the client's code as optimised as the server's
+ * (each thread is a V8 isolate whose JIT warms on its own).
+ */
+export class PingClients {
+  private readonly workers: Worker[];
+  private round = 0;
+  private readonly rounds = new Map<number, { failures: Map<string, number>; settle: Array<(r: { answered?: number[]; error?: string }) => void> }>();
+  private readonly exited: Promise<void>;
+
+  constructor(private readonly port: number, threads: number) {
+    this.workers = Array.from({ length: threads }, () => new Worker(new URL(import.meta.url), { workerData: { easPinger: true, port } }));
+    const ended: Array<Promise<void>> = [];
+    for (const w of this.workers) {
+      w.on('message', (m: FromWorker) => {
+        const r = this.rounds.get(m.round);
+        if (!r) return;
+        if ('failure' in m) r.failures.set(m.failure, (r.failures.get(m.failure) ?? 0) + 1);
+        else r.settle.shift()?.('answered' in m ? { answered: m.answered } : { error: m.error });
+      });
+      ended.push(new Promise((resolve) => w.once('exit', () => resolve())));
+      w.on('error', (err) => {
+        for (const r of this.rounds.values()) for (const s of r.settle.splice(0)) s({ error: `Ping client thread failed: ${err.message}` });
+      });
+    }
+    this.exited = Promise.all(ended).then(() => undefined);
+  }
+
+  /** Sends every device's Ping, spread over the threads; the Pings stay held until a change. */
+  hold(devices: PingDevice[]): HeldPings {
+    const round = ++this.round;
+    const failures = new Map<string, number>();
+    const parts = this.workers.map((_, i) => devices.filter((_, d) => d % this.workers.length === i)).map((part, i) => ({ part, w: this.workers[i]! })).filter((p) => p.part.length);
+    const settle: Array<(r: { answered?: number[]; error?: string }) => void> = [];
+    this.rounds.set(round, { failures, settle });
+    const answered = Promise.all(parts.map(({ part, w }) => new Promise<number[]>((resolve, reject) => {
+      settle.push((r) => (r.answered ? resolve(r.answered) : reject(new Error(r.error))));
+      w.postMessage({ round, devices: part } satisfies ToWorker);
+    }))).then((all) => all.flat().sort((a, b) => a - b)).finally(() => this.rounds.delete(round));
+    answered.catch(() => undefined); // the caller awaits it later; a failure meanwhile is not unhandled
+    return { failures, answered };
+  }
+
+  /** Closes every connection and ends the threads. */
+  async close(): Promise<void> {
+    for (const w of this.workers) w.postMessage({ end: true } satisfies ToWorker);
+    await this.exited;
+  }
 }
 
 /** An HTTP answer as the lean client keeps it: status, body bytes, and when its last byte came in. */
@@ -171,10 +205,10 @@ function pingOnce(port: number, request: Buffer): Promise<PingAnswer> {
   });
 }
 
-/** Answered connections, closed once every device has its answer. */
+/** Answered connections, kept open as phones keep theirs, closed when the client ends. */
 const connections: TLSSocket[] = [];
 
-async function pinger(port: number, devices: PingDevice[]): Promise<void> {
+async function pinger(port: number, round: number, devices: PingDevice[]): Promise<void> {
   // a connection the loaded machine refuses or drops while it is being set up is tried again,
   // as a phone would (up to 5 times); the kinds of failure are reported
   const held = async (d: PingDevice): Promise<PingAnswer> => {
@@ -184,7 +218,7 @@ async function pinger(port: number, devices: PingDevice[]): Promise<void> {
         return await pingOnce(port, bytes);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        parentPort!.postMessage({ failure: code } satisfies FromWorker);
+        parentPort!.postMessage({ round, failure: code } satisfies FromWorker);
         if (attempt === 5) throw err;
         await new Promise((r) => setTimeout(r, 1000 * attempt));
       }
@@ -205,14 +239,20 @@ async function pinger(port: number, devices: PingDevice[]): Promise<void> {
       const status = a.status === 200 ? childText(decode(a.body), 'Status') : undefined;
       if (status !== '2') throw new Error(`Ping of ${devices[i]!.deviceId} answered ${a.status} status ${status}`);
     });
-    parentPort!.postMessage({ answered: all.map((a) => a.at) } satisfies FromWorker);
+    parentPort!.postMessage({ round, answered: all.map((a) => a.at) } satisfies FromWorker);
   } catch (err) {
-    parentPort!.postMessage({ error: (err as Error).message } satisfies FromWorker);
+    parentPort!.postMessage({ round, error: (err as Error).message } satisfies FromWorker);
   }
-  for (const s of connections) s.destroy();
 }
 
 if (!isMainThread && (workerData as { easPinger?: boolean } | null)?.easPinger) {
-  const { port, devices } = workerData as { port: number; devices: PingDevice[] };
-  await pinger(port, devices);
+  const { port } = workerData as { port: number };
+  parentPort!.on('message', (m: ToWorker) => {
+    if ('end' in m) {
+      for (const s of connections) s.destroy();
+      parentPort!.close();
+      return;
+    }
+    void pinger(port, m.round, m.devices);
+  });
 }

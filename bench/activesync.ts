@@ -18,13 +18,14 @@
  * load is the Pings themselves. No Dovecot column: Dovecot has no ActiveSync.
  */
 import { Agent, request } from 'node:https';
-import { holdPings, PASSWORD, post } from './activesync-pinger.js';
+import { PASSWORD, PingClients, post, type PingDevice } from './activesync-pinger.js';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { createUsers, mwTempDir, openSeedStore, putBenchSettings, startMailwarden, type MailwardenProcess } from './lib/mailwarden.js';
 import { makeMessages } from './lib/messages.js';
+import { formatThreadCpu, readThreadCpu, threadCpuSince } from './lib/thread-cpu.js';
 import { log, nowMs, runs, summarise, type BenchOutcome, type BenchResult } from './lib/stats.js';
 import { decode, el, encode, child, childText, children } from '../src/protocols/activesync/wbxml/codec.js';
 
@@ -35,6 +36,14 @@ const MESSAGES = Number(process.env.BENCH_EAS_MESSAGES ?? 10_000);
 const PART = process.env.BENCH_EAS_PART ?? 'both';
 /** Client threads holding the Pings (activesync-pinger.ts). */
 const CLIENT_THREADS = Number(process.env.BENCH_EAS_CLIENTS ?? 2);
+/**
+ * Devices of the warm-up wake (BENCH_EAS_WARM_DEVICES, 2,000; 0: none), on users of their own:
+ * held and woken once before the measured Pings. A server that has run a while has answered
+ * Pings before — every heartbeat ends in one — so its answer path is compiled by V8's optimising
+ * compiler; the first wake after a start is not: measured, ≈ 200 ms of compiler threads on the
+ * 2 cores and the main thread running unoptimised code meanwhile, in both processes (issue 18).
+ */
+const WARM_DEVICES = Number(process.env.BENCH_EAS_WARM_DEVICES ?? 2000);
 
 /**
  * One SMTP transaction to the server's MX listener (raw, so the client costs nothing measurable);
@@ -83,6 +92,21 @@ function openSessions(port: number, token: string): Promise<number> {
   });
 }
 
+/**
+ * Resolves once the server holds `n` open store sessions (one per held Ping: more Pings held, or
+ * answered Pings' sessions closed), as its admin API says. TLS handshakes and logons on a loaded machine:
+ * allowed 60 ms a device, at least 5 minutes.
+ */
+async function waitForHeld(port: number, token: string, n: number, failures: Map<string, number>): Promise<void> {
+  const t0 = nowMs();
+  for (;;) {
+    const open = await openSessions(port, token);
+    if (open === n) return;
+    if (nowMs() - t0 > Math.max(300_000, n * 60)) throw new Error(`${open} sessions open, waiting for ${n}, after ${Math.round((nowMs() - t0) / 1000)} s (connection failures: ${[...failures].map(([k, c]) => `${c} × ${k}`).join(', ') || 'none'})`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; heldRssMiB: number; baseRssMiB: number; answerCpuUs: number; firstAnswerMs: number; warmDeliveryMs: number; serverAllMs: number }> {
   const tmp = mwTempDir('mw-bench-eas-');
   const store = await openSeedStore(tmp.dataDir);
@@ -91,20 +115,27 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
   const users = await createUsers(store, Array.from({ length: USERS }, (_, i) => `eas${i}@bench.example`), PASSWORD);
   // a user without devices, for the delivery that warms the server before the measured one
   const [warmUser] = await createUsers(store, ['eas-warm@bench.example'], PASSWORD);
-  const devices: Array<{ user: string; deviceId: string; inbox: string }> = [];
-  for (let d = 0; d < DEVICES; d++) {
-    const u = users[d % USERS]!;
-    const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
-    const deviceId = `BENCH${d}`;
-    await store.upsertDevice({ userId: u.id, deviceId, deviceType: 'Bench' });
-    // as after FolderSync and a first Sync: nothing pending
-    await store.putDeviceState(u.id, deviceId, `sync:${inbox.mailboxId}`, JSON.stringify({ key: 2, base: await store.changeState(u.id), cursor: 0, pref: { type: 1, truncationSize: 1024 }, replay: null }));
-    // and an earlier Ping with the same parameters: a phone re-pings every heartbeat, that is the steady state
-    await store.putDeviceState(u.id, deviceId, 'ping', JSON.stringify({ heartbeat: 1800, folders: [inbox.mailboxId] }));
-    devices.push({ user: u.address, deviceId, inbox: inbox.mailboxId });
-  }
+  const seedDevices = async (owners: typeof users, count: number, prefix: string): Promise<PingDevice[]> => {
+    const seeded: PingDevice[] = [];
+    for (let d = 0; d < count; d++) {
+      const u = owners[d % owners.length]!;
+      const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
+      const deviceId = `${prefix}${d}`;
+      await store.upsertDevice({ userId: u.id, deviceId, deviceType: 'Bench' });
+      // as after FolderSync and a first Sync: nothing pending
+      await store.putDeviceState(u.id, deviceId, `sync:${inbox.mailboxId}`, JSON.stringify({ key: 2, base: await store.changeState(u.id), cursor: 0, pref: { type: 1, truncationSize: 1024 }, replay: null }));
+      // and an earlier Ping with the same parameters: a phone re-pings every heartbeat, that is the steady state
+      await store.putDeviceState(u.id, deviceId, 'ping', JSON.stringify({ heartbeat: 1800, folders: [inbox.mailboxId] }));
+      seeded.push({ user: u.address, deviceId, inbox: inbox.mailboxId });
+    }
+    return seeded;
+  };
+  const devices = await seedDevices(users, DEVICES, 'BENCH');
+  const jitUsers = WARM_DEVICES > 0 ? await createUsers(store, Array.from({ length: Math.min(USERS, Math.ceil(WARM_DEVICES / 100)) }, (_, i) => `eas-jit${i}@bench.example`), PASSWORD) : [];
+  const warmDevices = await seedDevices(jitUsers, WARM_DEVICES, 'JIT');
   await store.close();
-  const mw: MailwardenProcess = await startMailwarden(tmp.dataDir, { nofile: DEVICES * 2 + 1000 });
+  const mw: MailwardenProcess = await startMailwarden(tmp.dataDir, { nofile: (DEVICES + WARM_DEVICES) * 2 + 1000, env: { BENCH_WAKE_TIMELINE: '1' } });
+  const clients = new PingClients(mw.port('https')!, CLIENT_THREADS);
   try {
     const port = mw.port('https')!;
     // A server that has run a while has delivered mail before: its first delivery loads the
@@ -116,6 +147,7 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
     log(`activesync: the server's first delivery (one recipient, before the Pings) took ${Math.round(warmDeliveryMs)} ms`);
     // warm the credential cache: one request per user (scrypt once each), on connections of their
     // own (a Ping must not pick up one of these that the server is closing as idle)
+    const token = readFileSync(join(tmp.dataDir, 'admin.token'), 'utf8').trim();
     const warm = new Agent({ keepAlive: false });
     for (let i = 0; i < USERS; i += 10) {
       await Promise.all(devices.slice(i, i + 10).map((d) => post(port, warm, d.user, d.deviceId, 'Settings', encode(el('Settings', 'Settings', [el('Settings', 'UserInformation', [el('Settings', 'Get')])])))));
@@ -124,18 +156,10 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
     // not the garbage of setting them up
     await mw.collectGarbage();
     const base = mw.memory().rssKiB;
-    const pings = holdPings(port, devices, CLIENT_THREADS);
+    const pings = clients.hold(devices);
     const failures = pings.failures;
-    // every Ping is held once the server has one open store session per device (its admin API says)
-    const token = readFileSync(join(tmp.dataDir, 'admin.token'), 'utf8').trim();
     const t0 = nowMs();
-    for (;;) {
-      const open = await openSessions(port, token);
-      if (open >= DEVICES) break;
-      // TLS handshakes and logons on a loaded machine: allow 60 ms a device, at least 5 minutes
-      if (nowMs() - t0 > Math.max(300_000, DEVICES * 60)) throw new Error(`only ${open} of ${DEVICES} Pings held after ${Math.round((nowMs() - t0) / 1000)} s (connection failures: ${[...failures].map(([k, n]) => `${n} × ${k}`).join(', ') || 'none'})`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await waitForHeld(port, token, DEVICES, failures);
     log(`activesync: ${DEVICES} Pings held after ${Math.round(nowMs() - t0)} ms${failures.size ? `; connections tried again: ${[...failures].map(([k, n]) => `${n} × ${k}`).join(', ')}` : ''}`);
     // The collection also settles the setup's GC debt before the wake: 10,000 handshakes and
     // logons leave a heap whose marking V8 would otherwise finish during the wake, on its helper
@@ -143,16 +167,31 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
     // thread's answers). A server whose phones have held their Pings for minutes has no such debt.
     await mw.collectGarbage();
     const heldRss = mw.memory().rssKiB;
+    if (warmDevices.length) {
+      // The warm-up wake, with the measured Pings held already (so that it runs in the state the
+      // measured wake runs in): WARM_DEVICES other devices, from the same client threads, woken by
+      // one delivery to their own users. Their connections stay open, idle, as answered phones' do.
+      const warmUp = clients.hold(warmDevices);
+      await waitForHeld(port, token, DEVICES + warmDevices.length, warmUp.failures);
+      const { sentAt } = await smtpSend(mw.port('smtp')!, jitUsers.map((u) => u.address), 'From: bench@elsewhere.example\nSubject: warm-up wake\n\nwake up\n');
+      const warmTimes = await warmUp.answered;
+      log(`activesync: warm-up wake of ${warmDevices.length} other devices (the answer path's first run since the start): all answered after ${Math.round(warmTimes[warmTimes.length - 1]! - sentAt)} ms`);
+      // no full collection after it: it would take the code V8 has just optimised with it
+      // (deoptimised for "weak objects", seen with --trace-deopt), and the wake would compile again
+      await waitForHeld(port, token, DEVICES, warmUp.failures);
+    }
     await mw.wakeTimeline.arm();
     await mw.eventLoopDelay.reset();
     // the client's CPU over the wake (its threads read the answers' TLS and HTTP): on the same two
     // cores as the server, it is part of what the machine has to do before the last Ping is read
     const clientCpu = process.cpuUsage();
+    const [serverThreads0, clientThreads0] = [readThreadCpu(mw.pid), readThreadCpu(process.pid)];
     const { sentAt: start, ackAt } = await smtpSend(mw.port('smtp')!, users.map((u) => u.address), 'From: bench@elsewhere.example\nSubject: wake\n\nwake up\n');
     const deliveredMs = ackAt - start;
     const times = await pings.answered;
     const wakeMs = times[times.length - 1]! - start;
     const clientCpuMs = ((u) => (u.user + u.system) / 1000)(process.cpuUsage(clientCpu));
+    const [serverThreads, clientThreads] = [threadCpuSince(serverThreads0, readThreadCpu(mw.pid)), threadCpuSince(clientThreads0, readThreadCpu(process.pid))];
     const [tl, delay] = await Promise.all([mw.wakeTimeline.read(), mw.eventLoopDelay.read()]);
     const at = (t: number) => `${Math.round(t - start)} ms`;
     log(`activesync: delivery acknowledged after ${Math.round(deliveredMs)} ms; Pings answered: first ${Math.round(times[0]! - start)} ms, half ${Math.round(times[times.length >> 1]! - start)} ms, all ${Math.round(wakeMs)} ms`);
@@ -161,8 +200,12 @@ async function pingRound(): Promise<{ perDeviceKiB: number; wakeMs: number; held
     log(`activesync: server side: ${tl.publishes} changes published ${at(tl.firstPublishMs)}–${at(tl.lastPublishMs)}; ${tl.answers} answers written ${at(tl.firstAnswerMs)}–${at(tl.lastAnswerMs)}; ` +
       `server main-thread CPU: delivery ${tl.cpuDeliveryMs.toFixed(0)} ms, answers ${tl.cpuAnswersMs.toFixed(0)} ms (${((tl.cpuAnswersMs * 1000) / tl.answers).toFixed(0)} µs an answer); ` +
       `whole process over the wake ${delay.cpu?.processMs.toFixed(0)} ms; client CPU (all threads) ${clientCpuMs.toFixed(0)} ms; load ${loadavg()[0]!.toFixed(1)}`);
+    log(`activesync: the server's collections over the wake (main-thread pauses): ${Object.entries(tl.gc).map(([k, g]) => `${g.count} × ${k} ${g.ms.toFixed(0)} ms`).join(', ') || 'none'}`);
+    // which threads took the 2 cores from the message's end to the last answer read (both processes)
+    log(`activesync: CPU by thread over the wake: server: ${formatThreadCpu(serverThreads)}; client: ${formatThreadCpu(clientThreads)}`);
     return { perDeviceKiB: (heldRss - base) / DEVICES, wakeMs, heldRssMiB: heldRss / 1024, baseRssMiB: base / 1024, answerCpuUs: (tl.cpuAnswersMs * 1000) / tl.answers, firstAnswerMs: times[0]! - start, warmDeliveryMs, serverAllMs: tl.lastAnswerMs - start };
   } finally {
+    await clients.close();
     await mw.stop();
     tmp.cleanup();
   }

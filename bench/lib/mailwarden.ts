@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,23 +99,32 @@ export async function startMailwarden(dataDir: string, opts: { nofile?: number; 
   if (typeof stderr === 'number') closeSync(stderr); // the child holds its own copy
   const info = await new Promise<{ pid: number; listeners: MailwardenProcess['listeners'] }>((resolve, reject) => {
     let out = '';
+    // the listeners' line is JSON; V8's tracing flags (BENCH_MW_NODE_ARGS=--trace-gc…) print
+    // lines of their own before it, which are skipped (and kept, with BENCH_MW_STDOUT)
     const onData = (d: Buffer) => {
       out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
+      let nl: number;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (!line.startsWith('{')) continue;
         child.stdout!.off('data', onData);
         try {
-          resolve(JSON.parse(out.slice(0, nl)));
+          resolve(JSON.parse(line));
         } catch (err) {
-          reject(new Error(`mw-server printed ${out.slice(0, 200)}: ${(err as Error).message}`));
+          reject(new Error(`mw-server printed ${line.slice(0, 200)}: ${(err as Error).message}`));
         }
+        return;
       }
     };
     child.stdout!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`mw-server exited with code ${code}`)));
     child.once('error', reject);
   });
-  child.stdout!.resume();
+  // BENCH_MW_STDOUT=FILE keeps what the server prints after its listeners (V8's --trace-gc or
+  // --trace-opt lines; the wake timeline marks where a wake begins and ends in it); else dropped
+  if (process.env.BENCH_MW_STDOUT) child.stdout!.pipe(createWriteStream(`${process.env.BENCH_MW_STDOUT}.${info.pid}`));
+  else child.stdout!.resume();
   log(`mailwarden (pid ${info.pid}) listeners: ${info.listeners.map((l) => `${l.name}:${l.port}`).join(', ')}`);
   let stopped = false;
   let gcSeq = 0;

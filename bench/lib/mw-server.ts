@@ -22,7 +22,9 @@ const server = await startServer({
   host: '127.0.0.1',
   ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, smtp: 0, submission: 0, submissions: 0, http: 0, lmtp: 0 },
 });
-serveWakeTimeline(server.ctx.changes);
+// only where a benchmark reads it (BENCH_WAKE_TIMELINE=1, bench/activesync.ts): it listens to
+// every HTTP answer from the start
+if (process.env.BENCH_WAKE_TIMELINE === '1') serveWakeTimeline(server.ctx.changes);
 // Memory readings (bench/imap.ts, memory per idle connection): a full collection of the main
 // thread's heap and of the store thread's (run with --expose-gc; without it nothing is collected)
 // before each reading, so a heap shrinking after the previous load does not count against the

@@ -7,7 +7,10 @@
  * last two apart say whether the server or the one client process is the slower side.
  * Armed over the child's IPC channel just before the wake; costs nothing until then.
  */
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { subscribe } from 'node:diagnostics_channel';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import type { ChangeBus } from '../../src/store/change-bus.js';
 import { askChild } from './ipc.js';
@@ -28,6 +31,12 @@ export interface WakeTimeline {
    */
   cpuDeliveryMs: number;
   cpuAnswersMs: number;
+  /**
+   * V8's collections from arming to the read, by kind (scavenge, mark-compact, …): how many and
+   * their pauses on the main thread, ms. The helper threads' share is not in it (see the whole
+   * process's CPU over the wake, event-loop-delay.ts).
+   */
+  gc: Record<string, { count: number; ms: number }>;
 }
 
 type Request = { wakeTimeline: 'arm' | 'read'; seq: number };
@@ -73,20 +82,65 @@ export function serveWakeTimeline(changes: ChangeBus): void {
       setImmediate(readCpu);
     }
   };
-  process.on('message', (m: Request) => {
+  const gcKinds: Record<number, string> = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+  };
+  const countGc = (entries: PerformanceEntry[]) => {
+    if (!t) return;
+    for (const e of entries as Array<PerformanceEntry & { detail?: { kind?: number } }>) {
+      const kind = gcKinds[e.detail?.kind ?? -1] ?? 'other';
+      const k = (t.gc[kind] ??= { count: 0, ms: 0 });
+      k.count++;
+      k.ms += e.duration;
+    }
+  };
+  const gcObserver = new PerformanceObserver((list) => countGc(list.getEntries()));
+  const allocations = allocationSampler(process.env.BENCH_WAKE_ALLOC);
+  // Subscribed from the start, not when armed: a channel's first subscriber changes what V8
+  // compiled Node's HTTP code against (`hasSubscribers`), and the wake would run deoptimised
+  // code and recompile it on the 2 cores (seen with --trace-deopt). Until armed, each costs a check.
+  subscribe('http.server.response.finish', onFinish);
+  gcObserver.observe({ entryTypes: ['gc'] });
+  process.on('message', async (m: Request) => {
     if (!m || typeof m !== 'object' || !('wakeTimeline' in m)) return;
     if (m.wakeTimeline === 'arm') {
-      t = { publishes: 0, firstPublishMs: NaN, lastPublishMs: NaN, answers: 0, firstAnswerMs: NaN, lastAnswerMs: NaN, cpuDeliveryMs: NaN, cpuAnswersMs: NaN };
+      await allocations.start();
+      if (process.env.BENCH_MW_STDOUT) process.stdout.write('--- wake timeline armed ---\n');
+      t = { publishes: 0, firstPublishMs: NaN, lastPublishMs: NaN, answers: 0, firstAnswerMs: NaN, lastAnswerMs: NaN, cpuDeliveryMs: NaN, cpuAnswersMs: NaN, gc: {} };
       cpuArmed = cpu();
-      subscribe('http.server.response.finish', onFinish);
       process.send?.({ wakeTimelineSeq: m.seq } satisfies Reply);
       return;
     }
-    unsubscribe('http.server.response.finish', onFinish);
+    await allocations.stop();
+    if (process.env.BENCH_MW_STDOUT) process.stdout.write('--- wake timeline read ---\n');
+    // the entries of the last collections are delivered in a later turn: take them now
+    countGc(gcObserver.takeRecords());
     if (cpuReadQueued) readCpu();
     process.send?.({ wakeTimelineSeq: m.seq, timeline: t ?? undefined } satisfies Reply);
     t = null;
   });
+}
+
+/**
+ * `BENCH_WAKE_ALLOC=FILE`: V8's sampling heap profiler from arming to the read, counting what was
+ * collected meanwhile too (what a wake allocates, not what it keeps), written to FILE.PID.heapprofile
+ * (Chrome DevTools' Memory tab opens it). Sampling costs the server CPU: not for timed runs.
+ */
+function allocationSampler(file: string | undefined): { start(): Promise<void>; stop(): Promise<void> } {
+  if (!file) return { start: async () => undefined, stop: async () => undefined };
+  const session = new Session();
+  session.connect();
+  return {
+    start: async () => {
+      await session.post('HeapProfiler.enable');
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+    },
+    stop: async () => {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(`${file}.${process.pid}.heapprofile`, JSON.stringify(profile));
+    },
+  };
 }
 
 /** In the benchmark: arm before the wake, read after it. */
