@@ -27,10 +27,18 @@ export class TurnBudget {
   private readonly waiting: Array<() => void> = [];
   private pumping = false;
 
-  /** `clock` is performance.now; tests hand in their own so that scheduling, not CPU speed, decides. */
+  /**
+   * `clock` is performance.now; tests hand in their own so that scheduling, not CPU speed, decides.
+   * `startsPerTurn`: how many waiting entries a later turn starts. 'one' (the web server: libuv
+   * accepts one connection per turn, and each request's handshake turns must not fall behind a
+   * batch of requests); 'budget' (IMAP): as many as that turn's budget covers, one after the
+   * other's synchronous part, so that pausing often (before every command's completion) does not
+   * cost one loop iteration per pause.
+   */
   constructor(
     private readonly budgetMs: number,
     private readonly clock: () => number = () => performance.now(),
+    private readonly startsPerTurn: 'one' | 'budget' = 'one',
   ) {}
 
   /** Calls `start` now when this turn has budget left and nobody waits, else in a later turn (FIFO). */
@@ -85,11 +93,42 @@ export class TurnBudget {
    * after this callback; an immediate queued from here runs in the next turn, after its poll phase.
    */
   private readonly pump = (): void => {
+    if (this.startsPerTurn === 'budget') {
+      // a turn of its own: the entries started here are measured from now
+      this.inTurn = true;
+      this.turnStart = this.clock();
+      this.pumpWhileBudget();
+      return;
+    }
     try {
       this.waiting.shift()?.();
     } finally {
       if (this.waiting.length > 0) setImmediate(this.pump);
       else this.pumping = false;
+    }
+  };
+
+  /**
+   * ('budget') Starts the next waiting entry, then comes back as a microtask queued behind it:
+   * a paused session's continuation is a promise reaction queued by start(), so its synchronous
+   * part has run (and spent its time) when this looks at the clock again. Past the budget, the
+   * rest waits for the next iteration's check phase (after its timers and I/O).
+   */
+  private readonly pumpWhileBudget = (): void => {
+    if (this.waiting.length === 0) {
+      this.pumping = false;
+      this.inTurn = false;
+      return;
+    }
+    if (this.clock() - this.turnStart >= this.budgetMs) {
+      this.inTurn = false;
+      setImmediate(this.pump);
+      return;
+    }
+    try {
+      this.waiting.shift()!();
+    } finally {
+      queueMicrotask(this.pumpWhileBudget);
     }
   };
 }
