@@ -94,9 +94,10 @@ export class TurnBudget {
    */
   private readonly pump = (): void => {
     if (this.startsPerTurn === 'budget') {
-      // a turn of its own: the entries started here are measured from now
-      this.inTurn = true;
-      this.turnStart = this.clock();
+      // the turn this loop iteration began (its poll phase's callbacks) goes on here: what they
+      // spent counts; else the pump's starts are measured from now
+      this.pumpStart = this.inTurn ? this.turnStart : this.clock();
+      this.startedInPump = 0;
       this.pumpWhileBudget();
       return;
     }
@@ -114,14 +115,16 @@ export class TurnBudget {
    * part has run (and spent its time) when this looks at the clock again. Past the budget, the
    * rest waits for the next iteration's check phase (after its timers and I/O).
    */
+  private startedInPump = 0;
+  private pumpStart = 0;
+
   private readonly pumpWhileBudget = (): void => {
     if (this.waiting.length === 0) {
       this.pumping = false;
-      this.inTurn = false;
       return;
     }
-    if (this.clock() - this.turnStart >= this.budgetMs) {
-      this.inTurn = false;
+    // at least one start per iteration, whatever the turn spent before: the queue always moves
+    if (this.startedInPump++ > 0 && this.clock() - this.pumpStart >= this.budgetMs) {
       setImmediate(this.pump);
       return;
     }
