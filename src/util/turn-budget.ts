@@ -27,18 +27,10 @@ export class TurnBudget {
   private readonly waiting: Array<() => void> = [];
   private pumping = false;
 
-  /**
-   * `clock` is performance.now; tests hand in their own so that scheduling, not CPU speed, decides.
-   * `startsPerTurn`: how many waiting entries a later turn starts. 'one' (the web server: libuv
-   * accepts one connection per turn, and each request's handshake turns must not fall behind a
-   * batch of requests); 'budget' (IMAP): as many as that turn's budget covers, one after the
-   * other's synchronous part, so that pausing often (before every command's completion) does not
-   * cost one loop iteration per pause.
-   */
+  /** `clock` is performance.now; tests hand in their own so that scheduling, not CPU speed, decides. */
   constructor(
     private readonly budgetMs: number,
     private readonly clock: () => number = () => performance.now(),
-    private readonly startsPerTurn: 'one' | 'budget' = 'one',
   ) {}
 
   /** Calls `start` now when this turn has budget left and nobody waits, else in a later turn (FIFO). */
@@ -93,45 +85,11 @@ export class TurnBudget {
    * after this callback; an immediate queued from here runs in the next turn, after its poll phase.
    */
   private readonly pump = (): void => {
-    if (this.startsPerTurn === 'budget') {
-      // the turn this loop iteration began (its poll phase's callbacks) goes on here: what they
-      // spent counts; else the pump's starts are measured from now
-      this.pumpStart = this.inTurn ? this.turnStart : this.clock();
-      this.startedInPump = 0;
-      this.pumpWhileBudget();
-      return;
-    }
     try {
       this.waiting.shift()?.();
     } finally {
       if (this.waiting.length > 0) setImmediate(this.pump);
       else this.pumping = false;
-    }
-  };
-
-  /**
-   * ('budget') Starts the next waiting entry, then comes back as a microtask queued behind it:
-   * a paused session's continuation is a promise reaction queued by start(), so its synchronous
-   * part has run (and spent its time) when this looks at the clock again. Past the budget, the
-   * rest waits for the next iteration's check phase (after its timers and I/O).
-   */
-  private startedInPump = 0;
-  private pumpStart = 0;
-
-  private readonly pumpWhileBudget = (): void => {
-    if (this.waiting.length === 0) {
-      this.pumping = false;
-      return;
-    }
-    // at least one start per iteration, whatever the turn spent before: the queue always moves
-    if (this.startedInPump++ > 0 && this.clock() - this.pumpStart >= this.budgetMs) {
-      setImmediate(this.pump);
-      return;
-    }
-    try {
-      this.waiting.shift()!();
-    } finally {
-      queueMicrotask(this.pumpWhileBudget);
     }
   };
 }

@@ -82,29 +82,3 @@ test('pause: null while the turn has budget, else the work goes on in a later tu
   await new Promise((r) => setImmediate(r));
   assert.equal(turns.pause(), null);
 });
-
-test("'budget' mode: a later turn starts as many waiting pauses as its budget covers, each after the one before has run", async () => {
-  const clock = fakeClock();
-  const turns = new TurnBudget(5, clock.now, 'budget');
-  const log: string[] = [];
-  assert.equal(turns.pause(), null); // a turn begins
-  clock.work(6); // and spends its budget: every pause below waits
-  const names = ['a', 'b', 'c', 'd', 'e'];
-  const paused = names.map((name) => {
-    const p = turns.pause();
-    assert.ok(p);
-    // each paused continuation works 2 ms once it goes on
-    return p.then(() => { log.push(name); clock.work(2); });
-  });
-  assert.deepEqual(log, []);
-  // the next turn: a (0–2 ms), b (2–4 ms) and c (started at 4 < 5 ms) go on in it; d and e in the turn after
-  await new Promise((r) => setImmediate(r)); // queued after the pump: runs once that turn's starts have run
-  assert.deepEqual(log, ['a', 'b', 'c']);
-  assert.equal(turns.queued, 2);
-  await Promise.all(paused);
-  assert.deepEqual(log, names);
-  assert.equal(turns.queued, 0);
-  // nobody waits and a fresh turn: no pause
-  await new Promise((r) => setImmediate(r));
-  assert.equal(turns.pause(), null);
-});

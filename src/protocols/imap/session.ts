@@ -274,12 +274,6 @@ export class ImapSession {
     }
     // RFC 3501 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH (UID forms may).
     await this.pushChanges(!spec.noExpunge).catch(() => undefined);
-    // One message from the store thread answers the calls of many sessions, and each resumes in
-    // that one callback: their completions (the view's changes, the tagged line and its socket
-    // write) go on while this turn has budget, the rest in the turns after (imapTurns starts as
-    // many waiting sessions per loop iteration as its budget covers, so this costs few iterations).
-    const turn = imapTurns.pause();
-    if (turn) await turn;
     if (this.state === 'logout' && cmd.name !== 'LOGOUT') return; // said BYE meanwhile: no tagged answer follows it
     this.tagged(cmd.tag, status, text, code);
     const ms = performance.now() - started;

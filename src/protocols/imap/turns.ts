@@ -13,4 +13,4 @@ import { TurnBudget } from '../../util/turn-budget.js';
 
 export const IMAP_TURN_BUDGET_MS = 2;
 
-export const imapTurns = new TurnBudget(IMAP_TURN_BUDGET_MS, undefined, 'budget');
+export const imapTurns = new TurnBudget(IMAP_TURN_BUDGET_MS);

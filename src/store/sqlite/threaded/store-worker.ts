@@ -7,7 +7,6 @@
  * main thread publishes them on the server's ChangeBus.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { lowerThisThreadPriority } from '../../../util/thread-priority.js';
 import { SqliteStore } from '../sqlite-store.js';
 import { toWire } from '../write-ops.js';
 import type { ChangeBus, StoreChange } from '../../change-bus.js';
@@ -16,16 +15,6 @@ import { RESULT_CODECS } from './codecs.js';
 import { findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
 
 const port = parentPort!;
-
-/**
- * This thread's nice level above the event loop's. Why: on a machine whose cores are all busy
- * the loop waits for a core behind this thread (IMAP mixed load: the loop's delay p99 was about
- * twice what its own work explains); a few levels lower, the loop gets the core first when it
- * wakes, and this thread — whose calls the loop batches, and whose answers it takes in turns —
- * runs on what is left.
- */
-const STORE_THREAD_NICE = 5;
-lowerThisThreadPriority(STORE_THREAD_NICE);
 
 /**
  * What this thread says goes out in one message per turn of its loop: the answers of the calls
