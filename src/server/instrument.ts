@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Store } from '../store/store.js';
 import type { SessionGovernor } from '../governor/governor.js';
 import type { ConnectionLimits } from '../access/connection-limits.js';
@@ -18,22 +19,23 @@ export function instrumentStore<S extends Store>(store: S, metrics: Metrics): S 
       const method = value as (...args: unknown[]) => unknown;
       let fn = wrapped.get(method);
       if (!fn) {
+        // performance.now(), not hrtime.bigint(): no BigInt per reading (every store call, several per IMAP command)
+        const seconds = (start: number) => (performance.now() - start) / 1000;
         fn = (...args: unknown[]) => {
-          const start = process.hrtime.bigint();
-          const seconds = () => Number(process.hrtime.bigint() - start) / 1e9;
+          const start = performance.now();
           let result: unknown;
           try {
             // called on the store itself, not the proxy: private fields need the real `this`
             result = method.apply(target, args);
           } catch (err) {
-            metrics.observeStoreOperation(prop, false, seconds());
+            metrics.observeStoreOperation(prop, false, seconds(start));
             throw err;
           }
           if (result instanceof Promise) {
             // observed on a branch of the promise; the caller still gets (and handles) the original
-            result.then(() => metrics.observeStoreOperation(prop, true, seconds()), () => metrics.observeStoreOperation(prop, false, seconds()));
+            result.then(() => metrics.observeStoreOperation(prop, true, seconds(start)), () => metrics.observeStoreOperation(prop, false, seconds(start)));
           } else {
-            metrics.observeStoreOperation(prop, true, seconds());
+            metrics.observeStoreOperation(prop, true, seconds(start));
           }
           return result;
         };

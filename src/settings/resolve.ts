@@ -58,6 +58,8 @@ export class LiveSettings {
    * database. Emptied whenever refresh() loads new overrides, so it never outlives them.
    */
   private resolved = new Map<string, SettingValue>();
+  /** Resolved values without a user or database context, by name (bounded by the catalogue). */
+  private global = new Map<string, SettingValue>();
 
   constructor(private readonly store: Store) {}
 
@@ -70,6 +72,7 @@ export class LiveSettings {
     this.overrides = overrides;
     this.version = v;
     this.resolved = new Map();
+    this.global = new Map();
   }
 
   /**
@@ -83,7 +86,16 @@ export class LiveSettings {
     return () => clearInterval(timer);
   }
 
-  get(name: string, ctx: SettingContext = {}): SettingValue {
+  get(name: string, ctx?: SettingContext): SettingValue {
+    // server-wide values (most reads: protocol code asks per command or per line) by name alone,
+    // without building a key string per read
+    if (ctx === undefined || (ctx.userId === undefined && ctx.databaseId === undefined)) {
+      const hit = this.global.get(name);
+      if (hit !== undefined) return hit;
+      const value = resolveSetting(name, this.overrides, {}); // throws for an unknown name: not cached
+      this.global.set(name, value);
+      return value;
+    }
     const key = `${name}\0${ctx.userId ?? ''}\0${ctx.databaseId ?? ''}`;
     const hit = this.resolved.get(key);
     if (hit !== undefined) return hit;
@@ -93,15 +105,15 @@ export class LiveSettings {
     return value;
   }
 
-  int(name: string, ctx: SettingContext = {}): number {
+  int(name: string, ctx?: SettingContext): number {
     return Number(this.get(name, ctx));
   }
 
-  bool(name: string, ctx: SettingContext = {}): boolean {
+  bool(name: string, ctx?: SettingContext): boolean {
     return this.get(name, ctx) === true;
   }
 
-  str(name: string, ctx: SettingContext = {}): string {
+  str(name: string, ctx?: SettingContext): string {
     return String(this.get(name, ctx));
   }
 

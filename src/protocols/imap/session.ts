@@ -5,6 +5,7 @@
  * the store session and the connection counters exactly once.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { ServerContext } from '../../server/context.js';
 import { RECLAIMED_TEXT, type EndReason, type StoreSession } from '../../governor/governor.js';
 import type { User } from '../../store/types.js';
@@ -58,6 +59,8 @@ export class ImapSession {
   endReason: EndReason = 'drop';
   readonly id = randomUUID();
   private timer: NodeJS.Timeout | null = null;
+  /** The timeout `timer` was set for (armTimer restarts it when unchanged). */
+  private timerMs = 0;
   private finished: Promise<void> | null = null;
   private seq = 0;
   /** Short response lines written so far (pace). */
@@ -168,10 +171,14 @@ export class ImapSession {
    * One protocol log line if ImapSettings.ProtocolLogEnabled, read on every line so that
    * switching it takes effect at once. Callers mask passwords (describe()).
    */
-  private log(direction: 'C' | 'S', text: string | (() => string)): void {
-    if (!this.ctx.settings.bool('ImapSettings.ProtocolLogEnabled')) return;
-    // a command's description is made only when it is logged (most servers log nothing)
-    this.shared.log.write(this.id, this.seq, direction, typeof text === 'string' ? text : text(), this.conn.remoteAddress);
+  private log(direction: 'C' | 'S', text: string): void {
+    if (!this.protocolLogOn()) return;
+    this.shared.log.write(this.id, this.seq, direction, text, this.conn.remoteAddress);
+  }
+
+  /** Whether protocol lines are logged now; callers that build a line for it ask first (most servers log nothing). */
+  private protocolLogOn(): boolean {
+    return this.ctx.settings.bool('ImapSettings.ProtocolLogEnabled');
   }
 
   // ------------------------------------------------------------------ main loop
@@ -245,10 +252,10 @@ export class ImapSession {
   }
 
   private async execute(cmd: ParsedCommand): Promise<void> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     this.seq++;
     this.tag = cmd.tag;
-    this.log('C', () => describe(cmd));
+    if (this.protocolLogOn()) this.log('C', describe(cmd));
     const refusal = this.refusal(cmd.name);
     if (refusal) return this.tagged(cmd.tag, 'BAD', refusal);
     const spec = COMMANDS[cmd.name]!;
@@ -269,9 +276,10 @@ export class ImapSession {
     await this.pushChanges(!spec.noExpunge).catch(() => undefined);
     if (this.state === 'logout' && cmd.name !== 'LOGOUT') return; // said BYE meanwhile: no tagged answer follows it
     this.tagged(cmd.tag, status, text, code);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.ctx.metrics.observeCommand('imap', cmd.name, seconds);
-    this.logger.debug({ command: cmd.name, status, ms: Math.round(seconds * 1e4) / 10 }, 'command');
+    const ms = performance.now() - started;
+    this.ctx.metrics.observeCommand('imap', cmd.name, ms / 1000);
+    // the object is made only when it is logged (debug is off in production: no allocation per command)
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ command: cmd.name, status, ms: Math.round(ms * 10) / 10 }, 'command');
     if (this.startTlsAfterReply) {
       this.startTlsAfterReply = false;
       void this.conn.startTls({ secureContext: this.shared.ctx.tls.contextFor(), SNICallback: this.shared.ctx.tls.SNICallback }, this.framerLimits());
@@ -334,8 +342,15 @@ export class ImapSession {
 
   // ------------------------------------------------------------------ timers
   private armTimer(ms: number): void {
+    // the same timeout again (every command re-arms it twice): restart the timer in place rather
+    // than allocate a new one (an object, a closure and a timer-list entry per command)
+    if (this.timer && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
+    }
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.timeout(), ms);
+    this.timerMs = ms;
+    this.timer = setTimeout(this.timeout, ms);
     this.timer.unref();
   }
 
@@ -347,11 +362,11 @@ export class ImapSession {
     this.armTimer(t);
   }
 
-  private timeout(): void {
+  private readonly timeout = (): void => {
     if (this.isFinished) return;
     this.bye(this.state === 'notauth' ? 'Pre-authentication timeout; closing connection' : 'Autologout; idle for too long');
     this.end('timeout');
-  }
+  };
 
   /** Ends the connection from our side (timeout, admin kill, shutdown). */
   end(reason: EndReason): void {
