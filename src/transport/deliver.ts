@@ -3,6 +3,7 @@ import type { QueueDsn, User } from '../store/types.js';
 import { headerValues } from '../mime/search-text.js';
 import { rfc5322Date } from './dsn.js';
 import { oneLine } from './replies.js';
+import { handOver } from '../store/hand-over.js';
 
 export interface TraceInfo {
   helo: string;
@@ -56,7 +57,9 @@ export async function hasRoom(ctx: ServerContext, user: User, size: number): Pro
 export async function deliverLocal(ctx: ServerContext, sender: string, users: User[], raw: Buffer, relay?: Relay, folder: '\\Inbox' | '\\Junk' = '\\Inbox', trace = ''): Promise<LocalOutcome> {
   const unique = [...new Map(users.map((u) => [u.id, u])).values()];
   // Return-Path, then the trace fields this server adds (`trace`), then the message: one copy of the bytes
-  const stored = Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n${trace}`), raw]);
+  // built for the store alone: handed over, so a store on another thread moves it instead of copying it
+  const stored = handOver(Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n${trace}`), raw]));
+  const storedSize = stored.length;
   const ids = unique.map((u) => u.id);
   // the store checks each mailbox's room inside the write and leaves out those that are full
   let queueId: number | null = null;
@@ -74,7 +77,7 @@ export async function deliverLocal(ctx: ServerContext, sender: string, users: Us
   // The log record is not part of what the 250 promises: it commits with the next group of
   // writes instead of holding the reply back for a commit of its own.
   void ctx.events
-    .write('messageDelivered', [messageId, sender, delivered.map((u) => u.address).join(', '), stored.length], delivered.length === 1 ? delivered[0].address : null)
+    .write('messageDelivered', [messageId, sender, delivered.map((u) => u.address).join(', '), storedSize], delivered.length === 1 ? delivered[0].address : null)
     .catch(() => undefined);
   return { delivered, overQuota, queueId };
 }

@@ -9,6 +9,7 @@ import { StoreError } from '../../src/store/errors.js';
 import type { StoreChange } from '../../src/store/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import Database from 'better-sqlite3';
+import { handOver } from '../../src/store/hand-over.js';
 
 const msg = (i: number, body = 'x') => Buffer.from(`From: a@example.com\r\nTo: b@example.com\r\nSubject: m${i}\r\n\r\n${body}\r\n`);
 
@@ -60,6 +61,26 @@ test('the store thread answers every operation as SqliteStore does: Buffers, Dat
     } finally {
       await direct.close();
     }
+  });
+});
+
+test('a handed-over Buffer moves to the store thread and is stored whole; a kept one is copied and stays readable', async () => {
+  await withThreaded(async (store) => {
+    const u = await store.createUser({ address: 'moved@example.com', password: 'pw' });
+    const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
+    const body = 'y'.repeat(20_000); // above Node's pool size: a Buffer with memory of its own
+    const given = handOver(Buffer.concat([msg(1, body)]));
+    const kept = Buffer.concat([msg(2, body)]);
+    // two calls in one turn: they cross in one message, with the handed-over memory moved
+    await Promise.all([store.deliver([u.id], given), store.deliver([u.id], kept)]);
+    assert.equal(given.length, 0, 'the handed-over memory left this thread');
+    assert.equal(kept.toString(), msg(2, body).toString(), 'a Buffer not handed over stays as it was');
+    const list = await store.listMessages(u.id, inbox.id);
+    assert.deepEqual((await Promise.all(list.map((m) => store.readBlob(m.blobHash)))).map(String).sort(), [msg(1, body), msg(2, body)].map(String).sort());
+    // a handed-over slice of a bigger buffer (its memory is not its own alone) is copied, not moved
+    const slice = handOver(Buffer.concat([Buffer.from('junk'), msg(3, body)]).subarray(4));
+    await store.deliver([u.id], slice);
+    assert.equal(slice.toString(), msg(3, body).toString());
   });
 });
 

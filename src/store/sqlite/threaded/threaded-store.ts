@@ -5,7 +5,7 @@ import type { ChangeBus } from '../../change-bus.js';
 import type { Store, StoreOptions } from '../../store.js';
 import { SqliteStore } from '../sqlite-store.js';
 import { RESULT_CODECS } from './codecs.js';
-import { findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
+import { findBuffers, movableBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
 
 /** A Store whose SQLite work runs on a thread of its own (see store-worker.ts). */
 export type ThreadedStore = Store & {
@@ -112,8 +112,13 @@ class StoreThread {
   }
 
   call(method: string, args: unknown[]): Promise<unknown> {
-    // the caller keeps its Buffers (it may use them after): they are copied, not moved
-    return this.send(method, (id) => ({ id, method, args, buffers: args.flatMap((a, i) => findBuffers(a, null, [i])) }));
+    // the caller keeps its Buffers (it may use them after): they are copied, not moved — except
+    // those it handed over (store/hand-over.ts), whose memory goes to the thread
+    return this.send(method, (id) => {
+      const buffers = args.flatMap((a, i) => findBuffers(a, null, [i]));
+      for (const b of movableBuffers(args, buffers)) this.outboxTransfer.push(b);
+      return { id, method, args, buffers };
+    });
   }
 
   collectGarbage(): Promise<void> {
@@ -138,10 +143,14 @@ class StoreThread {
    * the copy of the arguments and the wake-up of the other thread), at five calls per message.
    */
   private outbox: ToStoreThread[] = [];
+  /** The memory of the handed-over Buffers of the calls in the outbox, moved with them. */
+  private outboxTransfer: ArrayBuffer[] = [];
   private readonly flush = (): void => {
     const batch = this.outbox;
+    const transfer = this.outboxTransfer;
     this.outbox = [];
-    if (batch.length) this.worker.postMessage(batch.length === 1 ? batch[0] : ({ batch } satisfies ToStoreThread));
+    this.outboxTransfer = [];
+    if (batch.length) this.worker.postMessage(batch.length === 1 ? batch[0] : ({ batch } satisfies ToStoreThread), [...new Set(transfer)]);
   };
 
   private settle(m: Extract<FromStoreThread, { id: number }>): void {

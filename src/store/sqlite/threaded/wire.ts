@@ -6,6 +6,7 @@
  */
 import type { StoreChange } from '../../change-bus.js';
 import type { WireError } from '../write-ops.js';
+import { isHandedOver } from '../../hand-over.js';
 
 /** A Buffer's place in a value: keys from the top (an argument index, a property, an array index). */
 export type BufferPath = Array<string | number>;
@@ -34,6 +35,9 @@ export type FromStoreThread =
 /** How deep Buffers are looked for: a result such as [{ uid, raw }] has its bytes at depth 2. */
 const MAX_DEPTH = 3;
 
+/** A Buffer that is the only view of its whole memory (not a slice of Node's pool or of a bigger buffer). */
+const ownsItsMemory = (b: Buffer): boolean => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
+
 /**
  * Finds the Buffers in `value` (to MAX_DEPTH) and, in `transfer`, the memory of those that own
  * all of theirs: moved to the other thread rather than copied. A Buffer that is a slice of a
@@ -42,7 +46,7 @@ const MAX_DEPTH = 3;
 export function findBuffers(value: unknown, transfer: Set<ArrayBuffer> | null, path: BufferPath = [], out: BufferPath[] = []): BufferPath[] {
   if (Buffer.isBuffer(value)) {
     out.push(path);
-    if (transfer && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.buffer instanceof ArrayBuffer) transfer.add(value.buffer);
+    if (transfer && ownsItsMemory(value)) transfer.add(value.buffer as ArrayBuffer);
     return out;
   }
   if (path.length >= MAX_DEPTH || value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return out;
@@ -59,6 +63,21 @@ export function findBuffers(value: unknown, transfer: Set<ArrayBuffer> | null, p
   if (value instanceof Map || value instanceof Date) return out;
   for (const [k, v] of Object.entries(value)) findBuffers(v, transfer, [...path, k], out);
   return out;
+}
+
+/**
+ * The memory of the Buffers at `paths` (findBuffers) that the caller handed over
+ * (store/hand-over.ts) and that own all of it: moved with the call rather than copied.
+ */
+export function movableBuffers(value: unknown, paths: BufferPath[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const path of paths) {
+    let b = value as Record<string | number, unknown>;
+    for (const key of path) b = b[key] as Record<string | number, unknown>;
+    const buf = b as unknown as Buffer;
+    if (isHandedOver(buf) && ownsItsMemory(buf)) out.add(buf.buffer as ArrayBuffer);
+  }
+  return [...out];
 }
 
 /** Makes the Uint8Arrays at `paths` Buffers again (views on the same memory). */
