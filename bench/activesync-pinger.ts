@@ -67,7 +67,7 @@ export class PingClients {
   private readonly rounds = new Map<number, { failures: Map<string, number>; settle: Array<(r: { answered?: number[]; error?: string }) => void> }>();
   private readonly exited: Promise<void>;
 
-  constructor(private readonly port: number, threads: number) {
+  constructor(port: number, threads: number) {
     this.workers = Array.from({ length: threads }, () => new Worker(new URL(import.meta.url), { workerData: { easPinger: true, port } }));
     const ended: Array<Promise<void>> = [];
     for (const w of this.workers) {
@@ -77,10 +77,16 @@ export class PingClients {
         if ('failure' in m) r.failures.set(m.failure, (r.failures.get(m.failure) ?? 0) + 1);
         else r.settle.shift()?.('answered' in m ? { answered: m.answered } : { error: m.error });
       });
-      ended.push(new Promise((resolve) => w.once('exit', () => resolve())));
-      w.on('error', (err) => {
-        for (const r of this.rounds.values()) for (const s of r.settle.splice(0)) s({ error: `Ping client thread failed: ${err.message}` });
-      });
+      // a thread that fails or ends with a round still waiting fails that round, rather than
+      // leaving the benchmark waiting for answers that will not come
+      const failRounds = (why: string) => {
+        for (const r of this.rounds.values()) for (const s of r.settle.splice(0)) s({ error: why });
+      };
+      w.on('error', (err) => failRounds(`Ping client thread failed: ${err.message}`));
+      ended.push(new Promise((resolve) => w.once('exit', (code) => {
+        failRounds(`Ping client thread exited (${code}) before every Ping answered`);
+        resolve();
+      })));
     }
     this.exited = Promise.all(ended).then(() => undefined);
   }
