@@ -153,3 +153,42 @@ test('close commits the writes already sent: every acknowledged and pending appe
     tmp.cleanup();
   }
 });
+
+test('a message analysed on the caller\'s thread (small) or on the store thread (big) is stored with the facts SqliteStore alone gives it', async () => {
+  const mime = (subject: string, body: string) => Buffer.from(
+    `From: "Ann Example" <ann@example.com>\r\nTo: bob@example.com\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@example.com>\r\n` +
+      'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n' +
+      `--b1\r\nContent-Type: text/plain\r\n\r\n${body}\r\n--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="a.bin"\r\n\r\nAAAA\r\n--b1--\r\n`,
+  );
+  // the caller's thread analyses up to 128 KiB (threaded-store.ts): one of each side of the line
+  const small = mime('small', 'hello   there\r\n'.repeat(10));
+  const big = mime('big', 'z'.repeat(200 * 1024));
+  const facts = async (store: Pick<ThreadedStore, 'createUser' | 'getSpecialFolder' | 'deliver' | 'deliverAndEnqueue' | 'append' | 'listMessagesAfter' | 'getSortFacts' | 'getMessages' | 'listQueue'>) => {
+    const u = await store.createUser({ address: 'facts@example.com', password: 'pw' });
+    const inbox = await store.getSpecialFolder(u.id, '\\Inbox');
+    await store.deliver([u.id], handOver(Buffer.from(small)));
+    await store.append(u.id, inbox.id, Buffer.from(big));
+    await store.deliverAndEnqueue([u.id], handOver(Buffer.from(small)), { sender: 'a@example.com', recipients: ['r@remote.example'], raw: Buffer.from(big), submittedBy: null });
+    const items = (await store.listMessagesAfter(u.id, inbox.id, 0, 100, 100)).map(({ subject, from, to, preview, hasAttachments, size, messageId, date }) => ({ subject, from, to, preview, hasAttachments, size, messageId, date }));
+    // (less the arrival time, which SORT ARRIVAL compares and which differs between the two stores)
+    const sort = (await store.getSortFacts(u.id, inbox.id, [1, 2, 3])).map(({ internalDate: _, ...rest }) => rest);
+    const stored = (await store.getMessages(u.id, inbox.id, [1, 2, 3], { raw: true, structure: true })).map((m) => ({ raw: m.raw?.toString('latin1'), structure: m.structure }));
+    return { items, sort, stored, queued: (await store.listQueue()).length };
+  };
+  let threaded: Awaited<ReturnType<typeof facts>> | undefined;
+  await withThreaded(async (store) => {
+    threaded = await facts(store);
+  });
+  const tmp = tempDir();
+  const direct = await SqliteStore.open(join(tmp.dir, 'direct.sqlite'));
+  try {
+    const alone = await facts(direct as unknown as ThreadedStore);
+    assert.deepEqual(threaded, alone);
+    assert.equal(alone.items.length, 3);
+    assert.deepEqual(alone.items.map((i) => [i.subject, i.hasAttachments]), [['small', true], ['big', true], ['small', true]]);
+    assert.equal(alone.items[0]!.preview, 'hello there '.repeat(10).trim());
+  } finally {
+    await direct.close();
+    tmp.cleanup();
+  }
+});

@@ -1,13 +1,14 @@
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
-import { analyseMessage, headerBlock } from '../analyse.js';
+import { headerBlock } from '../analyse.js';
 import { decodeSortFacts, storedSortFacts } from '../../mime/sort-facts.js';
 import { hashPassword, passwordSalt, verifyPassword } from '../../util/password.js';
 import { openReaderConnection, openSqliteDatabase } from './open.js';
 import { ADDRESS_DOMAIN } from './schema.js';
 import { toStoreError, typedErrorsOnly } from './backend-errors.js';
-import { MessageWrites, toStoredAnalysis } from './message-writes.js';
+import { MessageWrites } from './message-writes.js';
+import { storedAnalysisOf } from './known-analysis.js';
 import { WriterThread } from './writer-thread.js';
 import { InThreadGroupWriter, NO_WRITER, type GroupWriter } from './group-commit.js';
 import { SqliteDevices } from './devices.js';
@@ -488,7 +489,7 @@ export class SqliteStore extends StoreBase implements Store {
 
   /** Stores the bytes once (content-addressed) with everything computed at delivery. */
   private putBlob(raw: Buffer): string {
-    return this.writes.putBlob(raw, toStoredAnalysis(analyseMessage(raw)));
+    return this.writes.putBlob(raw, storedAnalysisOf(raw));
   }
 
   private dropBlobIfUnused(hash: string): void {
@@ -508,7 +509,7 @@ export class SqliteStore extends StoreBase implements Store {
     const now = Date.now();
     const saveDate = this.clock.now();
     const items = messages.map((m) => ({
-      raw: m.raw, analysis: toStoredAnalysis(analyseMessage(m.raw)), flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now, saveDate,
+      raw: m.raw, analysis: storedAnalysisOf(m.raw), flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now, saveDate,
     }));
     const results = await this.writer.run<AppendResult[]>({ kind: 'append', userId, folderId, items, quotaLimit: this.quotaLimitOf(userId) });
     this.emit({ userId, folderId, kind: 'append', modseq: results[results.length - 1]!.modseq });
@@ -520,8 +521,8 @@ export class SqliteStore extends StoreBase implements Store {
     const targets = await Promise.all([...new Set(userIds)].map(async (userId): Promise<DeliveryTarget> => (
       { userId, folderId: (await this.getSpecialFolder(userId, use)).id, quotaLimit: this.quotaLimitOf(userId) }
     )));
-    const analysis = toStoredAnalysis(analyseMessage(raw));
-    const enqueue = entry && { ...entry, analysis: toStoredAnalysis(analyseMessage(entry.raw)) };
+    const analysis = storedAnalysisOf(raw);
+    const enqueue = entry && { ...entry, analysis: storedAnalysisOf(entry.raw) };
     const out = await this.writer.run<DeliverOutcome>({
       kind: 'deliver', targets, raw, analysis, flags: joinFlags(opts.flags ?? []), internalDate: Date.now(), saveDate: this.clock.now(), enqueue,
     });

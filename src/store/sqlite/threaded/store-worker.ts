@@ -12,7 +12,8 @@ import { toWire } from '../write-ops.js';
 import type { ChangeBus, StoreChange } from '../../change-bus.js';
 import type { StoreOptions } from '../../store.js';
 import { RESULT_CODECS } from './codecs.js';
-import { findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
+import { at, findBuffers, restoreBuffers, type FromStoreThread, type ToStoreThread } from './wire.js';
+import { rememberAnalysis } from '../known-analysis.js';
 
 const port = parentPort!;
 
@@ -121,7 +122,9 @@ function serve(store: SqliteStore): void {
       send({ id: m.id, ok: true, value: undefined, buffers: [] });
       return;
     }
-    const a = answer(store, methods, m.id, m.method, restoreBuffers(m.args, m.buffers));
+    const args = restoreBuffers(m.args, m.buffers);
+    m.analyses?.forEach((analysis, i) => analysis && rememberAnalysis(at(args, m.buffers[i]!) as Buffer, analysis));
+    const a = answer(store, methods, m.id, m.method, args);
     answering.add(a);
     void a.finally(() => answering.delete(a));
   };

@@ -6,13 +6,15 @@
  */
 import type { StoreChange } from '../../change-bus.js';
 import type { WireError } from '../write-ops.js';
+import type { StoredAnalysis } from '../message-writes.js';
 import { isHandedOver } from '../../hand-over.js';
 
 /** A Buffer's place in a value: keys from the top (an argument index, a property, an array index). */
 export type BufferPath = Array<string | number>;
 
 export type ToStoreThread =
-  | { id: number; method: string; args: unknown[]; buffers: BufferPath[] }
+  /** `analyses[i]`: the analysis of the message bytes at `buffers[i]`, when the caller's thread made it (known-analysis.ts). */
+  | { id: number; method: string; args: unknown[]; buffers: BufferPath[]; analyses?: Array<StoredAnalysis | null> }
   /** A full garbage collection of the thread's heap (process started with --expose-gc), answered as a call. */
   | { id: number; collectGarbage: true }
   | { close: true }
@@ -72,12 +74,17 @@ export function findBuffers(value: unknown, transfer: Set<ArrayBuffer> | null, p
 export function movableBuffers(value: unknown, paths: BufferPath[]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   for (const path of paths) {
-    let b = value as Record<string | number, unknown>;
-    for (const key of path) b = b[key] as Record<string | number, unknown>;
-    const buf = b as unknown as Buffer;
+    const buf = at(value, path) as Buffer;
     if (isHandedOver(buf) && ownsItsMemory(buf)) out.add(buf.buffer as ArrayBuffer);
   }
   return [...out];
+}
+
+/** The value at `path` in `value`. */
+export function at(value: unknown, path: BufferPath): unknown {
+  let v = value as Record<string | number, unknown>;
+  for (const key of path) v = v[key] as Record<string | number, unknown>;
+  return v;
 }
 
 /** Makes the Uint8Arrays at `paths` Buffers again (views on the same memory). */
