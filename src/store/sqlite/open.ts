@@ -69,7 +69,6 @@ function configure(db: Database.Database): void {
   // Two connections of this process write (the store's and the writer thread's) besides the
   // CLI: a writer waits for the other's commit rather than failing.
   db.pragma('busy_timeout = 10000');
-  if (process.env.MW_EXP_WAL_AUTOCHECKPOINT) db.pragma(`wal_autocheckpoint = ${Number(process.env.MW_EXP_WAL_AUTOCHECKPOINT)}`);
 }
 
 /**
