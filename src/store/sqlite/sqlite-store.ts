@@ -472,11 +472,8 @@ export class SqliteStore extends StoreBase implements Store {
   async claimRecent(userId: number, folderId: number): Promise<RecentClaim | null> {
     // the usual answer (nothing new) is a read: SELECT of an unchanged folder writes nothing
     if (!this.writes.unclaimedRecent(userId, folderId)) return null;
-    // Again inside the write transaction: another session may have claimed meanwhile. The group
-    // writer's transaction, not one of its own: a delivery wakes every session that has the folder
-    // selected, the first of each user's claims, and those claims (one per user of a delivery to
-    // many) then share one commit and its fsync with each other and with the deliveries in flight.
-    return this.writer.run<RecentClaim | null>({ kind: 'claim-recent', userId, folderId });
+    // again inside the write transaction: another session may have claimed meanwhile
+    return this.write(() => this.writes.claimRecent(userId, folderId));
   }
 
   // ---------------------------------------------------------------- messages

@@ -19,8 +19,6 @@ export type WriteOp =
    * same message joins the transaction.
    */
   | { kind: 'deliver'; targets: DeliveryTarget[]; raw: Uint8Array; analysis: StoredAnalysis; flags: string; internalDate: number; saveDate: number; enqueue?: QueueWrite }
-  /** Store.claimRecent's write (its read found something unclaimed): in the group's commit, not one of its own. */
-  | { kind: 'claim-recent'; userId: number; folderId: number }
   | { kind: 'event'; params: Array<string | number | null> }
   | { kind: 'event-count'; recordId: number };
 
@@ -83,8 +81,6 @@ function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
       const queueId = q ? w.insertQueueEntry(q.sender, q.recipients, w.putBlob(q.raw, q.analysis), op.internalDate, q.submittedBy, q.dsn ?? null) : null;
       return { rows, overQuota, queueId } satisfies DeliverOutcome;
     }
-    case 'claim-recent':
-      return w.claimRecent(op.userId, op.folderId);
     case 'event':
       return Number(w.q(INSERT_EVENT).run(...op.params).lastInsertRowid);
     case 'event-count':
