@@ -20,6 +20,7 @@ import Database from 'better-sqlite3';
 import { createUsers, mwTempDir, openFileLimit, openSeedStore, putBenchSettings, spawnNode, startMailwarden, type MailwardenProcess } from './lib/mailwarden.js';
 import { buildBigFolder, benchFlags } from './store.js';
 import { delayResults, formatDelay, RoundDelays } from './lib/event-loop-delay.js';
+import { formatThreadCpu, readThreadCpu, threadCpuSince } from './lib/thread-cpu.js';
 import { LOADGEN_NICE, lowerLoadGenerator, nicedLabel } from './lib/loadgen-priority.js';
 import { log, nowMs, runs, sleep, summarise, type BenchOutcome, type BenchResult, type Summary } from './lib/stats.js';
 
@@ -296,11 +297,14 @@ export async function benchImap(): Promise<BenchOutcome> {
     try {
       for (let r = 0; r < n; r++) {
         for (const s of sides) {
+          // the server's CPU by thread over the mixed round: the store thread is the busiest after main
+          const threads0 = s.key === 'mw' && mw ? readThreadCpu(mw.pid) : null;
           const { result: m, delay } = await delays.round(s.key === 'mw', () => mixedRound(s.port, users, appendMsg));
+          const threads = threads0 && mw ? threadCpuSince(threads0, readThreadCpu(mw.pid)) : null;
           cmdRates[s.key].push(m.commands / (m.ms / 1000));
           const { result: b } = await bigDelays.round(s.key === 'mw', () => bigMailbox(s.port, 'list@bench.test'));
           bigMs[s.key].push(b.ms);
-          log(`imap ${s.key} round ${r + 1}/${n}: ${cmdRates[s.key].at(-1)!.toFixed(0)} commands/s${delay ? ` (${formatDelay(delay)})` : ''}; big SELECT+FETCH ${b.ms.toFixed(0)} ms`);
+          log(`imap ${s.key} round ${r + 1}/${n}: ${cmdRates[s.key].at(-1)!.toFixed(0)} commands/s${delay ? ` (${formatDelay(delay)})` : ''}; big SELECT+FETCH ${b.ms.toFixed(0)} ms${threads ? `; server threads over the mixed round: ${formatThreadCpu(threads)}` : ''}`);
         }
       }
     } finally {

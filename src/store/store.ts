@@ -1,7 +1,7 @@
 import type {
-  AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
+  AccountChanges, AppendClaimResult, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageSortFacts, MobileDevice, MobileDeviceUpdate, MessageListItem, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
-  SettingOverride, SpecialUse, StoredMessage, User,
+  RecentClaim, SettingOverride, SpecialUse, StoredMessage, User,
 } from './types.js';
 
 export type { StoreChange } from './change-bus.js';
@@ -215,9 +215,11 @@ export interface Store {
    * IMAP \Recent (RFC 3501 2.3.2): claims, for the one session calling, the messages that
    * arrived since the last claim, and moves the folder's mark past them, atomically. Messages
    * with UIDs in [from, to) are recent for the caller and for no other session; null when
-   * there is nothing new (or the folder is gone).
+   * there is nothing new (or the folder is gone). The mark only moves forward: every UID below
+   * a claim's `to` has been claimed by someone when the claim is answered. When nothing is
+   * unclaimed the answer is a read: no write, no commit.
    */
-  claimRecent(userId: number, folderId: number): Promise<{ from: number; to: number } | null>;
+  claimRecent(userId: number, folderId: number): Promise<RecentClaim | null>;
 
   // --- messages
   /**
@@ -230,6 +232,16 @@ export interface Store {
    * UIDs in the given order, one result each. `over-quota` when all of them do not fit together.
    */
   appendMany(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendResult[]>;
+  /**
+   * appendMany, then claimRecent for the caller, in the same transaction (one commit): IMAP
+   * APPEND by an IMAP4rev1 session into the folder it has selected read-write, which is the
+   * first session told of the new messages (RFC 3501 2.3.2) and would claim them right after;
+   * a claim of its own was a second write transaction after each such APPEND. `recent` is what
+   * that claimRecent would have answered: the new messages and any that arrived before them
+   * unclaimed, never UIDs another session claimed. Errors as appendMany; when it fails, nothing
+   * is claimed either. With no messages, claimRecent alone.
+   */
+  appendAndClaimRecent(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendClaimResult>;
   /**
    * Final delivery into each user's `specialUse` folder (INBOX by default): one stored copy of
    * the bytes, one message row per recipient that has room, in one transaction. Recipients over

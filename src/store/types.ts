@@ -141,6 +141,19 @@ export interface AppendResult {
   modseq: number;
 }
 
+/** UIDs [from, to) of one folder that one IMAP session claimed as \Recent (Store.claimRecent). */
+export interface RecentClaim {
+  from: number;
+  to: number;
+}
+
+/** What Store.appendAndClaimRecent did: the new messages, and the \Recent claim made with them. */
+export interface AppendClaimResult {
+  appended: AppendResult[];
+  /** What claimRecent would have answered right after the append (null: nothing unclaimed). */
+  recent: RecentClaim | null;
+}
+
 export type FlagOperation = 'set' | 'add' | 'remove';
 
 export interface FlagChange {

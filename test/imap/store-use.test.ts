@@ -155,3 +155,45 @@ test('two connections CREATE one name at once: one OK, the other NO [ALREADYEXIS
   const list = await a.command('LIST "" "Race*"');
   assert.equal(list.untagged.length, 5, JSON.stringify(list.untagged));
 });
+
+test('APPEND into the mailbox the session has selected claims \\Recent in the append\'s own write, not in a second one', async (t) => {
+  let counting!: ReturnType<typeof countingStore>;
+  const srv = await serverWith(t, async (ctx) => {
+    counting = countingStore(ctx.store);
+    return counting.store;
+  });
+  const a = await ready(srv.port);
+  const b = await ready(srv.port);
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  assert.match((await a.command('SELECT INBOX')).tagged, /OK/);
+  assert.match((await b.command('SELECT INBOX')).tagged, /OK/);
+  const raw = sampleMessage('appended');
+  counting.reset();
+  a.send(`ap APPEND INBOX (\\Seen) {${raw.length}+}\r\n`);
+  a.send(Buffer.concat([raw, Buffer.from('\r\n')]));
+  const r = await a.until('ap');
+  assert.match(r.tagged, /^ap OK \[APPENDUID \d+ 1\]/);
+  // announced at once, as this session's recent message (RFC 3501 2.3.2: the first session told of it)
+  assert.deepEqual(r.untagged, ['* 1 EXISTS', '* 1 RECENT']);
+  assert.equal(counting.calls.get('appendAndClaimRecent'), 1, JSON.stringify([...counting.calls]));
+  assert.equal(counting.calls.get('appendMany') ?? 0, 0);
+  assert.equal(counting.calls.get('claimRecent') ?? 0, 0, 'the sync after the APPEND asks nothing more of the store for \\Recent');
+  assert.deepEqual((await a.command('FETCH 1 (FLAGS)')).untagged, ['* 1 FETCH (FLAGS (\\Seen \\Recent))']);
+  // the other session is told second: the message is not recent there
+  assert.deepEqual((await b.command('NOOP')).untagged, ['* 1 EXISTS', '* 0 RECENT']);
+  assert.deepEqual((await b.command('FETCH 1 (FLAGS)')).untagged, ['* 1 FETCH (FLAGS (\\Seen))']);
+
+  // into another mailbox: a plain append; the session that selects it first claims it
+  counting.reset();
+  assert.match((await a.command('CREATE Other')).tagged, /OK/);
+  a.send(`ap2 APPEND Other {${raw.length}+}\r\n`);
+  a.send(Buffer.concat([raw, Buffer.from('\r\n')]));
+  assert.match((await a.until('ap2')).tagged, /^ap2 OK/);
+  assert.equal(counting.calls.get('appendMany'), 1, JSON.stringify([...counting.calls]));
+  assert.equal(counting.calls.get('appendAndClaimRecent') ?? 0, 0);
+  const sel = await b.command('SELECT Other');
+  assert.ok(sel.untagged.includes('* 1 RECENT'), JSON.stringify(sel.untagged));
+});

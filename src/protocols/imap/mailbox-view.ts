@@ -6,7 +6,7 @@
  * client up to date, at the moments the session chooses.
  */
 import type { Store } from '../../store/store.js';
-import type { Folder, MessageIndex, MessageSummary } from '../../store/types.js';
+import type { Folder, MessageIndex, MessageSummary, RecentClaim } from '../../store/types.js';
 import { resolveSequenceSet, formatSequenceSet, type SeqRange } from './parser/sequence-set.js';
 import { flagList, SYSTEM_FLAGS } from './flags.js';
 
@@ -82,7 +82,13 @@ export class MailboxView {
    * UIDs: the first SELECT of a big folder filled by delivery claims it whole. Claimed UIDs may
    * not be in the view yet (they arrived after the listing); they are recent once they are.
    */
-  private readonly recent: Array<{ from: number; to: number }> = [];
+  private readonly recent: RecentClaim[] = [];
+  /**
+   * The end of this session's latest claim ('claim' mode): the store's mark only moves forward,
+   * so every UID below it was claimed by someone (this session or another) when that claim was
+   * answered, and asking the store again for new mail below it would find nothing to claim.
+   */
+  private claimedTo = 0;
 
   constructor(
     private readonly store: Store,
@@ -98,7 +104,9 @@ export class MailboxView {
   ) {}
 
   async load(): Promise<void> {
-    const idx = await this.store.listMessageIndex(this.userId, this.folder.id);
+    // the listing and the claim asked in one turn: one round trip to the store thread, not two in a
+    // row (a claimed UID may be above the listing, as for any claim: recent once it is in the view)
+    const [idx] = await Promise.all([this.store.listMessageIndex(this.userId, this.folder.id), this.claimRecent()]);
     // typed-array copies are one memcpy each (50,000 messages: ~1 MB in well under a ms);
     // Array.from into number[] was ~50,000 element writes per column in SELECT's turn
     this.uidCol = idx.uids.slice();
@@ -110,7 +118,6 @@ export class MailboxView {
     this.learnFlagLists(idx.flags);
     this.highestModseq = this.folder.highestModseq;
     this.uidNext = this.folder.uidNext;
-    await this.claimRecent();
   }
 
   /** Takes the messages that arrived since anyone's last claim as this session's \Recent ones. */
@@ -122,11 +129,29 @@ export class MailboxView {
       this.recent.splice(0, this.recent.length, ...(r ? [r] : []));
       return;
     }
-    const r = await this.store.claimRecent(this.userId, this.folder.id);
+    this.addRecent(await this.store.claimRecent(this.userId, this.folder.id));
+  }
+
+  private addRecent(r: RecentClaim | null): void {
     if (!r) return;
+    this.claimedTo = Math.max(this.claimedTo, r.to);
     const last = this.recent[this.recent.length - 1];
     if (last && last.to === r.from) last.to = r.to;
-    else this.recent.push(r);
+    else this.recent.push({ ...r });
+  }
+
+  /**
+   * Whether this session's APPEND into `folderId` claims \Recent with the append itself
+   * (Store.appendAndClaimRecent): it has the folder selected read-write as an IMAP4rev1 session,
+   * so it is the first to be told of the new messages and would claim them at its next sync.
+   */
+  claimsRecentOnAppend(folderId: number): boolean {
+    return this.recentMode === 'claim' && !this.deleted && folderId === this.folder.id;
+  }
+
+  /** What this session's APPEND claimed (Store.appendAndClaimRecent): recent once the sync announces the messages. */
+  claimedByAppend(r: RecentClaim | null): void {
+    if (this.recentMode === 'claim') this.addRecent(r);
   }
 
   private async peekRecent(): Promise<{ from: number; to: number } | null> {
@@ -447,8 +472,10 @@ export class MailboxView {
       }
     }
     if (added) {
-      // new mail while selected read-write is this session's \Recent (unless another claimed it first)
-      await this.claimRecent();
+      // new mail while selected read-write is this session's \Recent (unless another claimed it
+      // first); nothing to ask when every new UID is below this session's latest claim (its own
+      // APPEND claimed them: appendAndClaimRecent), which is a store round trip less per APPEND
+      if (this.recentMode !== 'claim' || this.lastUid >= this.claimedTo) await this.claimRecent();
       lines.push(`${this.count} EXISTS`);
       // RFC 3501 7.3.2: RECENT comes with SELECT and whenever the size of the mailbox changes
       if (!o.imap4rev2) lines.push(`${this.recentCount} RECENT`);

@@ -27,9 +27,9 @@ import {
   normaliseDomain, renameMovesMessages, renamePlan, validateFolderName,
 } from '../rules.js';
 import type {
-  AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
+  AccountChanges, AppendClaimResult, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSortFacts, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
-  SettingOverride, SpecialUse, StoredMessage, User,
+  RecentClaim, SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
 
 /**
@@ -659,17 +659,20 @@ export class PostgresStore extends StoreBase implements Store {
     };
   }
 
-  async claimRecent(userId: number, folderId: number): Promise<{ from: number; to: number } | null> {
+  async claimRecent(userId: number, folderId: number): Promise<RecentClaim | null> {
     const seen = await this.row<{ first: number; next: number }>('SELECT first_recent_uid AS first, uid_next AS next FROM folders WHERE id = $1 AND user_id = $2', [folderId, userId]);
     // the usual answer (nothing new) is a read
     if (!seen || seen.first >= seen.next) return null;
-    return this.tx(async (c) => {
-      // again under the row's lock: another session (on any node) may have claimed meanwhile
-      const m = (await c.query('SELECT first_recent_uid AS first, uid_next AS next FROM folders WHERE id = $1 AND user_id = $2 FOR UPDATE', [folderId, userId])).rows[0] as { first: number; next: number } | undefined;
-      if (!m || m.first >= m.next) return null;
-      await c.query('UPDATE folders SET first_recent_uid = $1 WHERE id = $2', [m.next, folderId]);
-      return { from: m.first, to: m.next };
-    });
+    // again under the row's lock: another session (on any node) may have claimed meanwhile
+    return this.tx((c) => this.claimIn(c, userId, folderId));
+  }
+
+  /** claimRecent's write inside the caller's transaction: locks the folder row, moves its mark past what is unclaimed. */
+  private async claimIn(c: Client, userId: number, folderId: number): Promise<RecentClaim | null> {
+    const m = (await c.query('SELECT first_recent_uid AS first, uid_next AS next FROM folders WHERE id = $1 AND user_id = $2 FOR UPDATE', [folderId, userId])).rows[0] as { first: number; next: number } | undefined;
+    if (!m || m.first >= m.next) return null;
+    await c.query('UPDATE folders SET first_recent_uid = $1 WHERE id = $2', [m.next, folderId]);
+    return { from: m.first, to: m.next };
   }
 
   // ---------------------------------------------------------------- messages
@@ -746,14 +749,22 @@ export class PostgresStore extends StoreBase implements Store {
   }
 
   async appendMany(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendResult[]> {
+    return (await this.appendWrite(userId, folderId, messages, false)).appended;
+  }
+
+  async appendAndClaimRecent(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendClaimResult> {
+    return this.appendWrite(userId, folderId, messages, true);
+  }
+
+  private async appendWrite(userId: number, folderId: number, messages: NewMessage[], claimRecent: boolean): Promise<AppendClaimResult> {
     const limit = await this.quotaLimitOf(userId);
     const now = Date.now();
     const saveDate = this.clock.now();
-    const results = await this.tx(async (c) => {
+    const out = await this.tx(async (c): Promise<AppendClaimResult> => {
       await this.lockUsers(c, [userId]);
       if (messages.length === 0) {
         await this.lockFolder(c, userId, folderId);
-        return [];
+        return { appended: [], recent: claimRecent ? await this.claimIn(c, userId, folderId) : null };
       }
       await this.checkRoom(c, userId, messages.reduce((n, m) => n + m.raw.length, 0), limit);
       const items: MessageInsert[] = [];
@@ -761,10 +772,13 @@ export class PostgresStore extends StoreBase implements Store {
         const blob = await this.putBlobRow(c, m.raw);
         items.push({ hash: blob[0], thread: threadLookup(userId, blob[11]), size: m.raw.length, flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now, saveDate });
       }
-      return this.insertMessages(c, userId, folderId, items);
+      const appended = await this.insertMessages(c, userId, folderId, items);
+      // the folder row is locked already (insertMessages): the claim adds two statements, not a transaction
+      return { appended, recent: claimRecent ? await this.claimIn(c, userId, folderId) : null };
     });
+    const results = out.appended;
     if (results.length) this.emit({ userId, folderId, kind: 'append', modseq: results[results.length - 1]!.modseq });
-    return results;
+    return out;
   }
 
   protected async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<Delivery & { queueId: number | null }> {

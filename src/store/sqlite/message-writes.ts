@@ -5,7 +5,7 @@ import { decodeSortFacts, encodeSortFacts } from '../../mime/sort-facts.js';
 import { referenceKeys, threadKey } from '../threads.js';
 import { toObjectId } from '../object-ids.js';
 import { takeChangeStates } from './change-state.js';
-import type { AppendResult, QueueDsn } from '../types.js';
+import type { AppendResult, QueueDsn, RecentClaim } from '../types.js';
 
 /**
  * What analyseMessage found, in a form that crosses a thread boundary (structured clone):
@@ -74,6 +74,21 @@ export class MessageWrites {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
     ).run(a.hash, raw.length, raw, a.structureJson, a.subject, a.from, a.to, a.date, a.messageId, a.hasAttachments ? 1 : 0, a.preview, a.sortFacts);
     return a.hash;
+  }
+
+  /** The folder's unclaimed \Recent range [first_recent_uid, uid_next) as it is now; null when none (or no such folder of the user). */
+  unclaimedRecent(userId: number, folderId: number): RecentClaim | null {
+    const m = this.q('SELECT first_recent_uid AS first, uid_next AS next FROM folders WHERE id = ? AND user_id = ?').get(folderId, userId) as
+      | { first: number; next: number }
+      | undefined;
+    return m && m.first < m.next ? { from: m.first, to: m.next } : null;
+  }
+
+  /** Store.claimRecent's write: moves the folder's mark past what is unclaimed; caller holds the transaction. */
+  claimRecent(userId: number, folderId: number): RecentClaim | null {
+    const r = this.unclaimedRecent(userId, folderId);
+    if (r) this.q('UPDATE folders SET first_recent_uid = ? WHERE id = ?').run(r.to, folderId);
+    return r;
   }
 
   /**

@@ -28,9 +28,9 @@ import {
 } from '../rules.js';
 import { changesSince, currentState, pruneTombstones, takeChangeStates, TOMBSTONE_DAYS } from './change-state.js';
 import type {
-  AccountChanges, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
+  AccountChanges, AppendClaimResult, AppendResult, EventFilter, EventRecord, ExpungedUid, FlagChange, FlagOperation, Folder, FolderCounts, FolderStatus,
   MailboxDatabase, MessageIndex, MessageListItem, MessageSortFacts, MobileDevice, MobileDeviceUpdate, MessageSummary, NewEvent, Organisation, QueueDsn, QueueEntry, QuotaUsage,
-  SettingOverride, SpecialUse, StoredMessage, User,
+  RecentClaim, SettingOverride, SpecialUse, StoredMessage, User,
 } from '../types.js';
 
 /** The counters migration 5's triggers keep on each folder row. */
@@ -470,19 +470,11 @@ export class SqliteStore extends StoreBase implements Store {
     };
   }
 
-  async claimRecent(userId: number, folderId: number): Promise<{ from: number; to: number } | null> {
-    const mark = () => this.q('SELECT first_recent_uid AS first, uid_next AS next FROM folders WHERE id = ? AND user_id = ?').get(folderId, userId) as
-      | { first: number; next: number }
-      | undefined;
+  async claimRecent(userId: number, folderId: number): Promise<RecentClaim | null> {
     // the usual answer (nothing new) is a read: SELECT of an unchanged folder writes nothing
-    const seen = mark();
-    if (!seen || seen.first >= seen.next) return null;
-    return this.write(() => {
-      const m = mark(); // again inside the write transaction: another session may have claimed meanwhile
-      if (!m || m.first >= m.next) return null;
-      this.q('UPDATE folders SET first_recent_uid = ? WHERE id = ?').run(m.next, folderId);
-      return { from: m.first, to: m.next };
-    });
+    if (!this.writes.unclaimedRecent(userId, folderId)) return null;
+    // again inside the write transaction: another session may have claimed meanwhile
+    return this.write(() => this.writes.claimRecent(userId, folderId));
   }
 
   // ---------------------------------------------------------------- messages
@@ -502,18 +494,27 @@ export class SqliteStore extends StoreBase implements Store {
   // commit), which commits them in groups; each resolves only once its transaction is on disk.
   // The analysis is CPU work done here, so that the writer does nothing but SQL.
   async appendMany(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendResult[]> {
+    return (await this.appendWrite(userId, folderId, messages, false)).appended;
+  }
+
+  async appendAndClaimRecent(userId: number, folderId: number, messages: NewMessage[]): Promise<AppendClaimResult> {
+    return this.appendWrite(userId, folderId, messages, true);
+  }
+
+  private async appendWrite(userId: number, folderId: number, messages: NewMessage[], claimRecent: boolean): Promise<AppendClaimResult> {
     if (messages.length === 0) {
       this.assertFolder(userId, folderId);
-      return [];
+      return { appended: [], recent: claimRecent ? await this.claimRecent(userId, folderId) : null };
     }
     const now = Date.now();
     const saveDate = this.clock.now();
     const items = messages.map((m) => ({
       raw: m.raw, analysis: storedAnalysisOf(m.raw), flags: joinFlags(m.flags ?? []), internalDate: m.internalDate?.getTime() ?? now, saveDate,
     }));
-    const results = await this.writer.run<AppendResult[]>({ kind: 'append', userId, folderId, items, quotaLimit: this.quotaLimitOf(userId) });
-    this.emit({ userId, folderId, kind: 'append', modseq: results[results.length - 1]!.modseq });
-    return results;
+    // the claim rides in the append's group commit: no transaction (and fsync) of its own
+    const out = await this.writer.run<AppendClaimResult>({ kind: 'append', userId, folderId, items, quotaLimit: this.quotaLimitOf(userId), claimRecent });
+    this.emit({ userId, folderId, kind: 'append', modseq: out.appended[out.appended.length - 1]!.modseq });
+    return out;
   }
 
   protected async deliverWrite(userIds: number[], raw: Buffer, opts: DeliveryOptions, entry?: NewQueueEntry): Promise<Delivery & { queueId: number | null }> {

@@ -1,14 +1,18 @@
 import type Database from 'better-sqlite3';
 import type { MessageWrites, StoredAnalysis } from './message-writes.js';
-import type { AppendResult, QueueDsn } from '../types.js';
+import type { AppendClaimResult, AppendResult, QueueDsn } from '../types.js';
 
 /**
  * The writes that go through the writer thread, as plain data (they cross a thread boundary).
  * Each runs inside the writer's group-commit transaction, in a savepoint of its own.
  */
 export type WriteOp =
-  /** Every message or none (one savepoint); `quotaLimit` in bytes, null for none. */
-  | { kind: 'append'; userId: number; folderId: number; items: NewMessageWrite[]; quotaLimit: number | null }
+  /**
+   * Every message or none (one savepoint); `quotaLimit` in bytes, null for none. With
+   * `claimRecent`, the caller's \Recent claim after them (Store.appendAndClaimRecent).
+   * Answers an AppendClaimResult.
+   */
+  | { kind: 'append'; userId: number; folderId: number; items: NewMessageWrite[]; quotaLimit: number | null; claimRecent?: boolean }
   /**
    * One blob, one message row per target that has room under its quota limit (bytes, null:
    * none), the others reported over quota. With `enqueue`, the outbound queue entry of the
@@ -57,7 +61,9 @@ function runWriteOp(w: MessageWrites, op: WriteOp): unknown {
   switch (op.kind) {
     case 'append': {
       w.checkRoom(op.userId, op.items.reduce((n, m) => n + m.raw.length, 0), op.quotaLimit);
-      return op.items.map((m) => w.insertMessage(op.userId, op.folderId, w.putBlob(m.raw, m.analysis), m.raw.length, m.flags, m));
+      const appended = op.items.map((m) => w.insertMessage(op.userId, op.folderId, w.putBlob(m.raw, m.analysis), m.raw.length, m.flags, m));
+      // in the append's savepoint: claimed only if the messages went in
+      return { appended, recent: op.claimRecent ? w.claimRecent(op.userId, op.folderId) : null } satisfies AppendClaimResult;
     }
     case 'deliver': {
       const rows: Array<[number, AppendResult]> = [];

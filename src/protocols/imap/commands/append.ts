@@ -7,6 +7,7 @@ import type { ImapValue } from '../parser/command-parser.js';
 import { formatSequenceSet } from '../parser/sequence-set.js';
 import { parseDateTime } from '../wire.js';
 import { AUTHED, type CommandSpec } from './types.js';
+import type { AppendResult } from '../../../store/types.js';
 
 interface Item {
   flags: string[];
@@ -71,7 +72,19 @@ export const appendCommands: Record<string, CommandSpec> = {
       const folder = await folderOrFail(s, name, 'TRYCREATE');
       // MULTIAPPEND is all or nothing (RFC 3502): one store write; OK only once it is durable (SPEC 6).
       // over-quota -> NO [OVERQUOTA] (errors.ts)
-      const results = await s.ctx.store.appendMany(userId, folder.id, items.map((it) => ({ raw: it.raw, flags: it.flags, internalDate: it.date })));
+      const messages = items.map((it) => ({ raw: it.raw, flags: it.flags, internalDate: it.date }));
+      // into the mailbox this session has selected read-write: it is the first to be told of the
+      // new messages (the sync after this command), so they are its \Recent ones, claimed in the
+      // append's own transaction rather than by a second write at that sync (RFC 3501 2.3.2)
+      const view = s.selected?.view;
+      let results: AppendResult[];
+      if (view?.claimsRecentOnAppend(folder.id)) {
+        const out = await s.ctx.store.appendAndClaimRecent(userId, folder.id, messages);
+        view.claimedByAppend(out.recent);
+        results = out.appended;
+      } else {
+        results = await s.ctx.store.appendMany(userId, folder.id, messages);
+      }
       const uidValidity = results[0]?.uidValidity ?? folder.uidValidity;
       return { code: `APPENDUID ${uidValidity} ${formatSequenceSet(results.map((r) => r.uid))}`, text: 'APPEND completed' };
     },
