@@ -87,7 +87,7 @@ export async function openThreadedStore(file: string, changes: ChangeBus, opts: 
  * are analysed on the store thread, so that no turn of the event loop grows with a message's
  * size (128 KiB: about 0.5 ms here).
  */
-const ANALYSED_BY_CALLER = new Set(['deliver', 'deliverAndEnqueue', 'append', 'appendMany']);
+const ANALYSED_BY_CALLER = new Set(['deliver', 'deliverAndEnqueue', 'append', 'appendMany', 'appendAndClaimRecent']);
 const CALLER_ANALYSIS_MAX_BYTES = 128 * 1024;
 
 function callerAnalyses(method: string, args: unknown[], buffers: BufferPath[]): Array<StoredAnalysis | null> | undefined {
