@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import type Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreError } from '../../src/store/errors.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -78,6 +80,68 @@ test('group commit: concurrent appends share a commit, each acknowledged after i
       await other.close();
     }
   });
+});
+
+/**
+ * Commits recorded in a WAL file: frames whose header carries the database size after a commit
+ * (non-zero only in a transaction's last frame) and the salts of the WAL's current generation.
+ */
+function walCommits(wal: string): number {
+  if (!existsSync(wal)) return 0;
+  const fd = openSync(wal, 'r');
+  try {
+    const head = Buffer.alloc(32);
+    if (readSync(fd, head, 0, 32, 0) < 32) return 0;
+    const pageSize = head.readUInt32BE(8);
+    const frame = Buffer.alloc(24);
+    let commits = 0;
+    for (let at = 32; readSync(fd, frame, 0, 24, at) === 24; at += 24 + pageSize) {
+      if (frame.readUInt32BE(8) !== head.readUInt32BE(16) || frame.readUInt32BE(12) !== head.readUInt32BE(20)) break;
+      if (frame.readUInt32BE(4) !== 0) commits++;
+    }
+    return commits;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test("the store thread's group commit: a turn's flag changes, copies, moves, expunges and appends share one commit; a failing one is rolled back alone", async () => {
+  await withStore(async (store, file) => {
+    const a = await store.createUser({ address: 'a@example.com', password: 'pw' });
+    const b = await store.createUser({ address: 'b@example.com', password: 'pw' });
+    await store.putSetting({ scope: 'user', targetId: b.id, name: 'Default Mailbox Quota Bytes', value: '200' });
+    const ia = await store.getSpecialFolder(a.id, '\\Inbox');
+    const ib = await store.getSpecialFolder(b.id, '\\Inbox');
+    const box = await store.createFolder(a.id, 'Box');
+    for (let i = 1; i <= 3; i++) await store.append(a.id, ia.id, msg(i));
+    await store.append(b.id, ib.id, msg(9, 'y'.repeat(60))); // over half b's quota: a copy of it does not fit
+    // no checkpoint in between: the WAL then holds every commit of the turn below
+    (store as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint = 0');
+    const before = walCommits(`${file}-wal`);
+    const results = await Promise.allSettled([
+      store.storeFlags(a.id, ia.id, [1, 2], 'add', ['\\Seen']),
+      store.copyMessages(b.id, ib.id, [1], ib.id), // over quota: refused alone
+      store.storeFlags(a.id, ia.id, [3], 'add', ['\\Deleted']),
+      store.expunge(a.id, ia.id),
+      store.append(a.id, ia.id, msg(4)),
+      store.moveMessages(a.id, ia.id, [1], box.id),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    assert.equal(((results[1] as PromiseRejectedResult).reason as StoreError).kind, 'over-quota');
+    assert.deepEqual((results[3] as PromiseFulfilledResult<number[]>).value, [3]);
+    assert.equal(walCommits(`${file}-wal`) - before, 1, 'one commit for the whole turn');
+    // in call order, each seeing the ones before it
+    assert.deepEqual((await store.listMessages(a.id, ia.id)).map((m) => [m.uid, m.flags]), [[2, ['\\Seen']], [4, []]]);
+    assert.deepEqual((await store.listMessages(a.id, box.id)).map((m) => [m.uid, m.flags]), [[1, ['\\Seen']]]);
+    assert.deepEqual((await store.listMessages(b.id, ib.id)).map((m) => m.uid), [1]);
+    const other = await SqliteStore.open(file);
+    try {
+      assert.equal((await other.listMessages(a.id, box.id)).length, 1, 'acknowledged: on disk for another connection');
+      assert.equal(other.integrityCheck(), 'ok');
+    } finally {
+      await other.close();
+    }
+  }, 'this-thread');
 });
 
 test('quota limit follows settings changes (cached per settings version)', async () => {

@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
-import { fromWire } from './writer-thread.js';
-import { commitBatch, type WriteOp } from './write-ops.js';
+import { commitBatch, type LocalWrite, type WriteOp } from './write-ops.js';
 import type { MessageWrites } from './message-writes.js';
 
 /** Where SqliteStore sends deliveries, appends and events: both commit them in groups. */
@@ -27,7 +26,7 @@ export interface GroupWriter {
  */
 export class InThreadGroupWriter implements GroupWriter {
   private nextId = 1;
-  private pending: Array<{ id: number; op: WriteOp }> = [];
+  private pending: Array<{ id: number; op: WriteOp | LocalWrite }> = [];
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private scheduled = false;
   private closed = false;
@@ -39,6 +38,20 @@ export class InThreadGroupWriter implements GroupWriter {
   ) {}
 
   run<T>(op: WriteOp): Promise<T> {
+    return this.enqueue<T>(op);
+  }
+
+  /**
+   * Code that writes, committed with the next group: the store's flag changes, expunges and
+   * copies on the store thread. Alone, each was a transaction of its own, a commit and an fsync
+   * each, during which every call queued on the thread waited; in a group they share them.
+   * `fn` runs at the commit, not now: it must read what it needs inside.
+   */
+  runLocal<T>(fn: () => T): Promise<T> {
+    return this.enqueue<T>(fn);
+  }
+
+  private enqueue<T>(op: WriteOp | LocalWrite): Promise<T> {
     if (this.closed) return Promise.reject(new StoreError('read-only', 'the store is closed'));
     const id = this.nextId++;
     const p = new Promise<T>((resolve, reject) => {
@@ -67,7 +80,7 @@ export class InThreadGroupWriter implements GroupWriter {
       const w = this.waiting.get(r.id)!;
       this.waiting.delete(r.id);
       if (r.ok) w.resolve(r.value);
-      else w.reject(fromWire(r.error));
+      else w.reject(r.error);
     }
   }
 

@@ -162,6 +162,18 @@ export class SqliteStore extends StoreBase implements Store {
     return this.db.transaction(fn).immediate();
   }
 
+  /**
+   * A message-level write (flags, expunge, removal, copy and move): on the store thread it joins
+   * the group commit of deliveries and appends (InThreadGroupWriter.runLocal), sharing their
+   * transaction and fsync; alone, each was a commit and an fsync of its own, during which every
+   * call queued on the thread waited. Elsewhere it commits now, as `write` does (the writer
+   * thread has a connection of its own, and this code works through this one). `fn` may run
+   * later than the call: it reads what it needs inside.
+   */
+  private writeInGroup<T>(fn: () => T): T | Promise<T> {
+    return this.writer instanceof InThreadGroupWriter ? this.writer.runLocal(fn) : this.write(fn);
+  }
+
   /** After the commit: the bus tells the sessions watching (and, in a cluster, other nodes). */
   protected emit(change: StoreChange): void {
     this.changes.publish(change);
@@ -729,7 +741,7 @@ export class SqliteStore extends StoreBase implements Store {
 
   async storeFlags(userId: number, folderId: number, uids: number[], op: FlagOperation, flags: string[], unchangedSince?: number): Promise<{ changed: FlagChange[]; failedModified: number[] }> {
     this.assertFolder(userId, folderId);
-    const result = this.write(() => {
+    const result = await this.writeInGroup(() => {
       const folder = this.q('SELECT highest_modseq FROM folders WHERE id = ?').get(folderId) as { highest_modseq: number };
       const sel = this.q('SELECT id, uid, modseq, flags FROM messages WHERE folder_id = ? AND uid = ?');
       const upd = this.q('UPDATE messages SET flags = ?, modseq = ?, change_state = ? WHERE id = ?');
@@ -749,7 +761,7 @@ export class SqliteStore extends StoreBase implements Store {
 
   async expunge(userId: number, folderId: number, uids?: number[]): Promise<number[]> {
     this.assertFolder(userId, folderId);
-    const { removed, modseq } = this.write(() => {
+    const { removed, modseq } = await this.writeInGroup(() => {
       let rows = this.q("SELECT id, uid, size, blob_hash FROM messages WHERE folder_id = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0 ORDER BY uid").all(folderId) as RemovableRow[];
       if (uids) {
         const wanted = new Set(uids);
@@ -763,7 +775,7 @@ export class SqliteStore extends StoreBase implements Store {
 
   async removeMessages(userId: number, folderId: number, uids: number[]): Promise<number[]> {
     this.assertFolder(userId, folderId);
-    const { removed, modseq } = this.write(() => {
+    const { removed, modseq } = await this.writeInGroup(() => {
       const sel = this.q('SELECT id, uid, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
       const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(folderId, u) as RemovableRow | undefined).filter((r): r is RemovableRow => !!r);
       return this.removeRows(folderId, rows);
@@ -788,11 +800,11 @@ export class SqliteStore extends StoreBase implements Store {
     return { removed: rows.map((r) => r.uid), modseq };
   }
 
-  protected copyOrMove(userId: number, fromFolderId: number, uids: number[], toFolderId: number, move: boolean) {
+  protected async copyOrMove(userId: number, fromFolderId: number, uids: number[], toFolderId: number, move: boolean) {
     this.assertFolder(userId, fromFolderId);
     this.assertFolder(userId, toFolderId);
     const saveDate = this.clock.now(); // saved into the target now; the internal date travels with the message
-    const out = this.write(() => {
+    const out = await this.writeInGroup(() => {
       const sel = this.q('SELECT id, object_id, email_id, thread_id, thread_key, uid, modseq, flags, internal_date, size, blob_hash FROM messages WHERE folder_id = ? AND uid = ?');
       type Row = MessageRow & { thread_key: string | null };
       const rows = [...new Set(uids)].sort((a, b) => a - b).map((u) => sel.get(fromFolderId, u) as Row | undefined).filter((r): r is Row => !!r);

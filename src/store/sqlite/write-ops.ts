@@ -98,6 +98,16 @@ export interface WireError {
 
 export type WriteOutcome = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
 
+/**
+ * A write given as code, run in the batch's transaction like a WriteOp: only where the batch
+ * commits on the caller's own connection (InThreadGroupWriter, on the store thread), since code
+ * cannot cross a thread boundary. It reads and writes through the store's own statements.
+ */
+export type LocalWrite = () => unknown;
+
+/** A batch's outcome before it crosses a thread: errors as thrown (toWire for the writer thread's answers). */
+export type BatchOutcome = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: unknown };
+
 export function toWire(err: unknown): WireError {
   const e = err as { message?: string; kind?: string; code?: string };
   return { message: String(e?.message ?? err), kind: e?.kind, code: e?.code };
@@ -108,25 +118,25 @@ export function toWire(err: unknown): WireError {
  * its own savepoint, so a write that fails (over quota, no such folder) is rolled back alone.
  * When the commit itself fails, every write of the batch fails.
  */
-export function commitBatch(db: Database.Database, w: MessageWrites, batch: Array<{ id: number; op: WriteOp }>): WriteOutcome[] {
-  const outcomes: WriteOutcome[] = [];
+export function commitBatch(db: Database.Database, w: MessageWrites, batch: Array<{ id: number; op: WriteOp | LocalWrite }>): BatchOutcome[] {
+  const outcomes: BatchOutcome[] = [];
+  const run = (op: WriteOp | LocalWrite) => (typeof op === 'function' ? op() : runWriteOp(w, op));
   try {
     db.transaction(() => {
       for (const { id, op } of batch) {
         if (batch.length === 1) {
-          outcomes.push({ id, ok: true, value: runWriteOp(w, op) }); // a lone write needs no savepoint
+          outcomes.push({ id, ok: true, value: run(op) }); // a lone write needs no savepoint
           continue;
         }
         try {
-          outcomes.push({ id, ok: true, value: db.transaction(() => runWriteOp(w, op))() }); // nested: a savepoint
+          outcomes.push({ id, ok: true, value: db.transaction(() => run(op))() }); // nested: a savepoint
         } catch (error) {
-          outcomes.push({ id, ok: false, error: toWire(error) });
+          outcomes.push({ id, ok: false, error });
         }
       }
     }).immediate();
   } catch (error) {
-    const wire = toWire(error);
-    return batch.map(({ id }) => ({ id, ok: false, error: wire }));
+    return batch.map(({ id }) => ({ id, ok: false, error }));
   }
   return outcomes;
 }

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openWriterConnection } from './open.js';
 import { MessageWrites } from './message-writes.js';
-import { commitBatch, type WriteOp } from './write-ops.js';
+import { commitBatch, toWire, type WriteOp, type WriteOutcome } from './write-ops.js';
 
 export type ToWriter = { id: number; op: WriteOp } | { close: true };
 
@@ -21,7 +21,9 @@ function flush(): void {
   scheduled = false;
   const batch = pending;
   pending = [];
-  if (batch.length) port.postMessage({ results: commitBatch(db, writes, batch) });
+  if (!batch.length) return;
+  const results: WriteOutcome[] = commitBatch(db, writes, batch).map((r) => (r.ok ? r : { id: r.id, ok: false, error: toWire(r.error) }));
+  port.postMessage({ results });
 }
 
 port.on('message', (m: ToWriter) => {

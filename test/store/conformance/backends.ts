@@ -147,6 +147,28 @@ export const sqliteBackend: Backend = {
   },
 };
 
+/**
+ * SQLite as the server runs it on its store thread (threaded/store-worker.ts): the store commits
+ * its own writes in groups (InThreadGroupWriter), message-level writes (flags, expunge, copy,
+ * move) joining the group rather than committing alone. Opened here on the test's thread, so a
+ * test clock still reaches it; the thread hop itself is threaded-store.test.ts's.
+ */
+export const sqliteGroupCommitBackend: Backend = {
+  ...sqliteBackend,
+  name: 'SQLite (store thread group commit)',
+  async open(location, opts = {}) {
+    const store = await SqliteStore.open(location, { ...opts, quotaLimit: mailboxQuotaLimit, groupCommit: 'this-thread' });
+    const inspector = new SqliteInspector(location);
+    return {
+      store, inspector, location,
+      async close() {
+        await inspector.close();
+        await store.close();
+      },
+    };
+  },
+};
+
 // -------------------------------------------------------------------------------- PostgreSQL
 
 const PG_UNSEEN = "position(' \\Seen ' IN ' ' || flags || ' ') = 0";
@@ -248,7 +270,7 @@ export const postgresBackend: Backend = {
 };
 
 /** Every backend the conformance suite runs on. A new backend: one more entry here. */
-export const BACKENDS: Backend[] = [sqliteBackend, postgresBackend];
+export const BACKENDS: Backend[] = [sqliteBackend, sqliteGroupCommitBackend, postgresBackend];
 
 export const backendByName = (name: string): Backend => {
   const b = BACKENDS.find((x) => x.name === name);

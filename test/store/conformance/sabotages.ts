@@ -137,6 +137,8 @@ export const SABOTAGES: Record<string, Sabotage[]> = {
     },
   ],
 };
+// The store thread's configuration keeps the same SQLite storage: its breakages are SQLite's.
+SABOTAGES['SQLite (store thread group commit)'] = SABOTAGES.SQLite!;
 
 
 export function sabotageNamed(backend: string, name: string): Sabotage {
