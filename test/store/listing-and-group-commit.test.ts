@@ -49,13 +49,17 @@ test('listMessages and listMessageIndex agree, in UID order, with flags, sizes, 
   });
 });
 
+/** Users a and b with their Inboxes; b may hold 200 bytes. */
+async function twoUsers(store: SqliteStore) {
+  const a = await store.createUser({ address: 'a@example.com', password: 'pw' });
+  const b = await store.createUser({ address: 'b@example.com', password: 'pw' });
+  await store.putSetting({ scope: 'user', targetId: b.id, name: 'Default Mailbox Quota Bytes', value: '200' });
+  return { a, b, ia: await store.getSpecialFolder(a.id, '\\Inbox'), ib: await store.getSpecialFolder(b.id, '\\Inbox') };
+}
+
 test('group commit: concurrent appends share a commit, each acknowledged after it, a failing one alone is refused', async () => {
   await withStore(async (store, file) => {
-    const a = await store.createUser({ address: 'a@example.com', password: 'pw' });
-    const b = await store.createUser({ address: 'b@example.com', password: 'pw' });
-    await store.putSetting({ scope: 'user', targetId: b.id, name: 'Default Mailbox Quota Bytes', value: '200' });
-    const ia = await store.getSpecialFolder(a.id, '\\Inbox');
-    const ib = await store.getSpecialFolder(b.id, '\\Inbox');
+    const { a, b, ia, ib } = await twoUsers(store);
     const big = msg(0, 'z'.repeat(500));
     const results = await Promise.allSettled([
       store.append(a.id, ia.id, msg(1)),
@@ -107,11 +111,7 @@ function walCommits(wal: string): number {
 
 test("the store thread's group commit: a turn's flag changes, copies, moves, expunges and appends share one commit; a failing one is rolled back alone", async () => {
   await withStore(async (store, file) => {
-    const a = await store.createUser({ address: 'a@example.com', password: 'pw' });
-    const b = await store.createUser({ address: 'b@example.com', password: 'pw' });
-    await store.putSetting({ scope: 'user', targetId: b.id, name: 'Default Mailbox Quota Bytes', value: '200' });
-    const ia = await store.getSpecialFolder(a.id, '\\Inbox');
-    const ib = await store.getSpecialFolder(b.id, '\\Inbox');
+    const { a, b, ia, ib } = await twoUsers(store);
     const box = await store.createFolder(a.id, 'Box');
     for (let i = 1; i <= 3; i++) await store.append(a.id, ia.id, msg(i));
     await store.append(b.id, ib.id, msg(9, 'y'.repeat(60))); // over half b's quota: a copy of it does not fit

@@ -127,25 +127,33 @@ class SqliteInspector implements Inspector {
   }
 }
 
-export const sqliteBackend: Backend = {
-  name: 'SQLite',
-  async create() {
-    const tmp = tempDir('mailwarden-conformance-');
-    return { location: join(tmp.dir, 'store.sqlite'), remove: async () => tmp.cleanup() };
-  },
-  async open(location, opts = {}) {
-    // the quota rule as the server composes it: the limit from the settings the store holds
-    const store = await SqliteStore.open(location, { ...opts, quotaLimit: mailboxQuotaLimit });
-    const inspector = new SqliteInspector(location);
-    return {
-      store, inspector, location,
-      async close() {
-        await inspector.close();
-        await store.close();
-      },
-    };
-  },
-};
+/**
+ * A SQLite backend: `groupCommit` as SqliteStore.open takes it (the writer thread by default;
+ * 'this-thread' as the server runs it on its store thread).
+ */
+function sqliteBackendOf(name: string, groupCommit?: 'this-thread'): Backend {
+  return {
+    name,
+    async create() {
+      const tmp = tempDir('mailwarden-conformance-');
+      return { location: join(tmp.dir, 'store.sqlite'), remove: async () => tmp.cleanup() };
+    },
+    async open(location, opts = {}) {
+      // the quota rule as the server composes it: the limit from the settings the store holds
+      const store = await SqliteStore.open(location, { ...opts, quotaLimit: mailboxQuotaLimit, groupCommit });
+      const inspector = new SqliteInspector(location);
+      return {
+        store, inspector, location,
+        async close() {
+          await inspector.close();
+          await store.close();
+        },
+      };
+    },
+  };
+}
+
+export const sqliteBackend = sqliteBackendOf('SQLite');
 
 /**
  * SQLite as the server runs it on its store thread (threaded/store-worker.ts): the store commits
@@ -153,21 +161,7 @@ export const sqliteBackend: Backend = {
  * move) joining the group rather than committing alone. Opened here on the test's thread, so a
  * test clock still reaches it; the thread hop itself is threaded-store.test.ts's.
  */
-export const sqliteGroupCommitBackend: Backend = {
-  ...sqliteBackend,
-  name: 'SQLite (store thread group commit)',
-  async open(location, opts = {}) {
-    const store = await SqliteStore.open(location, { ...opts, quotaLimit: mailboxQuotaLimit, groupCommit: 'this-thread' });
-    const inspector = new SqliteInspector(location);
-    return {
-      store, inspector, location,
-      async close() {
-        await inspector.close();
-        await store.close();
-      },
-    };
-  },
-};
+export const sqliteGroupCommitBackend = sqliteBackendOf('SQLite (store thread group commit)', 'this-thread');
 
 // -------------------------------------------------------------------------------- PostgreSQL
 
